@@ -1,0 +1,68 @@
+/*
+ * config.h: every setting of readstated, from flags and READSTATED_* env.
+ *
+ * Each flag --some-flag has the environment variable READSTATED_SOME_FLAG;
+ * a flag beats the environment, the environment beats the default.
+ * `readstated --help` lists them all with their defaults.
+ */
+#ifndef RS_CONFIG_H
+#define RS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "rs_log.h"
+
+#define RS_ADDR_MAX 256
+
+typedef struct rs_config {
+    /* network */
+    char listen[RS_ADDR_MAX];    /* host:port of the framed TCP API; default 127.0.0.1:7480 */
+    char http[RS_ADDR_MAX];      /* host:port of the HTTP port; "off" disables; default
+                                    127.0.0.1:7481 */
+    char port_file[RS_ADDR_MAX]; /* write the bound TCP port here */
+    char http_port_file[RS_ADDR_MAX]; /* write the bound HTTP port here */
+    /* storage */
+    char redis[RS_ADDR_MAX]; /* host:port; empty = memory only */
+    char redis_password[RS_ADDR_MAX];
+    int redis_db;
+    uint32_t redis_timeout_ms;    /* default 1000 */
+    rs_durability durability;     /* default write-behind */
+    uint32_t flush_interval_ms;   /* default 1000 */
+    uint32_t flush_batch;         /* default 256 */
+    size_t dirty_budget;          /* default 64MiB */
+    uint32_t shutdown_timeout_ms; /* default 25000 */
+    size_t max_memory;            /* default 1GiB */
+    uint32_t max_states_per_user; /* default 10000 */
+    /* limits */
+    uint32_t max_frame;       /* request frame limit, default 64KiB */
+    uint32_t max_list;        /* list entries, default 1000 */
+    uint32_t max_connections; /* default 10000 */
+    uint32_t max_inflight;    /* per connection, default 1024 */
+    size_t max_output;        /* per-connection output buffer, default 8MiB */
+    uint32_t idle_timeout_s;  /* default 300; 0 disables */
+    uint32_t reqs_per_event;  /* requests served per connection per wake-up, default 64 */
+    /* HTTP */
+    size_t http_max_body;    /* default 1MiB */
+    size_t http_max_headers; /* default 16KiB */
+    uint32_t http_timeout_s; /* default 30 */
+    /* logs */
+    rs_log_level log_level;   /* default info */
+    bool log_requests;        /* one line per request; default off */
+    uint32_t slow_request_ms; /* log requests slower than this; default 100; 0 = off */
+    /* garbage-collected comparison build only */
+    uint32_t gc_force_interval_s; /* default 120 */
+} rs_config;
+
+/* Defaults, then the environment, then argv. On --help prints usage to
+ * stdout and returns 1; on an error prints a message to stderr and returns
+ * -1; otherwise returns 0. */
+int config_load(rs_config *cfg, int argc, char **argv);
+void config_defaults(rs_config *cfg);
+void config_usage(FILE *out);
+/* Fill an engine configuration from the server configuration. */
+void config_to_engine(const rs_config *cfg, rs_engine_config *ec, const rs_log *log);
+
+#endif /* RS_CONFIG_H */

@@ -1,0 +1,69 @@
+/*
+ * dispatch.h: one Request in, one Response out, whatever the transport.
+ *
+ * The framed TCP connections (conn.c) and the HTTP port (http.c) both turn
+ * bytes into a Readstates__V1__Request and hand it to dispatch_request with
+ * a sink. Dispatch validates it, runs it through the engine (synchronously
+ * for cached users, later for users being loaded or, in write-through, being
+ * persisted) and calls sink->reply exactly once with the Response. Handlers
+ * never see a socket.
+ *
+ *   conn.c / http.c ──request──> dispatch_request ──engine──> cache
+ *          ^                                                   |
+ *          └──────────── sink->reply(response) <───────────────┘
+ *
+ * The sink is reference-counted: dispatch takes a reference while a call is
+ * pending, so a connection that closes meanwhile stays allocated (marked
+ * closed) until its last call completes; replies to a closed sink are
+ * dropped by the sink itself.
+ */
+#ifndef RS_DISPATCH_H
+#define RS_DISPATCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "metrics.h"
+#include "readstates.pb-c.h"
+#include "rs_common.h"
+
+typedef struct rs_server rs_server;
+typedef struct rs_sink rs_sink;
+
+typedef struct rs_sink_ops {
+    /* Deliver a response. `resp` and everything it points to are valid only
+     * during the call: pack or serialise it before returning. */
+    void (*reply)(rs_sink *sink, const Readstates__V1__Response *resp);
+    /* The last reference is gone: free the sink. */
+    void (*release)(rs_sink *sink);
+    /* Watch support: NULL for transports that cannot stream (HTTP answers a
+     * Watch with UNIMPLEMENTED). */
+    bool streams;
+} rs_sink_ops;
+
+struct rs_sink {
+    const rs_sink_ops *ops;
+    uint32_t refs;
+    uint32_t inflight; /* calls dispatched and not yet replied */
+};
+
+static inline void rs_sink_ref(rs_sink *s)
+{
+    s->refs++;
+}
+static inline void rs_sink_unref(rs_sink *s)
+{
+    if (--s->refs == 0)
+        s->ops->release(s);
+}
+
+/* Run one request. The request is only read during the call (dispatch
+ * copies what it keeps). start_ns is when the request was read (latency is
+ * measured from it). */
+void dispatch_request(rs_server *s, rs_sink *sink, const Readstates__V1__Request *req,
+                      uint64_t start_ns);
+
+/* The method of a request, for metrics and logs. */
+rs_method dispatch_method(const Readstates__V1__Request *req);
+
+#endif /* RS_DISPATCH_H */

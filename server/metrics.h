@@ -1,0 +1,91 @@
+/*
+ * metrics.h: the server's request and connection metrics.
+ *
+ * Recording is a few increments on the hot path; rendering (Prometheus text,
+ * the dashboard's JSON and its per-second history) reads the same struct.
+ *
+ *   request done ──metrics_record(method, status, latency)──> counters,
+ *       Prometheus buckets (25 us .. 1 s), and the current second's rs_hist
+ *   every second ──metrics_tick──> the history ring keeps p50/p99/p99.9 per
+ *       method and the rates for the last RS_METRICS_HISTORY seconds
+ */
+#ifndef RS_METRICS_H
+#define RS_METRICS_H
+
+#include <stdint.h>
+
+#include "rs_common.h"
+#include "rs_hist.h"
+
+typedef enum rs_method {
+    RS_METHOD_PING,
+    RS_METHOD_ACK,
+    RS_METHOD_SET,
+    RS_METHOD_BULK_ACK,
+    RS_METHOD_ADD_MENTIONS,
+    RS_METHOD_GET,
+    RS_METHOD_DELETE,
+    RS_METHOD_WATCH,
+    RS_METHOD_INVALID, /* a request with no call set */
+    RS_METHOD_MAX
+} rs_method;
+
+/* RPC names: "Ping", "Ack", "SetReadState", ..., "Watch", "Invalid". */
+const char *rs_method_name(rs_method m);
+
+/* Prometheus bucket upper bounds in seconds, 25 us .. 1 s. */
+#define RS_METRICS_NBUCKETS 16
+extern const double rs_metrics_bucket_bounds[RS_METRICS_NBUCKETS];
+
+/* Status codes tracked per method: index by rs_status value (0..14). */
+#define RS_METRICS_NCODES 15
+
+#define RS_METRICS_HISTORY 600 /* seconds of per-second history */
+
+typedef struct rs_method_metrics {
+    uint64_t by_code[RS_METRICS_NCODES];
+    uint64_t buckets[RS_METRICS_NBUCKETS + 1]; /* last = +Inf, non-cumulative */
+    uint64_t count;
+    double sum_seconds;
+} rs_method_metrics;
+
+typedef struct rs_metrics_second {
+    uint64_t unix_s;
+    uint32_t p50_us[RS_METHOD_MAX];
+    uint32_t p99_us[RS_METHOD_MAX];
+    uint32_t p999_us[RS_METHOD_MAX];
+    uint32_t max_us[RS_METHOD_MAX];
+    uint32_t requests[RS_METHOD_MAX];
+    uint32_t errors;
+    uint32_t hits;
+    uint32_t misses;
+    uint32_t evictions;
+    uint32_t dirty_users;
+    uint8_t redis_up;
+} rs_metrics_second;
+
+typedef struct rs_metrics {
+    rs_method_metrics method[RS_METHOD_MAX];
+    uint64_t conns_open;
+    uint64_t conns_accepted;
+    uint64_t conns_rejected;        /* over the connection limit */
+    uint64_t conns_protocol_errors; /* closed for a malformed frame */
+    uint64_t conns_slow_closed;     /* output buffer over its limit */
+    uint64_t conns_idle_closed;
+    uint64_t watchers; /* open watches (connection, user) */
+    uint64_t events_sent;
+    /* The current second, per method (for the history's percentiles). */
+    rs_hist *second[RS_METHOD_MAX];
+    /* The history ring. */
+    rs_metrics_second history[RS_METRICS_HISTORY];
+    uint32_t history_head; /* next slot to write */
+    uint32_t history_len;
+} rs_metrics;
+
+/* Allocate the per-second histograms. Returns 0, or -1 on out of memory. */
+int metrics_init(rs_metrics *m);
+void metrics_destroy(rs_metrics *m);
+/* Count one finished request. */
+void metrics_record(rs_metrics *m, rs_method method, rs_status st, uint64_t latency_ns);
+
+#endif /* RS_METRICS_H */

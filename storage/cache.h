@@ -1,0 +1,213 @@
+/*
+ * cache.h: the in-memory read-state cache. Pure and synchronous: no I/O, no
+ * clock of its own, no knowledge of Redis. The persistence engine (engine.h)
+ * and the server drive it.
+ *
+ *   hash table (two tables during an incremental rehash, seeded SipHash)
+ *   +--------+          rs_user (one allocation)          states (one allocation)
+ *   | bucket |-> [user_id | hnext | lru links | ...] ---> [rs_state x cap], sorted
+ *   | bucket |        |                                     by channel_id
+ *   +--------+        v hnext
+ *                   [user] ...
+ *
+ *   LRU (intrusive, by user):  head (most recent) <-> ... <-> tail (victims)
+ *
+ * Invariants
+ * - A user is in the table and in the LRU list exactly while it exists.
+ * - u->states[0 .. u->nslots) is sorted by channel_id with no duplicates; it
+ *   holds live states and, when the cache keeps tombstones (a store is
+ *   attached), deleted states waiting to be flushed (RS_STATE_TOMBSTONE).
+ *   u->nstates counts the live ones; the per-user limit applies to them.
+ * - Every applied change sets state.version = ++u->version. A user is dirty
+ *   while u->version > u->flushed_version; a state needs flushing while its
+ *   version > u->flushed_version.
+ * - The LRU is bumped at most once per clock tick (second) per user
+ *   (memcached's rule), so a hit rarely writes to the list.
+ * - No operation takes time that grows with the whole cache: lookups and
+ *   inserts do one bounded rehash step; eviction scans a bounded number of
+ *   tail entries; per-user work is bounded by the per-user state limit.
+ * - Eviction never takes a user that is pinned, loading or dirty.
+ */
+#ifndef RS_CACHE_H
+#define RS_CACHE_H
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rs_alloc.h"
+#include "rs_common.h"
+
+#define RS_STATE_MANUAL      0x1u        /* protocol flag bit 0: set by SetReadState */
+#define RS_STATE_PROTO_FLAGS 0x1u        /* flags that go on the wire */
+#define RS_STATE_TOMBSTONE   0x80000000u /* internal: deleted, delete not yet flushed */
+
+typedef struct rs_state {
+    uint64_t channel_id;
+    uint64_t last_message_id;
+    uint64_t version; /* the user's version at which this state last changed */
+    uint32_t mention_count;
+    uint32_t flags; /* RS_STATE_* */
+} rs_state;
+
+static_assert(sizeof(rs_state) == 32, "rs_state must stay 32 bytes");
+
+typedef enum rs_user_status {
+    RS_USER_READY,   /* states are valid */
+    RS_USER_LOADING, /* a load from the store is in flight; do not touch states */
+    RS_USER_STATUS_MAX
+} rs_user_status;
+
+/* Bits in rs_user.bits, owned by the engine and the server. */
+#define RS_USER_DIRTY_QUEUED 0x1u /* engine: the user is on the flush queue */
+#define RS_USER_FLUSHING     0x2u /* engine: a flush of this user is in flight */
+#define RS_USER_WATCHED      0x4u /* server: someone may watch this user */
+
+typedef struct rs_user {
+    uint64_t user_id;
+    struct rs_user *hnext;    /* hash chain */
+    struct rs_user *lru_prev; /* towards the head (more recent) */
+    struct rs_user *lru_next; /* towards the tail (older) */
+    rs_state *states;         /* sorted by channel_id; cap entries allocated */
+    uint64_t version;         /* user_version */
+    uint64_t flushed_version; /* highest version the store acknowledged */
+    uint32_t nslots;          /* entries used in states (live + tombstones) */
+    uint32_t nstates;         /* live states */
+    uint32_t cap;             /* entries allocated */
+    uint32_t lru_clock;       /* cache clock at the last LRU bump */
+    uint16_t pins;            /* holders that keep the user from eviction */
+    uint8_t status;           /* rs_user_status */
+    uint8_t bits;             /* RS_USER_* bits */
+    uint32_t reserved_;
+} rs_user;
+
+static_assert(sizeof(rs_user) <= 80, "rs_user must stay within 80 bytes");
+
+typedef struct rs_cache rs_cache;
+
+typedef struct rs_cache_config {
+    size_t max_memory;            /* budget for users + states + table; 0 = no limit */
+    uint32_t max_states_per_user; /* live states per user; 0 means 10000 */
+    uint64_t seed[2];             /* SipHash key; callers pass random bytes */
+    bool keep_tombstones;         /* a store is attached and must see deletes */
+    const rs_allocator *alloc;    /* NULL means rs_allocator_default() */
+} rs_cache_config;
+
+typedef struct rs_cache_stats {
+    uint64_t users;          /* users held */
+    uint64_t states;         /* live states held */
+    uint64_t bytes;          /* accounted bytes: users, state arrays, tables */
+    uint64_t hits;           /* cache_lookup found the user */
+    uint64_t misses;         /* cache_lookup did not */
+    uint64_t evictions;      /* users evicted */
+    uint64_t evicted_states; /* states dropped with them */
+    uint64_t evict_skipped;  /* tail candidates passed over (pinned, loading, dirty) */
+} rs_cache_stats;
+
+/*
+ * Change hook: called after every applied change with the changed state
+ * (copied; for a delete, the removed state with the new version) and
+ * deleted = true for deletes. Not called for no-ops. The engine uses it for
+ * dirty tracking and forwards it to the server (Watch).
+ */
+typedef void (*rs_change_fn)(void *ctx, rs_user *u, const rs_state *st, bool deleted);
+
+/* Create a cache. Returns NULL on out of memory. */
+rs_cache *cache_new(const rs_cache_config *cfg);
+/* Free every user and the cache. */
+void cache_free(rs_cache *c);
+void cache_set_change_hook(rs_cache *c, rs_change_fn fn, void *ctx);
+/* The coarse clock (seconds) used for LRU bump rate limiting. */
+void cache_set_clock(rs_cache *c, uint32_t now_s);
+const rs_cache_stats *cache_stats(const rs_cache *c);
+const rs_cache_config *cache_config(const rs_cache *c);
+
+/* Find a user; counts a hit or miss and bumps the LRU (rate-limited). */
+rs_user *cache_lookup(rs_cache *c, uint64_t user_id);
+/* Find a user without stats or LRU changes. */
+rs_user *cache_peek(rs_cache *c, uint64_t user_id);
+/* Insert a new empty READY user (version 0) at the LRU head. The caller
+ * guarantees user_id is absent. Aborts on out of memory. */
+rs_user *cache_insert(rs_cache *c, uint64_t user_id);
+/* Unlink and free a user (it must not be pinned). */
+void cache_remove(rs_cache *c, rs_user *u);
+/* True while accounted bytes exceed max_memory. */
+bool cache_over_budget(const rs_cache *c);
+/* Evict clean, unpinned, ready users from the LRU tail while over budget,
+ * looking at no more than max_scan tail candidates. Returns users evicted. */
+size_t cache_evict(rs_cache *c, size_t max_scan);
+/* Do up to `steps` buckets of incremental rehash work (also done, one step,
+ * by every lookup and insert). Returns true while a rehash is in progress. */
+bool cache_rehash_step(rs_cache *c, int steps);
+
+/* ---- semantics, on a READY user ------------------------------------ */
+
+/* Live state for a channel, or NULL. */
+const rs_state *cache_state(const rs_user *u, uint64_t channel_id);
+
+/* Ack: forward-only (see the contract). *out receives the current state
+ * (zeroed with channel_id set if none exists and the ack was a no-op),
+ * *applied whether it changed anything. RS_ERR_EXHAUSTED if it would create
+ * a state beyond the per-user limit (nothing changed). */
+rs_status cache_ack(rs_cache *c, rs_user *u, uint64_t channel_id, uint64_t message_id,
+                    uint32_t mention_count, rs_state *out, bool *applied);
+
+/* SetReadState: sets last_message_id and mention_count exactly and the
+ * MANUAL flag; a no-op when the state already equals the request (including
+ * MANUAL). Same outputs and limit rule as cache_ack. */
+rs_status cache_set(rs_cache *c, rs_user *u, uint64_t channel_id, uint64_t message_id,
+                    uint32_t mention_count, rs_state *out, bool *applied);
+
+typedef struct rs_ack_entry {
+    uint64_t channel_id;
+    uint64_t message_id;
+} rs_ack_entry;
+
+/* BulkAck: cache_ack for each entry, in order. All or nothing for the limit:
+ * RS_ERR_EXHAUSTED, with nothing changed, if the entries would create more
+ * states than the limit allows. out[i] receives entry i's resulting state;
+ * *applied counts applied entries. */
+rs_status cache_bulk_ack(rs_cache *c, rs_user *u, const rs_ack_entry *entries, size_t n,
+                         rs_state *out, uint32_t *applied);
+
+/* AddMentions for one user: if message_id > last_message_id, mention_count
+ * += count (saturating at UINT32_MAX) and the version bumps; a missing state
+ * is created with last_message_id 0. *mention_count receives the resulting
+ * count. RS_ERR_EXHAUSTED under the limit rule. */
+rs_status cache_add_mentions(rs_cache *c, rs_user *u, uint64_t channel_id, uint64_t message_id,
+                             uint32_t count, uint32_t *mention_count, bool *applied);
+
+/* DeleteReadStates: removes the listed channels (or all live states when
+ * all is true); the version bumps once if anything was removed. Returns the
+ * number removed. */
+uint32_t cache_delete(rs_cache *c, rs_user *u, const uint64_t *channel_ids, size_t n, bool all);
+
+/* ---- persistence support (used by the engine) ----------------------- */
+
+/* Replace a LOADING user's contents with loaded data: states need not be
+ * sorted or unique (a later duplicate wins by version); version is the
+ * stored user version (raised to the highest state version if lower).
+ * Sets flushed_version = version and status READY. RS_ERR_INTERNAL on
+ * out of memory. */
+rs_status cache_load(rs_cache *c, rs_user *u, const rs_state *states, size_t n,
+                     uint64_t version);
+
+/* The store acknowledged everything up to `version`: raise flushed_version
+ * and drop tombstones whose version is <= it. */
+void cache_flushed(rs_cache *c, rs_user *u, uint64_t version);
+
+/* Bytes accounted to one user (struct + state array). */
+size_t cache_user_bytes(const rs_user *u);
+
+static inline bool rs_state_live(const rs_state *st)
+{
+    return (st->flags & RS_STATE_TOMBSTONE) == 0;
+}
+
+static inline bool rs_user_dirty(const rs_user *u)
+{
+    return u->version > u->flushed_version;
+}
+
+#endif /* RS_CACHE_H */

@@ -1,0 +1,128 @@
+/*
+ * engine.h: the server's single door to storage.
+ *
+ * The engine owns the cache and, when --redis is given, the Redis store
+ * (store_redis.h). The server never talks to Redis: it acquires a user, runs
+ * the semantic operation on the cache, and commits. Every asynchronous step
+ * completes exactly once through an rs_waiter embedded in the caller's
+ * object (no allocation per wait):
+ *
+ *   server op ──acquire──> READY user (fast path, synchronous)
+ *                 └──────> RS_PENDING: load from Redis (coalesced per user);
+ *                          w->fn(w, user, RS_OK | RS_ERR_UNAVAILABLE) later
+ *   server op ──write_allowed──> OK | RESOURCE_EXHAUSTED | UNAVAILABLE
+ *   server op ──commit──> OK (write-behind: dirty, flushed within the interval)
+ *                 └────> RS_PENDING (write-through): w->fn once Redis acked
+ *   server op ──release──> unpin
+ *
+ * Without a store (memory only), acquire inserts missing users at once,
+ * commits complete at once and eviction drops users (data is not kept).
+ *
+ * A user handed to a waiter or returned by acquire is pinned (never evicted)
+ * until engine_release. Waiter callbacks run from the event loop, never from
+ * inside the call that registered them.
+ */
+#ifndef RS_ENGINE_H
+#define RS_ENGINE_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cache.h"
+#include "rs_common.h"
+#include "rs_log.h"
+
+typedef struct rs_engine rs_engine;
+typedef struct rs_waiter rs_waiter;
+
+/* u is the pinned user on RS_OK, NULL on an error. */
+typedef void (*rs_waiter_fn)(rs_waiter *w, rs_user *u, rs_status st);
+
+struct rs_waiter {
+    rs_waiter *next; /* engine-owned list link */
+    rs_waiter_fn fn;
+    uint64_t user_id;
+    uint64_t version; /* commit: the version that must be durable */
+    uint64_t deadline_ns;
+    void *arg; /* caller's */
+};
+
+typedef enum rs_durability {
+    RS_DURABILITY_WRITE_BEHIND,
+    RS_DURABILITY_WRITE_THROUGH,
+    RS_DURABILITY_MAX
+} rs_durability;
+
+typedef struct rs_engine_config {
+    rs_cache_config cache;
+    const char *redis_host; /* NULL: memory only */
+    int redis_port;
+    const char *redis_password; /* NULL: no AUTH */
+    int redis_db;
+    rs_durability durability;
+    uint32_t flush_interval_ms;   /* write-behind: every dirty user within this */
+    uint32_t flush_batch;         /* users per pipelined flush batch */
+    size_t dirty_budget;          /* bytes of dirty users; over it writes are refused */
+    uint32_t redis_timeout_ms;    /* per Redis request; loads fail within this */
+    uint32_t shutdown_timeout_ms; /* engine_shutdown gives up after this */
+    const rs_log *log;
+} rs_engine_config;
+
+typedef struct rs_engine_stats {
+    uint64_t dirty_users;
+    uint64_t dirty_bytes;
+    uint64_t flush_batches;
+    uint64_t flushed_states;
+    uint64_t flush_errors;
+    uint64_t flush_latency_ns_sum; /* sum over batches */
+    uint64_t loads;
+    uint64_t loads_in_flight;
+    uint64_t load_errors;
+    uint64_t redis_errors;
+    uint64_t reconnects;
+    bool redis_configured;
+    bool redis_up;
+} rs_engine_stats;
+
+/* Fill defaults (flush 1000 ms, batch 256, dirty budget 64 MiB, timeouts
+ * 1000 ms and 25000 ms, write-behind, memory only). */
+void engine_config_defaults(rs_engine_config *cfg);
+
+/* Create an engine on the server's event base. Returns NULL on failure. */
+rs_engine *engine_new(struct event_base *base, const rs_engine_config *cfg);
+void engine_free(rs_engine *e);
+rs_cache *engine_cache(rs_engine *e);
+const rs_engine_stats *engine_stats(rs_engine *e);
+const rs_engine_config *engine_config(const rs_engine *e);
+
+/* The server's change hook (Watch); the engine chains it after its own. */
+void engine_set_change_hook(rs_engine *e, rs_change_fn fn, void *ctx);
+
+/* Get a user ready for an operation.
+ *   RS_OK:       *out is READY and pinned now.
+ *   RS_PENDING:  w->fn runs exactly once later (pinned user, or an error:
+ *                RS_ERR_UNAVAILABLE when the store cannot load in time).
+ *   RS_ERR_UNAVAILABLE: the store is down; nothing was registered. */
+rs_status engine_acquire(rs_engine *e, uint64_t user_id, rs_waiter *w, rs_user **out);
+/* Unpin a user; may evict if the cache is over budget. */
+void engine_release(rs_engine *e, rs_user *u);
+
+/* Before applying a change to u: RS_OK, RS_ERR_EXHAUSTED (write-behind and
+ * the dirty budget is full) or RS_ERR_UNAVAILABLE (write-through, store down). */
+rs_status engine_write_allowed(rs_engine *e, const rs_user *u);
+
+/* After applying changes (u still pinned): RS_OK when the answer may go out
+ * now; RS_PENDING when w->fn runs once the store acknowledged u->version
+ * (RS_OK) or failed (RS_ERR_UNAVAILABLE). */
+rs_status engine_commit(rs_engine *e, rs_user *u, rs_waiter *w);
+
+/* Ready for traffic: no store configured, or the store is connected. */
+bool engine_ready(const rs_engine *e);
+
+/* Flush everything dirty and stop. done(arg, unflushed_states) runs once,
+ * with 0 when all was flushed, from the event loop. */
+typedef void (*rs_engine_done_fn)(void *arg, uint64_t unflushed_states);
+void engine_shutdown(rs_engine *e, rs_engine_done_fn done, void *arg);
+
+#endif /* RS_ENGINE_H */
