@@ -1,0 +1,255 @@
+/*
+ * rs_testsupport.h: helpers for integration tests that run the real
+ * programs: child processes by PID, a real redis-server on an ephemeral
+ * loopback port, the real readstated on port 0, bounded polling and
+ * temporary directories.
+ *
+ *   test program
+ *     ├── rs_test_redis  ── rs_proc ── redis-server --port P --dir <tmp>
+ *     └── rs_test_server ── rs_proc ── readstated --listen 127.0.0.1:0
+ *                                          --port-file <tmp>/port --http off
+ *
+ * Every child gets its own temporary directory holding its captured stdout
+ * and stderr (stdout.log, stderr.log) and, for Redis, its data. A child dies
+ * with the test (PR_SET_PDEATHSIG), so a crashed test leaves no process
+ * behind. Every wait here is bounded in time; nothing sleeps a fixed delay
+ * where a condition can be polled.
+ *
+ * Only loopback addresses (127.0.0.1) are ever used. Set RS_TEST_KEEP_TMP=1
+ * to keep the temporary directories (logs, Redis data) after a run.
+ *
+ * Status conventions: functions returning int return 0 on success and -1 on
+ * failure (with a line on stderr saying why); nothing here aborts.
+ */
+#ifndef RS_TESTSUPPORT_H
+#define RS_TESTSUPPORT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
+
+/* ---- temporary directories ------------------------------------------- */
+
+/* Create a fresh directory under $TMPDIR (or /tmp) named rs-<tag>-XXXXXX
+ * and write its path into out. Returns 0 or -1. */
+int rs_tmpdir_create(const char *tag, char *out, size_t outlen);
+
+/* Remove a directory tree created by rs_tmpdir_create (unless
+ * RS_TEST_KEEP_TMP is set). Does nothing for an empty path. Returns 0 or
+ * -1. */
+int rs_tmpdir_remove(const char *path);
+
+/* Read a whole file into a NUL-terminated malloc'd buffer (the caller
+ * frees it); *len (optional) receives its length. Returns NULL on error. */
+char *rs_read_file(const char *path, size_t *len);
+
+/* Write a string to a file, replacing it. Returns 0 or -1. */
+int rs_write_file(const char *path, const char *text);
+
+/* ---- polling ------------------------------------------------------------ */
+
+typedef bool (*rs_cond_fn)(void *arg);
+
+/* Call cond(arg) until it returns true or timeout_ms passes, sleeping
+ * 1 ms growing to 50 ms between calls. Returns true if the condition held. */
+bool rs_poll_until(rs_cond_fn cond, void *arg, int timeout_ms);
+
+/* Sleep for ms milliseconds (for pacing loops, never as a wait for a
+ * condition). */
+void rs_sleep_ms(int ms);
+
+/* Monotonic milliseconds. */
+long long rs_mono_ms(void);
+
+/* ---- child processes ---------------------------------------------------- */
+
+typedef struct rs_proc {
+    pid_t pid;                  /* 0 when not started */
+    bool reaped;                /* waitpid has collected the exit status */
+    int wait_status;            /* raw waitpid status once reaped */
+    char dir[PATH_MAX];         /* temporary directory owning the logs */
+    char stdout_path[PATH_MAX]; /* captured stdout */
+    char stderr_path[PATH_MAX]; /* captured stderr */
+} rs_proc;
+
+/*
+ * Start argv[0] (a path, or a name searched in PATH) with argv, the
+ * current environment plus env_extra ("KEY=VALUE" strings, NULL-terminated,
+ * NULL for none; an entry replaces a variable of the same name), stdin from
+ * /dev/null, stdout and stderr captured to files in a fresh temporary
+ * directory. Returns 0 once the program has been exec'd, -1 if it could not
+ * be (a missing binary is reported here, not later).
+ * Release with rs_proc_cleanup.
+ */
+int rs_proc_start(const char *const argv[], const char *const env_extra[], rs_proc *proc);
+
+/* True while the process runs (reaps it if it has exited). */
+bool rs_proc_alive(rs_proc *proc);
+
+/*
+ * Send `sig` (0 means SIGTERM) and wait up to timeout_ms for the process to
+ * exit; past that, SIGKILL it and reap. *wait_status (optional) receives
+ * the raw waitpid status (use WIFEXITED/WEXITSTATUS/WIFSIGNALED).
+ * Returns 0 if it exited within the timeout, 1 if it had to be killed,
+ * -1 if it was never started.
+ */
+int rs_proc_stop(rs_proc *proc, int sig, int timeout_ms, int *wait_status);
+
+/* SIGKILL and reap. Returns 0, or -1 if it was never started. */
+int rs_proc_kill9(rs_proc *proc);
+
+/* Wait up to timeout_ms for the process to exit by itself. Returns 0 with
+ * *wait_status set once it has exited, -1 if it still runs. */
+int rs_proc_wait(rs_proc *proc, int timeout_ms, int *wait_status);
+
+/* Exit code for a normal exit, 128 + signal for a death by signal, -1 if
+ * not reaped yet. */
+int rs_proc_exit_code(const rs_proc *proc);
+
+/* Print the last max_bytes of the captured stderr (and stdout) to out, each
+ * line prefixed with `label`. For diagnosing a failed test. */
+void rs_proc_dump_log(const rs_proc *proc, const char *label, FILE *out, size_t max_bytes);
+
+/* Kill the process if it still runs and remove its directory. The struct
+ * may be reused afterwards. */
+void rs_proc_cleanup(rs_proc *proc);
+
+/*
+ * Run a program to completion: start it like rs_proc_start, wait up to
+ * timeout_ms (then kill it), and return its captured stdout and stderr as
+ * malloc'd strings (the caller frees; out/err may be NULL to discard).
+ * Returns the exit code as rs_proc_exit_code does, or -1 if it could not be
+ * started or was killed at the timeout.
+ */
+int rs_run(const char *const argv[], const char *const env_extra[], int timeout_ms, char **out,
+           char **err);
+
+/* ---- sockets ------------------------------------------------------------ */
+
+/* A port that was free on 127.0.0.1 a moment ago (bind port 0, read it,
+ * close). Returns the port or -1. */
+int rs_free_port(void);
+
+/* Blocking TCP connection to 127.0.0.1:port, waiting up to timeout_ms.
+ * Returns the fd (caller closes) or -1. */
+int rs_tcp_connect(int port, int timeout_ms);
+
+/* Write all n bytes (blocking, bounded by timeout_ms). Returns 0, or -1 on
+ * an error or a closed peer. */
+int rs_fd_write_all(int fd, const void *buf, size_t n, int timeout_ms);
+
+/* True if the peer closes the connection (EOF or reset) within timeout_ms;
+ * bytes that arrive meanwhile are read and discarded. */
+bool rs_fd_wait_closed(int fd, int timeout_ms);
+
+/* ---- redis-server ---------------------------------------------------- */
+
+typedef struct rs_test_redis {
+    rs_proc proc;
+    int port;           /* loopback port it listens on */
+    char dir[PATH_MAX]; /* data directory (append-only file) */
+    char bin[PATH_MAX]; /* redis-server binary */
+} rs_test_redis;
+
+/*
+ * Start a real redis-server: binary from $REDIS_SERVER, else the one found
+ * at configure time, else `redis-server` from PATH; on a free ephemeral
+ * port of 127.0.0.1 (retried on a bind race) with
+ *   --bind 127.0.0.1 --save "" --appendonly yes --appendfsync everysec
+ *   --dir <fresh tmpdir> --daemonize no
+ * and returns once it answers PING. Returns 0, or -1 (nothing left running).
+ */
+int rs_test_redis_start(rs_test_redis *r);
+
+/* SIGTERM (Redis fsyncs its AOF and exits) with a bounded wait; the port
+ * and the data directory are kept for rs_test_redis_restart. Returns 0, or
+ * -1 if it had to be killed. */
+int rs_test_redis_stop(rs_test_redis *r);
+
+/* SIGKILL: an abrupt outage (data directory kept). */
+void rs_test_redis_kill9(rs_test_redis *r);
+
+/* Start again on the same port and data directory, and wait for PING.
+ * Returns 0 or -1. */
+int rs_test_redis_restart(rs_test_redis *r);
+
+/* "127.0.0.1:<port>" into buf (for --redis). Returns buf. */
+char *rs_test_redis_addr(const rs_test_redis *r, char *buf, size_t len);
+
+/* A blocking hiredis connection (redisContext *; declared as void * so this
+ * header does not need hiredis.h). The caller frees it with redisFree.
+ * Returns NULL if Redis does not answer. */
+void *rs_test_redis_connect(const rs_test_redis *r);
+
+/* True if Redis answers PING now. */
+bool rs_test_redis_ping(const rs_test_redis *r);
+
+/* Stop it if it runs and remove its data directory. */
+void rs_test_redis_cleanup(rs_test_redis *r);
+
+/* ---- readstated --------------------------------------------------------- */
+
+#define RS_TEST_SERVER_MAX_ARGS 64
+
+typedef struct rs_test_server_opts {
+    const char *const *args; /* extra flags, NULL-terminated, or NULL */
+    const char *const *env;  /* extra KEY=VALUE, NULL-terminated, or NULL */
+    bool http;               /* also listen for HTTP on 127.0.0.1:0 (http_port) */
+    int start_timeout_ms;    /* 0 means 15000 */
+} rs_test_server_opts;
+
+typedef struct rs_test_server {
+    rs_proc proc;
+    int port;           /* bound TCP port, read from the port file */
+    int http_port;      /* bound HTTP port when opts.http, else 0 */
+    char dir[PATH_MAX]; /* holds the port files */
+    char port_file[PATH_MAX];
+    char http_port_file[PATH_MAX];
+    char bin[PATH_MAX]; /* readstated binary */
+    /* a copy of the options, for rs_test_server_restart */
+    char *args[RS_TEST_SERVER_MAX_ARGS + 1];
+    char *env[RS_TEST_SERVER_MAX_ARGS + 1];
+    bool http;
+    int start_timeout_ms;
+} rs_test_server;
+
+/* The readstated binary: $READSTATED_BIN, else the path CMake compiled in. */
+const char *rs_test_readstated_bin(void);
+
+/* The readstatectl binary: $READSTATECTL_BIN, else the path CMake compiled
+ * in. */
+const char *rs_test_readstatectl_bin(void);
+
+/*
+ * Start readstated with
+ *   --listen 127.0.0.1:0 --port-file <tmp>/port --http off  [opts->args...]
+ * (with opts->http: --http 127.0.0.1:0 --http-port-file <tmp>/http_port)
+ * and wait (bounded) until the port file names the bound port.
+ * Returns 0 with srv->port set, or -1 (the server's log is printed, and
+ * nothing is left running). opts may be NULL.
+ */
+int rs_test_server_start_opts(rs_test_server *srv, const rs_test_server_opts *opts);
+
+/* Same, with extra flags as a NULL-terminated list of strings:
+ *   rs_test_server_start(&srv, "--redis", addr, NULL);  */
+int rs_test_server_start(rs_test_server *srv, ...);
+
+/* Stop the process (SIGTERM, then SIGKILL after timeout_ms; 0 means
+ * 30000). *wait_status (optional) as for rs_proc_stop. The options are kept
+ * for rs_test_server_restart. Returns what rs_proc_stop returns. */
+int rs_test_server_stop(rs_test_server *srv, int timeout_ms, int *wait_status);
+
+/* Start again with the same options (a new port: read srv->port).
+ * Returns 0 or -1. */
+int rs_test_server_restart(rs_test_server *srv);
+
+/* Stop it if it runs, remove its directory, free the options. */
+void rs_test_server_cleanup(rs_test_server *srv);
+
+#endif /* RS_TESTSUPPORT_H */
