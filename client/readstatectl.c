@@ -192,10 +192,10 @@ static long parse_ids(const ctl_args *a, int from, uint64_t **out)
 
 static const char *flags_text(uint32_t flags)
 {
-    return (flags & RS_STATE_FLAG_MANUAL) ? "manual" : "-";
+    return (flags & RS_CLIENT_FLAG_MANUAL) ? "manual" : "-";
 }
 
-static void json_state(const rs_state *s)
+static void json_state(const rs_client_state *s)
 {
     printf("{\"channelId\":\"%llu\",\"lastMessageId\":\"%llu\",\"mentionCount\":%u,"
            "\"flags\":%u,\"version\":\"%llu\"}",
@@ -203,7 +203,7 @@ static void json_state(const rs_state *s)
            s->mention_count, s->flags, (unsigned long long)s->version);
 }
 
-static void json_states(const rs_state *states, size_t n)
+static void json_states(const rs_client_state *states, size_t n)
 {
     printf("[");
     for (size_t i = 0; i < n; i++) {
@@ -237,7 +237,7 @@ static void table_header(void)
            "VERSION");
 }
 
-static void table_row(const rs_state *s)
+static void table_row(const rs_client_state *s)
 {
     printf("%-20llu  %-20llu  %10u  %-6s  %10llu\n", (unsigned long long)s->channel_id,
            (unsigned long long)s->last_message_id, s->mention_count, flags_text(s->flags),
@@ -318,7 +318,7 @@ static int ack_or_set(ctl_args *a, bool set)
     rs_client *c = ctl_connect(a);
     if (c == NULL)
         return RS_ERR_UNAVAILABLE;
-    rs_ack_result r;
+    rs_client_ack_result r;
     rs_status st = set ? rs_client_set(c, user, channel, msg, mentions, &r)
                        : rs_client_ack(c, user, channel, msg, mentions, &r);
     if (st != RS_OK)
@@ -347,7 +347,7 @@ static int cmd_set(ctl_args *a)
     return ack_or_set(a, true);
 }
 
-static void print_states(const ctl_args *a, const rs_states *s, bool with_applied)
+static void print_states(const ctl_args *a, const rs_client_states *s, bool with_applied)
 {
     if (a->json) {
         printf("{\"states\":");
@@ -372,7 +372,7 @@ static int cmd_bulk_ack(ctl_args *a)
     if (parse_id(a->pos[0], &user) != 0)
         return usage_error("not a user id: %s", a->pos[0]);
     size_t n = (size_t)(a->npos - 1);
-    rs_ack_entry *ents = calloc(n, sizeof(*ents));
+    rs_client_ack_entry *ents = calloc(n, sizeof(*ents));
     if (ents == NULL)
         return usage_error("%s", "out of memory");
     for (size_t i = 0; i < n; i++) {
@@ -394,7 +394,7 @@ static int cmd_bulk_ack(ctl_args *a)
         }
     }
     rs_client *c = ctl_connect(a);
-    rs_states s;
+    rs_client_states s;
     rs_status st = c != NULL ? rs_client_bulk_ack(c, user, ents, n, &s) : RS_ERR_UNAVAILABLE;
     free(ents);
     if (c == NULL)
@@ -402,7 +402,7 @@ static int cmd_bulk_ack(ctl_args *a)
     if (st != RS_OK)
         return report_error(a, st, rs_client_errmsg(c));
     print_states(a, &s, true);
-    rs_states_free(&s);
+    rs_client_states_free(&s);
     return 0;
 }
 
@@ -457,7 +457,7 @@ static int cmd_get(ctl_args *a)
         return CTL_EXIT_USAGE;
     }
     rs_client *c = ctl_connect(a);
-    rs_states s;
+    rs_client_states s;
     rs_status st =
         c != NULL ? rs_client_get(c, user, channels, (size_t)n, &s) : RS_ERR_UNAVAILABLE;
     free(channels);
@@ -466,7 +466,7 @@ static int cmd_get(ctl_args *a)
     if (st != RS_OK)
         return report_error(a, st, rs_client_errmsg(c));
     print_states(a, &s, false);
-    rs_states_free(&s);
+    rs_client_states_free(&s);
     return 0;
 }
 
@@ -501,7 +501,7 @@ static int cmd_delete(ctl_args *a)
     return 0;
 }
 
-static void print_event(const ctl_args *a, const rs_event *ev)
+static void print_event(const ctl_args *a, const rs_client_event *ev)
 {
     if (a->json) {
         printf("{\"userId\":\"%llu\",\"state\":", (unsigned long long)ev->user_id);
@@ -547,7 +547,7 @@ static int cmd_watch(ctl_args *a)
                 break;
             wait_ms = (int)RS_MIN((end_ns - now) / 1000000ull + 1, 1000ull);
         }
-        rs_event ev;
+        rs_client_event ev;
         st = rs_client_next_event(c, &ev, wait_ms);
         if (st == RS_ERR_DEADLINE)
             continue;

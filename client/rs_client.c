@@ -484,7 +484,7 @@ rs_status rs_client_watch(rs_client *c, const uint64_t *user_ids, size_t n, uint
     return st;
 }
 
-rs_status rs_client_next_event(rs_client *c, rs_event *ev, int timeout_ms)
+rs_status rs_client_next_event(rs_client *c, rs_client_event *ev, int timeout_ms)
 {
     Readstates__V1__Response *resp = NULL;
     rs_status st =

@@ -31,7 +31,7 @@
  *
  * Memory. Responses returned as Readstates__V1__Response are malloc'd by
  * protobuf-c; the caller frees them with rs_client_response_free. Results
- * returned in an rs_states hold a malloc'd array; free with rs_states_free.
+ * returned in an rs_client_states hold a malloc'd array; free with rs_client_states_free.
  * Requests passed in are only read (rs_client_send may write req->id).
  */
 #ifndef RS_CLIENT_H
@@ -46,48 +46,48 @@
 
 #define RS_CLIENT_TIMEOUT_DEFAULT_MS 5000
 #define RS_CLIENT_ERRLEN             256
-#define RS_STATE_FLAG_MANUAL         1u
+#define RS_CLIENT_FLAG_MANUAL        1u
 
 typedef struct rs_client rs_client;
 
 /* One read state, as in the protocol's ReadState. */
-typedef struct rs_state {
+typedef struct rs_client_state {
     uint64_t channel_id;
     uint64_t last_message_id;
     uint32_t mention_count;
-    uint32_t flags; /* RS_STATE_FLAG_MANUAL */
+    uint32_t flags; /* RS_CLIENT_FLAG_MANUAL */
     uint64_t version;
-} rs_state;
+} rs_client_state;
 
 /* Result of Ack and SetReadState. */
-typedef struct rs_ack_result {
-    rs_state state;
+typedef struct rs_client_ack_result {
+    rs_client_state state;
     bool applied;
     uint64_t user_version;
-} rs_ack_result;
+} rs_client_ack_result;
 
 /* A list of states (Get, BulkAck). `states` is malloc'd (NULL when n is 0):
- * free with rs_states_free. `applied` is set by BulkAck only. */
-typedef struct rs_states {
-    rs_state *states;
+ * free with rs_client_states_free. `applied` is set by BulkAck only. */
+typedef struct rs_client_states {
+    rs_client_state *states;
     size_t n;
     uint64_t user_version;
     uint32_t applied;
-} rs_states;
+} rs_client_states;
 
-typedef struct rs_ack_entry {
+typedef struct rs_client_ack_entry {
     uint64_t channel_id;
     uint64_t message_id;
-} rs_ack_entry;
+} rs_client_ack_entry;
 
 /* One watch event. */
-typedef struct rs_event {
+typedef struct rs_client_event {
     uint64_t watch_id; /* the id of the Watch request it belongs to */
     uint64_t user_id;
-    rs_state state;
+    rs_client_state state;
     bool deleted;
     uint64_t user_version;
-} rs_event;
+} rs_client_event;
 
 /* ---- connection ------------------------------------------------------- */
 
@@ -124,15 +124,15 @@ rs_status rs_client_ping(rs_client *c, uint64_t *server_time_ms, char *version,
                          size_t versionlen);
 
 rs_status rs_client_ack(rs_client *c, uint64_t user_id, uint64_t channel_id,
-                        uint64_t message_id, uint32_t mention_count, rs_ack_result *out);
+                        uint64_t message_id, uint32_t mention_count, rs_client_ack_result *out);
 
 rs_status rs_client_set(rs_client *c, uint64_t user_id, uint64_t channel_id,
-                        uint64_t message_id, uint32_t mention_count, rs_ack_result *out);
+                        uint64_t message_id, uint32_t mention_count, rs_client_ack_result *out);
 
 /* BulkAck: out->states are the resulting states in entry order, out->applied
- * counts the entries that applied. Free out with rs_states_free. */
-rs_status rs_client_bulk_ack(rs_client *c, uint64_t user_id, const rs_ack_entry *entries,
-                             size_t n, rs_states *out);
+ * counts the entries that applied. Free out with rs_client_states_free. */
+rs_status rs_client_bulk_ack(rs_client *c, uint64_t user_id, const rs_client_ack_entry *entries,
+                             size_t n, rs_client_states *out);
 
 /* AddMentions: counts_out (n entries, may be NULL) receives each user's
  * mention count after the call, aligned with user_ids. count 0 means 1. */
@@ -141,9 +141,9 @@ rs_status rs_client_add_mentions(rs_client *c, uint64_t channel_id, uint64_t mes
                                  uint32_t *counts_out);
 
 /* GetReadStates (n = 0: all of the user's states). Free out with
- * rs_states_free. */
+ * rs_client_states_free. */
 rs_status rs_client_get(rs_client *c, uint64_t user_id, const uint64_t *channel_ids, size_t n,
-                        rs_states *out);
+                        rs_client_states *out);
 
 /* DeleteReadStates of the listed channels, or all with all = true.
  * deleted and user_version may be NULL. */
@@ -162,8 +162,8 @@ rs_status rs_client_call(rs_client *c, Readstates__V1__Request *req,
 /* Free a response returned by this library (NULL is fine). */
 void rs_client_response_free(Readstates__V1__Response *resp);
 
-/* Free the array of an rs_states and zero it. */
-void rs_states_free(rs_states *s);
+/* Free the array of an rs_client_states and zero it. */
+void rs_client_states_free(rs_client_states *s);
 
 /* The status a response carries (RS_OK when it has none). */
 rs_status rs_client_response_status(const Readstates__V1__Response *resp);
@@ -212,6 +212,6 @@ rs_status rs_client_watch(rs_client *c, const uint64_t *user_ids, size_t n, uint
  * RS_ERR_DEADLINE if none arrived in time (not sticky), or the sticky error
  * (e.g. the server disconnected a slow watcher: RS_ERR_UNAVAILABLE).
  */
-rs_status rs_client_next_event(rs_client *c, rs_event *ev, int timeout_ms);
+rs_status rs_client_next_event(rs_client *c, rs_client_event *ev, int timeout_ms);
 
 #endif /* RS_CLIENT_H */

@@ -8,7 +8,7 @@
  *
  *   rs_client_ack(...) ─> Request{ack} ─> rs_client_call ─> Response{ack}
  *                                                             │ copy
- *                                            rs_ack_result <──┘
+ *                                            rs_client_ack_result <──┘
  *
  * A refused request returns the server's code with "CODE: message" in
  * rs_client_errmsg; a result of the wrong kind (or a mention list not
@@ -21,7 +21,7 @@
 #include "rs_client.h"
 #include "rs_client_int.h"
 
-static void state_from_pb(const Readstates__V1__ReadState *s, rs_state *out)
+static void state_from_pb(const Readstates__V1__ReadState *s, rs_client_state *out)
 {
     memset(out, 0, sizeof(*out));
     if (s == NULL)
@@ -34,7 +34,8 @@ static void state_from_pb(const Readstates__V1__ReadState *s, rs_state *out)
 }
 
 /* Copy n protobuf states into out->states (malloc'd). Returns 0 or -1. */
-static int states_from_pb(Readstates__V1__ReadState *const *states, size_t n, rs_states *out)
+static int states_from_pb(Readstates__V1__ReadState *const *states, size_t n,
+                          rs_client_states *out)
 {
     out->states = NULL;
     out->n = 0;
@@ -49,7 +50,7 @@ static int states_from_pb(Readstates__V1__ReadState *const *states, size_t n, rs
     return 0;
 }
 
-void rs_states_free(rs_states *s)
+void rs_client_states_free(rs_client_states *s)
 {
     if (s == NULL)
         return;
@@ -124,7 +125,8 @@ rs_status rs_client_ping(rs_client *c, uint64_t *server_time_ms, char *version,
 }
 
 static rs_status ack_like(rs_client *c, bool set, uint64_t user_id, uint64_t channel_id,
-                          uint64_t message_id, uint32_t mention_count, rs_ack_result *out)
+                          uint64_t message_id, uint32_t mention_count,
+                          rs_client_ack_result *out)
 {
     Readstates__V1__AckRequest ack = READSTATES__V1__ACK_REQUEST__INIT;
     Readstates__V1__SetReadStateRequest sr = READSTATES__V1__SET_READ_STATE_REQUEST__INIT;
@@ -162,19 +164,19 @@ static rs_status ack_like(rs_client *c, bool set, uint64_t user_id, uint64_t cha
 }
 
 rs_status rs_client_ack(rs_client *c, uint64_t user_id, uint64_t channel_id,
-                        uint64_t message_id, uint32_t mention_count, rs_ack_result *out)
+                        uint64_t message_id, uint32_t mention_count, rs_client_ack_result *out)
 {
     return ack_like(c, false, user_id, channel_id, message_id, mention_count, out);
 }
 
 rs_status rs_client_set(rs_client *c, uint64_t user_id, uint64_t channel_id,
-                        uint64_t message_id, uint32_t mention_count, rs_ack_result *out)
+                        uint64_t message_id, uint32_t mention_count, rs_client_ack_result *out)
 {
     return ack_like(c, true, user_id, channel_id, message_id, mention_count, out);
 }
 
-rs_status rs_client_bulk_ack(rs_client *c, uint64_t user_id, const rs_ack_entry *entries,
-                             size_t n, rs_states *out)
+rs_status rs_client_bulk_ack(rs_client *c, uint64_t user_id, const rs_client_ack_entry *entries,
+                             size_t n, rs_client_states *out)
 {
     Readstates__V1__AckEntry *ents = calloc(n > 0 ? n : 1, sizeof(*ents));
     Readstates__V1__AckEntry **ptrs = calloc(n > 0 ? n : 1, sizeof(*ptrs));
@@ -242,7 +244,7 @@ rs_status rs_client_add_mentions(rs_client *c, uint64_t channel_id, uint64_t mes
 }
 
 rs_status rs_client_get(rs_client *c, uint64_t user_id, const uint64_t *channel_ids, size_t n,
-                        rs_states *out)
+                        rs_client_states *out)
 {
     Readstates__V1__GetReadStatesRequest get = READSTATES__V1__GET_READ_STATES_REQUEST__INIT;
     get.user_id = user_id;
