@@ -1,0 +1,15 @@
+# Persistence tests: the merge script against a real redis-server, and the
+# real readstated with a real redis-server (restarts, kill -9, evictions,
+# Redis outages). Labelled `persistence`. A missing redis-server fails them.
+include(${CMAKE_CURRENT_LIST_DIR}/support.cmake)
+
+set(RS_PERSIST_DIR ${CMAKE_CURRENT_LIST_DIR}/persistence)
+
+function(rs_add_persistence_test name)
+  rs_add_integration_test(${name} ${ARGN})
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/storage)
+  target_compile_definitions(${name} PRIVATE RS_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+  set_tests_properties(${name} PROPERTIES LABELS persistence TIMEOUT 300)
+endfunction()
+
+rs_add_persistence_test(persist_merge_lua ${RS_PERSIST_DIR}/test_merge_lua.c)

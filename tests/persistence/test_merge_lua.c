@@ -1,0 +1,204 @@
+/*
+ * test_merge_lua.c: the merge script against a real redis-server, directly
+ * (no readstated): a field is replaced only by a higher version, _v only
+ * rises, a delete removes a field only when it is newer, versions compare
+ * exactly as decimal numbers, and the readable storage/merge.lua is the
+ * script the server embeds.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <hiredis/hiredis.h>
+
+#include "merge_lua.h"
+#include "rs_common.h"
+#include "rs_testsupport.h"
+
+typedef struct fixture {
+    rs_test_redis redis;
+    redisContext *c;
+    char sha[64];
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    /* No redis-server means failure, never a skip. */
+    assert_int_equal(rs_test_redis_start(&f->redis), 0);
+    f->c = rs_test_redis_connect(&f->redis);
+    assert_non_null(f->c);
+    redisReply *r = redisCommand(f->c, "SCRIPT LOAD %s", merge_lua_script);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    snprintf(f->sha, sizeof(f->sha), "%s", r->str);
+    freeReplyObject(r);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    redisFree(f->c);
+    rs_test_redis_cleanup(&f->redis);
+    free(f);
+    return 0;
+}
+
+/* EVALSHA with a NULL-terminated list of script arguments after the key;
+ * returns the integer reply (fails the test on anything else). */
+static long long merge(fixture *f, const char *key, ...)
+{
+    const char *argv[32];
+    size_t n = 0;
+    argv[n++] = "EVALSHA";
+    argv[n++] = f->sha;
+    argv[n++] = "1";
+    argv[n++] = key;
+    va_list ap;
+    va_start(ap, key);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && n < RS_ARRAY_LEN(argv))
+        argv[n++] = a;
+    va_end(ap);
+    redisReply *r = redisCommandArgv(f->c, (int)n, argv, NULL);
+    assert_non_null(r);
+    if (r->type != REDIS_REPLY_INTEGER)
+        fail_msg("merge: unexpected reply type %d: %s", r->type, r->str ? r->str : "");
+    long long v = r->integer;
+    freeReplyObject(r);
+    return v;
+}
+
+/* HGET as a string compared to want (NULL: the field must be absent). */
+static void expect_field(fixture *f, const char *key, const char *field, const char *want)
+{
+    redisReply *r = redisCommand(f->c, "HGET %s %s", key, field);
+    assert_non_null(r);
+    if (want == NULL) {
+        assert_int_equal(r->type, REDIS_REPLY_NIL);
+    } else {
+        assert_int_equal(r->type, REDIS_REPLY_STRING);
+        assert_string_equal(r->str, want);
+    }
+    freeReplyObject(r);
+}
+
+static void test_set_and_version_merge(void **state)
+{
+    fixture *f = *state;
+    const char *k = "readstates:{42}";
+    assert_int_equal(merge(f, k, "5", "100", "5:900:2:0", NULL), 1);
+    expect_field(f, k, "100", "5:900:2:0");
+    expect_field(f, k, "_v", "5");
+    /* An older version (a retried or reordered flush) changes nothing. */
+    assert_int_equal(merge(f, k, "3", "100", "3:800:0:1", NULL), 0);
+    expect_field(f, k, "100", "5:900:2:0");
+    expect_field(f, k, "_v", "5");
+    /* The same version again changes nothing either. */
+    assert_int_equal(merge(f, k, "5", "100", "5:901:0:0", NULL), 0);
+    expect_field(f, k, "100", "5:900:2:0");
+    /* A newer one replaces it; several fields in one call. */
+    assert_int_equal(merge(f, k, "7", "100", "7:950:0:1", "200", "6:10:1:0", NULL), 2);
+    expect_field(f, k, "100", "7:950:0:1");
+    expect_field(f, k, "200", "6:10:1:0");
+    expect_field(f, k, "_v", "7");
+}
+
+static void test_version_only_rises(void **state)
+{
+    fixture *f = *state;
+    const char *k = "readstates:{43}";
+    assert_int_equal(merge(f, k, "9", NULL), 0);
+    expect_field(f, k, "_v", "9");
+    /* "10" > "9" as numbers although not as strings. */
+    assert_int_equal(merge(f, k, "10", "1", "10:5:0:0", NULL), 1);
+    expect_field(f, k, "_v", "10");
+    assert_int_equal(merge(f, k, "9", "1", "9:99:0:0", NULL), 0);
+    expect_field(f, k, "_v", "10");
+    expect_field(f, k, "1", "10:5:0:0");
+    /* Beyond 2^53, where Lua numbers would lose precision. */
+    assert_int_equal(merge(f, k, "18014398509481985", "1", "18014398509481985:6:0:0", NULL), 1);
+    assert_int_equal(merge(f, k, "18014398509481984", "1", "18014398509481984:7:0:0", NULL), 0);
+    expect_field(f, k, "1", "18014398509481985:6:0:0");
+    expect_field(f, k, "_v", "18014398509481985");
+}
+
+static void test_delete_by_version(void **state)
+{
+    fixture *f = *state;
+    const char *k = "readstates:{44}";
+    assert_int_equal(merge(f, k, "4", "7", "4:70:0:0", "8", "3:80:0:0", NULL), 2);
+    /* A delete older than the stored field does not remove it. */
+    assert_int_equal(merge(f, k, "4", "7", "-2", NULL), 0);
+    expect_field(f, k, "7", "4:70:0:0");
+    /* A newer delete does; _v rises with it. */
+    assert_int_equal(merge(f, k, "5", "7", "-5", "8", "-5", NULL), 2);
+    expect_field(f, k, "7", NULL);
+    expect_field(f, k, "8", NULL);
+    expect_field(f, k, "_v", "5");
+    /* Deleting an absent field is a no-op. */
+    assert_int_equal(merge(f, k, "6", "9", "-6", NULL), 0);
+    expect_field(f, k, "_v", "6");
+}
+
+static void test_noscript_after_flush(void **state)
+{
+    fixture *f = *state;
+    redisReply *r = redisCommand(f->c, "SCRIPT FLUSH");
+    assert_non_null(r);
+    freeReplyObject(r);
+    r = redisCommand(f->c, "EVALSHA %s 1 readstates:{45} 1", f->sha);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_memory_equal(r->str, "NOSCRIPT", 8);
+    freeReplyObject(r);
+    /* Loading it again gives the same sha (the server relies on this). */
+    r = redisCommand(f->c, "SCRIPT LOAD %s", merge_lua_script);
+    assert_non_null(r);
+    assert_string_equal(r->str, f->sha);
+    freeReplyObject(r);
+}
+
+/* storage/merge.lua without its comment lines is the embedded script. */
+static void test_readable_copy_matches(void **state)
+{
+    (void)state;
+    char *src = rs_read_file(RS_SOURCE_DIR "/storage/merge.lua", NULL);
+    assert_non_null(src);
+    size_t cap = strlen(src) + 1, n = 0;
+    char *code = malloc(cap);
+    assert_non_null(code);
+    for (char *line = src; *line != '\0';) {
+        char *nl = strchr(line, '\n');
+        size_t len = nl != NULL ? (size_t)(nl - line) + 1 : strlen(line);
+        if (strncmp(line, "--", 2) != 0) {
+            memcpy(code + n, line, len);
+            n += len;
+        }
+        line += len;
+    }
+    code[n] = '\0';
+    assert_string_equal(code, merge_lua_script);
+    free(code);
+    free(src);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_set_and_version_merge),
+        cmocka_unit_test(test_version_only_rises),
+        cmocka_unit_test(test_delete_by_version),
+        cmocka_unit_test(test_noscript_after_flush),
+        cmocka_unit_test(test_readable_copy_matches),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
