@@ -320,6 +320,67 @@ static void test_bulk_ack_limit_all_or_nothing(void **state)
     assert_int_equal(cache_state(u, 1)->last_message_id, 30);
 }
 
+/* Many new channels in one batch (the merge path), mixed with existing
+ * states, tombstones and duplicates: same results as one ack at a time. */
+static void run_bulk_many(bool tombstones)
+{
+    fixture *f = fixture_new(0, tombstones);
+    fixture *ref = fixture_new(0, tombstones);
+    rs_user *u = cache_insert(f->c, 30);
+    rs_user *v = cache_insert(ref->c, 30);
+    rs_state out1, *outs = calloc(1000, sizeof(*outs));
+    assert_non_null(outs);
+    for (uint64_t ch = 100; ch <= 2000; ch += 100) {
+        assert_true(ack(f, u, ch, 50, 0, &out1));
+        assert_true(ack(ref, v, ch, 50, 0, &out1));
+    }
+    const uint64_t dels[] = {300, 700};
+    assert_int_equal(cache_delete(f->c, u, dels, 2, false), 2);
+    assert_int_equal(cache_delete(ref->c, v, dels, 2, false), 2);
+
+    rs_ack_entry e[1000];
+    uint64_t x = 2463534242u;
+    for (int i = 0; i < 1000; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x &= 0xffffffffu;
+        e[i].channel_id = (i % 10 == 0) ? (uint64_t)(i % 21) * 100 + 100 : x % 3000 + 1;
+        e[i].message_id = (i % 97 == 0) ? 0 : x % 100;
+    }
+    uint32_t applied = 0, want = 0;
+    assert_int_equal(cache_bulk_ack(f->c, u, e, 1000, outs, &applied), RS_OK);
+    for (int i = 0; i < 1000; i++) {
+        bool ap;
+        assert_int_equal(cache_ack(ref->c, v, e[i].channel_id, e[i].message_id, 0, &out1, &ap),
+                         RS_OK);
+        want += ap;
+        assert_memory_equal(&out1, &outs[i], sizeof(out1));
+    }
+    assert_int_equal(applied, want);
+    assert_int_equal(u->version, v->version);
+    assert_int_equal(u->nstates, v->nstates);
+    assert_int_equal(u->nslots, v->nslots);
+    assert_memory_equal(u->states, v->states, u->nslots * sizeof(rs_state));
+    assert_sorted(u);
+    assert_int_equal(cache_stats(f->c)->states, u->nstates);
+    assert_int_equal(f->nev, ref->nev);
+    for (size_t i = 0; i < f->nev; i++) {
+        assert_int_equal(f->ev[i].deleted, ref->ev[i].deleted);
+        assert_memory_equal(&f->ev[i].st, &ref->ev[i].st, sizeof(rs_state));
+    }
+    free(outs);
+    fixture_free(f);
+    fixture_free(ref);
+}
+
+static void test_bulk_ack_many(void **state)
+{
+    (void)state;
+    run_bulk_many(false);
+    run_bulk_many(true);
+}
+
 /* ---- the per-user limit ------------------------------------------------ */
 
 static void test_limit(void **state)
@@ -639,6 +700,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bulk_ack_order, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_bulk_ack_limit_all_or_nothing, setup_small_limit,
                                         teardown),
+        cmocka_unit_test(test_bulk_ack_many),
         cmocka_unit_test_setup_teardown(test_limit, setup_small_limit, teardown),
         cmocka_unit_test_setup_teardown(test_mentions, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_delete, setup_plain, teardown),
