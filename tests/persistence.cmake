@@ -13,3 +13,4 @@ function(rs_add_persistence_test name)
 endfunction()
 
 rs_add_persistence_test(persist_merge_lua ${RS_PERSIST_DIR}/test_merge_lua.c)
+rs_add_persistence_test(persist_engine_redis ${RS_PERSIST_DIR}/test_engine_redis.c)

@@ -1,0 +1,540 @@
+/*
+ * engine_flush.c: dirty tracking, pipelined flushes, write-through commits
+ * and shutdown of the Redis-backed engine.
+ *
+ *   change hook ──> user not queued/flushing? push (id, now, bytes) on ring
+ *
+ *   flush pass (tick every interval/8, or kick):
+ *     ring head due? ──> pop up to flush_batch users into one batch:
+ *       per user: EVALSHA merge readstates:{id} <version> (states with
+ *       version > flushed_version, tombstones as deletes)  [FLUSHING]
+ *     at most ENG_MAX_INFLIGHT batches in flight, ENG_MAX_PASS_BATCHES per pass
+ *
+ *   reply ok  ──> cache_flushed(u, version sent), fire write-through
+ *                 waiters with version <= flushed_version
+ *   reply err ──> counted; the user stays dirty and goes back on the ring
+ *   still dirty (changed meanwhile) ──> back on the ring
+ *
+ * Timing: write-behind waits interval/2 after a user became dirty (so
+ * bursts to one user coalesce into one write), then the next pass sends it:
+ * every dirty user is on its way to Redis within the flush interval while
+ * Redis keeps up. Write-through, shutdown, an over-budget cache or a dirty
+ * backlog past half the dirty budget make passes urgent (no delay).
+ *
+ * Nothing here walks the cache: work per pass is bounded by the batch
+ * limits; the timeout scan for write-through waiters walks only the side
+ * table of users someone waits on.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+#define ENG_MAX_INFLIGHT     16 /* batches in flight on the connection */
+#define ENG_MAX_PASS_BATCHES 8  /* batches sent per pass */
+
+static void flush_pass(rs_engine *e);
+static void shutdown_check(rs_engine *e);
+
+static uint64_t ms_to_ns(uint32_t ms)
+{
+    return (uint64_t)ms * 1000000ull;
+}
+
+static void flush_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    flush_pass(arg);
+}
+
+static void flush_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    flush_pass(arg);
+}
+
+static void fail_waiters(rs_waiter *list)
+{
+    while (list != NULL) {
+        rs_waiter *w = list;
+        list = w->next;
+        w->next = NULL;
+        w->fn(w, NULL, RS_ERR_UNAVAILABLE);
+    }
+}
+
+static void fail_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rs_engine *e = arg;
+    rs_waiter *list = e->fail_list;
+    e->fail_list = NULL;
+    fail_waiters(list);
+}
+
+int engine_flush_init(rs_engine *e)
+{
+    e->tick_ev = event_new(e->base, -1, EV_PERSIST, flush_tick_cb, e);
+    e->kick_ev = event_new(e->base, -1, 0, flush_kick_cb, e);
+    e->fail_ev = event_new(e->base, -1, 0, fail_cb, e);
+    if (e->tick_ev == NULL || e->kick_ev == NULL || e->fail_ev == NULL)
+        return -1;
+    uint32_t ms = RS_MAX(1u, RS_MIN(e->cfg.flush_interval_ms / 8, 100u));
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    return evtimer_add(e->tick_ev, &tv);
+}
+
+void engine_flush_fini(rs_engine *e)
+{
+    /* The store is gone: every batch has completed (with NULL replies). */
+    if (e->tick_ev != NULL)
+        event_free(e->tick_ev);
+    if (e->kick_ev != NULL)
+        event_free(e->kick_ev);
+    if (e->fail_ev != NULL)
+        event_free(e->fail_ev);
+    if (e->shutdown_ev != NULL)
+        event_free(e->shutdown_ev);
+    eng_ring_free(&e->ring);
+    free(e->arg_buf);
+    free(e->argv);
+    free(e->argvlen);
+}
+
+void engine_flush_kick(rs_engine *e, bool urgent)
+{
+    if (urgent)
+        e->urgent = true;
+    if (e->kick_ev != NULL && !e->closing)
+        event_active(e->kick_ev, EV_TIMEOUT, 0);
+}
+
+static void queue_user(rs_engine *e, rs_user *u, uint64_t since_ns)
+{
+    eng_qent q = {u->user_id, since_ns};
+    eng_ring_push(&e->ring, &q);
+    u->bits |= RS_USER_DIRTY_QUEUED;
+}
+
+/* Count u's current bytes as dirty (exact: the slot remembers them). */
+static void account(rs_engine *e, rs_user *u)
+{
+    eng_slot *slot = eng_slot_get(&e->slots, e, u->user_id);
+    size_t now = cache_user_bytes(u);
+    if (slot->acct == 0)
+        e->stats.dirty_users++;
+    e->stats.dirty_bytes = e->stats.dirty_bytes - slot->acct + now;
+    slot->acct = now;
+}
+
+/* The user is clean (or gone): stop counting it. */
+static void unaccount(rs_engine *e, uint64_t user_id)
+{
+    eng_slot *slot = eng_slot_find(&e->slots, user_id);
+    if (slot == NULL || slot->acct == 0)
+        return;
+    e->stats.dirty_users--;
+    e->stats.dirty_bytes -= slot->acct;
+    slot->acct = 0;
+    eng_slot_release(&e->slots, slot);
+}
+
+void engine_flush_note_change(rs_engine *e, rs_user *u)
+{
+    account(e, u);
+    if ((u->bits & (RS_USER_DIRTY_QUEUED | RS_USER_FLUSHING)) == 0)
+        queue_user(e, u, rs_now_ns());
+}
+
+/* ---- write-through waiters -------------------------------------------------- */
+
+/* Detach the waiters of slot whose version is durable (or all when
+ * durable == UINT64_MAX... callers pass the flushed version). */
+static rs_waiter *take_durable(rs_engine *e, eng_slot *slot, uint64_t durable)
+{
+    rs_waiter *done = NULL, **pp = &slot->commit_head;
+    while (*pp != NULL) {
+        rs_waiter *w = *pp;
+        if (w->version <= durable) {
+            *pp = w->next;
+            w->next = done;
+            done = w;
+            e->commit_waiters--;
+        } else {
+            pp = &w->next;
+        }
+    }
+    return done;
+}
+
+static void fire_durable(rs_engine *e, rs_user *u)
+{
+    eng_slot *slot = eng_slot_find(&e->slots, u->user_id);
+    if (slot == NULL || slot->commit_head == NULL)
+        return;
+    rs_waiter *list = take_durable(e, slot, u->flushed_version);
+    eng_slot_release(&e->slots, slot);
+    while (list != NULL) {
+        rs_waiter *w = list;
+        list = w->next;
+        w->next = NULL;
+        w->fn(w, u, RS_OK);
+    }
+}
+
+struct collect {
+    rs_engine *e;
+    rs_waiter *list;
+    uint64_t now;
+    bool all;
+};
+
+static void collect_slot(eng_slot *slot, void *arg)
+{
+    struct collect *c = arg;
+    rs_waiter **pp = &slot->commit_head;
+    while (*pp != NULL) {
+        rs_waiter *w = *pp;
+        if (c->all || w->deadline_ns <= c->now) {
+            *pp = w->next;
+            w->next = c->list;
+            c->list = w;
+            c->e->commit_waiters--;
+        } else {
+            pp = &w->next;
+        }
+    }
+}
+
+/* Fail write-through waiters: all of them, or those past their deadline.
+ * Collect first, then call: callbacks may touch the side table. */
+static void fail_commit_waiters(rs_engine *e, bool all)
+{
+    if (e->commit_waiters == 0)
+        return;
+    struct collect c = {e, NULL, rs_now_ns(), all};
+    eng_slots_each(&e->slots, collect_slot, &c);
+    for (rs_waiter *w = c.list; w != NULL; w = w->next) {
+        eng_slot *slot = eng_slot_find(&e->slots, w->user_id);
+        if (slot != NULL)
+            eng_slot_release(&e->slots, slot);
+    }
+    fail_waiters(c.list);
+}
+
+rs_status engine_flush_commit(rs_engine *e, rs_user *u, rs_waiter *w)
+{
+    if (!rs_user_dirty(u) || e->cfg.durability != RS_DURABILITY_WRITE_THROUGH)
+        return RS_OK; /* write-behind: queued by the change hook */
+    w->user_id = u->user_id;
+    w->version = u->version;
+    w->next = NULL;
+    if (w->deadline_ns == 0)
+        w->deadline_ns = rs_now_ns() + ms_to_ns(e->cfg.redis_timeout_ms);
+    if (!store_redis_up(e->store)) {
+        w->next = e->fail_list;
+        e->fail_list = w;
+        event_active(e->fail_ev, EV_TIMEOUT, 0);
+        return RS_PENDING;
+    }
+    eng_slot *slot = eng_slot_get(&e->slots, e, u->user_id);
+    w->next = slot->commit_head;
+    slot->commit_head = w;
+    e->commit_waiters++;
+    /* Sent at the end of this loop iteration, with whatever else is ready. */
+    engine_flush_kick(e, true);
+    return RS_PENDING;
+}
+
+void engine_flush_store_state(rs_engine *e, bool up)
+{
+    if (e->closing)
+        return;
+    if (up) {
+        engine_flush_kick(e, true); /* the backlog goes now */
+        return;
+    }
+    fail_commit_waiters(e, true);
+}
+
+/* ---- flushing ------------------------------------------------------------------ */
+
+static char *arg_space(rs_engine *e, size_t nargs, size_t bytes)
+{
+    if (nargs > e->argv_cap) {
+        size_t cap = RS_MAX(nargs, e->argv_cap * 2);
+        e->argv = realloc(e->argv, cap * sizeof(*e->argv));
+        e->argvlen = realloc(e->argvlen, cap * sizeof(*e->argvlen));
+        if (e->argv == NULL || e->argvlen == NULL)
+            abort();
+        e->argv_cap = cap;
+    }
+    if (bytes > e->arg_cap) {
+        size_t cap = RS_MAX(bytes, e->arg_cap * 2);
+        e->arg_buf = realloc(e->arg_buf, cap);
+        if (e->arg_buf == NULL)
+            abort();
+        e->arg_cap = cap;
+    }
+    return e->arg_buf;
+}
+
+static void flush_reply(void *arg, const redisReply *reply);
+
+#define ENG_ARG_MAX 72 /* one decimal field or value, with room to spare */
+
+/* Send one user's merge. Returns 0 when sent, -1 if the store refused. */
+static int flush_user(rs_engine *e, eng_batch *b, rs_user *u, const eng_qent *q)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < u->nslots; i++)
+        if (u->states[i].version > u->flushed_version)
+            n++;
+    size_t nargs = 2 + 2 * (size_t)n;
+    char *buf = arg_space(e, nargs, nargs * ENG_ARG_MAX);
+    size_t off = 0, k = 0;
+#define ENG_PUT(...)                                                                           \
+    do {                                                                                       \
+        int len_ = snprintf(buf + off, ENG_ARG_MAX, __VA_ARGS__);                              \
+        e->argv[k] = buf + off;                                                                \
+        e->argvlen[k++] = (size_t)len_;                                                        \
+        off += (size_t)len_ + 1;                                                               \
+    } while (0)
+    ENG_PUT("readstates:{%llu}", (unsigned long long)u->user_id);
+    ENG_PUT("%llu", (unsigned long long)u->version);
+    for (uint32_t i = 0; i < u->nslots; i++) {
+        const rs_state *st = &u->states[i];
+        if (st->version <= u->flushed_version)
+            continue;
+        ENG_PUT("%llu", (unsigned long long)st->channel_id);
+        if (rs_state_live(st))
+            ENG_PUT("%llu:%llu:%u:%u", (unsigned long long)st->version,
+                    (unsigned long long)st->last_message_id, st->mention_count,
+                    st->flags & RS_STATE_PROTO_FLAGS);
+        else
+            ENG_PUT("-%llu", (unsigned long long)st->version);
+    }
+#undef ENG_PUT
+    eng_flush *f = &b->ents[b->n];
+    f->batch = b;
+    f->user_id = u->user_id;
+    f->version = u->version;
+    f->since_ns = q->since_ns;
+    f->nstates = n;
+    if (store_redis_merge(e->store, (int)k, e->argv, e->argvlen, flush_reply, f) != 0)
+        return -1;
+    b->n++;
+    b->pending++;
+    u->bits |= RS_USER_FLUSHING;
+    return 0;
+}
+
+static void batch_done(rs_engine *e, eng_batch *b)
+{
+    if (b->prev != NULL)
+        b->prev->next = b->next;
+    else
+        e->inflight = b->next;
+    if (b->next != NULL)
+        b->next->prev = b->prev;
+    e->inflight_batches--;
+    e->stats.flush_batches++;
+    e->stats.flush_latency_ns_sum += rs_now_ns() - b->start_ns;
+    free(b);
+}
+
+static void flush_reply(void *arg, const redisReply *reply)
+{
+    eng_flush *f = arg;
+    eng_batch *b = f->batch;
+    rs_engine *e = b->e;
+    bool ok = reply != NULL && reply->type == REDIS_REPLY_INTEGER;
+    rs_user *u = cache_peek(e->cache, f->user_id);
+    if (ok) {
+        e->stats.flushed_states += f->nstates;
+    } else {
+        e->stats.flush_errors++;
+        if (reply != NULL)
+            RS_LOG(e->cfg.log, RS_LOG_WARN, "redis_flush_failed", "user_id=%llu error=\"%s\"",
+                   (unsigned long long)f->user_id,
+                   reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+    }
+    if (u == NULL) {
+        unaccount(e, f->user_id);
+    } else {
+        u->bits &= (uint8_t)~RS_USER_FLUSHING;
+        if (ok)
+            cache_flushed(e->cache, u, f->version);
+        if (!rs_user_dirty(u))
+            unaccount(e, u->user_id);
+        else if (!e->closing)
+            account(e, u); /* its size may have changed; keeps it counted */
+        if (rs_user_dirty(u) && (u->bits & RS_USER_DIRTY_QUEUED) == 0 && !e->closing) {
+            /* Changed while in flight (dirty since at most the batch start),
+             * or failed (keeps its age so it goes first). */
+            queue_user(e, u, ok ? b->start_ns : f->since_ns);
+            if (e->cfg.durability == RS_DURABILITY_WRITE_THROUGH && ok)
+                engine_flush_kick(e, true);
+        }
+    }
+    if (--b->pending == 0)
+        batch_done(e, b);
+    if (e->closing)
+        return;
+    if (ok && u != NULL)
+        fire_durable(e, u);
+    if (e->ring.count > 0 && ok)
+        engine_flush_kick(e, false);
+    if (e->shutting_down)
+        shutdown_check(e);
+}
+
+static bool ring_head_due(rs_engine *e, uint64_t now, uint64_t delay)
+{
+    eng_qent q;
+    return eng_ring_peek(&e->ring, &q) && q.since_ns + delay <= now;
+}
+
+static bool flush_urgent(rs_engine *e)
+{
+    return e->urgent || e->shutting_down || e->cfg.durability == RS_DURABILITY_WRITE_THROUGH ||
+           cache_over_budget(e->cache) ||
+           (e->cfg.dirty_budget > 0 && e->stats.dirty_bytes * 2 >= e->cfg.dirty_budget);
+}
+
+/* Fill and send one batch. Returns false when the store refused a send. */
+static bool flush_one_batch(rs_engine *e, uint64_t now, uint64_t delay)
+{
+    size_t cap = e->cfg.flush_batch;
+    eng_batch *b = malloc(sizeof(*b) + cap * sizeof(eng_flush));
+    if (b == NULL)
+        abort();
+    memset(b, 0, sizeof(*b));
+    b->e = e;
+    b->start_ns = now;
+    bool sent_all = true;
+    eng_qent q;
+    while (b->n < cap && ring_head_due(e, now, delay)) {
+        eng_ring_pop(&e->ring, &q);
+        rs_user *u = cache_peek(e->cache, q.user_id);
+        if (u != NULL)
+            u->bits &= (uint8_t)~RS_USER_DIRTY_QUEUED;
+        if (u == NULL || u->status != RS_USER_READY || !rs_user_dirty(u)) {
+            unaccount(e, q.user_id);
+            continue;
+        }
+        if (flush_user(e, b, u, &q) != 0) {
+            /* Store went away: back on the ring (at the tail; it keeps its age). */
+            u->bits |= RS_USER_DIRTY_QUEUED;
+            eng_ring_push(&e->ring, &q);
+            sent_all = false;
+            break;
+        }
+    }
+    if (b->n == 0) {
+        free(b);
+        return sent_all;
+    }
+    b->next = e->inflight;
+    if (e->inflight != NULL)
+        e->inflight->prev = b;
+    e->inflight = b;
+    e->inflight_batches++;
+    return sent_all;
+}
+
+static void flush_pass(rs_engine *e)
+{
+    if (e->closing)
+        return;
+    fail_commit_waiters(e, false); /* write-through waiters past their deadline */
+    if (e->store == NULL || !store_redis_up(e->store)) {
+        if (e->shutting_down)
+            shutdown_check(e);
+        return;
+    }
+    uint64_t now = rs_now_ns();
+    uint64_t delay = flush_urgent(e) ? 0 : ms_to_ns(e->cfg.flush_interval_ms) / 2;
+    e->urgent = false;
+    int sent = 0;
+    while (e->inflight_batches < ENG_MAX_INFLIGHT && sent < ENG_MAX_PASS_BATCHES &&
+           ring_head_due(e, now, delay)) {
+        if (!flush_one_batch(e, now, delay))
+            break;
+        sent++;
+    }
+    /* More due than this pass may send: continue on the next iteration. */
+    if (sent == ENG_MAX_PASS_BATCHES && e->inflight_batches < ENG_MAX_INFLIGHT &&
+        ring_head_due(e, now, delay))
+        engine_flush_kick(e, delay == 0);
+    if (e->shutting_down)
+        shutdown_check(e);
+}
+
+/* ---- shutdown -------------------------------------------------------------------- */
+
+static uint64_t unflushed_states(rs_engine *e, uint64_t user_id)
+{
+    rs_user *u = cache_peek(e->cache, user_id);
+    if (u == NULL || !rs_user_dirty(u))
+        return 0;
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < u->nslots; i++)
+        if (u->states[i].version > u->flushed_version)
+            n++;
+    return n > 0 ? n : 1;
+}
+
+static void shutdown_report(rs_engine *e, uint64_t unflushed)
+{
+    if (e->shutdown_reported)
+        return;
+    e->shutdown_reported = true;
+    if (e->shutdown_ev != NULL)
+        event_del(e->shutdown_ev);
+    RS_LOG(e->cfg.log, unflushed == 0 ? RS_LOG_INFO : RS_LOG_ERROR, "engine_shutdown",
+           "unflushed_states=%llu flushed_states=%llu", (unsigned long long)unflushed,
+           (unsigned long long)e->stats.flushed_states);
+    e->shutdown_done(e->shutdown_arg, unflushed);
+}
+
+static void shutdown_check(rs_engine *e)
+{
+    if (!e->shutdown_reported && e->ring.count == 0 && e->inflight_batches == 0)
+        shutdown_report(e, 0);
+}
+
+static void shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rs_engine *e = arg;
+    uint64_t n = 0;
+    for (size_t i = 0; i < e->ring.count; i++)
+        n += unflushed_states(e, eng_ring_at(&e->ring, i)->user_id);
+    for (eng_batch *b = e->inflight; b != NULL; b = b->next)
+        for (uint32_t i = 0; i < b->n; i++)
+            n += unflushed_states(e, b->ents[i].user_id);
+    shutdown_report(e, n);
+}
+
+void engine_flush_shutdown(rs_engine *e, rs_engine_done_fn done, void *arg)
+{
+    if (e->shutting_down)
+        return;
+    e->shutting_down = true;
+    e->shutdown_done = done;
+    e->shutdown_arg = arg;
+    e->shutdown_ev = evtimer_new(e->base, shutdown_timeout_cb, e);
+    if (e->shutdown_ev == NULL)
+        abort();
+    uint32_t ms = e->cfg.shutdown_timeout_ms;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(e->shutdown_ev, &tv);
+    RS_LOG(e->cfg.log, RS_LOG_INFO, "engine_flushing", "dirty_users=%llu dirty_bytes=%llu",
+           (unsigned long long)e->stats.dirty_users, (unsigned long long)e->stats.dirty_bytes);
+    engine_flush_kick(e, true); /* the pass reports when nothing is left */
+}

@@ -1,0 +1,147 @@
+/*
+ * engine_int.h: the engine's private state, shared by engine.c (acquire,
+ * load on miss, release), engine_flush.c (dirty queue, flush, commit,
+ * shutdown) and engine_tab.c (the side tables). Not a public interface.
+ *
+ *   rs_engine
+ *   ├── cache            users + states (cache.h)
+ *   ├── store            one Redis connection (store_redis.h), NULL = memory only
+ *   ├── slots            user_id -> eng_slot: load waiters, write-through
+ *   │                    commit waiters; only users someone waits on
+ *   ├── ring             flush queue of dirty user ids (each at most once,
+ *   │                    RS_USER_DIRTY_QUEUED), oldest first
+ *   └── batches          pipelined flushes in flight (RS_USER_FLUSHING)
+ *
+ * A dirty user is in exactly one of: the ring, an in-flight batch. Its
+ * bytes (cache_user_bytes, updated on every change) are kept in its slot
+ * (eng_slot.acct) and summed in stats.dirty_bytes until a flush leaves it
+ * clean; so the slot table holds the users someone waits on plus the dirty
+ * ones, both bounded (in-flight requests, the dirty budget).
+ */
+#ifndef RS_ENGINE_INT_H
+#define RS_ENGINE_INT_H
+
+#include <hiredis/hiredis.h>
+
+#include "engine.h"
+#include "store_redis.h"
+
+typedef struct rs_engine rs_engine;
+
+/* ---- side table of waiting and dirty users -------------------------------- */
+
+typedef struct eng_slot {
+    struct eng_slot *next; /* hash chain */
+    rs_engine *e;
+    uint64_t user_id;
+    rs_waiter *load_head; /* acquire waiters of an in-flight load (FIFO) */
+    rs_waiter *load_tail;
+    rs_waiter *commit_head; /* write-through waiters (any order) */
+    size_t acct;            /* dirty: bytes counted in stats.dirty_bytes */
+    bool loading;           /* a HGETALL is in flight; the store owns a ref */
+} eng_slot;
+
+typedef struct eng_slots {
+    eng_slot **buckets;
+    size_t nbuckets; /* power of two */
+    size_t count;
+} eng_slots;
+
+eng_slot *eng_slot_find(eng_slots *t, uint64_t user_id);
+/* Find or create (aborts on out of memory). */
+eng_slot *eng_slot_get(eng_slots *t, rs_engine *e, uint64_t user_id);
+/* Free the slot if nothing refers to it any more. */
+void eng_slot_release(eng_slots *t, eng_slot *s);
+/* Call fn on every slot (fn must not add or remove slots). */
+void eng_slots_each(eng_slots *t, void (*fn)(eng_slot *s, void *arg), void *arg);
+void eng_slots_free(eng_slots *t);
+
+/* ---- ring of dirty users ------------------------------------------------ */
+
+typedef struct eng_qent {
+    uint64_t user_id;
+    uint64_t since_ns; /* dirty since (monotonic) */
+} eng_qent;
+
+typedef struct eng_ring {
+    eng_qent *ents;
+    size_t cap; /* power of two, or 0 */
+    size_t head;
+    size_t count;
+} eng_ring;
+
+void eng_ring_push(eng_ring *r, const eng_qent *q); /* aborts on out of memory */
+bool eng_ring_peek(const eng_ring *r, eng_qent *out);
+bool eng_ring_pop(eng_ring *r, eng_qent *out);
+const eng_qent *eng_ring_at(const eng_ring *r, size_t i);
+void eng_ring_free(eng_ring *r);
+
+/* ---- flush batches -------------------------------------------------------- */
+
+typedef struct eng_batch eng_batch;
+
+typedef struct eng_flush {
+    eng_batch *batch;
+    uint64_t user_id;
+    uint64_t version; /* u->version sent */
+    uint64_t since_ns;
+    uint32_t nstates; /* states (and deletes) sent */
+} eng_flush;
+
+struct eng_batch {
+    rs_engine *e;
+    eng_batch *prev, *next; /* in-flight list */
+    uint64_t start_ns;
+    uint32_t n;       /* entries used */
+    uint32_t pending; /* replies outstanding */
+    eng_flush ents[];
+};
+
+struct rs_engine {
+    struct event_base *base;
+    rs_engine_config cfg;
+    rs_cache *cache;
+    rs_engine_stats stats;
+    rs_change_fn server_hook;
+    void *server_hook_ctx;
+
+    store_redis *store; /* NULL: memory only */
+    bool closing;       /* engine_free: complete nothing to callers */
+    eng_slots slots;
+    uint64_t commit_waiters; /* write-through waiters registered */
+
+    eng_ring ring;
+    eng_batch *inflight; /* list of batches in flight */
+    uint32_t inflight_batches;
+    struct event *tick_ev; /* periodic flush pass */
+    struct event *kick_ev; /* an immediate flush pass */
+    struct event *fail_ev; /* completes fail_list */
+    rs_waiter *fail_list;  /* commit waiters to fail with UNAVAILABLE */
+    bool urgent;           /* next pass ignores the coalescing delay */
+
+    bool shutting_down;
+    bool shutdown_reported;
+    struct event *shutdown_ev;
+    rs_engine_done_fn shutdown_done;
+    void *shutdown_arg;
+
+    /* scratch buffers, reused */
+    rs_state *load_buf;
+    size_t load_cap;
+    char *arg_buf;
+    size_t arg_cap;
+    const char **argv;
+    size_t *argvlen;
+    size_t argv_cap;
+};
+
+/* engine_flush.c */
+int engine_flush_init(rs_engine *e);
+void engine_flush_fini(rs_engine *e);
+void engine_flush_note_change(rs_engine *e, rs_user *u);
+void engine_flush_kick(rs_engine *e, bool urgent);
+void engine_flush_store_state(rs_engine *e, bool up);
+rs_status engine_flush_commit(rs_engine *e, rs_user *u, rs_waiter *w);
+void engine_flush_shutdown(rs_engine *e, rs_engine_done_fn done, void *arg);
+
+#endif /* RS_ENGINE_INT_H */
