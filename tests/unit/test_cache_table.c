@@ -4,11 +4,14 @@
  * budget, memory accounting and the allocator the cache is given.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -428,6 +431,88 @@ static void test_allocator_and_bytes(void **state)
     assert_int_equal(ca_state.live, 0);
 }
 
+/* Out of memory inside the cache is fatal with a message (the server core
+ * rule): run it in a child and watch it abort. */
+static void test_oom_aborts(void **state)
+{
+    (void)state;
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(pipefd[1], STDERR_FILENO);
+        close(pipefd[0]);
+        ca_state = (count_alloc){0, -1};
+        rs_cache_config cfg = {0};
+        cfg.alloc = &counting;
+        rs_cache *c = cache_new(&cfg);
+        if (c == NULL)
+            _exit(3);
+        rs_user *u = cache_insert(c, 1);
+        ca_state.fail_after = 0; /* the state array cannot be had */
+        rs_state out;
+        bool applied;
+        cache_ack(c, u, 1, 1, 0, &out, &applied);
+        _exit(4); /* not reached */
+    }
+    close(pipefd[1]);
+    char buf[512] = {0};
+    size_t got = 0;
+    for (int i = 0; i < 100 && got < sizeof(buf) - 1; i++) {
+        ssize_t r = read(pipefd[0], buf + got, sizeof(buf) - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(pipefd[0]);
+    int status = 0;
+    pid_t w = -1;
+    for (int i = 0; i < 1000 && (w = waitpid(pid, &status, WNOHANG)) == 0; i++)
+        usleep(10000);
+    if (w == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        fail_msg("the child did not finish");
+    }
+    assert_int_equal(w, pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    assert_non_null(strstr(buf, "out of memory"));
+}
+
+/* Eviction gives every byte of a user back to the allocator. */
+static void test_evict_frees(void **state)
+{
+    (void)state;
+    ca_state = (count_alloc){0, -1};
+    rs_cache_config cfg = {0};
+    cfg.alloc = &counting;
+    cfg.max_memory = 1;
+    rs_cache *c = cache_new(&cfg);
+    assert_non_null(c);
+    long base = ca_state.live;
+    for (uint32_t i = 1; i <= 100; i++)
+        add_states(c, cache_insert(c, i), 7);
+    assert_int_equal(cache_evict(c, 1000), 0); /* all dirty: kept */
+    assert_int_equal(cache_stats(c)->evict_skipped, 100);
+    for (uint32_t i = 1; i <= 100; i++) {
+        rs_user *u = cache_peek(c, i);
+        cache_flushed(c, u, u->version);
+    }
+    /* A user and a state array each, and at most two grown tables. */
+    assert_true(ca_state.live >= base + 200 && ca_state.live <= base + 202);
+    assert_int_equal(cache_evict(c, 1000), 100);
+    assert_int_equal(cache_stats(c)->evicted_states, 700);
+    assert_int_equal(cache_stats(c)->states, 0);
+    for (int guard = 0; cache_rehash_step(c, 100); guard++)
+        assert_true(guard < 100);
+    assert_int_equal(ca_state.live, base); /* the cache and one small table */
+    assert_int_equal(cache_stats(c)->bytes, CACHE_HT_MIN_SIZE * sizeof(rs_user *));
+    cache_free(c);
+    assert_int_equal(ca_state.live, 0);
+}
+
 /* The frugal growth the memory bar relies on: ten states fill cap 10. */
 static void test_growth_frugal(void **state)
 {
@@ -460,6 +545,8 @@ int main(void)
         cmocka_unit_test(test_evict_budget),
         cmocka_unit_test(test_evict_only_while_over),
         cmocka_unit_test(test_allocator_and_bytes),
+        cmocka_unit_test(test_oom_aborts),
+        cmocka_unit_test(test_evict_frees),
         cmocka_unit_test(test_growth_frugal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
