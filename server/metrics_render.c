@@ -1,0 +1,389 @@
+/*
+ * metrics_render.c: Prometheus text, the dashboard's JSON and the
+ * per-second history (see metrics_render.h).
+ *
+ * History ring (inside rs_metrics, fixed memory):
+ *
+ *   history[0 .. RS_METRICS_HISTORY)   head = next slot to write
+ *   [ s-3 | s-2 | s-1 | (head) ... oldest ... ]   len = slots in use
+ *
+ * Invariants
+ * - history_len <= RS_METRICS_HISTORY; the newest slot is head - 1.
+ * - Prometheus buckets are stored non-cumulative in rs_method_metrics and
+ *   rendered cumulative; the +Inf bucket equals _count.
+ * - Names follow Prometheus rules: base units (seconds, bytes), counters end
+ *   in _total, every family has one HELP and one TYPE line.
+ */
+#include "metrics_render.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- Prometheus -------------------------------------------------------- */
+
+typedef struct pm_out {
+    struct evbuffer *buf;
+    int err;
+} pm_out;
+
+static void pm_printf(pm_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void pm_printf(pm_out *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (evbuffer_add_vprintf(o->buf, fmt, ap) < 0)
+        o->err = -1;
+    va_end(ap);
+}
+
+static void pm_family(pm_out *o, const char *name, const char *type, const char *help)
+{
+    pm_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void pm_u64(pm_out *o, const char *name, const char *type, const char *help, uint64_t v)
+{
+    pm_family(o, name, type, help);
+    pm_printf(o, "%s %" PRIu64 "\n", name, v);
+}
+
+static void pm_f64(pm_out *o, const char *name, const char *type, const char *help, double v)
+{
+    pm_family(o, name, type, help);
+    pm_printf(o, "%s %.17g\n", name, v);
+}
+
+static void pm_requests(pm_out *o, const rs_metrics *m)
+{
+    pm_family(o, "readstates_request_duration_seconds", "histogram",
+              "Time from reading a request to writing its response, by method.");
+    for (int i = 0; i < RS_METHOD_MAX; i++) {
+        const rs_method_metrics *mm = &m->method[i];
+        const char *name = rs_method_name((rs_method)i);
+        uint64_t cum = 0;
+        for (int b = 0; b < RS_METRICS_NBUCKETS; b++) {
+            cum += mm->buckets[b];
+            pm_printf(o,
+                      "readstates_request_duration_seconds_bucket{method=\"%s\",le=\"%g\"} "
+                      "%" PRIu64 "\n",
+                      name, rs_metrics_bucket_bounds[b], cum);
+        }
+        cum += mm->buckets[RS_METRICS_NBUCKETS];
+        pm_printf(o,
+                  "readstates_request_duration_seconds_bucket{method=\"%s\",le=\"+Inf\"} "
+                  "%" PRIu64 "\n",
+                  name, cum);
+        pm_printf(o, "readstates_request_duration_seconds_sum{method=\"%s\"} %.17g\n", name,
+                  mm->sum_seconds);
+        pm_printf(o, "readstates_request_duration_seconds_count{method=\"%s\"} %" PRIu64 "\n",
+                  name, cum);
+    }
+    pm_family(o, "readstates_requests_total", "counter",
+              "Requests answered, by method and status code.");
+    for (int i = 0; i < RS_METHOD_MAX; i++) {
+        const rs_method_metrics *mm = &m->method[i];
+        for (int c = 0; c < RS_METRICS_NCODES; c++) {
+            if (c != RS_OK && mm->by_code[c] == 0)
+                continue;
+            pm_printf(o, "readstates_requests_total{method=\"%s\",code=\"%s\"} %" PRIu64 "\n",
+                      rs_method_name((rs_method)i), rs_status_rpc_name((rs_status)c),
+                      mm->by_code[c]);
+        }
+    }
+}
+
+static void pm_connections(pm_out *o, const rs_metrics *m)
+{
+    pm_u64(o, "readstates_connections_open", "gauge", "Open client connections.",
+           m->conns_open);
+    pm_u64(o, "readstates_connections_accepted_total", "counter",
+           "Client connections accepted.", m->conns_accepted);
+    pm_u64(o, "readstates_connections_rejected_total", "counter",
+           "Connections closed at once because the connection limit was reached.",
+           m->conns_rejected);
+    pm_u64(o, "readstates_connections_protocol_errors_total", "counter",
+           "Connections closed for a malformed frame.", m->conns_protocol_errors);
+    pm_u64(o, "readstates_connections_slow_closed_total", "counter",
+           "Connections closed because their output buffer passed its limit.",
+           m->conns_slow_closed);
+    pm_u64(o, "readstates_connections_idle_closed_total", "counter",
+           "Connections closed by the idle timeout.", m->conns_idle_closed);
+    pm_u64(o, "readstates_watches_open", "gauge", "Open watches (connection, user).",
+           m->watchers);
+    pm_u64(o, "readstates_watch_events_sent_total", "counter", "Watch events sent.",
+           m->events_sent);
+}
+
+static void pm_cache(pm_out *o, const rs_cache_stats *c, uint64_t max_bytes)
+{
+    pm_u64(o, "readstates_cache_users", "gauge", "Users held in the cache.", c->users);
+    pm_u64(o, "readstates_cache_states", "gauge", "Read states held in the cache.", c->states);
+    pm_u64(o, "readstates_cache_bytes", "gauge", "Bytes accounted to the cache.", c->bytes);
+    pm_u64(o, "readstates_cache_max_bytes", "gauge", "The cache's memory budget (0 = none).",
+           max_bytes);
+    pm_u64(o, "readstates_cache_hits_total", "counter", "Cache lookups that found the user.",
+           c->hits);
+    pm_u64(o, "readstates_cache_misses_total", "counter",
+           "Cache lookups that did not find the user.", c->misses);
+    pm_u64(o, "readstates_cache_evictions_total", "counter", "Users evicted from the cache.",
+           c->evictions);
+    pm_u64(o, "readstates_cache_evicted_states_total", "counter",
+           "Read states dropped with evicted users.", c->evicted_states);
+}
+
+static void pm_engine(pm_out *o, const rs_engine_stats *e)
+{
+    pm_u64(o, "readstates_dirty_users", "gauge", "Users with changes not yet in Redis.",
+           e->dirty_users);
+    pm_u64(o, "readstates_dirty_bytes", "gauge",
+           "Bytes of users with changes not yet in Redis.", e->dirty_bytes);
+    pm_u64(o, "readstates_flush_batches_total", "counter", "Pipelined flush batches sent.",
+           e->flush_batches);
+    pm_u64(o, "readstates_flushed_states_total", "counter", "Read states flushed to Redis.",
+           e->flushed_states);
+    pm_u64(o, "readstates_flush_errors_total", "counter", "Flush batches that failed.",
+           e->flush_errors);
+    pm_family(o, "readstates_flush_duration_seconds", "summary",
+              "Time from sending a flush batch to Redis acknowledging it.");
+    pm_printf(o, "readstates_flush_duration_seconds_sum %.17g\n",
+              (double)e->flush_latency_ns_sum / 1e9);
+    pm_printf(o, "readstates_flush_duration_seconds_count %" PRIu64 "\n", e->flush_batches);
+    pm_u64(o, "readstates_redis_loads_total", "counter", "Users loaded from Redis.", e->loads);
+    pm_u64(o, "readstates_redis_loads_in_flight", "gauge", "Loads from Redis in flight.",
+           e->loads_in_flight);
+    pm_u64(o, "readstates_redis_load_errors_total", "counter", "Loads from Redis that failed.",
+           e->load_errors);
+    pm_u64(o, "readstates_redis_errors_total", "counter", "Errors talking to Redis.",
+           e->redis_errors);
+    pm_u64(o, "readstates_redis_reconnects_total", "counter", "Reconnections to Redis.",
+           e->reconnects);
+    pm_u64(o, "readstates_redis_configured", "gauge", "1 if a Redis store is configured.",
+           e->redis_configured ? 1 : 0);
+    pm_u64(o, "readstates_redis_up", "gauge", "1 while the Redis connection is up.",
+           e->redis_up ? 1 : 0);
+}
+
+static void pm_process(pm_out *o, const rs_proc_stats *p)
+{
+    pm_f64(o, "process_cpu_seconds_total", "counter", "User and system CPU time spent.",
+           p->cpu_seconds);
+    pm_u64(o, "process_resident_memory_bytes", "gauge", "Resident memory size.", p->rss_bytes);
+    pm_u64(o, "process_virtual_memory_bytes", "gauge", "Virtual memory size.", p->vsize_bytes);
+    if (p->start_time_s > 0)
+        pm_f64(o, "process_start_time_seconds", "gauge",
+               "Start time of the process since the Unix epoch.", p->start_time_s);
+    pm_u64(o, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+           p->max_fds);
+}
+
+static void pm_alloc(pm_out *o, const rs_alloc_stats *a)
+{
+    pm_u64(o, "readstates_allocator_allocated_bytes", "gauge",
+           "Bytes in use by the application (tcmalloc).", a->allocated_bytes);
+    pm_u64(o, "readstates_allocator_heap_bytes", "gauge",
+           "Bytes reserved by the allocator (tcmalloc heap size).", a->heap_bytes);
+    pm_u64(o, "readstates_allocator_free_bytes", "gauge",
+           "Free, mapped bytes in the allocator's page heap.", a->free_bytes);
+    pm_u64(o, "readstates_allocator_unmapped_bytes", "gauge",
+           "Free bytes released to the operating system.", a->unmapped_bytes);
+    pm_u64(o, "readstates_allocator_thread_cache_bytes", "gauge",
+           "Bytes in the allocator's thread caches.", a->thread_cache_bytes);
+}
+
+int metrics_render_prometheus(struct evbuffer *out, const rs_metrics_view *v)
+{
+    pm_out o = {out, 0};
+    pm_family(&o, "readstates_build_info", "gauge", "Build information; always 1.");
+    pm_printf(&o, "readstates_build_info{version=\"%s\"} 1\n", RS_VERSION_STRING);
+    pm_u64(&o, "readstates_ready", "gauge", "1 when ready for traffic (as /readyz).",
+           v->ready && !v->shutting_down ? 1 : 0);
+    pm_u64(&o, "readstates_shutting_down", "gauge", "1 while the server drains.",
+           v->shutting_down ? 1 : 0);
+    pm_requests(&o, v->m);
+    pm_connections(&o, v->m);
+    if (v->cache != NULL)
+        pm_cache(&o, v->cache, v->cache_max_bytes);
+    if (v->engine != NULL)
+        pm_engine(&o, v->engine);
+    if (v->alloc != NULL && v->alloc->available)
+        pm_alloc(&o, v->alloc);
+    if (v->proc != NULL && v->proc->ok)
+        pm_process(&o, v->proc);
+    return o.err;
+}
+
+/* ---- per-second history ------------------------------------------------- */
+
+const rs_metrics_second *metrics_history_at(const rs_metrics *m, uint32_t age)
+{
+    if (age >= m->history_len)
+        return NULL;
+    uint32_t idx = (m->history_head + RS_METRICS_HISTORY - 1 - age) % RS_METRICS_HISTORY;
+    return &m->history[idx];
+}
+
+static uint32_t clamp_u32(uint64_t v)
+{
+    return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+/* Nanoseconds to microseconds, rounding up so any recorded value shows. */
+static uint32_t ns_to_us(uint64_t ns)
+{
+    return clamp_u32((ns + 999) / 1000);
+}
+
+static uint64_t errors_total(const rs_metrics *m)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < RS_METHOD_MAX; i++)
+        for (int c = 1; c < RS_METRICS_NCODES; c++)
+            n += m->method[i].by_code[c];
+    return n;
+}
+
+static uint32_t delta(uint64_t now, uint64_t *prev, bool primed)
+{
+    uint64_t d = primed && now >= *prev ? now - *prev : 0;
+    *prev = now;
+    return clamp_u32(d);
+}
+
+void metrics_tick(rs_metrics *m, rs_metrics_ticker *t, uint64_t unix_s,
+                  const rs_cache_stats *cache, const rs_engine_stats *engine)
+{
+    rs_metrics_second *s = &m->history[m->history_head];
+    memset(s, 0, sizeof(*s));
+    s->unix_s = unix_s;
+    for (int i = 0; i < RS_METHOD_MAX; i++) {
+        rs_hist *h = m->second[i];
+        if (h == NULL || h->total == 0)
+            continue;
+        s->p50_us[i] = ns_to_us(rs_hist_percentile(h, 50.0));
+        s->p99_us[i] = ns_to_us(rs_hist_percentile(h, 99.0));
+        s->p999_us[i] = ns_to_us(rs_hist_percentile(h, 99.9));
+        s->max_us[i] = ns_to_us(h->max);
+        s->requests[i] = clamp_u32(h->total);
+        rs_hist_reset(h);
+    }
+    s->errors = delta(errors_total(m), &t->errors, t->primed);
+    if (cache != NULL) {
+        s->hits = delta(cache->hits, &t->hits, t->primed);
+        s->misses = delta(cache->misses, &t->misses, t->primed);
+        s->evictions = delta(cache->evictions, &t->evictions, t->primed);
+    }
+    if (engine != NULL) {
+        s->dirty_users = clamp_u32(engine->dirty_users);
+        s->redis_up = engine->redis_configured ? (engine->redis_up ? 1 : 0) : 1;
+    } else {
+        s->redis_up = 1;
+    }
+    t->primed = true;
+    m->history_head = (m->history_head + 1) % RS_METRICS_HISTORY;
+    if (m->history_len < RS_METRICS_HISTORY)
+        m->history_len++;
+}
+
+/* ---- dashboard JSON ------------------------------------------------------ */
+
+typedef struct dash_range {
+    const rs_metrics *m;
+    uint32_t n; /* slots to emit, oldest first: ages n-1 .. 0 */
+} dash_range;
+
+/* One JSON array of the uint32 at byte offset `off` in each emitted slot. */
+static void dash_series(pm_out *o, const dash_range *r, size_t off)
+{
+    pm_printf(o, "[");
+    for (uint32_t k = 0; k < r->n; k++) {
+        const rs_metrics_second *s = metrics_history_at(r->m, r->n - 1 - k);
+        uint32_t v;
+        memcpy(&v, (const char *)s + off, sizeof(v));
+        pm_printf(o, k ? ",%" PRIu32 : "%" PRIu32, v);
+    }
+    pm_printf(o, "]");
+}
+
+/* {"p50":[[...per method...]], ...}: one array per method for a field. */
+static void dash_per_method(pm_out *o, const dash_range *r, const char *key, size_t base)
+{
+    pm_printf(o, ",\"%s\":[", key);
+    for (int i = 0; i < RS_METHOD_MAX; i++) {
+        if (i)
+            pm_printf(o, ",");
+        dash_series(o, r, base + (size_t)i * sizeof(uint32_t));
+    }
+    pm_printf(o, "]");
+}
+
+static void dash_history(pm_out *o, const rs_metrics *m, uint64_t since)
+{
+    dash_range r = {m, 0};
+    while (r.n < m->history_len && metrics_history_at(m, r.n)->unix_s > since)
+        r.n++;
+    pm_printf(o, "\"history\":{\"t\":[");
+    for (uint32_t k = 0; k < r.n; k++)
+        pm_printf(o, k ? ",%" PRIu64 : "%" PRIu64, metrics_history_at(m, r.n - 1 - k)->unix_s);
+    pm_printf(o, "],\"redis_up\":[");
+    for (uint32_t k = 0; k < r.n; k++)
+        pm_printf(o, k ? ",%u" : "%u", (unsigned)metrics_history_at(m, r.n - 1 - k)->redis_up);
+    pm_printf(o, "]");
+    static const struct {
+        const char *key;
+        size_t off;
+    } scalars[] = {
+        {"errors", offsetof(rs_metrics_second, errors)},
+        {"hits", offsetof(rs_metrics_second, hits)},
+        {"misses", offsetof(rs_metrics_second, misses)},
+        {"evictions", offsetof(rs_metrics_second, evictions)},
+        {"dirty", offsetof(rs_metrics_second, dirty_users)},
+    };
+    for (size_t i = 0; i < RS_ARRAY_LEN(scalars); i++) {
+        pm_printf(o, ",\"%s\":", scalars[i].key);
+        dash_series(o, &r, scalars[i].off);
+    }
+    dash_per_method(o, &r, "requests", offsetof(rs_metrics_second, requests));
+    dash_per_method(o, &r, "p50", offsetof(rs_metrics_second, p50_us));
+    dash_per_method(o, &r, "p99", offsetof(rs_metrics_second, p99_us));
+    dash_per_method(o, &r, "p999", offsetof(rs_metrics_second, p999_us));
+    dash_per_method(o, &r, "max", offsetof(rs_metrics_second, max_us));
+    pm_printf(o, "}");
+}
+
+int metrics_render_dashboard(struct evbuffer *out, const rs_metrics_view *v,
+                             uint64_t since_unix_s)
+{
+    pm_out o = {out, 0};
+    pm_printf(&o,
+              "{\"version\":\"%s\",\"now_ms\":%" PRIu64 ",\"ready\":%s,\"shutting_down\":%s",
+              RS_VERSION_STRING, v->now_unix_ms, v->ready ? "true" : "false",
+              v->shutting_down ? "true" : "false");
+    pm_printf(&o, ",\"history_max\":%d,\"methods\":[", RS_METRICS_HISTORY);
+    for (int i = 0; i < RS_METHOD_MAX; i++)
+        pm_printf(&o, i ? ",\"%s\"" : "\"%s\"", rs_method_name((rs_method)i));
+    pm_printf(&o, "],\"conns_open\":%" PRIu64, v->m->conns_open);
+    if (v->cache != NULL)
+        pm_printf(&o,
+                  ",\"cache\":{\"users\":%" PRIu64 ",\"states\":%" PRIu64 ",\"bytes\":%" PRIu64
+                  ",\"max_bytes\":%" PRIu64 ",\"hits\":%" PRIu64 ",\"misses\":%" PRIu64
+                  ",\"evictions\":%" PRIu64 "}",
+                  v->cache->users, v->cache->states, v->cache->bytes, v->cache_max_bytes,
+                  v->cache->hits, v->cache->misses, v->cache->evictions);
+    if (v->engine != NULL)
+        pm_printf(&o,
+                  ",\"redis\":{\"configured\":%s,\"up\":%s,\"reconnects\":%" PRIu64
+                  ",\"errors\":%" PRIu64 ",\"dirty_users\":%" PRIu64 ",\"dirty_bytes\":%" PRIu64
+                  ",\"loads_in_flight\":%" PRIu64 "}",
+                  v->engine->redis_configured ? "true" : "false",
+                  v->engine->redis_up ? "true" : "false", v->engine->reconnects,
+                  v->engine->redis_errors, v->engine->dirty_users, v->engine->dirty_bytes,
+                  v->engine->loads_in_flight);
+    pm_printf(&o, ",");
+    dash_history(&o, v->m, since_unix_s);
+    pm_printf(&o, "}\n");
+    return o.err;
+}

@@ -1,0 +1,93 @@
+/*
+ * metrics_render.h: the reading side of metrics.h, for operators.
+ *
+ *   rs_metrics + cache/engine stats + /proc/self + allocator
+ *        │                   (an rs_metrics_view: pointers, nothing owned)
+ *        ├─ metrics_render_prometheus ──> GET /metrics (text format 0.0.4)
+ *        └─ metrics_render_dashboard  ──> GET /dashboard.json (history ring)
+ *
+ *   every second: metrics_tick ──> one rs_metrics_second in m->history
+ *       (p50/p99/p99.9/max per method from m->second[], then reset; the
+ *        per-second rates of cache hits, misses, evictions and errors)
+ *
+ * Everything renders into an evbuffer; nothing here allocates per sample
+ * beyond the buffer itself, and the history lives in fixed memory
+ * (RS_METRICS_HISTORY slots inside rs_metrics).
+ */
+#ifndef RS_METRICS_RENDER_H
+#define RS_METRICS_RENDER_H
+
+#include <event2/buffer.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cache.h"
+#include "engine.h"
+#include "metrics.h"
+
+/* Process figures from /proc/self. */
+typedef struct rs_proc_stats {
+    double cpu_seconds;   /* user + system */
+    uint64_t rss_bytes;   /* resident set */
+    uint64_t vsize_bytes; /* virtual memory */
+    double start_time_s;  /* Unix time the process started; 0 if unknown */
+    uint64_t max_fds;     /* RLIMIT_NOFILE soft limit */
+    bool ok;              /* false if /proc could not be read */
+} rs_proc_stats;
+
+/* Fill *out from /proc/self. Returns 0, or -1 (out->ok false) on failure. */
+int metrics_proc_read(rs_proc_stats *out);
+
+/* Allocator figures: tcmalloc's when the server links it (RS_HAVE_TCMALLOC),
+ * otherwise available is false. Chosen once, in metrics_alloc.c. */
+typedef struct rs_alloc_stats {
+    bool available;
+    uint64_t allocated_bytes;    /* generic.current_allocated_bytes */
+    uint64_t heap_bytes;         /* generic.heap_size */
+    uint64_t free_bytes;         /* tcmalloc.pageheap_free_bytes */
+    uint64_t unmapped_bytes;     /* tcmalloc.pageheap_unmapped_bytes */
+    uint64_t thread_cache_bytes; /* tcmalloc.current_total_thread_cache_bytes */
+} rs_alloc_stats;
+
+void metrics_alloc_read(rs_alloc_stats *out);
+
+/* What a render reads. Any stats pointer may be NULL: its metrics are left
+ * out. */
+typedef struct rs_metrics_view {
+    const rs_metrics *m;
+    const rs_cache_stats *cache;
+    uint64_t cache_max_bytes; /* the memory budget; 0 = none */
+    const rs_engine_stats *engine;
+    const rs_proc_stats *proc;
+    const rs_alloc_stats *alloc;
+    bool ready;         /* engine_ready() */
+    bool shutting_down; /* the server is draining */
+    uint64_t now_unix_ms;
+} rs_metrics_view;
+
+/* Append the Prometheus text exposition (format 0.0.4) to out. Returns 0,
+ * or -1 if the buffer could not grow. */
+int metrics_render_prometheus(struct evbuffer *out, const rs_metrics_view *v);
+
+/* Append the dashboard JSON: current figures and the history seconds newer
+ * than since_unix_s (0 = all). Returns 0, or -1 if the buffer could not
+ * grow. The page (dashboard.html) documents the shape it reads. */
+int metrics_render_dashboard(struct evbuffer *out, const rs_metrics_view *v,
+                             uint64_t since_unix_s);
+
+/* Previous totals, so that each tick can store per-second deltas. */
+typedef struct rs_metrics_ticker {
+    uint64_t hits, misses, evictions, errors;
+    bool primed;
+} rs_metrics_ticker;
+
+/* Close the second ending at unix_s: write one history slot from the
+ * per-method histograms of the second (then reset them) and the deltas of
+ * the cache and error counters. cache and engine may be NULL. */
+void metrics_tick(rs_metrics *m, rs_metrics_ticker *t, uint64_t unix_s,
+                  const rs_cache_stats *cache, const rs_engine_stats *engine);
+
+/* The history slot `age` seconds back (0 = the newest), or NULL. */
+const rs_metrics_second *metrics_history_at(const rs_metrics *m, uint32_t age);
+
+#endif /* RS_METRICS_RENDER_H */
