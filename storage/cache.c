@@ -85,7 +85,9 @@ size_t cache_user_bytes(const rs_user *u)
  * states), then by a quarter so large users still grow geometrically. */
 static uint32_t states_next_cap(uint32_t cap)
 {
-    return cap < 8 ? cap + 1 : cap + cap / 4;
+    if (cap < 8)
+        return cap + 1;
+    return cap <= UINT32_MAX - cap / 4 ? cap + cap / 4 : UINT32_MAX;
 }
 
 /* Resize u's state array to exactly `cap` entries (>= nslots). Not through
@@ -131,7 +133,8 @@ static void states_maybe_shrink(rs_cache *c, rs_user *u)
         states_resize(c, u, u->nslots + u->nslots / 4 + 1);
 }
 
-/* Drop tombstones for which drop(version) holds; returns how many. */
+/* Drop tombstones whose version is <= max_version, keeping the order.
+ * Returns how many were dropped. */
 static uint32_t states_compact(rs_user *u, uint64_t max_version)
 {
     uint32_t w = 0;
