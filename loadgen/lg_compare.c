@@ -1,0 +1,93 @@
+/*
+ * lg_compare.c: `readstate-loadgen compare A.json B.json [--html out.html]`
+ * prints two saved runs side by side with the ratio A/B of each figure
+ * (throughput, the latency spectrum, CPU per request) and optionally writes
+ * the combined HTML chart.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "lg_report.h"
+
+static const json_t *get2_(const json_t *doc, const char *a, const char *b)
+{
+    return json_object_get(json_object_get(doc, a), b);
+}
+
+static void row_(const char *name, const json_t *x, const json_t *y, double scale)
+{
+    printf("%-28s", name);
+    if (json_is_number(x))
+        printf(" %14.3f", json_number_value(x) * scale);
+    else
+        printf(" %14s", "n/a");
+    if (json_is_number(y))
+        printf(" %14.3f", json_number_value(y) * scale);
+    else
+        printf(" %14s", "n/a");
+    if (json_is_number(x) && json_is_number(y) && json_number_value(y) != 0)
+        printf(" %10.2f\n", json_number_value(x) / json_number_value(y));
+    else
+        printf(" %10s\n", "n/a");
+}
+
+static void print_compare_(const json_t *a, const json_t *b)
+{
+    const char *la = json_string_value(json_object_get(a, "label"));
+    const char *lb = json_string_value(json_object_get(b, "label"));
+    printf("%-28s %14.14s %14.14s %10s\n", "", la ? la : "A", lb ? lb : "B", "A/B");
+    row_("throughput (answered/s)", get2_(a, "totals", "throughput_rps"),
+         get2_(b, "totals", "throughput_rps"), 1);
+    row_("answered", get2_(a, "totals", "answered"), get2_(b, "totals", "answered"), 1);
+    row_("errors", get2_(a, "totals", "errors"), get2_(b, "totals", "errors"), 1);
+    static const char *const names[LG_REPORT_NPCT] = {"p50 (ms)",   "p90 (ms)",    "p99 (ms)",
+                                                      "p99.9 (ms)", "p99.99 (ms)", "max (ms)"};
+    const json_t *sa = get2_(a, "latency", "all"), *sb = get2_(b, "latency", "all");
+    for (int i = 0; i < LG_REPORT_NPCT; i++)
+        row_(names[i], json_object_get(sa, lg_report_pct_keys[i]),
+             json_object_get(sb, lg_report_pct_keys[i]), 1e-3);
+    row_("loadgen CPU (us/request)", get2_(a, "cpu", "loadgen_us_per_req"),
+         get2_(b, "cpu", "loadgen_us_per_req"), 1);
+    row_("server CPU (us/request)", get2_(a, "cpu", "server_us_per_req"),
+         get2_(b, "cpu", "server_us_per_req"), 1);
+}
+
+int lg_compare_main(int argc, char **argv)
+{
+    const char *files[2] = {NULL, NULL}, *html = NULL;
+    int nf = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--html") == 0 && i + 1 < argc)
+            html = argv[++i];
+        else if (argv[i][0] != '-' && nf < 2)
+            files[nf++] = argv[i];
+        else {
+            fprintf(stderr,
+                    "usage: readstate-loadgen compare A.json B.json [--html out.html]\n");
+            return 2;
+        }
+    }
+    if (nf != 2) {
+        fprintf(stderr, "usage: readstate-loadgen compare A.json B.json [--html out.html]\n");
+        return 2;
+    }
+    json_t *docs[2] = {NULL, NULL};
+    int rc = 0;
+    for (int i = 0; i < 2; i++) {
+        json_error_t jerr;
+        docs[i] = json_load_file(files[i], 0, &jerr);
+        if (docs[i] == NULL || !json_is_object(docs[i])) {
+            fprintf(stderr, "readstate-loadgen: %s: %s (line %d)\n", files[i], jerr.text,
+                    jerr.line);
+            rc = 1;
+        }
+    }
+    if (rc == 0) {
+        print_compare_(docs[0], docs[1]);
+        if (html != NULL && lg_report_write_html(html, (const json_t *const *)docs, 2) != 0)
+            rc = 1;
+    }
+    json_decref(docs[0]);
+    json_decref(docs[1]);
+    return rc;
+}

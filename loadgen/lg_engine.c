@@ -1,0 +1,557 @@
+/*
+ * lg_engine.c: connections, slots, phases and the send loop; see
+ * lg_engine.h for the picture.
+ *
+ * Phases, all on one monotonic clock:
+ *
+ *   t0 ---- warm-up ---- t_meas ---- measured ---- t_end -- drain -- t_drain
+ *   (sent, not recorded)  (recorded by start time)   (no new requests; wait
+ *                                                      for answers, then stop)
+ *
+ * Invariants: free_ready == sum of nfree over READY connections; inflight
+ * == number of busy slots; a slot is freed exactly once (an answer for a
+ * slot that is not busy, or whose generation does not match, is ignored).
+ */
+#include "lg_engine.h"
+
+#include <event2/event.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rs_common.h"
+
+#define NS_PER_S        1000000000ull
+#define RETRY_NS        200000000ull /* reconnect after 200 ms */
+#define LIVE_SLACK_NS   5000000ull   /* print a window 5 ms after it closes */
+#define STATS_EXTRA_SEC 3
+
+static void tv_in_(struct timeval *tv, uint64_t now, uint64_t at)
+{
+    uint64_t d = at > now ? at - now : 0;
+    tv->tv_sec = (time_t)(d / NS_PER_S);
+    tv->tv_usec = (suseconds_t)((d % NS_PER_S) / 1000u);
+}
+
+static void arm_at_(struct event *ev, uint64_t now, uint64_t at)
+{
+    struct timeval tv;
+    tv_in_(&tv, now, at);
+    evtimer_add(ev, &tv);
+}
+
+static int check_config_(const lg_config *c, char *err, size_t errlen)
+{
+    if (c->conns == 0 || c->conns > 10000) {
+        snprintf(err, errlen, "connections must be 1..10000");
+        return -1;
+    }
+    if (c->depth == 0 || c->depth > 65536) {
+        snprintf(err, errlen, "pipeline depth must be 1..65536");
+        return -1;
+    }
+    if (c->mode == LG_MODE_RATE && !(c->rate > 0)) {
+        snprintf(err, errlen, "rate must be > 0");
+        return -1;
+    }
+    if (!(c->duration_s > 0) || c->duration_s > 86400 || c->warmup_s < 0 ||
+        c->warmup_s > 86400 || c->drain_s < 0 || c->drain_s > 3600) {
+        snprintf(err, errlen, "duration must be > 0; warm-up and drain >= 0 (bounded)");
+        return -1;
+    }
+    if (c->mode == LG_MODE_FILL && (c->fill_users == 0 || c->fill_channels == 0)) {
+        snprintf(err, errlen, "fill needs --fill-users and --fill-channels >= 1");
+        return -1;
+    }
+    if (c->port <= 0 || c->port > 65535) {
+        snprintf(err, errlen, "bad target port");
+        return -1;
+    }
+    return 0;
+}
+
+static int alloc_conns_(lg_engine *e)
+{
+    e->conns = calloc(e->cfg.conns, sizeof(*e->conns));
+    if (e->conns == NULL)
+        return -1;
+    for (uint32_t i = 0; i < e->cfg.conns; i++) {
+        lg_conn *c = &e->conns[i];
+        c->eng = e;
+        c->idx = i;
+        c->state = LG_CONN_DOWN;
+        c->slots = calloc(e->cfg.depth, sizeof(*c->slots));
+        c->free_stack = calloc(e->cfg.depth, sizeof(*c->free_stack));
+        if (c->slots == NULL || c->free_stack == NULL)
+            return -1;
+        for (uint32_t s = 0; s < e->cfg.depth; s++)
+            c->free_stack[s] = e->cfg.depth - 1 - s;
+        c->nfree = e->cfg.depth;
+    }
+    return 0;
+}
+
+static void tick_cb_(evutil_socket_t fd, short what, void *arg);
+static void second_cb_(evutil_socket_t fd, short what, void *arg);
+static void sigint_cb_(evutil_socket_t fd, short what, void *arg);
+static void retry_cb_(evutil_socket_t fd, short what, void *arg);
+
+lg_engine *lg_engine_new(const lg_config *cfg, char *err, size_t errlen)
+{
+    if (check_config_(cfg, err, errlen) != 0)
+        return NULL;
+    lg_engine *e = calloc(1, sizeof(*e));
+    if (e == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    e->cfg = *cfg;
+    e->ops = cfg->target == LG_TARGET_REDIS ? &lg_target_redis_ops : &lg_target_rs_ops;
+    double span = cfg->duration_s + cfg->drain_s;
+    if (lg_work_init(&e->work, &cfg->work, err, errlen) != 0 ||
+        lg_stats_init(&e->stats, (uint32_t)ceil(span) + STATS_EXTRA_SEC) != 0) {
+        if (err[0] == '\0')
+            snprintf(err, errlen, "out of memory");
+        lg_engine_free(e);
+        return NULL;
+    }
+    struct event_config *ec = event_config_new();
+    if (ec != NULL)
+        event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+    e->base = ec ? event_base_new_with_config(ec) : NULL;
+    if (ec != NULL)
+        event_config_free(ec);
+    if (e->base == NULL || alloc_conns_(e) != 0) {
+        snprintf(err, errlen, "out of memory (event base or connections)");
+        lg_engine_free(e);
+        return NULL;
+    }
+    e->tick = evtimer_new(e->base, tick_cb_, e);
+    e->second = evtimer_new(e->base, second_cb_, e);
+    e->sigint = evsignal_new(e->base, SIGINT, sigint_cb_, e);
+    for (uint32_t i = 0; i < cfg->conns; i++)
+        e->conns[i].retry = evtimer_new(e->base, retry_cb_, &e->conns[i]);
+    return e;
+}
+
+void lg_engine_free(lg_engine *e)
+{
+    if (e == NULL)
+        return;
+    if (e->conns != NULL) {
+        for (uint32_t i = 0; i < e->cfg.conns; i++) {
+            lg_conn *c = &e->conns[i];
+            if (c->state != LG_CONN_DOWN && e->ops != NULL)
+                e->ops->close(c);
+            if (c->retry != NULL)
+                event_free(c->retry);
+            free(c->slots);
+            free(c->free_stack);
+        }
+        free(e->conns);
+    }
+    if (e->tick != NULL)
+        event_free(e->tick);
+    if (e->second != NULL)
+        event_free(e->second);
+    if (e->sigint != NULL)
+        event_free(e->sigint);
+    if (e->base != NULL)
+        event_base_free(e->base);
+    lg_stats_free(&e->stats);
+    free(e->target_data);
+    free(e);
+}
+
+/* ---- slots ----------------------------------------------------------- */
+
+static lg_conn *pick_conn_(lg_engine *e)
+{
+    if (e->free_ready == 0)
+        return NULL;
+    for (uint32_t n = 0; n < e->cfg.conns; n++) {
+        lg_conn *c = &e->conns[e->rr];
+        e->rr = e->rr + 1 == e->cfg.conns ? 0 : e->rr + 1;
+        if (c->state == LG_CONN_READY && c->nfree > 0)
+            return c;
+    }
+    return NULL;
+}
+
+static void issue_(lg_engine *e, lg_conn *c, uint64_t start_ns, uint64_t now_ns,
+                   const lg_op *op)
+{
+    uint32_t s = c->free_stack[--c->nfree];
+    e->free_ready--;
+    lg_slot *sl = &c->slots[s];
+    sl->start_ns = start_ns;
+    sl->gen++;
+    sl->method = (uint8_t)op->method;
+    sl->busy = 1;
+    e->inflight++;
+    e->ops->send(c, op, s);
+    lg_stats_sent(&e->stats, op->method, start_ns, now_ns);
+}
+
+/* Release a busy slot; the caller records the outcome. */
+static void release_(lg_engine *e, lg_conn *c, uint32_t s)
+{
+    c->slots[s].busy = 0;
+    c->free_stack[c->nfree++] = s;
+    e->inflight--;
+    if (c->state == LG_CONN_READY)
+        e->free_ready++;
+}
+
+/* ---- sending --------------------------------------------------------- */
+
+static void finish_(lg_engine *e)
+{
+    event_base_loopexit(e->base, NULL);
+}
+
+static bool all_sent_(lg_engine *e)
+{
+    switch (e->cfg.mode) {
+    case LG_MODE_RATE: return lg_sched_done(&e->sched);
+    case LG_MODE_FILL: return e->fill_done;
+    default: return true;
+    }
+}
+
+static void maybe_finish_(lg_engine *e)
+{
+    if (e->inflight == 0 && (e->stopping || e->fill_done) && all_sent_(e))
+        finish_(e);
+}
+
+static void pump_rate_(lg_engine *e, uint64_t now)
+{
+    uint64_t t, wall = 0;
+    lg_op op;
+    while (lg_sched_next_time(&e->sched) <= now) {
+        lg_conn *c = pick_conn_(e);
+        if (c == NULL)
+            return; /* backlog: answers will pump again; start times stay put */
+        lg_sched_take(&e->sched, now, &t);
+        if (wall == 0)
+            wall = rs_wall_ms();
+        lg_work_next(&e->work, wall, &op);
+        issue_(e, c, t, now, &op);
+    }
+    uint64_t next = lg_sched_next_time(&e->sched);
+    if (next != UINT64_MAX && !evtimer_pending(e->tick, NULL))
+        arm_at_(e->tick, now, next);
+}
+
+/* Closed loop: fill connection c's free slots. */
+static void pump_closed_(lg_engine *e, lg_conn *c, uint64_t now)
+{
+    lg_op op;
+    uint64_t wall = rs_wall_ms();
+    while (c->state == LG_CONN_READY && c->nfree > 0 && !e->stopping) {
+        if (e->cfg.mode == LG_MODE_FILL) {
+            if (!lg_work_fill_next(&e->work, e->cfg.fill_users, e->cfg.fill_channels, wall,
+                                   &op)) {
+                e->fill_done = true;
+                return;
+            }
+            e->fill_total += op.n;
+        } else {
+            lg_work_next(&e->work, wall, &op);
+        }
+        issue_(e, c, now, now, &op);
+    }
+}
+
+static void pump_(lg_engine *e, lg_conn *c, uint64_t now)
+{
+    if (!e->started)
+        return;
+    if (e->cfg.mode == LG_MODE_RATE) {
+        pump_rate_(e, now);
+    } else if (c != NULL) {
+        pump_closed_(e, c, now);
+    } else {
+        for (uint32_t i = 0; i < e->cfg.conns; i++)
+            pump_closed_(e, &e->conns[i], now);
+    }
+}
+
+static void tick_cb_(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    lg_engine *e = arg;
+    pump_(e, NULL, rs_now_ns());
+}
+
+/* ---- phases and the live line ---------------------------------------- */
+
+static void live_line_(lg_engine *e, uint32_t w)
+{
+    const lg_second *s = &e->stats.sec[w];
+    double total = e->cfg.mode == LG_MODE_FILL ? 0 : e->cfg.duration_s;
+    uint64_t backlog =
+        e->cfg.mode == LG_MODE_RATE ? lg_sched_backlog(&e->sched, rs_now_ns()) : 0;
+    char prog[32];
+    if (total > 0)
+        snprintf(prog, sizeof(prog), "%3u/%.0fs %3.0f%%", w + 1, total,
+                 RS_MIN(100.0, 100.0 * (w + 1) / total));
+    else
+        snprintf(prog, sizeof(prog), "%3us", w + 1);
+    fprintf(stderr,
+            "[%s] sent/s %-8llu answered/s %-8llu errors %-5llu p50 %8.3f ms  p99 %8.3f ms  "
+            "max %8.3f ms  inflight %llu backlog %llu\n",
+            prog, (unsigned long long)s->sent, (unsigned long long)s->answered,
+            (unsigned long long)s->errors, rs_hist_percentile(&s->hist, 50) / 1e6,
+            rs_hist_percentile(&s->hist, 99) / 1e6, (double)s->hist.max / 1e6,
+            (unsigned long long)e->inflight, (unsigned long long)backlog);
+}
+
+static void start_(lg_engine *e, uint64_t now)
+{
+    e->started = true;
+    e->t0_ns = now;
+    e->t_meas_ns = now + (e->cfg.mode == LG_MODE_FILL ? 0 : (uint64_t)(e->cfg.warmup_s * 1e9));
+    e->t_end_ns = e->t_meas_ns + (uint64_t)(e->cfg.duration_s * 1e9);
+    e->t_drain_ns = UINT64_MAX;
+    lg_stats_start(&e->stats, e->t_meas_ns);
+    if (e->cfg.mode == LG_MODE_RATE) {
+        lg_sched_init(&e->sched, now, e->cfg.rate);
+        lg_sched_stop_at(&e->sched, e->t_end_ns);
+    }
+    /* CPU is counted from the measured phase on: now, or after warm-up */
+    e->cpu0_self = e->t_meas_ns > now ? -1.0 : lg_cpu_self_s();
+    e->cpu0_server = lg_cpu_pid_s(e->cfg.server_pid);
+    e->live_sec = 0;
+    arm_at_(e->second, now, RS_MIN(e->t_meas_ns, now + NS_PER_S));
+    pump_(e, NULL, now);
+}
+
+/* Next time the phase timer should fire after now. */
+static uint64_t next_phase_time_(const lg_engine *e, uint64_t now)
+{
+    uint64_t next;
+    if (now < e->t_meas_ns) {
+        next = RS_MIN(e->t_meas_ns, now + NS_PER_S);
+    } else {
+        uint64_t k = (now - e->t_meas_ns) / NS_PER_S + 1;
+        next = e->t_meas_ns + k * NS_PER_S + LIVE_SLACK_NS;
+    }
+    if (!e->stopping)
+        next = RS_MIN(next, e->t_end_ns);
+    else
+        next = RS_MIN(next, e->t_drain_ns);
+    return next > now ? next : now + 1000;
+}
+
+static void second_cb_(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    lg_engine *e = arg;
+    uint64_t now = rs_now_ns();
+    if (!e->started) {
+        bool any = false;
+        for (uint32_t i = 0; i < e->cfg.conns; i++)
+            any |= e->conns[i].state == LG_CONN_READY;
+        if (any) {
+            start_(e, now);
+        } else {
+            snprintf(e->err, sizeof(e->err), "could not connect to %.200s:%d within %.1f s",
+                     e->cfg.host, e->cfg.port, e->cfg.connect_s);
+            finish_(e);
+        }
+        return;
+    }
+    if (now >= e->t_meas_ns && e->cpu0_self < 0) {
+        e->cpu0_self = lg_cpu_self_s();
+        e->cpu0_server = lg_cpu_pid_s(e->cfg.server_pid);
+    }
+    if (!e->stopping && now >= e->t_end_ns) {
+        e->stopping = true;
+        e->t_drain_ns = now + (uint64_t)(e->cfg.drain_s * 1e9);
+    }
+    if (e->stopping && now >= e->t_drain_ns) {
+        finish_(e);
+        return;
+    }
+    if (now >= e->t_meas_ns) {
+        uint32_t done = (uint32_t)((now - e->t_meas_ns) / NS_PER_S);
+        for (; e->live_sec < done && e->live_sec < e->stats.nsec; e->live_sec++)
+            if (e->cfg.live)
+                live_line_(e, e->live_sec);
+    } else if (e->cfg.live) {
+        fprintf(stderr, "[warm-up] %.0f s left, inflight %llu\n",
+                (double)(e->t_meas_ns - now) / 1e9, (unsigned long long)e->inflight);
+    }
+    arm_at_(e->second, now, next_phase_time_(e, now));
+    maybe_finish_(e);
+}
+
+static void sigint_cb_(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    lg_engine *e = arg;
+    uint64_t now = rs_now_ns();
+    if (!e->started || e->stopping) {
+        finish_(e);
+        return;
+    }
+    /* stop early: what was due so far is the run */
+    e->stopping = true;
+    e->t_end_ns = now;
+    e->t_drain_ns = now + (uint64_t)(e->cfg.drain_s * 1e9);
+    if (e->cfg.mode == LG_MODE_RATE)
+        lg_sched_stop_at(&e->sched, RS_MAX(now, lg_sched_next_time(&e->sched)));
+    arm_at_(e->second, now, next_phase_time_(e, now));
+    maybe_finish_(e);
+}
+
+/* ---- target callbacks ------------------------------------------------ */
+
+void lg_engine_on_ready(lg_conn *c)
+{
+    lg_engine *e = c->eng;
+    if (c->state == LG_CONN_READY)
+        return;
+    c->state = LG_CONN_READY;
+    e->free_ready += c->nfree;
+    uint64_t now = rs_now_ns();
+    if (!e->started) {
+        for (uint32_t i = 0; i < e->cfg.conns; i++)
+            if (e->conns[i].state != LG_CONN_READY)
+                return;
+        event_del(e->second);
+        start_(e, now);
+        return;
+    }
+    pump_(e, c, now);
+}
+
+void lg_engine_on_answer(lg_conn *c, uint32_t slot, int status)
+{
+    lg_engine *e = c->eng;
+    if (slot >= e->cfg.depth || !c->slots[slot].busy)
+        return;
+    uint64_t now = rs_now_ns();
+    lg_slot *sl = &c->slots[slot];
+    lg_stats_done(&e->stats, (lg_method)sl->method, sl->start_ns, now, status);
+    release_(e, c, slot);
+    if (e->cfg.mode == LG_MODE_RATE)
+        pump_(e, NULL, now);
+    else if (!e->stopping)
+        pump_(e, c, now);
+    maybe_finish_(e);
+}
+
+void lg_engine_on_conn_error(lg_conn *c, const char *why)
+{
+    lg_engine *e = c->eng;
+    if (c->state == LG_CONN_READY)
+        e->free_ready -= c->nfree;
+    if (c->state != LG_CONN_DOWN)
+        e->ops->close(c);
+    c->state = LG_CONN_DOWN;
+    uint64_t now = rs_now_ns();
+    for (uint32_t s = 0; s < e->cfg.depth; s++) {
+        if (!c->slots[s].busy)
+            continue;
+        lg_stats_done(&e->stats, (lg_method)c->slots[s].method, c->slots[s].start_ns, now,
+                      LG_ST_CONN);
+        release_(e, c, s);
+    }
+    if (e->conn_errors++ == 0 || e->cfg.live)
+        fprintf(stderr, "readstate-loadgen: connection %u to %s:%d: %s\n", c->idx, e->cfg.host,
+                e->cfg.port, why ? why : "error");
+    if (!e->stopping) {
+        struct timeval tv = {0, (suseconds_t)(RETRY_NS / 1000u)};
+        evtimer_add(c->retry, &tv);
+    }
+    maybe_finish_(e);
+}
+
+static void retry_cb_(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    lg_conn *c = arg;
+    if (c->state != LG_CONN_DOWN || c->eng->stopping)
+        return;
+    c->state = LG_CONN_CONNECTING;
+    if (c->eng->ops->connect(c) != 0)
+        lg_engine_on_conn_error(c, "connect failed");
+}
+
+/* ---- run ------------------------------------------------------------- */
+
+static void settle_(lg_engine *e)
+{
+    uint64_t now = rs_now_ns();
+    lg_stats *st = &e->stats;
+    for (uint32_t i = 0; i < e->cfg.conns; i++) {
+        lg_conn *c = &e->conns[i];
+        for (uint32_t s = 0; s < e->cfg.depth; s++) {
+            if (!c->slots[s].busy)
+                continue;
+            lg_stats_done(st, (lg_method)c->slots[s].method, c->slots[s].start_ns, now,
+                          LG_ST_UNANSWERED);
+            release_(e, c, s);
+        }
+    }
+    if (e->cfg.mode == LG_MODE_RATE) {
+        lg_sched first = e->sched;
+        lg_sched_stop_at(&first, e->t_meas_ns);
+        uint64_t lim = e->sched.limit;
+        st->scheduled = lim > first.limit ? lim - first.limit : 0;
+        uint64_t from = RS_MAX(e->sched.next, first.limit);
+        st->status[LG_ST_UNSENT] += lim > from ? lim - from : 0;
+    } else {
+        st->scheduled = lg_stats_total_sent(st);
+    }
+    uint64_t end = RS_MAX(now, e->t_meas_ns);
+    st->elapsed_s = (double)(end - e->t_meas_ns) / 1e9;
+    st->loadgen_cpu_s = lg_cpu_self_s() - e->cpu0_self;
+    double srv = lg_cpu_pid_s(e->cfg.server_pid);
+    st->server_cpu_s = (srv >= 0 && e->cpu0_server >= 0) ? srv - e->cpu0_server : -1;
+}
+
+int lg_engine_run(lg_engine *e)
+{
+    if (e->ops->prepare != NULL && e->ops->prepare(e, e->err, sizeof(e->err)) != 0)
+        return -1;
+    evsignal_add(e->sigint, NULL);
+    for (uint32_t i = 0; i < e->cfg.conns; i++) {
+        lg_conn *c = &e->conns[i];
+        c->state = LG_CONN_CONNECTING;
+        if (e->ops->connect(c) != 0)
+            lg_engine_on_conn_error(c, "connect failed");
+    }
+    if (!e->started) {
+        struct timeval tv;
+        tv_in_(&tv, 0, (uint64_t)(e->cfg.connect_s * 1e9));
+        evtimer_add(e->second, &tv);
+    }
+    event_base_dispatch(e->base);
+    evsignal_del(e->sigint);
+    if (!e->started) {
+        if (e->err[0] == '\0')
+            snprintf(e->err, sizeof(e->err), "could not connect to %.200s:%d", e->cfg.host,
+                     e->cfg.port);
+        return -1;
+    }
+    settle_(e);
+    for (uint32_t i = 0; i < e->cfg.conns; i++) {
+        lg_conn *c = &e->conns[i];
+        if (c->state != LG_CONN_DOWN)
+            e->ops->close(c);
+        c->state = LG_CONN_DOWN;
+        event_del(c->retry);
+    }
+    return 0;
+}

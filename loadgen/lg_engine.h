@@ -1,0 +1,155 @@
+/*
+ * lg_engine.h: the load engine: connections, pipelines, the send loop.
+ *
+ * One libevent base drives every connection. Each connection owns `depth`
+ * preallocated request slots; a request occupies a slot from the moment it
+ * is encoded into the connection's output until its answer (or failure)
+ * comes back. No allocation per request.
+ *
+ *              schedule (rate mode)        closed loop (max, fill)
+ *   timer --> take due requests ---+   +-- answer frees a slot, refill
+ *                                  v   v
+ *      conn[0] [slot slot .. slot]  conn[1] [..]  ...  conn[N-1] [..]
+ *           \ target ops: encode op -> output buffer; parse answers /
+ *
+ * Rate mode is open loop: when every slot is busy, due requests wait in the
+ * schedule's backlog and keep their scheduled time as their start, so the
+ * latency of a stalled target keeps growing instead of disappearing.
+ *
+ * The engine talks to a target (our framed protocol, or Redis directly)
+ * only through lg_target_ops; targets report back through the
+ * lg_engine_on_* functions.
+ */
+#ifndef LG_ENGINE_H
+#define LG_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lg_sched.h"
+#include "lg_stats.h"
+#include "lg_work.h"
+
+struct event_base;
+struct event;
+struct bufferevent;
+struct redisAsyncContext;
+
+typedef enum lg_mode {
+    LG_MODE_RATE, /* open loop at a fixed rate */
+    LG_MODE_MAX,  /* closed loop: keep every pipeline full */
+    LG_MODE_FILL, /* closed loop over a fixed set of bulk acks, then exit */
+    LG_MODE_MAX_
+} lg_mode;
+
+typedef enum lg_target_kind {
+    LG_TARGET_RS,    /* rs://host:port: readstated's framed protocol */
+    LG_TARGET_REDIS, /* redis://host:port: the same workload straight on Redis */
+    LG_TARGET_KIND_MAX
+} lg_target_kind;
+
+typedef struct lg_config {
+    lg_target_kind target;
+    char host[256];
+    int port;
+    lg_mode mode;
+    double rate;       /* requests per second (rate mode) */
+    uint32_t conns;    /* connections */
+    uint32_t depth;    /* pipeline depth per connection */
+    double duration_s; /* measured phase; in fill mode the time limit */
+    double warmup_s;   /* before the measured phase, not recorded */
+    double drain_s;    /* after it: wait this long at most for answers */
+    double connect_s;  /* wait this long at most for connections */
+    lg_work_cfg work;
+    uint64_t fill_users;
+    uint32_t fill_channels;
+    int server_pid; /* 0: unknown */
+    bool live;      /* a line every second */
+} lg_config;
+
+typedef struct lg_slot {
+    uint64_t start_ns; /* scheduled (rate) or send (closed loop) time */
+    uint32_t gen;      /* bumped on every reuse; part of the request id */
+    uint8_t method;
+    uint8_t busy;
+} lg_slot;
+
+typedef enum lg_conn_state {
+    LG_CONN_DOWN,
+    LG_CONN_CONNECTING,
+    LG_CONN_READY,
+    LG_CONN_STATE_MAX
+} lg_conn_state;
+
+typedef struct lg_engine lg_engine;
+
+typedef struct lg_conn {
+    lg_engine *eng;
+    uint32_t idx;
+    lg_conn_state state;
+    struct bufferevent *bev;       /* rs target */
+    struct redisAsyncContext *rac; /* redis target */
+    lg_slot *slots;                /* depth slots */
+    uint32_t *free_stack;          /* indexes of free slots */
+    uint32_t nfree;
+    struct event *retry; /* reconnect timer */
+} lg_conn;
+
+typedef struct lg_target_ops {
+    const char *scheme;
+    /* Once before connecting (e.g. load scripts). 0, or -1 with err set. */
+    int (*prepare)(lg_engine *e, char *err, size_t errlen);
+    /* Start connecting c; call lg_engine_on_ready when usable. 0 or -1. */
+    int (*connect)(lg_conn *c);
+    /* Encode op as the request in slot `slot` and queue it for sending. */
+    void (*send)(lg_conn *c, const lg_op *op, uint32_t slot);
+    /* Close c without callbacks into the engine. */
+    void (*close)(lg_conn *c);
+} lg_target_ops;
+
+struct lg_engine {
+    lg_config cfg;
+    const lg_target_ops *ops;
+    struct event_base *base;
+    lg_conn *conns;
+    uint32_t rr;         /* round-robin cursor */
+    uint32_t free_ready; /* free slots on ready connections */
+    lg_work work;
+    lg_sched sched;
+    lg_stats stats;
+    uint64_t t0_ns;      /* load starts (warm-up begins) */
+    uint64_t t_meas_ns;  /* measured phase begins */
+    uint64_t t_end_ns;   /* measured phase ends; no new requests after */
+    uint64_t t_drain_ns; /* give up waiting for answers */
+    bool started, stopping, fill_done;
+    uint64_t inflight;
+    uint64_t fill_total; /* fill: states written */
+    double cpu0_self, cpu0_server;
+    struct event *tick;   /* send timer (rate mode) */
+    struct event *second; /* once a second: live line, phase changes */
+    struct event *sigint;
+    uint32_t live_sec;    /* next window to print */
+    uint64_t conn_errors; /* connection failures seen */
+    char err[256];
+    void *target_data; /* target's own state (e.g. script hashes) */
+};
+
+/* Create an engine for cfg. Returns NULL with a message in err on bad
+ * configuration or failure. Free with lg_engine_free. */
+lg_engine *lg_engine_new(const lg_config *cfg, char *err, size_t errlen);
+void lg_engine_free(lg_engine *e);
+/* Run to the end. Returns 0, or -1 (message in e->err) when the target
+ * could not be reached at all. Results are in e->stats. */
+int lg_engine_run(lg_engine *e);
+
+/* Callbacks for targets. */
+void lg_engine_on_ready(lg_conn *c);
+/* The answer to the request in `slot` (status: wire code or lg_status). */
+void lg_engine_on_answer(lg_conn *c, uint32_t slot, int status);
+/* The connection failed: every request in flight fails, reconnect later. */
+void lg_engine_on_conn_error(lg_conn *c, const char *why);
+
+extern const lg_target_ops lg_target_rs_ops;
+extern const lg_target_ops lg_target_redis_ops;
+
+#endif /* LG_ENGINE_H */

@@ -1,0 +1,309 @@
+/*
+ * lg_html.c: the self-contained HTML report: inline SVG charts and tables,
+ * no scripts, no external files, so it opens from disk anywhere.
+ *
+ *   +------------------------------------------------------------+
+ *   | summary table (throughput, errors, CPU per request) per run |
+ *   | chart: p99 (solid) and max (dashed) per second, log scale   |
+ *   | chart: answered per second                                  |
+ *   | spectrum table: p50 .. max per method per run (+ ratio)     |
+ *   +------------------------------------------------------------+
+ */
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lg_report.h"
+
+#define W  960
+#define H  320
+#define ML 80
+#define MR 20
+#define MT 20
+#define MB 40
+
+static const char *const colors_[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
+
+static double num_(const json_t *o, const char *k)
+{
+    const json_t *v = json_object_get(o, k);
+    return json_is_number(v) ? json_number_value(v) : 0.0;
+}
+
+static void esc_(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+static const char *label_(const json_t *doc)
+{
+    const char *s = json_string_value(json_object_get(doc, "label"));
+    return s ? s : "run";
+}
+
+typedef struct axis {
+    double tmax;   /* seconds on x */
+    double lo, hi; /* y range (log10 ms, or linear) */
+    bool log;
+} axis;
+
+static double x_(const axis *a, double t)
+{
+    return ML + (W - ML - MR) * (a->tmax > 0 ? t / a->tmax : 0);
+}
+
+static double y_(const axis *a, double v)
+{
+    double u = a->log ? log10(v > 0 ? v : pow(10, a->lo)) : v;
+    double f = (u - a->lo) / (a->hi - a->lo);
+    if (f < 0)
+        f = 0;
+    if (f > 1)
+        f = 1;
+    return MT + (H - MT - MB) * (1 - f);
+}
+
+static void frame_(FILE *f, const axis *a, const char *title)
+{
+    fprintf(f,
+            "<h2>%s</h2>\n<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' "
+            "font-family='sans-serif' font-size='11'>\n",
+            title, W, H);
+    fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='none' stroke='#888'/>\n", ML,
+            MT, W - ML - MR, H - MT - MB);
+    if (a->log) {
+        for (int d = (int)a->lo; d <= (int)a->hi; d++) {
+            double y = y_(a, pow(10, d));
+            fprintf(f, "<line x1='%d' x2='%d' y1='%.1f' y2='%.1f' stroke='#ddd'/>", ML, W - MR,
+                    y, y);
+            if (d >= 3)
+                fprintf(f, "<text x='%d' y='%.1f' text-anchor='end'>%g s</text>\n", ML - 4,
+                        y + 4, pow(10, d - 3));
+            else
+                fprintf(f, "<text x='%d' y='%.1f' text-anchor='end'>%g ms</text>\n", ML - 4,
+                        y + 4, pow(10, d));
+        }
+    } else {
+        for (int i = 0; i <= 4; i++) {
+            double v = a->lo + (a->hi - a->lo) * i / 4;
+            double y = y_(a, v);
+            fprintf(f, "<line x1='%d' x2='%d' y1='%.1f' y2='%.1f' stroke='#ddd'/>", ML, W - MR,
+                    y, y);
+            fprintf(f, "<text x='%d' y='%.1f' text-anchor='end'>%.0f</text>\n", ML - 4, y + 4,
+                    v);
+        }
+    }
+    double step = a->tmax > 10 ? ceil(a->tmax / 10) : 1;
+    for (double t = 0; t <= a->tmax + 1e-9; t += step)
+        fprintf(f, "<text x='%.1f' y='%d' text-anchor='middle'>%.0f s</text>\n", x_(a, t),
+                H - MB + 16, t);
+}
+
+static void line_(FILE *f, const axis *a, const json_t *rows, const char *key, double scale,
+                  const char *color, const char *dash)
+{
+    fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='1.5'%s points='", color, dash);
+    size_t i;
+    const json_t *r;
+    json_array_foreach(rows, i, r)
+    {
+        double t = num_(r, "t") + 0.5;
+        double v = num_(r, key) * scale;
+        if (a->log && !(v > 0))
+            continue; /* an empty second has no latency */
+        fprintf(f, "%.1f,%.1f ", x_(a, t), y_(a, v));
+    }
+    fprintf(f, "'/>\n");
+}
+
+static void legend_(FILE *f, const json_t *const *docs, int n, bool two_kinds)
+{
+    for (int i = 0; i < n; i++) {
+        int y = MT + 14 + 14 * i;
+        fprintf(f, "<line x1='%d' x2='%d' y1='%d' y2='%d' stroke='%s' stroke-width='2'/>",
+                ML + 10, ML + 30, y - 4, y - 4, colors_[i]);
+        fprintf(f, "<text x='%d' y='%d'>", ML + 34, y);
+        esc_(f, label_(docs[i]));
+        fprintf(f, "%s</text>\n", two_kinds ? " (solid p99, dashed max)" : "");
+    }
+}
+
+static void latency_chart_(FILE *f, const json_t *const *docs, int n)
+{
+    axis a = {1, 0, 0, true};
+    double vmin = 1e300, vmax = 0;
+    for (int i = 0; i < n; i++) {
+        const json_t *rows = json_object_get(docs[i], "seconds");
+        size_t j;
+        const json_t *r;
+        a.tmax = fmax(a.tmax, (double)json_array_size(rows));
+        json_array_foreach(rows, j, r)
+        {
+            double p = num_(r, "p99_us") / 1e3, m = num_(r, "max_us") / 1e3;
+            if (p > 0)
+                vmin = fmin(vmin, p);
+            vmax = fmax(vmax, m);
+        }
+    }
+    if (vmax <= 0)
+        vmin = vmax = 1;
+    a.lo = floor(log10(vmin));
+    a.hi = ceil(log10(vmax));
+    if (a.hi <= a.lo)
+        a.hi = a.lo + 1;
+    frame_(f, &a, "Latency per second: p99 and max");
+    for (int i = 0; i < n; i++) {
+        const json_t *rows = json_object_get(docs[i], "seconds");
+        line_(f, &a, rows, "p99_us", 1e-3, colors_[i], "");
+        line_(f, &a, rows, "max_us", 1e-3, colors_[i], " stroke-dasharray='5,3'");
+    }
+    legend_(f, docs, n, true);
+    fprintf(f, "</svg>\n");
+}
+
+static void rate_chart_(FILE *f, const json_t *const *docs, int n)
+{
+    axis a = {1, 0, 1, false};
+    for (int i = 0; i < n; i++) {
+        const json_t *rows = json_object_get(docs[i], "seconds");
+        size_t j;
+        const json_t *r;
+        a.tmax = fmax(a.tmax, (double)json_array_size(rows));
+        json_array_foreach(rows, j, r) a.hi = fmax(a.hi, num_(r, "answered") * 1.1);
+    }
+    frame_(f, &a, "Answered per second");
+    for (int i = 0; i < n; i++)
+        line_(f, &a, json_object_get(docs[i], "seconds"), "answered", 1, colors_[i], "");
+    legend_(f, docs, n, false);
+    fprintf(f, "</svg>\n");
+}
+
+static void summary_table_(FILE *f, const json_t *const *docs, int n)
+{
+    static const char *const rows[][3] = {
+        {"totals", "throughput_rps", "throughput (answered/s)"},
+        {"totals", "sent", "sent"},
+        {"totals", "answered", "answered"},
+        {"totals", "errors", "errors"},
+        {"cpu", "loadgen_us_per_req", "load generator CPU (us/request)"},
+        {"cpu", "server_us_per_req", "server CPU (us/request)"},
+    };
+    fprintf(f, "<h2>Summary</h2>\n<table><tr><th></th>");
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "<th style='color:%s'>", colors_[i]);
+        esc_(f, label_(docs[i]));
+        fprintf(f, "</th>");
+    }
+    fprintf(f, "%s</tr>\n", n == 2 ? "<th>ratio 1st/2nd</th>" : "");
+    for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+        fprintf(f, "<tr><td>%s</td>", rows[r][2]);
+        double v[4] = {0};
+        bool have[4] = {false};
+        for (int i = 0; i < n; i++) {
+            const json_t *x = json_object_get(json_object_get(docs[i], rows[r][0]), rows[r][1]);
+            have[i] = json_is_number(x);
+            v[i] = have[i] ? json_number_value(x) : 0;
+            if (have[i])
+                fprintf(f, "<td>%.2f</td>", v[i]);
+            else
+                fprintf(f, "<td>n/a</td>");
+        }
+        if (n == 2) {
+            if (have[0] && have[1] && v[1] != 0)
+                fprintf(f, "<td>%.2f</td>", v[0] / v[1]);
+            else
+                fprintf(f, "<td>n/a</td>");
+        }
+        fprintf(f, "</tr>\n");
+    }
+    fprintf(f, "</table>\n");
+}
+
+static void spectrum_table_(FILE *f, const json_t *const *docs, int n)
+{
+    static const char *const heads[LG_REPORT_NPCT] = {"p50",   "p90",    "p99",
+                                                      "p99.9", "p99.99", "max"};
+    fprintf(f, "<h2>Latency spectrum (ms)</h2>\n<table><tr><th>run</th><th>method</th>"
+               "<th>count</th>");
+    for (int p = 0; p < LG_REPORT_NPCT; p++)
+        fprintf(f, "<th>%s</th>", heads[p]);
+    fprintf(f, "</tr>\n");
+    for (int i = 0; i < n; i++) {
+        const char *k;
+        const json_t *v;
+        json_object_foreach((json_t *)json_object_get(docs[i], "latency"), k, v)
+        {
+            fprintf(f, "<tr><td style='color:%s'>", colors_[i]);
+            esc_(f, label_(docs[i]));
+            fprintf(f, "</td><td>%s</td><td>%.0f</td>", k, num_(v, "count"));
+            for (int p = 0; p < LG_REPORT_NPCT; p++)
+                fprintf(f, "<td>%.3f</td>", num_(v, lg_report_pct_keys[p]) / 1e3);
+            fprintf(f, "</tr>\n");
+        }
+    }
+    if (n == 2) {
+        const json_t *a = json_object_get(json_object_get(docs[0], "latency"), "all");
+        const json_t *b = json_object_get(json_object_get(docs[1], "latency"), "all");
+        fprintf(f, "<tr><td>ratio 1st/2nd</td><td>all</td><td></td>");
+        for (int p = 0; p < LG_REPORT_NPCT; p++) {
+            double y = num_(b, lg_report_pct_keys[p]);
+            if (y > 0)
+                fprintf(f, "<td>%.2f</td>", num_(a, lg_report_pct_keys[p]) / y);
+            else
+                fprintf(f, "<td>n/a</td>");
+        }
+        fprintf(f, "</tr>\n");
+    }
+    fprintf(f, "</table>\n");
+}
+
+int lg_report_write_html(const char *path, const json_t *const *docs, int n)
+{
+    if (n < 1 || n > 4)
+        return -1;
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "readstate-loadgen: cannot write %s\n", path);
+        return -1;
+    }
+    fprintf(f, "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>readstate-loadgen: ");
+    for (int i = 0; i < n; i++) {
+        esc_(f, label_(docs[i]));
+        fprintf(f, i + 1 < n ? " vs " : "");
+    }
+    fprintf(f, "</title>\n<style>body{font-family:sans-serif;margin:20px}"
+               "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;"
+               "text-align:right}</style></head><body>\n<h1>readstate-loadgen report</h1>\n");
+    for (int i = 0; i < n; i++) {
+        const json_t *cfg = json_object_get(docs[i], "config");
+        fprintf(f, "<p style='color:%s'><b>", colors_[i]);
+        esc_(f, label_(docs[i]));
+        fprintf(f, "</b>: ");
+        esc_(f, json_string_value(json_object_get(docs[i], "target")));
+        fprintf(f, ", mode %s", json_string_value(json_object_get(cfg, "mode")));
+        if (num_(cfg, "rate") > 0)
+            fprintf(f, " at %.0f req/s", num_(cfg, "rate"));
+        fprintf(f,
+                ", %.0f connections x pipeline %.0f, %.0f users, zipf %.2f, cold %.1f%%</p>\n",
+                num_(cfg, "connections"), num_(cfg, "pipeline"), num_(cfg, "users"),
+                num_(cfg, "zipf"), num_(cfg, "cold_pct"));
+    }
+    summary_table_(f, docs, n);
+    latency_chart_(f, docs, n);
+    rate_chart_(f, docs, n);
+    spectrum_table_(f, docs, n);
+    fprintf(f, "</body></html>\n");
+    int rc = ferror(f) ? -1 : 0;
+    if (fclose(f) != 0)
+        rc = -1;
+    return rc;
+}

@@ -1,0 +1,328 @@
+/*
+ * lg_main.c: readstate-loadgen's command line. Parses flags into an
+ * lg_config, runs the engine, renders the results.
+ *
+ *   readstate-loadgen [--target rs://H:P | redis://H:P] (--rate R | --max)
+ *                     [workload flags] [--json F] [--csv F] [--html F]
+ *   readstate-loadgen --fill-users N --fill-channels M [--target ...]
+ *   readstate-loadgen compare A.json B.json [--html out.html]
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lg_engine.h"
+#include "lg_report.h"
+#include "rs_common.h"
+
+typedef struct lg_cli {
+    lg_config cfg;
+    char target_url[300];
+    const char *json_path, *csv_path, *html_path, *label;
+    int live; /* -1 auto (a terminal), 0 off, 1 on */
+    bool mix_given;
+} lg_cli;
+
+static void usage_(FILE *f)
+{
+    fprintf(
+        f, "usage: readstate-loadgen [options]\n"
+           "       readstate-loadgen compare A.json B.json [--html out.html]\n"
+           "\n"
+           "target and load:\n"
+           "  --target URL            rs://host:port (default rs://127.0.0.1:7480) or\n"
+           "                          redis://host:port (the Redis-direct baseline)\n"
+           "  --rate R                open loop at R requests/s (default 1000)\n"
+           "  --max                   closed loop: keep every pipeline full\n"
+           "  --connections N         connections (default 16)\n"
+           "  --pipeline D            requests in flight per connection (default 1)\n"
+           "  --duration S            measured seconds (default 10)\n"
+           "  --warmup S              seconds of load before measuring (default 0)\n"
+           "  --drain S               wait at most S s for answers at the end (default 5)\n"
+           "workload:\n"
+           "  --ack P --get-one P --get-all P --bulk-ack P --mentions P --set P\n"
+           "                          mix in percent (default ack 90, get-one 10; once any is\n"
+           "                          given the others default to 0; they must sum to 100)\n"
+           "  --users N               hot users (default 100000)\n"
+           "  --channels-per-user M   (default 20)\n"
+           "  --zipf S                skew over users, 0 = uniform (default 0.99)\n"
+           "  --cold P                percent of requests for never-seen users (default 0)\n"
+           "  --bulk-size N           entries per bulk ack (default 10)\n"
+           "  --mention-users N       users per AddMentions (default 3)\n"
+           "  --seed N                PRNG seed (default 1)\n"
+           "  --fill-users N --fill-channels M\n"
+           "                          load N*M states with pipelined bulk acks, then exit\n"
+           "                          (users 1..N are the same hot users a run uses)\n"
+           "output:\n"
+           "  --json F --csv F --html F   results, per-second rows, self-contained report\n"
+           "  --label S               name of this run in reports\n"
+           "  --server-pid PID        also measure the server's CPU per request\n"
+           "  --live / --quiet        a line every second (default: when stderr is a tty)\n");
+}
+
+enum {
+    OPT_TARGET = 256,
+    OPT_RATE,
+    OPT_MAX,
+    OPT_CONNS,
+    OPT_PIPELINE,
+    OPT_DURATION,
+    OPT_WARMUP,
+    OPT_DRAIN,
+    OPT_USERS,
+    OPT_CHANNELS,
+    OPT_ZIPF,
+    OPT_COLD,
+    OPT_BULK,
+    OPT_MENTION_USERS,
+    OPT_SEED,
+    OPT_FILL_USERS,
+    OPT_FILL_CHANNELS,
+    OPT_JSON,
+    OPT_CSV,
+    OPT_HTML,
+    OPT_LABEL,
+    OPT_SERVER_PID,
+    OPT_LIVE,
+    OPT_QUIET,
+    OPT_HELP,
+    OPT_MIX_BASE /* + lg_method */
+};
+
+static const struct option opts_[] = {
+    {"target", required_argument, NULL, OPT_TARGET},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"max", no_argument, NULL, OPT_MAX},
+    {"connections", required_argument, NULL, OPT_CONNS},
+    {"pipeline", required_argument, NULL, OPT_PIPELINE},
+    {"duration", required_argument, NULL, OPT_DURATION},
+    {"warmup", required_argument, NULL, OPT_WARMUP},
+    {"drain", required_argument, NULL, OPT_DRAIN},
+    {"users", required_argument, NULL, OPT_USERS},
+    {"channels-per-user", required_argument, NULL, OPT_CHANNELS},
+    {"zipf", required_argument, NULL, OPT_ZIPF},
+    {"cold", required_argument, NULL, OPT_COLD},
+    {"bulk-size", required_argument, NULL, OPT_BULK},
+    {"mention-users", required_argument, NULL, OPT_MENTION_USERS},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"fill-users", required_argument, NULL, OPT_FILL_USERS},
+    {"fill-channels", required_argument, NULL, OPT_FILL_CHANNELS},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"csv", required_argument, NULL, OPT_CSV},
+    {"html", required_argument, NULL, OPT_HTML},
+    {"label", required_argument, NULL, OPT_LABEL},
+    {"server-pid", required_argument, NULL, OPT_SERVER_PID},
+    {"live", no_argument, NULL, OPT_LIVE},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"ack", required_argument, NULL, OPT_MIX_BASE + LG_ACK},
+    {"get-one", required_argument, NULL, OPT_MIX_BASE + LG_GET_ONE},
+    {"get-all", required_argument, NULL, OPT_MIX_BASE + LG_GET_ALL},
+    {"bulk-ack", required_argument, NULL, OPT_MIX_BASE + LG_BULK_ACK},
+    {"mentions", required_argument, NULL, OPT_MIX_BASE + LG_MENTIONS},
+    {"set", required_argument, NULL, OPT_MIX_BASE + LG_SET},
+    {NULL, 0, NULL, 0},
+};
+
+static int num_(const char *name, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "readstate-loadgen: --%s: expected a number in [%g, %g], got '%s'\n",
+                name, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int u64_(const char *name, const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    if (rs_parse_u64(s, out) != 0 || *out < lo || *out > hi) {
+        fprintf(stderr,
+                "readstate-loadgen: --%s: expected an integer in [%llu, %llu], got '%s'\n",
+                name, (unsigned long long)lo, (unsigned long long)hi, s);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_target_(lg_cli *cli, const char *url)
+{
+    const char *rest;
+    if (strncmp(url, "rs://", 5) == 0) {
+        cli->cfg.target = LG_TARGET_RS;
+        rest = url + 5;
+    } else if (strncmp(url, "redis://", 8) == 0) {
+        cli->cfg.target = LG_TARGET_REDIS;
+        rest = url + 8;
+    } else {
+        fprintf(stderr,
+                "readstate-loadgen: --target must be rs://host:port or redis://host:port\n");
+        return -1;
+    }
+    if (rs_parse_hostport(rest, cli->cfg.host, sizeof(cli->cfg.host), &cli->cfg.port) != 0) {
+        fprintf(stderr, "readstate-loadgen: bad address in --target '%s'\n", url);
+        return -1;
+    }
+    snprintf(cli->target_url, sizeof(cli->target_url), "%s", url);
+    return 0;
+}
+
+static int parse_one_(lg_cli *cli, int o, const char *arg, const char *name)
+{
+    lg_config *c = &cli->cfg;
+    uint64_t u;
+    if (o >= OPT_MIX_BASE && o < OPT_MIX_BASE + LG_METHOD_MAX) {
+        if (!cli->mix_given)
+            memset(c->work.mix, 0, sizeof(c->work.mix));
+        cli->mix_given = true;
+        return num_(name, arg, 0, 100, &c->work.mix[o - OPT_MIX_BASE]);
+    }
+    switch (o) {
+    case OPT_TARGET: return parse_target_(cli, arg);
+    case OPT_RATE: c->mode = LG_MODE_RATE; return num_(name, arg, 0.001, 1e8, &c->rate);
+    case OPT_MAX: c->mode = LG_MODE_MAX; return 0;
+    case OPT_CONNS:
+        if (u64_(name, arg, 1, 10000, &u))
+            return -1;
+        c->conns = (uint32_t)u;
+        return 0;
+    case OPT_PIPELINE:
+        if (u64_(name, arg, 1, 65536, &u))
+            return -1;
+        c->depth = (uint32_t)u;
+        return 0;
+    case OPT_DURATION: return num_(name, arg, 0.001, 86400, &c->duration_s);
+    case OPT_WARMUP: return num_(name, arg, 0, 86400, &c->warmup_s);
+    case OPT_DRAIN: return num_(name, arg, 0, 3600, &c->drain_s);
+    case OPT_USERS: return u64_(name, arg, 1, 1000000000ull, &c->work.users);
+    case OPT_CHANNELS:
+        if (u64_(name, arg, 1, 1u << 20, &u))
+            return -1;
+        c->work.channels = (uint32_t)u;
+        return 0;
+    case OPT_ZIPF: return num_(name, arg, 0, 100, &c->work.zipf_s);
+    case OPT_COLD: return num_(name, arg, 0, 100, &c->work.cold_pct);
+    case OPT_BULK:
+        if (u64_(name, arg, 1, LG_LIST_MAX, &u))
+            return -1;
+        c->work.bulk_size = (uint32_t)u;
+        return 0;
+    case OPT_MENTION_USERS:
+        if (u64_(name, arg, 1, LG_LIST_MAX, &u))
+            return -1;
+        c->work.mention_users = (uint32_t)u;
+        return 0;
+    case OPT_SEED: return u64_(name, arg, 0, UINT64_MAX, &c->work.seed);
+    case OPT_FILL_USERS:
+        c->mode = LG_MODE_FILL;
+        return u64_(name, arg, 1, 1000000000ull, &c->fill_users);
+    case OPT_FILL_CHANNELS:
+        c->mode = LG_MODE_FILL;
+        if (u64_(name, arg, 1, 1u << 20, &u))
+            return -1;
+        c->fill_channels = (uint32_t)u;
+        return 0;
+    case OPT_JSON: cli->json_path = arg; return 0;
+    case OPT_CSV: cli->csv_path = arg; return 0;
+    case OPT_HTML: cli->html_path = arg; return 0;
+    case OPT_LABEL: cli->label = arg; return 0;
+    case OPT_SERVER_PID:
+        if (u64_(name, arg, 1, 1u << 30, &u))
+            return -1;
+        c->server_pid = (int)u;
+        return 0;
+    case OPT_LIVE: cli->live = 1; return 0;
+    case OPT_QUIET: cli->live = 0; return 0;
+    default: return -1;
+    }
+}
+
+static int parse_(lg_cli *cli, int argc, char **argv)
+{
+    memset(cli, 0, sizeof(*cli));
+    lg_config *c = &cli->cfg;
+    c->target = LG_TARGET_RS;
+    snprintf(c->host, sizeof(c->host), "127.0.0.1");
+    c->port = 7480;
+    snprintf(cli->target_url, sizeof(cli->target_url), "rs://127.0.0.1:7480");
+    c->mode = LG_MODE_RATE;
+    c->rate = 1000;
+    c->conns = 16;
+    c->depth = 1;
+    c->duration_s = 10;
+    c->drain_s = 5;
+    c->connect_s = 5;
+    lg_work_cfg_default(&c->work);
+    cli->live = -1;
+    bool duration_given = false;
+    int o, idx = 0;
+    while ((o = getopt_long(argc, argv, "h", opts_, &idx)) != -1) {
+        if (o == 'h' || o == OPT_HELP) {
+            usage_(stdout);
+            exit(0);
+        }
+        if (o == '?')
+            return -1;
+        duration_given |= (o == OPT_DURATION);
+        if (parse_one_(cli, o, optarg, opts_[idx].name) != 0)
+            return -1;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "readstate-loadgen: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (c->mode == LG_MODE_FILL) {
+        /* in fill mode the duration is only a time limit */
+        if (!duration_given)
+            c->duration_s = 600;
+        c->warmup_s = 0;
+    }
+    if (cli->live < 0)
+        cli->live = isatty(STDERR_FILENO) ? 1 : 0;
+    c->live = cli->live == 1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "compare") == 0)
+        return lg_compare_main(argc - 1, argv + 1);
+    lg_cli cli;
+    if (parse_(&cli, argc, argv) != 0) {
+        usage_(stderr);
+        return 2;
+    }
+    char err[256] = "";
+    lg_engine *e = lg_engine_new(&cli.cfg, err, sizeof(err));
+    if (e == NULL) {
+        fprintf(stderr, "readstate-loadgen: %s\n", err);
+        return 2;
+    }
+    if (lg_engine_run(e) != 0) {
+        fprintf(stderr, "readstate-loadgen: %s\n", e->err);
+        lg_engine_free(e);
+        return 1;
+    }
+    json_t *doc = lg_report_build(e, cli.target_url, cli.label);
+    lg_engine_free(e);
+    if (doc == NULL) {
+        fprintf(stderr, "readstate-loadgen: out of memory building the report\n");
+        return 1;
+    }
+    lg_report_text(stdout, doc);
+    int rc = 0;
+    if (cli.json_path && lg_report_write_json(cli.json_path, doc) != 0)
+        rc = 1;
+    if (cli.csv_path && lg_report_write_csv(cli.csv_path, doc) != 0)
+        rc = 1;
+    if (cli.html_path &&
+        lg_report_write_html(cli.html_path, (const json_t *const *)&doc, 1) != 0)
+        rc = 1;
+    json_decref(doc);
+    return rc;
+}

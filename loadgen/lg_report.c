@@ -1,0 +1,242 @@
+/*
+ * lg_report.c: the result document and its text and CSV views; the HTML
+ * view is in lg_html.c, compare in lg_compare.c.
+ *
+ * Document layout (latencies in microseconds):
+ *   { tool, version, label, target, config{...},
+ *     totals{scheduled, sent, answered, ok, errors, unsent, unanswered,
+ *            duration_s, elapsed_s, throughput_rps},
+ *     errors{<status name>: n},
+ *     latency{all{count, mean_us, min_us, p50_us .. max_us}, ack{...}, ...},
+ *     seconds[{t, sent, answered, errors, p50_us, p99_us, p999_us, max_us}],
+ *     cpu{loadgen_s, loadgen_us_per_req, server_pid, server_s, server_us_per_req} }
+ */
+#include "lg_report.h"
+
+#include <string.h>
+
+#include "rs_common.h"
+
+const double lg_report_pcts[LG_REPORT_NPCT] = {50, 90, 99, 99.9, 99.99, 100};
+const char *const lg_report_pct_keys[LG_REPORT_NPCT] = {"p50_us",  "p90_us",   "p99_us",
+                                                        "p999_us", "p9999_us", "max_us"};
+
+static const char *const mode_names_[LG_MODE_MAX_] = {"rate", "max", "fill"};
+
+static json_t *spectrum_(const rs_hist *h)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "count", json_integer((json_int_t)h->total));
+    json_object_set_new(o, "mean_us", json_real(rs_hist_mean(h) / 1e3));
+    json_object_set_new(o, "min_us", json_real(h->total ? (double)h->min / 1e3 : 0.0));
+    for (int i = 0; i < LG_REPORT_NPCT; i++)
+        json_object_set_new(o, lg_report_pct_keys[i],
+                            json_real((double)rs_hist_percentile(h, lg_report_pcts[i]) / 1e3));
+    return o;
+}
+
+static json_t *config_(const lg_engine *e)
+{
+    const lg_config *c = &e->cfg;
+    json_t *o = json_object();
+    json_object_set_new(o, "mode", json_string(mode_names_[c->mode]));
+    json_object_set_new(o, "rate", json_real(c->mode == LG_MODE_RATE ? c->rate : 0.0));
+    json_object_set_new(o, "connections", json_integer(c->conns));
+    json_object_set_new(o, "pipeline", json_integer(c->depth));
+    json_object_set_new(o, "duration_s", json_real(c->duration_s));
+    json_object_set_new(o, "warmup_s", json_real(c->warmup_s));
+    json_object_set_new(o, "users", json_integer((json_int_t)c->work.users));
+    json_object_set_new(o, "channels_per_user", json_integer(c->work.channels));
+    json_object_set_new(o, "zipf", json_real(c->work.zipf_s));
+    json_object_set_new(o, "cold_pct", json_real(c->work.cold_pct));
+    json_object_set_new(o, "seed", json_integer((json_int_t)c->work.seed));
+    json_object_set_new(o, "bulk_size", json_integer(c->work.bulk_size));
+    json_object_set_new(o, "mention_users", json_integer(c->work.mention_users));
+    if (c->mode == LG_MODE_FILL) {
+        json_object_set_new(o, "fill_users", json_integer((json_int_t)c->fill_users));
+        json_object_set_new(o, "fill_channels", json_integer(c->fill_channels));
+    }
+    json_t *mix = json_object();
+    for (int m = 0; m < LG_METHOD_MAX; m++)
+        json_object_set_new(mix, lg_method_name((lg_method)m), json_real(c->work.mix[m]));
+    json_object_set_new(o, "mix", mix);
+    return o;
+}
+
+static json_t *totals_(const lg_engine *e)
+{
+    const lg_stats *st = &e->stats;
+    json_t *o = json_object();
+    uint64_t answered = lg_stats_total_answered(st);
+    double dur = e->cfg.mode == LG_MODE_FILL ? st->elapsed_s : e->cfg.duration_s;
+    if (e->cfg.mode != LG_MODE_FILL && st->elapsed_s < dur)
+        dur = st->elapsed_s; /* stopped early */
+    json_object_set_new(o, "scheduled", json_integer((json_int_t)st->scheduled));
+    json_object_set_new(o, "sent", json_integer((json_int_t)lg_stats_total_sent(st)));
+    json_object_set_new(o, "answered", json_integer((json_int_t)answered));
+    json_object_set_new(o, "ok", json_integer((json_int_t)st->status[LG_ST_OK]));
+    json_object_set_new(o, "errors", json_integer((json_int_t)lg_stats_total_errors(st)));
+    json_object_set_new(o, "unsent", json_integer((json_int_t)st->status[LG_ST_UNSENT]));
+    json_object_set_new(o, "unanswered",
+                        json_integer((json_int_t)st->status[LG_ST_UNANSWERED]));
+    json_object_set_new(o, "duration_s", json_real(dur));
+    json_object_set_new(o, "elapsed_s", json_real(st->elapsed_s));
+    json_object_set_new(o, "throughput_rps", json_real(dur > 0 ? (double)answered / dur : 0.0));
+    if (e->cfg.mode == LG_MODE_FILL)
+        json_object_set_new(o, "states_written", json_integer((json_int_t)e->fill_total));
+    return o;
+}
+
+static json_t *seconds_(const lg_engine *e)
+{
+    json_t *a = json_array();
+    for (uint32_t i = 0; i < e->stats.used; i++) {
+        const lg_second *s = &e->stats.sec[i];
+        json_t *r = json_object();
+        json_object_set_new(r, "t", json_integer(i));
+        json_object_set_new(r, "sent", json_integer((json_int_t)s->sent));
+        json_object_set_new(r, "answered", json_integer((json_int_t)s->answered));
+        json_object_set_new(r, "errors", json_integer((json_int_t)s->errors));
+        json_object_set_new(r, "p50_us", json_real(rs_hist_percentile(&s->hist, 50) / 1e3));
+        json_object_set_new(r, "p99_us", json_real(rs_hist_percentile(&s->hist, 99) / 1e3));
+        json_object_set_new(r, "p999_us", json_real(rs_hist_percentile(&s->hist, 99.9) / 1e3));
+        json_object_set_new(r, "max_us", json_real((double)s->hist.max / 1e3));
+        json_array_append_new(a, r);
+    }
+    return a;
+}
+
+static json_t *cpu_(const lg_engine *e)
+{
+    const lg_stats *st = &e->stats;
+    uint64_t answered = lg_stats_total_answered(st);
+    json_t *o = json_object();
+    json_object_set_new(o, "loadgen_s", json_real(st->loadgen_cpu_s));
+    json_object_set_new(o, "loadgen_us_per_req",
+                        answered ? json_real(st->loadgen_cpu_s * 1e6 / (double)answered)
+                                 : json_null());
+    json_object_set_new(o, "server_pid", json_integer(e->cfg.server_pid));
+    if (st->server_cpu_s >= 0) {
+        json_object_set_new(o, "server_s", json_real(st->server_cpu_s));
+        json_object_set_new(o, "server_us_per_req",
+                            answered ? json_real(st->server_cpu_s * 1e6 / (double)answered)
+                                     : json_null());
+    } else {
+        json_object_set_new(o, "server_s", json_null());
+        json_object_set_new(o, "server_us_per_req", json_null());
+    }
+    return o;
+}
+
+json_t *lg_report_build(const lg_engine *e, const char *target_url, const char *label)
+{
+    json_t *doc = json_object();
+    if (doc == NULL)
+        return NULL;
+    json_object_set_new(doc, "tool", json_string("readstate-loadgen"));
+    json_object_set_new(doc, "version", json_string(RS_VERSION_STRING));
+    json_object_set_new(doc, "label", json_string(label ? label : target_url));
+    json_object_set_new(doc, "target", json_string(target_url));
+    json_object_set_new(doc, "config", config_(e));
+    json_object_set_new(doc, "totals", totals_(e));
+    json_t *errs = json_object();
+    for (int s = 1; s < LG_STATUS_MAX; s++)
+        if (e->stats.status[s])
+            json_object_set_new(errs, lg_status_name(s),
+                                json_integer((json_int_t)e->stats.status[s]));
+    json_object_set_new(doc, "errors", errs);
+    json_t *lat = json_object();
+    json_object_set_new(lat, "all", spectrum_(&e->stats.all));
+    for (int m = 0; m < LG_METHOD_MAX; m++)
+        if (e->stats.method[m].total || e->cfg.work.mix[m] > 0)
+            json_object_set_new(lat, lg_method_name((lg_method)m),
+                                spectrum_(&e->stats.method[m]));
+    json_object_set_new(doc, "latency", lat);
+    json_object_set_new(doc, "seconds", seconds_(e));
+    json_object_set_new(doc, "cpu", cpu_(e));
+    return doc;
+}
+
+static double num_(const json_t *o, const char *k)
+{
+    const json_t *v = json_object_get(o, k);
+    return json_is_number(v) ? json_number_value(v) : 0.0;
+}
+
+void lg_report_text(FILE *out, const json_t *doc)
+{
+    const json_t *cfg = json_object_get(doc, "config");
+    const json_t *tot = json_object_get(doc, "totals");
+    fprintf(out, "\n%s: %s, %s", json_string_value(json_object_get(doc, "label")),
+            json_string_value(json_object_get(doc, "target")),
+            json_string_value(json_object_get(cfg, "mode")));
+    if (num_(cfg, "rate") > 0)
+        fprintf(out, " %.0f req/s", num_(cfg, "rate"));
+    fprintf(out, ", %.0f connections x pipeline %.0f, %.1f s measured (+%.1f s warm-up)\n",
+            num_(cfg, "connections"), num_(cfg, "pipeline"), num_(tot, "duration_s"),
+            num_(cfg, "warmup_s"));
+    fprintf(out,
+            "requests: scheduled %.0f  sent %.0f  answered %.0f  ok %.0f  errors %.0f"
+            "  (unsent %.0f, unanswered %.0f)\n",
+            num_(tot, "scheduled"), num_(tot, "sent"), num_(tot, "answered"), num_(tot, "ok"),
+            num_(tot, "errors"), num_(tot, "unsent"), num_(tot, "unanswered"));
+    fprintf(out, "throughput: %.1f answered/s\n\n", num_(tot, "throughput_rps"));
+    fprintf(out, "%-10s %10s %10s %10s %10s %10s %10s %10s   (ms)\n", "method", "count", "p50",
+            "p90", "p99", "p99.9", "p99.99", "max");
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)json_object_get(doc, "latency"), k, v)
+    {
+        fprintf(out, "%-10s %10.0f", k, num_(v, "count"));
+        for (int i = 0; i < LG_REPORT_NPCT; i++)
+            fprintf(out, " %10.3f", num_(v, lg_report_pct_keys[i]) / 1e3);
+        fprintf(out, "\n");
+    }
+    const json_t *errs = json_object_get(doc, "errors");
+    fprintf(out, "\nerrors by status:");
+    if (json_object_size(errs) == 0)
+        fprintf(out, " none");
+    json_object_foreach((json_t *)errs, k, v)
+        fprintf(out, " %s=%lld", k, (long long)json_integer_value(v));
+    const json_t *cpu = json_object_get(doc, "cpu");
+    fprintf(out, "\ncpu: loadgen %.2f s (%.2f us/req)", num_(cpu, "loadgen_s"),
+            num_(cpu, "loadgen_us_per_req"));
+    if (json_is_number(json_object_get(cpu, "server_s")))
+        fprintf(out, ", server %.2f s (%.2f us/req)", num_(cpu, "server_s"),
+                num_(cpu, "server_us_per_req"));
+    else
+        fprintf(out, ", server unknown (pass --server-pid)");
+    fprintf(out, "\n");
+}
+
+int lg_report_write_json(const char *path, const json_t *doc)
+{
+    if (json_dump_file(doc, path,
+                       JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)) != 0) {
+        fprintf(stderr, "readstate-loadgen: cannot write %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+int lg_report_write_csv(const char *path, const json_t *doc)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "readstate-loadgen: cannot write %s\n", path);
+        return -1;
+    }
+    fprintf(f, "t,sent,answered,errors,p50_us,p99_us,p999_us,max_us\n");
+    size_t i;
+    const json_t *r;
+    json_array_foreach(json_object_get(doc, "seconds"), i, r)
+    {
+        fprintf(f, "%.0f,%.0f,%.0f,%.0f,%.3f,%.3f,%.3f,%.3f\n", num_(r, "t"), num_(r, "sent"),
+                num_(r, "answered"), num_(r, "errors"), num_(r, "p50_us"), num_(r, "p99_us"),
+                num_(r, "p999_us"), num_(r, "max_us"));
+    }
+    int rc = ferror(f) ? -1 : 0;
+    if (fclose(f) != 0)
+        rc = -1;
+    return rc;
+}
