@@ -1,0 +1,289 @@
+/*
+ * test_cache_model.c: random operations on the cache checked step by step
+ * against a plain reference model of DESIGN.md's semantics (one slot per
+ * channel in a small fixed set), with and without tombstones, under a
+ * per-user limit small enough to be hit often.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cache.h"
+
+#define M_CHANNELS 40
+#define M_LIMIT    20
+#define M_OPS      20000
+
+typedef struct model_state {
+    bool live;
+    uint64_t msg;
+    uint32_t count;
+    uint32_t flags;
+    uint64_t version;
+} model_state;
+
+typedef struct model {
+    model_state ch[M_CHANNELS + 1]; /* channel ids 1..M_CHANNELS */
+    uint64_t version;
+    uint32_t live;
+    size_t hooks; /* expected hook calls */
+} model;
+
+typedef struct run {
+    rs_cache *c;
+    rs_user *u;
+    model m;
+    size_t hooks; /* hook calls seen */
+    uint64_t rng;
+} run;
+
+static void on_change(void *ctx, rs_user *u, const rs_state *st, bool deleted)
+{
+    run *r = ctx;
+    (void)deleted;
+    assert_int_equal(st->version, u->version);
+    r->hooks++;
+}
+
+static uint32_t rnd(run *r, uint32_t n)
+{
+    r->rng ^= r->rng << 13;
+    r->rng ^= r->rng >> 7;
+    r->rng ^= r->rng << 17;
+    return (uint32_t)(r->rng % n);
+}
+
+/* A state as the model would answer it. */
+static rs_state model_view(const model *m, uint64_t ch)
+{
+    rs_state s = {.channel_id = ch};
+    if (m->ch[ch].live) {
+        s.last_message_id = m->ch[ch].msg;
+        s.mention_count = m->ch[ch].count;
+        s.flags = m->ch[ch].flags;
+        s.version = m->ch[ch].version;
+    }
+    return s;
+}
+
+static void model_apply(model *m, uint64_t ch, uint64_t msg, uint32_t count, uint32_t flags)
+{
+    model_state *s = &m->ch[ch];
+    if (!s->live)
+        m->live++;
+    s->live = true;
+    s->msg = msg;
+    s->count = count;
+    s->flags = flags;
+    s->version = ++m->version;
+    m->hooks++;
+}
+
+static void check_same(run *r)
+{
+    assert_int_equal(r->u->version, r->m.version);
+    assert_int_equal(r->u->nstates, r->m.live);
+    assert_int_equal(r->hooks, r->m.hooks);
+    for (uint64_t ch = 1; ch <= M_CHANNELS; ch++) {
+        const rs_state *st = cache_state(r->u, ch);
+        assert_int_equal(st != NULL, r->m.ch[ch].live);
+        if (st != NULL) {
+            rs_state want = model_view(&r->m, ch);
+            assert_memory_equal(st, &want, sizeof(want));
+        }
+    }
+    for (uint32_t i = 1; i < r->u->nslots; i++)
+        assert_true(r->u->states[i - 1].channel_id < r->u->states[i].channel_id);
+}
+
+static void op_ack_or_set(run *r, bool is_set)
+{
+    uint64_t ch = rnd(r, M_CHANNELS) + 1;
+    uint64_t msg = rnd(r, 30);
+    uint32_t count = rnd(r, 3);
+    rs_state out, before = model_view(&r->m, ch);
+    bool applied;
+    rs_status s = is_set ? cache_set(r->c, r->u, ch, msg, count, &out, &applied)
+                         : cache_ack(r->c, r->u, ch, msg, count, &out, &applied);
+    bool applies = is_set ? !(r->m.ch[ch].live && before.last_message_id == msg &&
+                              before.mention_count == count && (before.flags & RS_STATE_MANUAL))
+                          : msg > before.last_message_id;
+    bool creates = !r->m.ch[ch].live;
+    if (applies && creates && r->m.live >= M_LIMIT) {
+        assert_int_equal(s, RS_ERR_EXHAUSTED);
+        assert_false(applied);
+        return;
+    }
+    assert_int_equal(s, RS_OK);
+    assert_int_equal(applied, applies);
+    if (applies)
+        model_apply(&r->m, ch, msg, count,
+                    is_set ? (before.flags | RS_STATE_MANUAL)
+                           : (before.flags & ~RS_STATE_MANUAL));
+    rs_state want = model_view(&r->m, ch);
+    assert_memory_equal(&out, &want, sizeof(want));
+}
+
+static void op_mentions(run *r)
+{
+    uint64_t ch = rnd(r, M_CHANNELS) + 1;
+    uint64_t msg = rnd(r, 30);
+    uint32_t count = rnd(r, 4) == 0 ? UINT32_MAX - rnd(r, 3) : rnd(r, 3);
+    uint32_t mc;
+    bool applied;
+    rs_state before = model_view(&r->m, ch);
+    rs_status s = cache_add_mentions(r->c, r->u, ch, msg, count, &mc, &applied);
+    bool applies = msg > before.last_message_id;
+    if (applies && !r->m.ch[ch].live && r->m.live >= M_LIMIT) {
+        assert_int_equal(s, RS_ERR_EXHAUSTED);
+        return;
+    }
+    assert_int_equal(s, RS_OK);
+    assert_int_equal(applied, applies);
+    if (applies) {
+        uint64_t sum = (uint64_t)before.mention_count + count;
+        model_apply(&r->m, ch, before.last_message_id,
+                    sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum, before.flags);
+    }
+    assert_int_equal(mc, model_view(&r->m, ch).mention_count);
+}
+
+static void op_bulk(run *r)
+{
+    rs_ack_entry e[12];
+    rs_state out[12];
+    size_t n = rnd(r, 12);
+    for (size_t i = 0; i < n; i++) {
+        e[i].channel_id = rnd(r, M_CHANNELS) + 1;
+        e[i].message_id = rnd(r, 30);
+    }
+    /* Would it pass the limit? Simulate creations in order. */
+    bool created[M_CHANNELS + 1] = {0};
+    uint32_t live = r->m.live;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t ch = e[i].channel_id;
+        if (e[i].message_id > 0 && !r->m.ch[ch].live && !created[ch]) {
+            created[ch] = true;
+            live++;
+        }
+    }
+    uint32_t applied;
+    rs_status s = cache_bulk_ack(r->c, r->u, e, n, out, &applied);
+    if (live > M_LIMIT) {
+        assert_int_equal(s, RS_ERR_EXHAUSTED);
+        assert_int_equal(applied, 0);
+        return;
+    }
+    assert_int_equal(s, RS_OK);
+    uint32_t want_applied = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t ch = e[i].channel_id;
+        rs_state before = model_view(&r->m, ch);
+        if (e[i].message_id > before.last_message_id) {
+            model_apply(&r->m, ch, e[i].message_id, 0, before.flags & ~RS_STATE_MANUAL);
+            want_applied++;
+        }
+        rs_state want = model_view(&r->m, ch);
+        assert_memory_equal(&out[i], &want, sizeof(want));
+    }
+    assert_int_equal(applied, want_applied);
+}
+
+static void op_delete(run *r)
+{
+    bool all = rnd(r, 8) == 0;
+    uint64_t ids[6];
+    size_t n = rnd(r, 6);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = rnd(r, M_CHANNELS + 5) + 1; /* some never exist */
+    uint32_t want = 0;
+    for (uint64_t ch = 1; ch <= M_CHANNELS; ch++) {
+        bool listed = all;
+        for (size_t i = 0; i < n && !listed; i++)
+            listed = ids[i] == ch;
+        want += listed && r->m.ch[ch].live;
+    }
+    uint32_t got = cache_delete(r->c, r->u, ids, n, all);
+    assert_int_equal(got, want);
+    if (want == 0)
+        return;
+    r->m.version++;
+    for (uint64_t ch = 1; ch <= M_CHANNELS; ch++) {
+        bool listed = all;
+        for (size_t i = 0; i < n && !listed; i++)
+            listed = ids[i] == ch;
+        if (listed && r->m.ch[ch].live) {
+            r->m.ch[ch] = (model_state){0};
+            r->m.live--;
+            r->m.hooks++;
+        }
+    }
+}
+
+static void run_model(bool tombstones, uint64_t seed)
+{
+    run r = {0};
+    r.rng = seed;
+    rs_cache_config cfg = {0};
+    cfg.max_states_per_user = M_LIMIT;
+    cfg.keep_tombstones = tombstones;
+    cfg.seed[0] = seed;
+    r.c = cache_new(&cfg);
+    assert_non_null(r.c);
+    cache_set_change_hook(r.c, on_change, &r);
+    r.u = cache_insert(r.c, 77);
+    for (int i = 0; i < M_OPS; i++) {
+        switch (rnd(&r, 7)) {
+        case 0: op_ack_or_set(&r, false); break;
+        case 1: op_ack_or_set(&r, false); break;
+        case 2: op_ack_or_set(&r, true); break;
+        case 3: op_mentions(&r); break;
+        case 4: op_bulk(&r); break;
+        case 5: op_delete(&r); break;
+        default:
+            /* The store acknowledges some version; tombstones at or below
+             * it go, live states are untouched. */
+            cache_flushed(r.c, r.u, r.u->version - rnd(&r, 3) * (r.u->version > 3));
+            for (uint32_t k = 0; k < r.u->nslots; k++)
+                assert_true(rs_state_live(&r.u->states[k]) ||
+                            r.u->states[k].version > r.u->flushed_version);
+            break;
+        }
+        check_same(&r);
+        if (!tombstones)
+            assert_int_equal(r.u->nslots, r.u->nstates);
+        assert_int_equal(cache_stats(r.c)->states, r.u->nstates);
+        assert_int_equal(cache_stats(r.c)->bytes - cache_user_bytes(r.u),
+                         cache_stats(r.c)->bytes - sizeof(rs_user) -
+                             (uint64_t)r.u->cap * sizeof(rs_state));
+    }
+    cache_free(r.c);
+}
+
+static void test_model_plain(void **state)
+{
+    (void)state;
+    run_model(false, 0x1234567);
+    run_model(false, 0xdeadbeef);
+}
+
+static void test_model_tombstones(void **state)
+{
+    (void)state;
+    run_model(true, 0x7654321);
+    run_model(true, 0xfeedface);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_model_plain),
+        cmocka_unit_test(test_model_tombstones),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
