@@ -14,3 +14,13 @@ endfunction()
 
 rs_add_persistence_test(persist_merge_lua ${RS_PERSIST_DIR}/test_merge_lua.c)
 rs_add_persistence_test(persist_engine_redis ${RS_PERSIST_DIR}/test_engine_redis.c)
+
+# Tests of the real readstated share a few helpers and the client library.
+add_library(rs_persist_util STATIC ${RS_PERSIST_DIR}/persist_util.c)
+target_include_directories(rs_persist_util PUBLIC ${RS_PERSIST_DIR})
+target_link_libraries(rs_persist_util PUBLIC rs_testsupport rs_client)
+
+foreach(t restart crash outage)
+  rs_add_persistence_test(persist_${t} ${RS_PERSIST_DIR}/test_${t}.c)
+  target_link_libraries(persist_${t} PRIVATE rs_persist_util)
+endforeach()

@@ -6,6 +6,7 @@
  * reconnect and backlog) and shutdown reporting.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -338,6 +339,38 @@ static void test_outage_and_backlog(void **state)
     assert_true(engine_stats(f->e)->reconnects >= 1);
 }
 
+/* Redis stops answering (SIGSTOP): a load fails within the request timeout
+ * and later acquires of uncached users fail at once; after SIGCONT the
+ * engine reconnects. */
+static void test_hung_redis_load_times_out(void **state)
+{
+    fixture *f = *state;
+    f->e = make_engine(f, RS_DURABILITY_WRITE_BEHIND, 0);
+    assert_true(run_until(f, engine_is_ready, f->e, 5000));
+    assert_int_equal(kill(f->redis.proc.pid, SIGSTOP), 0);
+    waitrec w[2];
+    rs_user *u = NULL;
+    waitrec_init(&w[0]);
+    waitrec_init(&w[1]);
+    long long t0 = rs_mono_ms();
+    assert_int_equal(engine_acquire(f->e, 31, &w[0].w, &u), RS_PENDING);
+    assert_int_equal(engine_acquire(f->e, 31, &w[1].w, &u), RS_PENDING);
+    assert_true(run_until(f, fired, &w[1], 3000));
+    long long took = rs_mono_ms() - t0;
+    assert_int_equal(w[0].fired, 1);
+    assert_int_equal(w[0].st, RS_ERR_UNAVAILABLE);
+    assert_null(w[0].u);
+    assert_int_equal(w[1].st, RS_ERR_UNAVAILABLE);
+    assert_true(took >= 400 && took < 1500);         /* redis_timeout_ms is 500 */
+    assert_null(cache_peek(engine_cache(f->e), 31)); /* the LOADING user is gone */
+    assert_int_equal(engine_stats(f->e)->load_errors, 1);
+    assert_int_equal(engine_acquire(f->e, 32, &w[0].w, &u), RS_ERR_UNAVAILABLE);
+    assert_int_equal(kill(f->redis.proc.pid, SIGCONT), 0);
+    assert_true(run_until(f, engine_is_ready, f->e, 5000));
+    u = acquire(f, 31);
+    engine_release(f->e, u);
+}
+
 typedef struct shut {
     int called;
     uint64_t unflushed;
@@ -405,6 +438,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_behind_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_through_acks_after_redis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outage_and_backlog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hung_redis_load_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_reports, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,35 @@
+/*
+ * persist_util.h: small helpers shared by the persistence tests (on top of
+ * tests/support): a readstated with Redis flags, a client connection,
+ * metrics over HTTP, and reading a user's hash straight from Redis.
+ */
+#ifndef RS_PERSIST_UTIL_H
+#define RS_PERSIST_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rs_client.h"
+#include "rs_testsupport.h"
+
+/* Start readstated against r with extra flags (NULL-terminated), HTTP on.
+ * Returns 0 or -1. */
+int pu_server_start(rs_test_server *srv, const rs_test_redis *r, const char *const *extra);
+
+/* Connect a client to srv (5 s timeout). Returns NULL on failure. */
+rs_client *pu_connect(const rs_test_server *srv);
+
+/* The value of an unlabelled metric from GET /metrics, or -1. */
+double pu_metric(const rs_test_server *srv, const char *name);
+
+/* A user's states read from Redis directly (HGETALL readstates:{id}),
+ * sorted by channel, with _v in *version. Returns the count (-1 on error);
+ * *out is malloc'd (caller frees). Fails if any field breaks the format. */
+long pu_redis_user(void *redis_ctx, uint64_t user_id, rs_client_state **out, uint64_t *version);
+
+/* True when the server answered status `want` for a request (not a
+ * transport error). */
+bool pu_server_said(rs_client *c, rs_status got, rs_status want);
+
+#endif /* RS_PERSIST_UTIL_H */
