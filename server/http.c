@@ -1,0 +1,354 @@
+/*
+ * http.c: the HTTP port on the server's event base (libevent evhttp).
+ *
+ *   evhttp (limits: body, headers, timeout) ──gencb──> http_route
+ *     ├── POST /readstates.v1.ReadStates/<M>, /twirp/...  ──> http_rpc.c
+ *     ├── GET  /metrics          Prometheus text 0.0.4 (metrics_render.c)
+ *     ├── GET  /healthz          200 "ok" while the process runs
+ *     ├── GET  /readyz           200, or 503 with the reason
+ *     ├── GET  /dashboard        the embedded page (dashboard.html)
+ *     └── GET  /dashboard.json   figures + history since ?since=<unix s>
+ *
+ * The server's 1 s tick calls http_tick, which closes the second for the
+ * dashboard's history (metrics_tick). With the port off, a smaller hook
+ * still resets the per-second histograms so they never saturate.
+ *
+ * Everything runs on the event loop; nothing here blocks. Rendering the
+ * metrics is proportional to the number of series (fixed), never to the
+ * cache's size.
+ */
+#include "http.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "http_rpc.h"
+
+/* Defined in the generated dashboard_html.c (server/dashboard.cmake). */
+extern const unsigned char rs_dashboard_html[];
+extern const size_t rs_dashboard_html_len;
+
+void http_log_request(struct rs_http *h, struct evhttp_request *req, const char *what,
+                      int http_status, uint64_t start_ns)
+{
+    rs_server *s = h->s;
+    uint64_t ns = rs_now_ns() - start_ns;
+    bool slow = s->cfg.slow_request_ms > 0 && ns >= (uint64_t)s->cfg.slow_request_ms * 1000000u;
+    if (!slow && !s->cfg.log_requests)
+        return;
+    char *peer = NULL;
+    ev_uint16_t port = 0;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    if (evcon != NULL)
+        evhttp_connection_get_peer(evcon, &peer, &port);
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    RS_LOG(&s->log, slow ? RS_LOG_WARN : RS_LOG_INFO, slow ? "slow_request" : "request",
+           "transport=http path=%s result=%s http_status=%d latency_us=%llu peer=%s:%u",
+           path != NULL ? path : "-", what, http_status, (unsigned long long)(ns / 1000),
+           peer != NULL ? peer : "-", (unsigned)port);
+}
+
+static void http_send_text(struct rs_http *h, struct evhttp_request *req, int status,
+                           const char *reason, const char *ctype, struct evbuffer *body,
+                           uint64_t start_ns)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", ctype);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+    http_log_request(h, req, reason, status, start_ns);
+    evhttp_send_reply(req, status, reason, body);
+}
+
+static void http_send_string(struct rs_http *h, struct evhttp_request *req, int status,
+                             const char *reason, const char *text, uint64_t start_ns)
+{
+    struct evbuffer *b = evbuffer_new();
+    if (b != NULL)
+        evbuffer_add(b, text, strlen(text));
+    http_send_text(h, req, status, reason, "text/plain; charset=utf-8", b, start_ns);
+    if (b != NULL)
+        evbuffer_free(b);
+}
+
+/* Gather what a render reads. proc and alloc are filled by the caller. */
+static void http_view(struct rs_http *h, rs_metrics_view *v, rs_proc_stats *proc,
+                      rs_alloc_stats *alloc)
+{
+    rs_server *s = h->s;
+    memset(v, 0, sizeof(*v));
+    v->m = &s->metrics;
+    if (s->engine != NULL) {
+        rs_cache *c = engine_cache(s->engine);
+        v->cache = cache_stats(c);
+        v->cache_max_bytes = cache_config(c)->max_memory;
+        v->engine = engine_stats(s->engine);
+        v->ready = engine_ready(s->engine);
+    }
+    v->shutting_down = s->shutting_down;
+    v->now_unix_ms = rs_wall_ms();
+    if (proc != NULL && metrics_proc_read(proc) == 0)
+        v->proc = proc;
+    if (alloc != NULL) {
+        metrics_alloc_read(alloc);
+        v->alloc = alloc;
+    }
+}
+
+static void http_metrics(struct rs_http *h, struct evhttp_request *req, uint64_t start_ns)
+{
+    rs_metrics_view v;
+    rs_proc_stats proc;
+    rs_alloc_stats alloc;
+    http_view(h, &v, &proc, &alloc);
+    struct evbuffer *b = evbuffer_new();
+    if (b == NULL || metrics_render_prometheus(b, &v) != 0) {
+        if (b != NULL)
+            evbuffer_free(b);
+        http_send_string(h, req, 500, "Internal Server Error", "out of memory\n", start_ns);
+        return;
+    }
+    http_send_text(h, req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", b, start_ns);
+    evbuffer_free(b);
+}
+
+static void http_dashboard_json(struct rs_http *h, struct evhttp_request *req,
+                                uint64_t start_ns)
+{
+    uint64_t since = 0;
+    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    if (query != NULL) {
+        struct evkeyvalq params; /* initialised by evhttp_parse_query_str */
+        if (evhttp_parse_query_str(query, &params) == 0) {
+            const char *sv = evhttp_find_header(&params, "since");
+            if (sv != NULL && rs_parse_u64(sv, &since) != 0)
+                since = 0;
+        }
+        evhttp_clear_headers(&params);
+    }
+    rs_metrics_view v;
+    http_view(h, &v, NULL, NULL);
+    struct evbuffer *b = evbuffer_new();
+    if (b == NULL || metrics_render_dashboard(b, &v, since) != 0) {
+        if (b != NULL)
+            evbuffer_free(b);
+        http_send_string(h, req, 500, "Internal Server Error", "out of memory\n", start_ns);
+        return;
+    }
+    http_send_text(h, req, 200, "OK", "application/json", b, start_ns);
+    evbuffer_free(b);
+}
+
+static void http_dashboard(struct rs_http *h, struct evhttp_request *req, uint64_t start_ns)
+{
+    struct evbuffer *b = evbuffer_new();
+    if (b != NULL)
+        evbuffer_add_reference(b, rs_dashboard_html, rs_dashboard_html_len, NULL, NULL);
+    http_send_text(h, req, 200, "OK", "text/html; charset=utf-8", b, start_ns);
+    if (b != NULL)
+        evbuffer_free(b);
+}
+
+static void http_readyz(struct rs_http *h, struct evhttp_request *req, uint64_t start_ns)
+{
+    rs_server *s = h->s;
+    if (s->shutting_down)
+        http_send_string(h, req, 503, "Service Unavailable", "not ready: shutting down\n",
+                         start_ns);
+    else if (s->engine == NULL || !engine_ready(s->engine))
+        http_send_string(h, req, 503, "Service Unavailable", "not ready: redis unreachable\n",
+                         start_ns);
+    else
+        http_send_string(h, req, 200, "OK", "ready\n", start_ns);
+}
+
+typedef enum http_route_id {
+    HTTP_ROUTE_HEALTHZ,
+    HTTP_ROUTE_READYZ,
+    HTTP_ROUTE_METRICS,
+    HTTP_ROUTE_DASHBOARD,
+    HTTP_ROUTE_DASHBOARD_JSON,
+    HTTP_ROUTE_ROOT,
+    HTTP_ROUTE_FAVICON,
+    HTTP_ROUTE_MAX
+} http_route_id;
+
+static const char *const http_route_paths[HTTP_ROUTE_MAX] = {
+    "/healthz", "/readyz", "/metrics", "/dashboard", "/dashboard.json", "/", "/favicon.ico",
+};
+
+static void http_route_get(struct rs_http *h, struct evhttp_request *req, http_route_id r,
+                           uint64_t start_ns)
+{
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+        http_send_string(h, req, 405, "Method Not Allowed", "use GET\n", start_ns);
+        return;
+    }
+    switch (r) {
+    case HTTP_ROUTE_HEALTHZ: http_send_string(h, req, 200, "OK", "ok\n", start_ns); break;
+    case HTTP_ROUTE_READYZ: http_readyz(h, req, start_ns); break;
+    case HTTP_ROUTE_METRICS: http_metrics(h, req, start_ns); break;
+    case HTTP_ROUTE_DASHBOARD: http_dashboard(h, req, start_ns); break;
+    case HTTP_ROUTE_DASHBOARD_JSON: http_dashboard_json(h, req, start_ns); break;
+    case HTTP_ROUTE_FAVICON: /* browsers ask; an empty answer keeps consoles clean */
+        http_log_request(h, req, "no_content", 204, start_ns);
+        evhttp_send_reply(req, 204, "No Content", NULL);
+        break;
+    case HTTP_ROUTE_ROOT:
+    default:
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Location", "/dashboard");
+        http_send_string(h, req, 302, "Found", "see /dashboard\n", start_ns);
+        break;
+    }
+}
+
+static void http_route(struct evhttp_request *req, void *arg)
+{
+    struct rs_http *h = arg;
+    uint64_t start_ns = rs_now_ns();
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    if (path == NULL)
+        path = "/";
+    size_t nc = strlen(HTTP_RPC_CONNECT_PREFIX), nt = strlen(HTTP_RPC_TWIRP_PREFIX);
+    if (strncmp(path, HTTP_RPC_CONNECT_PREFIX, nc) == 0) {
+        http_rpc_handle(h, req, HTTP_RPC_CONNECT, path + nc, start_ns);
+        return;
+    }
+    if (strncmp(path, HTTP_RPC_TWIRP_PREFIX, nt) == 0) {
+        http_rpc_handle(h, req, HTTP_RPC_TWIRP, path + nt, start_ns);
+        return;
+    }
+    for (int r = 0; r < HTTP_ROUTE_MAX; r++)
+        if (strcmp(path, http_route_paths[r]) == 0) {
+            http_route_get(h, req, (http_route_id)r, start_ns);
+            return;
+        }
+    http_send_string(h, req, 404, "Not Found", "not found\n", start_ns);
+}
+
+/* ---- the 1 s tick ------------------------------------------------------ */
+
+static void http_tick(rs_server *s, void *arg)
+{
+    struct rs_http *h = arg;
+    const rs_cache_stats *cs = NULL;
+    const rs_engine_stats *es = NULL;
+    if (s->engine != NULL) {
+        cs = cache_stats(engine_cache(s->engine));
+        es = engine_stats(s->engine);
+    }
+    metrics_tick(&s->metrics, &h->ticker, (uint64_t)time(NULL), cs, es);
+}
+
+/* The port is off: only keep the per-second histograms from saturating. */
+static void http_tick_off(rs_server *s, void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < RS_METHOD_MAX; i++)
+        if (s->metrics.second[i] != NULL && s->metrics.second[i]->total > 0)
+            rs_hist_reset(s->metrics.second[i]);
+}
+
+/* ---- start / stop ------------------------------------------------------ */
+
+static int http_bound_port(struct evhttp_bound_socket *bs)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return -1;
+}
+
+static int http_listen(struct rs_http *h)
+{
+    rs_server *s = h->s;
+    char host[RS_ADDR_MAX];
+    int port = 0;
+    if (rs_parse_hostport(s->cfg.http, host, sizeof(host), &port) != 0) {
+        RS_LOG(&s->log, RS_LOG_ERROR, "http_bad_address", "addr=%s", s->cfg.http);
+        return -1;
+    }
+    struct evhttp_bound_socket *bs =
+        evhttp_bind_socket_with_handle(h->evh, host, (ev_uint16_t)port);
+    if (bs == NULL) {
+        RS_LOG(&s->log, RS_LOG_ERROR, "http_listen_failed", "addr=%s", s->cfg.http);
+        return -1;
+    }
+    h->port = http_bound_port(bs);
+    if (s->cfg.http_port_file[0] != '\0' &&
+        server_write_port_file(s->cfg.http_port_file, h->port) != 0) {
+        RS_LOG(&s->log, RS_LOG_ERROR, "http_port_file_failed", "path=%s",
+               s->cfg.http_port_file);
+        return -1;
+    }
+    RS_LOG(&s->log, RS_LOG_INFO, "http_listening", "addr=%s port=%d", host, h->port);
+    return 0;
+}
+
+struct rs_http *http_start(rs_server *s)
+{
+    if (strcmp(s->cfg.http, "off") == 0 || s->cfg.http[0] == '\0') {
+        s->on_tick = http_tick_off;
+        s->on_tick_arg = NULL;
+        return NULL;
+    }
+    struct rs_http *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return NULL;
+    h->s = s;
+    h->evh = evhttp_new(s->base);
+    if (h->evh == NULL) {
+        free(h);
+        return NULL;
+    }
+    evhttp_set_max_body_size(h->evh, (ev_ssize_t)s->cfg.http_max_body);
+    evhttp_set_max_headers_size(h->evh, (ev_ssize_t)s->cfg.http_max_headers);
+    evhttp_set_timeout(h->evh, (int)s->cfg.http_timeout_s);
+    /* Accept every common method so that a wrong one gets our 405. */
+    evhttp_set_allowed_methods(h->evh, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                           EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_gencb(h->evh, http_route, h);
+    if (http_listen(h) != 0) {
+        evhttp_free(h->evh);
+        free(h);
+        return NULL;
+    }
+    s->on_tick = http_tick;
+    s->on_tick_arg = h;
+    return h;
+}
+
+void http_maybe_free(struct rs_http *h)
+{
+    if (h->stopped && h->calls_live == 0)
+        free(h);
+}
+
+void http_stop(struct rs_http *h)
+{
+    if (h == NULL)
+        return;
+    rs_server *s = h->s;
+    if (s->on_tick_arg == h) {
+        s->on_tick = http_tick_off;
+        s->on_tick_arg = NULL;
+    }
+    /* Closes every connection: pending calls see their close callback and
+     * drop their replies; the struct lives until the last call lets go. */
+    evhttp_free(h->evh);
+    h->evh = NULL;
+    h->stopped = true;
+    http_maybe_free(h);
+}

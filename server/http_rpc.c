@@ -1,0 +1,400 @@
+/*
+ * http_rpc.c: Connect and Twirp unary RPC over evhttp.
+ *
+ *   POST /readstates.v1.ReadStates/Ack         (Connect)
+ *   POST /twirp/readstates.v1.ReadStates/Ack   (Twirp)
+ *     body application/proto | application/protobuf | application/json
+ *       │ unpack (protobuf-c) or json_codec_decode, by the method's
+ *       │ request type, taken from the Request oneof member's descriptor
+ *       v
+ *   Readstates__V1__Request{id, call = <member>} ──dispatch_request──> ...
+ *       ... sink->reply(Response) ──> result member, packed or JSON,
+ *                                     or an error JSON with its HTTP status
+ *
+ * Methods map to oneof members by name (Ack -> "ack", SetReadState -> "set",
+ * ...); message types come from the descriptors, so nothing here is written
+ * per message.
+ *
+ * Lifetime of a call (http_call embeds the rs_sink):
+ * - Created with one reference; dispatch takes its own while pending.
+ * - While unanswered, the connection's close callback points at the call.
+ *   If the client goes away first, evhttp either frees the request right
+ *   after the callback (it is still on the connection's list) or detaches
+ *   it (evcon NULL) and leaves it to us: the callback tells the two apart,
+ *   and the reply then drops the answer, freeing a detached request.
+ * - Answering clears the close callback first, so a kept-alive connection
+ *   never calls back into a freed call.
+ * - The last unref frees the call; http_stop defers freeing rs_http until
+ *   no call refers to it.
+ */
+#include "http_rpc.h"
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dispatch.h"
+#include "json_codec.h"
+
+typedef enum http_body_kind {
+    HTTP_BODY_PROTO,
+    HTTP_BODY_JSON,
+    HTTP_BODY_KIND_MAX
+} http_body_kind;
+
+typedef struct http_rpc_method {
+    const char *rpc;    /* path component, e.g. "SetReadState" */
+    const char *member; /* Request / Response oneof member, e.g. "set" */
+} http_rpc_method;
+
+static const http_rpc_method http_rpc_methods[] = {
+    {"Ping", "ping"},
+    {"Ack", "ack"},
+    {"SetReadState", "set"},
+    {"BulkAck", "bulk_ack"},
+    {"AddMentions", "add_mentions"},
+    {"GetReadStates", "get"},
+    {"DeleteReadStates", "delete"},
+};
+
+typedef struct http_call {
+    rs_sink sink; /* first: the sink pointer is the call pointer */
+    struct rs_http *h;
+    struct evhttp_request *req; /* NULL once answered or freed by evhttp */
+    bool detached;              /* evhttp gave the request up to us */
+    http_rpc_protocol proto;
+    http_body_kind body;
+    const ProtobufCFieldDescriptor *resp_field; /* expected Response member */
+    const char *rpc;
+    uint64_t start_ns;
+} http_call;
+
+/* ---- errors ------------------------------------------------------------ */
+
+static int http_status_of(http_rpc_protocol proto, rs_status st)
+{
+    switch (st) {
+    case RS_ERR_INVALID: return 400;
+    case RS_ERR_NOT_FOUND: return 404;
+    case RS_ERR_EXHAUSTED: return 429;
+    case RS_ERR_UNAVAILABLE: return 503;
+    case RS_ERR_DEADLINE: return proto == HTTP_RPC_TWIRP ? 408 : 504;
+    case RS_ERR_UNIMPLEMENTED: return 501;
+    default: return 500;
+    }
+}
+
+static const char *http_reason(int code)
+{
+    switch (code) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Internal Server Error";
+    }
+}
+
+/* Send an error body: Connect {"code","message"} or Twirp {"code","msg"}.
+ * Not logged here: see http_rpc_send_error. */
+static void http_rpc_write_error(struct evhttp_request *req, http_rpc_protocol proto,
+                                 int status, const char *code, const char *message)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "code", json_string(code));
+    json_t *msg = json_string(message != NULL ? message : "");
+    json_object_set_new(j, proto == HTTP_RPC_TWIRP ? "msg" : "message",
+                        msg != NULL ? msg : json_string("(message not valid UTF-8)"));
+    char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    struct evkeyvalq *hdr = evhttp_request_get_output_headers(req);
+    evhttp_add_header(hdr, "Content-Type", "application/json");
+    if (status == 405)
+        evhttp_add_header(hdr, "Allow", "POST");
+    struct evbuffer *out = evbuffer_new();
+    if (out != NULL && text != NULL)
+        evbuffer_add(out, text, strlen(text));
+    free(text);
+    evhttp_send_reply(req, status, http_reason(status), out);
+    if (out != NULL)
+        evbuffer_free(out);
+}
+
+/* An error found by the HTTP layer itself (dispatch never saw the call):
+ * logged like a request, then sent. */
+static void http_rpc_send_error(struct rs_http *h, struct evhttp_request *req,
+                                http_rpc_protocol proto, int status, const char *code,
+                                const char *message, uint64_t start_ns)
+{
+    http_log_request(h, req, code, status, start_ns);
+    http_rpc_write_error(req, proto, status, code, message);
+}
+
+static void http_rpc_send_status(struct rs_http *h, struct evhttp_request *req,
+                                 http_rpc_protocol proto, rs_status st, const char *message,
+                                 uint64_t start_ns)
+{
+    http_rpc_send_error(h, req, proto, http_status_of(proto, st), rs_status_rpc_name(st),
+                        message, start_ns);
+}
+
+/* ---- success bodies ---------------------------------------------------- */
+
+typedef struct http_pb_buffer {
+    ProtobufCBuffer base;
+    struct evbuffer *out;
+    int err;
+} http_pb_buffer;
+
+static void http_pb_append(ProtobufCBuffer *b, size_t len, const uint8_t *data)
+{
+    http_pb_buffer *pb = (http_pb_buffer *)b;
+    if (evbuffer_add(pb->out, data, len) != 0)
+        pb->err = -1;
+}
+
+/* Serialise msg (NULL = empty message of type desc) into out. */
+static int http_rpc_body(struct evbuffer *out, http_body_kind kind, const ProtobufCMessage *msg,
+                         const ProtobufCMessageDescriptor *desc)
+{
+    ProtobufCMessage *empty = NULL;
+    if (msg == NULL) {
+        empty = malloc(desc->sizeof_message);
+        if (empty == NULL)
+            return -1;
+        desc->message_init(empty);
+        msg = empty;
+    }
+    int rc = 0;
+    if (kind == HTTP_BODY_PROTO) {
+        http_pb_buffer pb = {{http_pb_append}, out, 0};
+        protobuf_c_message_pack_to_buffer(msg, &pb.base);
+        rc = pb.err;
+    } else {
+        size_t len = 0;
+        char *text = json_codec_encode(msg, &len);
+        rc = text != NULL ? evbuffer_add(out, text, len) : -1;
+        free(text);
+    }
+    free(empty);
+    return rc;
+}
+
+/* ---- the sink ------------------------------------------------------------ */
+
+/* The call's client went away: drop or adopt the request (see the top). */
+static void http_call_closed(struct evhttp_connection *evcon, void *arg)
+{
+    http_call *c = arg;
+    if (c->req == NULL)
+        return;
+    if (evhttp_request_get_connection(c->req) == evcon)
+        c->req = NULL; /* still on the connection: evhttp frees it next */
+    else
+        c->detached = true; /* detached: ours to free */
+}
+
+/* Take the request out of the call for answering; NULL if there is no one
+ * to answer (the client left; a detached request is freed here). */
+static struct evhttp_request *http_call_take(http_call *c)
+{
+    struct evhttp_request *req = c->req;
+    c->req = NULL;
+    if (req == NULL)
+        return NULL;
+    if (c->detached) {
+        evhttp_request_free(req);
+        return NULL;
+    }
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    if (evcon != NULL)
+        evhttp_connection_set_closecb(evcon, NULL, NULL);
+    return req;
+}
+
+static void http_call_reply(rs_sink *sink, const Readstates__V1__Response *resp)
+{
+    http_call *c = (http_call *)sink;
+    struct evhttp_request *req = http_call_take(c);
+    if (req == NULL)
+        return;
+    rs_status st = resp->status != NULL ? (rs_status)resp->status->code : RS_OK;
+    if (st != RS_OK) { /* dispatch has logged the call */
+        http_rpc_write_error(req, c->proto, http_status_of(c->proto, st),
+                             rs_status_rpc_name(st),
+                             resp->status != NULL ? resp->status->message : NULL);
+        return;
+    }
+    if ((uint32_t)resp->result_case != c->resp_field->id) {
+        http_rpc_send_status(c->h, req, c->proto, RS_ERR_INTERNAL,
+                             "response does not match the method", c->start_ns);
+        return;
+    }
+    const ProtobufCMessage *result =
+        *(ProtobufCMessage *const *)(const void *)((const char *)resp + c->resp_field->offset);
+    struct evbuffer *out = evbuffer_new();
+    if (out == NULL || http_rpc_body(out, c->body, result, c->resp_field->descriptor) != 0) {
+        if (out != NULL)
+            evbuffer_free(out);
+        http_rpc_send_status(c->h, req, c->proto, RS_ERR_INTERNAL, "could not encode the reply",
+                             c->start_ns);
+        return;
+    }
+    const char *ctype = c->body == HTTP_BODY_JSON    ? "application/json"
+                        : c->proto == HTTP_RPC_TWIRP ? "application/protobuf"
+                                                     : "application/proto";
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", ctype);
+    evhttp_send_reply(req, 200, "OK", out);
+    evbuffer_free(out);
+}
+
+static void http_call_release(rs_sink *sink)
+{
+    http_call *c = (http_call *)sink;
+    /* Dispatch always replies before letting go; if it did not, answer. */
+    struct evhttp_request *req = http_call_take(c);
+    if (req != NULL)
+        http_rpc_send_status(c->h, req, c->proto, RS_ERR_INTERNAL, "no reply", c->start_ns);
+    struct rs_http *h = c->h;
+    free(c);
+    h->calls_live--;
+    http_maybe_free(h);
+}
+
+static const rs_sink_ops http_sink_ops = {
+    .reply = http_call_reply,
+    .release = http_call_release,
+    .streams = false,
+};
+
+/* ---- requests ------------------------------------------------------------ */
+
+static const ProtobufCFieldDescriptor *http_member(const ProtobufCMessageDescriptor *d,
+                                                   const char *name)
+{
+    return protobuf_c_message_descriptor_get_field_by_name(d, name);
+}
+
+/* The body kind from Content-Type (parameters such as charset ignored).
+ * Returns -1 for anything else. */
+static int http_body_kind_of(const char *ctype)
+{
+    if (ctype == NULL)
+        return -1;
+    size_t n = strcspn(ctype, "; \t");
+    static const struct {
+        const char *name;
+        http_body_kind kind;
+    } types[] = {
+        {"application/json", HTTP_BODY_JSON},
+        {"application/proto", HTTP_BODY_PROTO},
+        {"application/protobuf", HTTP_BODY_PROTO},
+        {"application/x-protobuf", HTTP_BODY_PROTO},
+    };
+    for (size_t i = 0; i < RS_ARRAY_LEN(types); i++)
+        if (strlen(types[i].name) == n && strncasecmp(ctype, types[i].name, n) == 0)
+            return (int)types[i].kind;
+    return -1;
+}
+
+/* Decode the body as `desc`. Returns the message (free_unpacked) or NULL
+ * with a reason in err. */
+static ProtobufCMessage *http_rpc_decode(struct evhttp_request *req, http_body_kind kind,
+                                         const ProtobufCMessageDescriptor *desc, char *err,
+                                         size_t errlen)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const uint8_t *data = len > 0 ? evbuffer_pullup(in, -1) : (const uint8_t *)"";
+    if (data == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (kind == HTTP_BODY_JSON) {
+        if (len == 0) /* an empty body is the empty message */
+            return json_codec_decode(desc, "{}", 2, err, errlen);
+        return json_codec_decode(desc, (const char *)data, len, err, errlen);
+    }
+    ProtobufCMessage *m = protobuf_c_message_unpack(desc, NULL, len, data);
+    if (m == NULL)
+        snprintf(err, errlen, "malformed %s message", desc->name);
+    return m;
+}
+
+void http_rpc_handle(struct rs_http *h, struct evhttp_request *req, http_rpc_protocol proto,
+                     const char *method, uint64_t start_ns)
+{
+    const char *bad_route = proto == HTTP_RPC_TWIRP ? "bad_route" : "unimplemented";
+    const http_rpc_method *m = NULL;
+    for (size_t i = 0; i < RS_ARRAY_LEN(http_rpc_methods); i++)
+        if (strcmp(http_rpc_methods[i].rpc, method) == 0)
+            m = &http_rpc_methods[i];
+    if (m == NULL) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "no method %.100s in readstates.v1.ReadStates", method);
+        http_rpc_send_error(h, req, proto, 404, bad_route, msg, start_ns);
+        return;
+    }
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        http_rpc_send_error(h, req, proto, 405,
+                            proto == HTTP_RPC_TWIRP ? "bad_route" : "unknown",
+                            "RPC methods take POST", start_ns);
+        return;
+    }
+    const char *ctype =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    int kind = http_body_kind_of(ctype);
+    if (kind < 0) {
+        http_rpc_send_error(
+            h, req, proto, 415, proto == HTTP_RPC_TWIRP ? "bad_route" : "unknown",
+            "Content-Type must be application/proto or application/json", start_ns);
+        return;
+    }
+    const ProtobufCFieldDescriptor *qf =
+        http_member(&readstates__v1__request__descriptor, m->member);
+    const ProtobufCFieldDescriptor *rf =
+        http_member(&readstates__v1__response__descriptor, m->member);
+    char err[256];
+    ProtobufCMessage *body =
+        http_rpc_decode(req, (http_body_kind)kind, qf->descriptor, err, sizeof(err));
+    if (body == NULL) {
+        http_rpc_send_error(h, req, proto, 400,
+                            proto == HTTP_RPC_TWIRP ? "malformed" : "invalid_argument", err,
+                            start_ns);
+        return;
+    }
+    http_call *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        protobuf_c_message_free_unpacked(body, NULL);
+        http_rpc_send_status(h, req, proto, RS_ERR_INTERNAL, "out of memory", start_ns);
+        return;
+    }
+    c->sink.ops = &http_sink_ops;
+    c->sink.refs = 1;
+    c->h = h;
+    c->req = req;
+    c->proto = proto;
+    c->body = (http_body_kind)kind;
+    c->resp_field = rf;
+    c->rpc = m->rpc;
+    c->start_ns = start_ns;
+    h->calls_live++;
+    evhttp_connection_set_closecb(evhttp_request_get_connection(req), http_call_closed, c);
+
+    Readstates__V1__Request r = READSTATES__V1__REQUEST__INIT;
+    r.id = ++h->next_id;
+    r.call_case = (Readstates__V1__Request__CallCase)qf->id;
+    memcpy((char *)&r + qf->offset, &body, sizeof(body));
+    dispatch_request(h->s, &c->sink, &r, start_ns);
+    protobuf_c_message_free_unpacked(body, NULL);
+    rs_sink_unref(&c->sink);
+}

@@ -1,0 +1,26 @@
+# HTTP port tests: the proto3 JSON codec and metrics rendering (unit), and
+# integration tests that run the real readstated with its HTTP port on an
+# ephemeral loopback port: Connect/Twirp RPC, /metrics, /healthz, /readyz,
+# the dashboard in headless Chromium, and a real Prometheus scraping it.
+include(${CMAKE_CURRENT_LIST_DIR}/support.cmake)
+
+# The dashboard page is compiled into readstated (a no-op when
+# server/CMakeLists.txt already included it).
+if(TARGET readstated_lib)
+  include(${CMAKE_SOURCE_DIR}/server/dashboard.cmake)
+endif()
+
+pkg_check_modules(RS_HTTP_JANSSON REQUIRED IMPORTED_TARGET jansson)
+set(RS_HTTP_TEST_DIR ${CMAKE_CURRENT_LIST_DIR}/http)
+set(RS_SERVER_DIR ${CMAKE_SOURCE_DIR}/server)
+
+rs_add_unit_test(test_json_codec ${RS_HTTP_TEST_DIR}/test_json_codec.c
+                 ${RS_SERVER_DIR}/json_codec.c)
+target_include_directories(test_json_codec PRIVATE ${RS_SERVER_DIR})
+target_link_libraries(test_json_codec PRIVATE PkgConfig::RS_HTTP_JANSSON)
+
+rs_add_unit_test(test_metrics_render ${RS_HTTP_TEST_DIR}/test_metrics_render.c
+                 ${RS_SERVER_DIR}/metrics_render.c ${RS_SERVER_DIR}/metrics_sys.c
+                 ${RS_SERVER_DIR}/metrics.c)
+target_include_directories(test_metrics_render PRIVATE ${RS_SERVER_DIR})
+target_link_libraries(test_metrics_render PRIVATE PkgConfig::RS_HTTP_JANSSON ${RS_MALLOC_LIBS})
