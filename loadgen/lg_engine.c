@@ -162,6 +162,8 @@ void lg_engine_free(lg_engine *e)
     if (e->base != NULL)
         event_base_free(e->base);
     lg_stats_free(&e->stats);
+    if (e->ops != NULL && e->ops->release != NULL)
+        e->ops->release(e);
     free(e->target_data);
     free(e);
 }
@@ -279,6 +281,8 @@ static void pump_(lg_engine *e, lg_conn *c, uint64_t now)
         for (uint32_t i = 0; i < e->cfg.conns; i++)
             pump_closed_(e, &e->conns[i], now);
     }
+    if (e->ops->flush != NULL)
+        e->ops->flush(e);
 }
 
 static void tick_cb_(evutil_socket_t fd, short what, void *arg)

@@ -99,10 +99,16 @@ typedef struct lg_target_ops {
     const char *scheme;
     /* Once before connecting (e.g. load scripts). 0, or -1 with err set. */
     int (*prepare)(lg_engine *e, char *err, size_t errlen);
+    /* Free what prepare allocated inside e->target_data (which the engine
+     * frees). May be NULL. */
+    void (*release)(lg_engine *e);
     /* Start connecting c; call lg_engine_on_ready when usable. 0 or -1. */
     int (*connect)(lg_conn *c);
     /* Encode op as the request in slot `slot` and queue it for sending. */
     void (*send)(lg_conn *c, const lg_op *op, uint32_t slot);
+    /* Push out what send queued; called after every batch of sends. May be
+     * NULL (the target writes on its own). */
+    void (*flush)(lg_engine *e);
     /* Close c without callbacks into the engine. */
     void (*close)(lg_conn *c);
 } lg_target_ops;

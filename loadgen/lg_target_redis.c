@@ -294,7 +294,9 @@ static void redis_send_(lg_conn *c, const lg_op *op, uint32_t slot)
 const lg_target_ops lg_target_redis_ops = {
     .scheme = "redis",
     .prepare = redis_prepare_,
+    .release = NULL,
     .connect = redis_connect_,
     .send = redis_send_,
+    .flush = NULL,
     .close = redis_close_,
 };
