@@ -366,6 +366,21 @@ static void print_states(const ctl_args *a, const rs_client_states *s, bool with
            s->n == 1 ? "" : "s");
 }
 
+/* "CHANNEL:MSG" into an entry. Returns 0 or -1. */
+static int parse_ack_entry(const char *arg, rs_client_ack_entry *e)
+{
+    const char *colon = strchr(arg, ':');
+    char channel[32];
+    size_t n = colon != NULL ? (size_t)(colon - arg) : 0;
+    if (n == 0 || n >= sizeof(channel))
+        return -1;
+    memcpy(channel, arg, n);
+    channel[n] = '\0';
+    return parse_id(channel, &e->channel_id) == 0 && parse_id(colon + 1, &e->message_id) == 0
+               ? 0
+               : -1;
+}
+
 static int cmd_bulk_ack(ctl_args *a)
 {
     uint64_t user;
@@ -376,19 +391,7 @@ static int cmd_bulk_ack(ctl_args *a)
     if (ents == NULL)
         return usage_error("%s", "out of memory");
     for (size_t i = 0; i < n; i++) {
-        char *arg = a->pos[1 + i], *colon = strchr(arg, ':');
-        if (colon == NULL)
-            break;
-        *colon = '\0';
-        int bad = parse_id(arg, &ents[i].channel_id) | parse_id(colon + 1, &ents[i].message_id);
-        *colon = ':';
-        if (bad != 0) {
-            free(ents);
-            return usage_error("not CHANNEL:MSG: %s", arg);
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (strchr(a->pos[1 + i], ':') == NULL) {
+        if (parse_ack_entry(a->pos[1 + i], &ents[i]) != 0) {
             free(ents);
             return usage_error("not CHANNEL:MSG: %s", a->pos[1 + i]);
         }

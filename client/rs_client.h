@@ -29,6 +29,11 @@
  * A timeout of rs_client_recv / rs_client_next_event is not an error of the
  * connection: it returns RS_ERR_DEADLINE and the connection stays usable.
  *
+ * Queueing. Responses and events that arrive while the caller waits for
+ * something else are kept in arrival order until taken; on a watching
+ * connection, take events regularly (the queue is not bounded here, and a
+ * watcher that stops reading is disconnected by the server anyway).
+ *
  * Memory. Responses returned as Readstates__V1__Response are malloc'd by
  * protobuf-c; the caller frees them with rs_client_response_free. Results
  * returned in an rs_client_states hold a malloc'd array; free with rs_client_states_free.
