@@ -24,3 +24,11 @@ rs_add_unit_test(test_metrics_render ${RS_HTTP_TEST_DIR}/test_metrics_render.c
                  ${RS_SERVER_DIR}/metrics.c)
 target_include_directories(test_metrics_render PRIVATE ${RS_SERVER_DIR})
 target_link_libraries(test_metrics_render PRIVATE PkgConfig::RS_HTTP_JANSSON ${RS_MALLOC_LIBS})
+
+# Integration: the real readstated's HTTP port.
+add_library(rs_http_test_client STATIC ${RS_HTTP_TEST_DIR}/http_test_client.c)
+target_include_directories(rs_http_test_client PUBLIC ${RS_HTTP_TEST_DIR})
+target_link_libraries(rs_http_test_client PUBLIC rs_testsupport PkgConfig::RS_HTTP_JANSSON)
+
+rs_add_integration_test(it_http_rpc ${RS_HTTP_TEST_DIR}/it_http_rpc.c)
+target_link_libraries(it_http_rpc PRIVATE rs_http_test_client)
