@@ -180,7 +180,8 @@ int rs_test_server_start_opts(rs_test_server *srv, const rs_test_server_opts *op
         return -1;
     }
     if (path_join(srv->port_file, sizeof(srv->port_file), srv->dir, "port") != 0 ||
-        path_join(srv->http_port_file, sizeof(srv->http_port_file), srv->dir, "http_port") != 0) {
+        path_join(srv->http_port_file, sizeof(srv->http_port_file), srv->dir, "http_port") !=
+            0) {
         rs_test_server_cleanup(srv);
         return -1;
     }
