@@ -19,13 +19,17 @@
 # Usage: loadgen/spike-replay.sh [--quick|--full|--smoke] [--states N]
 #          [--out DIR] [--rate R] [--duration S] [--interval S]
 #          [--channels-per-user C] [--no-build] [--nogc-build DIR]
-#          [--gc-build DIR] [--loadgen PATH]
+#          [--gc-build DIR] [--nogc-bin PATH] [--gc-bin PATH] [--loadgen PATH]
 #
 #   --quick   (default) 5,000,000 states, collection every 30 s, 150 s
 #             measured per build: about 6-7 minutes in all
 #   --full    5,000,000 states, every 120 s (Go's forced interval), 600 s
 #             measured per build: about 22 minutes
 #   --smoke   20,000 states, every 1 s, 6 s per build (the CI miniature)
+#   --no-build            use the build directories as they are
+#   --nogc-bin, --gc-bin, --loadgen   the programs themselves (default: bin/
+#                         of the build directories; the no-GC build's load
+#                         generator drives both runs)
 #
 # Needs: cmake, a C compiler, libgc (Boehm) and the project's dependencies;
 # POSIX sh and awk; nothing else. Everything it starts it stops by PID, also
@@ -46,6 +50,8 @@ build=1
 nogc_build=""
 gc_build=""
 loadgen=""
+bin_nogc=""
+bin_gc=""
 warmup=5
 
 die() {
@@ -70,6 +76,8 @@ while [ $# -gt 0 ]; do
     --nogc-build) nogc_build=${2:?--nogc-build needs a value}; shift ;;
     --gc-build) gc_build=${2:?--gc-build needs a value}; shift ;;
     --loadgen) loadgen=${2:?--loadgen needs a value}; shift ;;
+    --nogc-bin) bin_nogc=${2:?--nogc-bin needs a value}; shift ;;
+    --gc-bin) bin_gc=${2:?--gc-bin needs a value}; shift ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
     esac
@@ -161,8 +169,8 @@ if [ $build -eq 1 ]; then
     build_one "$gc_build" readstated
 fi
 
-bin_nogc=$nogc_build/bin/readstated
-bin_gc=$gc_build/bin/readstated
+bin_nogc=${bin_nogc:-$nogc_build/bin/readstated}
+bin_gc=${bin_gc:-$gc_build/bin/readstated}
 loadgen=${loadgen:-$nogc_build/bin/readstate-loadgen}
 for b in "$bin_nogc" "$bin_gc" "$loadgen"; do
     [ -x "$b" ] || die "missing $b (build it, or drop --no-build)"
@@ -298,9 +306,9 @@ spectrum_of "$out/nogc/run.json" >"$out/nogc.spectrum"
 spectrum_of "$out/gc/run.json" >"$out/gc.spectrum"
 collections_of "$out/gc/server.log" "$(cat "$out/gc/meas_start_ms")" >"$out/gc.collections"
 grep -q 'event=gc_force_started' "$out/gc/server.log" ||
-    die "the GC build did not start its forced collections (is $gc_build a -DREADSTATES_GC=boehm build?)"
+    die "the GC build did not start its forced collections (is $bin_gc from a -DREADSTATES_GC=boehm build?)"
 if grep -q 'event=gc_forced ' "$out/nogc/server.log"; then
-    die "the no-GC build logged forced collections: $nogc_build is a GC build"
+    die "the no-GC build logged forced collections: $bin_nogc is from a GC build"
 fi
 
 {

@@ -161,10 +161,11 @@ function collections_marks(    i, x0, x1) {
         x1 = xs((coll_off[i] + coll_dur[i]) / 1000)
         if (x1 - x0 < 2) x1 = x0 + 2
         if (x0 < ML || x0 > W - MR) continue
-        printf "<g class=\"gcmark\"><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\"/>", \
+        printf "<g class=\"gcmark\" data-collection=\"%d\"><rect", i
+        printf " x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\"/>", \
             x0, MT, x1 - x0, H - MT - MB
-        printf "<text x=\"%.1f\" y=\"%d\">GC %.0f ms</text>", x0 + 3, MT + 11, coll_dur[i]
-        printf "<title>forced collection %d at %.3f s: %.1f ms, heap %.0f MB</title></g>\n", \
+        printf "<text x=\"%.1f\" y=\"%d\">GC %s</text>", x0 + 3, MT + 11, fmt_us(coll_dur[i] * 1000)
+        printf "<title>forced collection %d at %.3f s: %.1f ms, heap %.1f MB</title></g>\n", \
             i, coll_off[i] / 1000, coll_dur[i], coll_heap[i] / 1048576
     }
 }
@@ -176,8 +177,8 @@ function series_line(b, kind, color, dash,    i, pts, v) {
         if (ser_n[b, i] == 0) continue
         pts = pts sprintf("%.1f,%.1f ", xs(ser_t[b, i] + 0.5), ys(v))
     }
-    printf "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\"%s points=\"%s\"/>\n", \
-        color, dash, pts
+    printf "<polyline class=\"series\" data-build=\"%s\" data-kind=\"%s\" fill=\"none\" " \
+        "stroke=\"%s\" stroke-width=\"1.6\"%s points=\"%s\"/>\n", b, kind, color, dash, pts
 }
 
 function legend(x, y, color, text) {
@@ -243,7 +244,8 @@ function spectrum_chart(    b, i, n, x, pts, lo, hi, v, col, pw) {
                 x, ys(spec_v[b, i]), col, (b == "gc") ? "GC build" : "no-GC build", \
                 esc(spec_l[b, i]), fmt_us(spec_v[b, i])
         }
-        printf "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" points=\"%s\"/>\n", col, pts
+        printf "<polyline class=\"series\" data-build=\"%s\" data-kind=\"spectrum\" " \
+            "fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" points=\"%s\"/>\n", b, col, pts
     }
     legend(W - MR - 330, 16, COL_NOGC, "no-GC build (ours)")
     legend(W - MR - 170, 16, COL_GC, "GC build (Boehm)")
@@ -270,6 +272,9 @@ function compute(    b, i, k, n, vals, s0, s1, m, lo_t, hi_t) {
     # Each collection's seconds: those overlapping [start, end + DRAIN_MS].
     ncoll_in = 0
     for (k = 1; k <= ncoll; k++) {
+        coll_sec[k] = -1; coll_max[k] = -1; coll_ratio[k] = -1
+        # Only collections that began in the measured phase count.
+        if (coll_off[k] < 0 || coll_off[k] >= XMAX * 1000) continue
         lo_t = floor_(coll_off[k] / 1000)
         hi_t = floor_((coll_off[k] + coll_dur[k] + DRAIN_MS) / 1000)
         m = -1; s0 = -1
@@ -362,9 +367,9 @@ function html_tables(    b, i, k, n, v1, v2) {
     print "<h2>Forced collections (GC build)</h2>"
     print "<table id=\"collections\"><tr><th>#</th><th>at</th><th>duration</th><th>heap</th><th>max of its second</th><th>/ median second's max</th></tr>"
     for (k = 1; k <= ncoll; k++)
-        printf "<tr class=\"collection\"><td>%d</td><td>%.3f s</td><td>%.1f ms</td><td>%.0f MB</td><td>%s</td><td>%s</td></tr>\n", \
+        printf "<tr class=\"collection\"><td>%d</td><td>%.3f s</td><td>%.1f ms</td><td>%.1f MB</td><td>%s</td><td>%s</td></tr>\n", \
             k, coll_off[k] / 1000, coll_dur[k], coll_heap[k] / 1048576, \
-            (coll_max[k] >= 0) ? fmt_us(coll_max[k]) : "outside the run", \
+            (coll_max[k] >= 0) ? fmt_us(coll_max[k]) : "before or after the measured phase", \
             (coll_ratio[k] >= 0) ? fmt_ratio(coll_ratio[k]) : "-"
     print "</table>"
     print "<h2>Per-second medians</h2>"

@@ -38,3 +38,12 @@ add_test(NAME spike_gc_unit
                  --output-on-failure --no-tests=error)
 set_tests_properties(spike_gc_unit PROPERTIES TIMEOUT 120 LABELS spike
                      FIXTURES_REQUIRED spike_gc)
+
+# The miniature replay: this tree's readstated and load generator against
+# the GC variant built by spike_gc_build.
+add_test(NAME spike_smoke
+         COMMAND sh ${RS_SPIKE_DIR}/smoke.sh ${CMAKE_SOURCE_DIR}/loadgen/spike-replay.sh
+                 $<TARGET_FILE:readstated> ${RS_SPIKE_GC_BUILD}/bin/readstated
+                 $<TARGET_FILE:readstate-loadgen> ${CMAKE_BINARY_DIR}/spike-smoke)
+set_tests_properties(spike_smoke PROPERTIES TIMEOUT 300 LABELS spike
+                     FIXTURES_REQUIRED spike_gc)
