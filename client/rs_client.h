@@ -34,6 +34,11 @@
  * connection, take events regularly (the queue is not bounded here, and a
  * watcher that stops reading is disconnected by the server anyway).
  *
+ * Ids. Ids the library assigns come from one counter per connection,
+ * starting at 1; a caller that picks its own ids for rs_client_send should
+ * keep them apart from those (e.g. at or above 2^32) so that no two
+ * requests in flight share an id.
+ *
  * Memory. Responses returned as Readstates__V1__Response are malloc'd by
  * protobuf-c; the caller frees them with rs_client_response_free. Results
  * returned in an rs_client_states hold a malloc'd array; free with rs_client_states_free.

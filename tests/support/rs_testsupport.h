@@ -12,8 +12,9 @@
  * Every child gets its own temporary directory holding its captured stdout
  * and stderr (stdout.log, stderr.log) and, for Redis, its data. A child dies
  * with the test (PR_SET_PDEATHSIG), so a crashed test leaves no process
- * behind. Every wait here is bounded in time; nothing sleeps a fixed delay
- * where a condition can be polled.
+ * behind; since that signal follows the thread that forked, start children
+ * from the main thread (or one that outlives them). Every wait here is bounded in time; nothing
+ * sleeps a fixed delay where a condition can be polled.
  *
  * Only loopback addresses (127.0.0.1) are ever used. Set RS_TEST_KEEP_TMP=1
  * to keep the temporary directories (logs, Redis data) after a run.
