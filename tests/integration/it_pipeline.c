@@ -7,7 +7,10 @@
  *    of its request, and the final states are what the acks imply;
  *  - 100 connections open at the same time, driven by 4 threads, each
  *    doing rounds of pipelined work on its own user and on one shared
- *    cursor: all answers arrive, forward-only holds under concurrency.
+ *    cursor: all answers arrive, forward-only holds under concurrency;
+ *  - 5000 requests in flight on one connection, past the server's
+ *    per-connection limit: reading pauses, and every request is answered
+ *    exactly once.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -111,6 +114,53 @@ static void test_1000_pipelined_requests(void **state)
         rs_client_states_free(&s);
     }
     free(reqs);
+    rs_client_close(c);
+}
+
+/* More requests in flight than the server's per-connection limit (1024):
+ * the server pauses reading that connection until answers drain, the
+ * client keeps reading while it writes, and every request is answered. */
+#define OVER_N 5000
+
+static void test_pipeline_past_inflight_limit(void **state)
+{
+    it_ctx *ctx = *state;
+    rs_client *c = it_connect(ctx);
+    unsigned char *seen = calloc(OVER_N + 1, 1);
+    assert_non_null(seen);
+    uint64_t applied = 0;
+    for (uint64_t i = 1; i <= OVER_N; i++) {
+        Readstates__V1__AckRequest ack = READSTATES__V1__ACK_REQUEST__INIT;
+        ack.user_id = 4900;
+        ack.channel_id = 1;
+        ack.message_id = i;
+        Readstates__V1__Request req = READSTATES__V1__REQUEST__INIT;
+        req.id = (1ull << 33) + i;
+        req.call_case = READSTATES__V1__REQUEST__CALL_ACK;
+        req.ack = &ack;
+        it_assert_ok(c, rs_client_send(c, &req));
+    }
+    it_assert_ok(c, rs_client_flush(c));
+    for (size_t n = 0; n < OVER_N; n++) {
+        Readstates__V1__Response *resp = NULL;
+        it_assert_ok(c, rs_client_recv(c, &resp, IT_TIMEOUT_MS));
+        uint64_t i = resp->id - (1ull << 33);
+        assert_true(resp->id > (1ull << 33) && i <= OVER_N);
+        assert_int_equal(seen[i], 0);
+        seen[i] = 1;
+        assert_int_equal(rs_client_response_status(resp), RS_OK);
+        applied += resp->ack->applied ? 1 : 0;
+        rs_client_response_free(resp);
+    }
+    rs_client_ack_result r;
+    it_assert_ok(c, rs_client_ack(c, 4900, 1, OVER_N, 0, &r));
+    /* Execution order is the server's business; the outcome is not: the
+     * newest ack won and the version counts the acks that applied. */
+    assert_false(r.applied);
+    assert_int_equal(r.state.last_message_id, OVER_N);
+    assert_true(applied >= 1);
+    assert_int_equal(r.user_version, applied);
+    free(seen);
     rs_client_close(c);
 }
 
@@ -234,6 +284,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_1000_pipelined_requests),
+        cmocka_unit_test(test_pipeline_past_inflight_limit),
         cmocka_unit_test(test_100_concurrent_connections),
     };
     return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);
