@@ -2,7 +2,8 @@
  * lg_compare.c: `readstate-loadgen compare A.json B.json [--html out.html]`
  * prints two saved runs side by side with the ratio A/B of each figure
  * (throughput, the latency spectrum, CPU per request) and optionally writes
- * the combined HTML chart.
+ * the combined HTML chart. `readstate-loadgen field FILE key.key` prints one
+ * value of a saved run (for scripts).
  */
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +51,42 @@ static void print_compare_(const json_t *a, const json_t *b)
          get2_(b, "cpu", "loadgen_us_per_req"), 1);
     row_("server CPU (us/request)", get2_(a, "cpu", "server_us_per_req"),
          get2_(b, "cpu", "server_us_per_req"), 1);
+}
+
+int lg_field_main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: readstate-loadgen field FILE.json key[.key...]\n");
+        return 2;
+    }
+    json_error_t jerr;
+    json_t *doc = json_load_file(argv[1], 0, &jerr);
+    if (doc == NULL) {
+        fprintf(stderr, "readstate-loadgen: %s: %s\n", argv[1], jerr.text);
+        return 1;
+    }
+    char path[256];
+    snprintf(path, sizeof(path), "%s", argv[2]);
+    const json_t *v = doc;
+    char *save = NULL;
+    for (char *k = strtok_r(path, ".", &save); k != NULL && v != NULL;
+         k = strtok_r(NULL, ".", &save))
+        v = json_object_get(v, k);
+    int rc = 0;
+    if (json_is_integer(v))
+        printf("%lld\n", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        printf("%.6f\n", json_real_value(v));
+    else if (json_is_string(v))
+        printf("%s\n", json_string_value(v));
+    else if (json_is_null(v))
+        printf("null\n");
+    else {
+        fprintf(stderr, "readstate-loadgen: %s: no value at %s\n", argv[1], argv[2]);
+        rc = 1;
+    }
+    json_decref(doc);
+    return rc;
 }
 
 int lg_compare_main(int argc, char **argv)

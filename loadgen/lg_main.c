@@ -6,6 +6,7 @@
  *                     [workload flags] [--json F] [--csv F] [--html F]
  *   readstate-loadgen --fill-users N --fill-channels M [--target ...]
  *   readstate-loadgen compare A.json B.json [--html out.html]
+ *   readstate-loadgen field RESULT.json totals.throughput_rps
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@ static void usage_(FILE *f)
     fprintf(
         f, "usage: readstate-loadgen [options]\n"
            "       readstate-loadgen compare A.json B.json [--html out.html]\n"
+           "       readstate-loadgen field RESULT.json key.key   (one value, for scripts)\n"
            "\n"
            "target and load:\n"
            "  --target URL            rs://host:port (default rs://127.0.0.1:7480) or\n"
@@ -292,6 +294,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "compare") == 0)
         return lg_compare_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "field") == 0)
+        return lg_field_main(argc - 1, argv + 1);
     lg_cli cli;
     if (parse_(&cli, argc, argv) != 0) {
         usage_(stderr);
@@ -308,7 +312,10 @@ int main(int argc, char **argv)
         lg_engine_free(e);
         return 1;
     }
-    json_t *doc = lg_report_build(e, cli.target_url, cli.label);
+    const char *label = cli.label;
+    if (label == NULL)
+        label = cli.cfg.target == LG_TARGET_REDIS ? "redis-direct" : "readstated";
+    json_t *doc = lg_report_build(e, cli.target_url, label);
     lg_engine_free(e);
     if (doc == NULL) {
         fprintf(stderr, "readstate-loadgen: out of memory building the report\n");

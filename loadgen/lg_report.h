@@ -37,5 +37,8 @@ int lg_report_write_html(const char *path, const json_t *const *docs, int n);
 /* `readstate-loadgen compare A.json B.json [--html out.html]`. Returns the
  * exit status. */
 int lg_compare_main(int argc, char **argv);
+/* `readstate-loadgen field FILE key.key`: print one value. Returns the exit
+ * status. */
+int lg_field_main(int argc, char **argv);
 
 #endif /* LG_REPORT_H */

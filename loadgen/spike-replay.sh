@@ -178,6 +178,8 @@ done
 
 # ---- one run ----------------------------------------------------------------
 
+ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+
 # Milliseconds since the epoch (GNU date; falls back to whole seconds).
 now_ms() {
     t=$(date +%s%3N 2>/dev/null)
@@ -192,6 +194,12 @@ run_build() {
     dir=$out/$name
     rm -rf "$dir"
     mkdir -p "$dir"
+    # Other work on the machine shows up as latency in both builds: note it.
+    load=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)
+    echo "$load" >"$dir/loadavg_before"
+    if awk -v l="$load" -v n="$ncpu" 'BEGIN { exit !(l > n / 2) }'; then
+        log "[$name] warning: load average $load on $ncpu CPUs; other work will show as latency"
+    fi
     log "[$name] starting readstated ($states states to come)"
     "$bin" --listen 127.0.0.1:0 --port-file "$dir/port" --http off \
         --max-memory "$max_memory" --slow-request-ms 0 --log-level info \
@@ -324,9 +332,9 @@ fi
         printf '%s: answered\t%s\n' "$b" "$(json_num "$out/$b/run.json" totals answered)"
         printf '%s: errors\t%s\n' "$b" "$(json_num "$out/$b/run.json" totals errors)"
         printf '%s: server CPU us/request\t%s\n' "$b" "$(json_num "$out/$b/run.json" cpu server_us_per_req)"
+        printf '%s: load average before the run\t%s\n' "$b" "$(cat "$out/$b/loadavg_before")"
     done
-    printf 'machine\t%s, %s CPUs\n' "$(uname -srm)" "$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')"
-    printf 'load average at the end\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+    printf 'machine\t%s, %s CPUs\n' "$(uname -srm)" "$ncpu"
     printf 'commit\t%s\n' "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     printf 'date\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 } >"$out/meta.tsv"

@@ -1,0 +1,132 @@
+# bench-lib.sh: shared by bench.sh and run-main.sh (sourced, not run).
+#
+# Builds readstated and readstate-loadgen (Release, tcmalloc) if needed,
+# starts a private redis-server and readstated on free loopback ports in a
+# temporary directory, and stops both by PID on exit. Every wait is bounded.
+
+RS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RS_BUILD=${RS_BUILD:-$RS_ROOT/build-release}
+RS_TMP=""
+RS_REDIS_PID=""
+RS_REDIS_PORT=""
+RS_SERVER_PID=""
+RS_SERVER_PORT=""
+
+rs_log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+rs_die() { rs_log "error: $*"; exit 1; }
+
+# rs_build [--no-build]: configure and build the two programs when missing.
+rs_build() {
+    local force=1
+    [ "${1:-}" = "--no-build" ] && force=0
+    if [ $force = 1 ] || [ ! -x "$RS_BUILD/bin/readstated" ] ||
+        [ ! -x "$RS_BUILD/bin/readstate-loadgen" ]; then
+        rs_log "building in $RS_BUILD (Release, tcmalloc)"
+        cmake -S "$RS_ROOT" -B "$RS_BUILD" -DCMAKE_BUILD_TYPE=Release \
+            -DREADSTATES_TCMALLOC=ON -DREADSTATES_SANITIZE=OFF >/dev/null ||
+            rs_die "cmake configure failed"
+        cmake --build "$RS_BUILD" -j2 --target readstated readstate-loadgen >/dev/null ||
+            rs_die "build failed"
+    fi
+    RS_LOADGEN=$RS_BUILD/bin/readstate-loadgen
+    RS_READSTATED=$RS_BUILD/bin/readstated
+}
+
+# Stop a PID: SIGTERM, wait up to $2 seconds, then SIGKILL.
+rs_stop_pid() {
+    local pid=$1 secs=${2:-30} i
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < secs * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+        sleep 0.1
+    done
+    rs_log "pid $pid did not stop in ${secs}s: SIGKILL"
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+rs_cleanup() {
+    local rc=$?
+    rs_stop_pid "$RS_SERVER_PID" 30
+    rs_stop_pid "$RS_REDIS_PID" 10
+    RS_SERVER_PID=""
+    RS_REDIS_PID=""
+    if [ -n "$RS_TMP" ] && [ -d "$RS_TMP" ]; then
+        rm -rf "$RS_TMP"
+    fi
+    exit $rc
+}
+
+rs_tmp() {
+    RS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/readstates-bench.XXXXXX")
+    trap rs_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+# A port that is free on 127.0.0.1 right now (the caller retries on a race).
+rs_pick_port() {
+    local p i
+    for ((i = 0; i < 50; i++)); do
+        p=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# CPU seconds (user + system) a process has used, from /proc/<pid>/stat.
+rs_cpu_s() {
+    local tck
+    tck=$(getconf CLK_TCK)
+    awk -v t="$tck" '{ sub(/.*\) /, ""); print ($12 + $13) / t }' "/proc/$1/stat"
+}
+
+rs_start_redis() {
+    local try port i
+    for ((try = 0; try < 5; try++)); do
+        port=$(rs_pick_port) || rs_die "no free port"
+        mkdir -p "$RS_TMP/redis"
+        redis-server --bind 127.0.0.1 --port "$port" --dir "$RS_TMP/redis" --save "" \
+            --appendonly yes --appendfsync everysec --daemonize no \
+            >"$RS_TMP/redis.log" 2>&1 &
+        RS_REDIS_PID=$!
+        for ((i = 0; i < 100; i++)); do
+            if redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; then
+                RS_REDIS_PORT=$port
+                rs_log "redis-server pid $RS_REDIS_PID on 127.0.0.1:$port (appendonly, everysec)"
+                return 0
+            fi
+            kill -0 "$RS_REDIS_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        rs_stop_pid "$RS_REDIS_PID" 5
+        RS_REDIS_PID=""
+    done
+    cat "$RS_TMP/redis.log" >&2
+    rs_die "redis-server did not start"
+}
+
+# rs_start_server [extra readstated flags...]
+rs_start_server() {
+    local i
+    rm -f "$RS_TMP/readstated.port"
+    "$RS_READSTATED" --listen 127.0.0.1:0 --port-file "$RS_TMP/readstated.port" --http off \
+        --redis "127.0.0.1:$RS_REDIS_PORT" "$@" >"$RS_TMP/readstated.log" 2>&1 &
+    RS_SERVER_PID=$!
+    for ((i = 0; i < 150; i++)); do
+        if [ -s "$RS_TMP/readstated.port" ]; then
+            RS_SERVER_PORT=$(cat "$RS_TMP/readstated.port")
+            rs_log "readstated pid $RS_SERVER_PID on 127.0.0.1:$RS_SERVER_PORT"
+            return 0
+        fi
+        kill -0 "$RS_SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$RS_TMP/readstated.log" >&2
+    rs_die "readstated did not start"
+}
