@@ -27,6 +27,8 @@ typedef struct rs_config {
     /* storage */
     char redis[RS_ADDR_MAX]; /* host:port; empty = memory only */
     char redis_password[RS_ADDR_MAX];
+    char redis_host[RS_ADDR_MAX]; /* parsed from redis by config_load; empty = none */
+    int redis_port;               /* parsed from redis by config_load */
     int redis_db;
     uint32_t redis_timeout_ms;    /* default 1000 */
     rs_durability durability;     /* default write-behind */

@@ -44,7 +44,12 @@ typedef struct rs_sink_ops {
 struct rs_sink {
     const rs_sink_ops *ops;
     uint32_t refs;
-    uint32_t inflight; /* calls dispatched and not yet replied */
+    uint32_t inflight; /* calls dispatched and not yet replied: dispatch adds 1
+                          when a call starts and takes it off just before that
+                          call's reply, so reply() sees the new count */
+    /* Watch (watch.c): this sink's watch entries, NULL when none. Only
+     * streaming sinks ever get one; start it NULL. */
+    struct watch_entry *watches;
 };
 
 static inline void rs_sink_ref(rs_sink *s)

@@ -1,0 +1,412 @@
+/*
+ * conn.c: the framed TCP connection state machine (memcached's conn, with
+ * Redis's deferred free).
+ *
+ *            accept                 inflight >= max_inflight or
+ *   ───────────────> READING ─────── output > pause mark ──────> WAITING
+ *                     │  ^ <──── answers drained / output written ──┘
+ *       malformed     │  │
+ *       frame ────────┤  └─ shutdown ──> DRAINING ── in-flight answered
+ *                     v                              and output written ─┐
+ *                  CLOSING ── output written ──> CLOSED <── EOF, error, ─┘
+ *                                                 │        idle, slow consumer
+ *                     reaper (own event) <────────┘
+ *                     frees the bufferevent, drops the watches, unrefs the
+ *                     sink; the struct goes when pending calls drop theirs
+ *
+ * The state changes only in conn_set_state(), which also turns reading on
+ * and off. conn_drive() is the one loop that serves requests:
+ *
+ *   input evbuffer: [hdr N][N bytes]  [hdr M][M ...       (partial)
+ *                    ^ frame_parse_header on 4 copied bytes, then
+ *                      evbuffer_pullup(4 + N), decode into s->arena,
+ *                      dispatch, reset the arena, drain 4 + N
+ *
+ * Invariants
+ * - A connection serves at most reqs_per_event requests per wake-up; then a
+ *   0-timeout event brings it back after the other ready connections.
+ * - Reading is off unless the state is READING; the read high watermark
+ *   bounds the input buffer to one largest frame plus slack.
+ * - Replies are encoded straight into the output evbuffer (reserve space,
+ *   pack, commit: no intermediate buffer). Output past max_output closes
+ *   the connection (a slow consumer); output past the pause mark stops
+ *   reading until the output is written, so an honest pipelining client is
+ *   slowed down rather than cut off.
+ * - Nothing frees a connection inside one of its callbacks: conn_close()
+ *   marks it CLOSED and queues it for the reaper; the struct itself lives
+ *   until the last sink reference (pending calls hold one each) is gone,
+ *   and replies to a closed connection are dropped.
+ */
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "server.h"
+#include "watch.h"
+
+static const char *const conn_state_names[CONN_STATE_MAX] = {
+    "reading", "waiting", "draining", "closing", "closed",
+};
+
+const char *conn_state_name(conn_state st)
+{
+    return (unsigned)st < CONN_STATE_MAX ? conn_state_names[st] : "unknown";
+}
+
+/* Output above this stops reading until it is written. */
+static size_t conn_output_pause(const rs_server *s)
+{
+    size_t mark = RS_MIN(s->cfg.max_output / 2, (size_t)1 << 20);
+    return mark > 0 ? mark : 1;
+}
+
+static void conn_unlink(rs_conn *c)
+{
+    rs_server *s = c->s;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    s->nconns--;
+    s->metrics.conns_open--;
+}
+
+static void conn_set_state(rs_conn *c, conn_state st)
+{
+    if (c->state == st || c->state == CONN_CLOSED)
+        return;
+    c->state = st;
+    switch (st) {
+    case CONN_READING: bufferevent_enable(c->bev, EV_READ); break;
+    case CONN_WAITING:
+    case CONN_DRAINING:
+    case CONN_CLOSING: bufferevent_disable(c->bev, EV_READ); break;
+    case CONN_CLOSED:
+        bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+        event_del(c->resume_ev);
+        conn_unlink(c);
+        c->reap_next = c->s->closing;
+        c->s->closing = c;
+        event_active(c->s->reaper_ev, EV_TIMEOUT, 0);
+        break;
+    default: break;
+    }
+}
+
+void conn_close(rs_conn *c, const char *reason)
+{
+    if (c->state == CONN_CLOSED)
+        return;
+    RS_LOG(&c->s->log, RS_LOG_DEBUG, "conn_close", "conn=%llu peer=%s reason=%s",
+           (unsigned long long)c->id, c->peer, reason);
+    conn_set_state(c, CONN_CLOSED);
+}
+
+static size_t conn_output_len(const rs_conn *c)
+{
+    return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+/* Serve buffered requests on the next loop turn. */
+static void conn_schedule(rs_conn *c)
+{
+    static const struct timeval zero = {0, 0};
+    event_add(c->resume_ev, &zero);
+}
+
+static void conn_try_resume(rs_conn *c)
+{
+    const rs_server *s = c->s;
+    if (c->state != CONN_WAITING || c->sink.inflight >= s->cfg.max_inflight ||
+        conn_output_len(c) > conn_output_pause(s))
+        return;
+    conn_set_state(c, CONN_READING);
+    conn_schedule(c);
+}
+
+/* Shutdown: close once nothing is owed. */
+static void conn_check_drained(rs_conn *c)
+{
+    if (c->state == CONN_DRAINING && c->sink.inflight == 0 && conn_output_len(c) == 0)
+        conn_close(c, "shutdown");
+}
+
+static void conn_protocol_error(rs_conn *c, const char *reason, uint32_t len)
+{
+    rs_server *s = c->s;
+    s->metrics.conns_protocol_errors++;
+    RS_LOG(&s->log, RS_LOG_WARN, "protocol_error", "conn=%llu peer=%s reason=%s frame_len=%u",
+           (unsigned long long)c->id, c->peer, reason, len);
+    conn_set_state(c, CONN_CLOSING);
+    if (conn_output_len(c) == 0)
+        conn_close(c, reason);
+}
+
+/* The driver: serve complete frames while READING, within the budget. */
+static void conn_drive(rs_conn *c)
+{
+    rs_server *s = c->s;
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    uint32_t budget = s->cfg.reqs_per_event;
+    uint64_t now = rs_now_ns(); /* latency counts time queued behind this batch */
+    while (c->state == CONN_READING) {
+        if (c->sink.inflight >= s->cfg.max_inflight ||
+            conn_output_len(c) > conn_output_pause(s)) {
+            conn_set_state(c, CONN_WAITING);
+            return;
+        }
+        size_t avail = evbuffer_get_length(in);
+        if (avail < FRAME_HEADER_LEN)
+            return;
+        if (budget == 0) {
+            conn_schedule(c); /* let the other connections have a turn */
+            return;
+        }
+        uint8_t hdr[FRAME_HEADER_LEN];
+        evbuffer_copyout(in, hdr, sizeof(hdr));
+        uint32_t len = 0;
+        frame_result fr = frame_parse_header(hdr, s->cfg.max_frame, &len);
+        if (fr != FRAME_OK) {
+            uint32_t raw = ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) |
+                           ((uint32_t)hdr[2] << 8) | (uint32_t)hdr[3];
+            conn_protocol_error(c, frame_result_name(fr), raw);
+            return;
+        }
+        if (avail - FRAME_HEADER_LEN < len)
+            return; /* the rest arrives later */
+        const uint8_t *frame = evbuffer_pullup(in, (ev_ssize_t)(FRAME_HEADER_LEN + len));
+        server_arena_enter(s);
+        Readstates__V1__Request *req =
+            frame_decode_request(frame + FRAME_HEADER_LEN, len, rs_arena_pb(&s->arena));
+        if (req == NULL) {
+            server_arena_leave(s);
+            conn_protocol_error(c, "bad_protobuf", len);
+            return;
+        }
+        dispatch_request(s, &c->sink, req, now);
+        server_arena_leave(s);
+        evbuffer_drain(in, FRAME_HEADER_LEN + len);
+        budget--;
+    }
+}
+
+static void conn_read_cb(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    conn_drive(arg);
+}
+
+static void conn_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_drive(arg);
+}
+
+/* The output buffer was written out (down to the low watermark, 0). */
+static void conn_write_cb(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    rs_conn *c = arg;
+    switch (c->state) {
+    case CONN_WAITING: conn_try_resume(c); break;
+    case CONN_DRAINING: conn_check_drained(c); break;
+    case CONN_CLOSING: conn_close(c, "protocol_error"); break;
+    default: break;
+    }
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    rs_conn *c = arg;
+    rs_server *s = c->s;
+    if (what & BEV_EVENT_TIMEOUT) {
+        /* Idle: no request for idle_timeout_s. A connection that watches
+         * users or waits for answers is not idle. */
+        if (c->sink.watches != NULL || c->sink.inflight > 0) {
+            if (c->state == CONN_READING)
+                bufferevent_enable(bev, EV_READ);
+            return;
+        }
+        s->metrics.conns_idle_closed++;
+        conn_close(c, "idle");
+        return;
+    }
+    if (what & BEV_EVENT_EOF) {
+        conn_close(c, "eof");
+        return;
+    }
+    if (what & BEV_EVENT_ERROR) {
+        conn_close(c, "error");
+        return;
+    }
+}
+
+/* rs_sink_ops.reply: encode one Response frame into the output. */
+static void conn_reply(rs_sink *sink, const Readstates__V1__Response *resp)
+{
+    rs_conn *c = (rs_conn *)sink;
+    rs_server *s = c->s;
+    if (c->state >= CONN_CLOSING)
+        return; /* answer nothing more */
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    size_t n = protobuf_c_message_get_packed_size(&resp->base);
+    struct evbuffer_iovec v;
+    if (n > UINT32_MAX - FRAME_HEADER_LEN ||
+        evbuffer_reserve_space(out, (ev_ssize_t)(FRAME_HEADER_LEN + n), &v, 1) != 1) {
+        RS_LOG(&s->log, RS_LOG_ERROR, "reply_failed", "conn=%llu bytes=%zu",
+               (unsigned long long)c->id, n);
+        conn_close(c, "reply_failed");
+        return;
+    }
+    uint8_t *p = v.iov_base;
+    frame_put_header(p, (uint32_t)n);
+    protobuf_c_message_pack(&resp->base, p + FRAME_HEADER_LEN);
+    v.iov_len = FRAME_HEADER_LEN + n;
+    evbuffer_commit_space(out, &v, 1);
+
+    size_t queued = evbuffer_get_length(out);
+    if (queued > s->cfg.max_output) {
+        s->metrics.conns_slow_closed++;
+        RS_LOG(&s->log, RS_LOG_WARN, "slow_consumer",
+               "conn=%llu peer=%s output_bytes=%zu max=%zu", (unsigned long long)c->id, c->peer,
+               queued, s->cfg.max_output);
+        /* Abortive close (RST): drop what the kernel still holds for a
+         * reader this far behind instead of trickling it out. */
+        struct linger lg = {1, 0};
+        setsockopt(bufferevent_getfd(c->bev), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        conn_close(c, "slow_consumer");
+        return;
+    }
+    if (c->state == CONN_WAITING)
+        conn_try_resume(c);
+}
+
+/* rs_sink_ops.release: the last reference is gone (the reaper ran). */
+static void conn_release(rs_sink *sink)
+{
+    free(sink);
+}
+
+static const rs_sink_ops conn_sink_ops = {
+    .reply = conn_reply,
+    .release = conn_release,
+    .streams = true,
+};
+
+static void conn_format_peer(const struct sockaddr *addr, char *buf, size_t len)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (addr != NULL && addr->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
+        evutil_inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        port = ntohs(in->sin_port);
+    } else if (addr != NULL && addr->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
+        evutil_inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+    }
+    snprintf(buf, len, "%s:%d", host, port);
+}
+
+void conn_accept(rs_server *s, evutil_socket_t fd, const struct sockaddr *addr, int addrlen)
+{
+    (void)addrlen;
+    if (s->shutting_down || s->nconns >= s->cfg.max_connections) {
+        uint64_t n = ++s->metrics.conns_rejected;
+        if ((n & (n - 1)) == 0) /* 1, 2, 4, 8...: a flood does not flood the log */
+            RS_LOG(&s->log, RS_LOG_WARN, "conn_rejected", "open=%u max=%u rejected_total=%llu",
+                   s->nconns, s->cfg.max_connections, (unsigned long long)n);
+        evutil_closesocket(fd);
+        return;
+    }
+    if (addr != NULL && (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    struct bufferevent *bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (bev == NULL) {
+        RS_LOG(&s->log, RS_LOG_ERROR, "conn_setup_failed", "what=bufferevent");
+        evutil_closesocket(fd);
+        return;
+    }
+    rs_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        fputs("readstated: out of memory (conn)\n", stderr);
+        abort();
+    }
+    c->sink.ops = &conn_sink_ops;
+    c->sink.refs = 1; /* the connection's own, dropped by the reaper */
+    c->s = s;
+    c->bev = bev;
+    c->id = ++s->next_conn_id;
+    c->state = CONN_READING;
+    c->resume_ev = evtimer_new(s->base, conn_resume_cb, c);
+    if (c->resume_ev == NULL) {
+        fputs("readstated: out of memory (conn event)\n", stderr);
+        abort();
+    }
+    conn_format_peer(addr, c->peer, sizeof(c->peer));
+    bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+    /* Read at most one largest frame plus slack ahead of the parser. */
+    bufferevent_setwatermark(bev, EV_READ, 0, (size_t)s->cfg.max_frame + 64 * 1024);
+    if (s->cfg.idle_timeout_s > 0) {
+        struct timeval idle = {(time_t)s->cfg.idle_timeout_s, 0};
+        bufferevent_set_timeouts(bev, &idle, NULL);
+    }
+    c->next = s->conns;
+    if (s->conns != NULL)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    s->metrics.conns_open++;
+    s->metrics.conns_accepted++;
+    bufferevent_enable(bev, EV_READ);
+    RS_LOG(&s->log, RS_LOG_DEBUG, "conn_open", "conn=%llu peer=%s", (unsigned long long)c->id,
+           c->peer);
+}
+
+void conn_drain_all(rs_server *s)
+{
+    rs_conn *c = s->conns;
+    while (c != NULL) {
+        rs_conn *next = c->next;
+        if (c->state == CONN_READING || c->state == CONN_WAITING) {
+            conn_set_state(c, CONN_DRAINING);
+            conn_check_drained(c);
+        }
+        c = next;
+    }
+}
+
+void conn_reap(rs_server *s)
+{
+    while (s->closing != NULL) {
+        rs_conn *c = s->closing;
+        s->closing = c->reap_next;
+        watch_remove_sink(s, &c->sink);
+        bufferevent_free(c->bev);
+        c->bev = NULL;
+        event_free(c->resume_ev);
+        c->resume_ev = NULL;
+        rs_sink_unref(&c->sink); /* frees c unless a pending call holds it */
+    }
+}
+
+void conn_close_all(rs_server *s)
+{
+    while (s->conns != NULL)
+        conn_close(s->conns, "server_stop");
+    conn_reap(s);
+}

@@ -1,0 +1,720 @@
+/*
+ * dispatch.c: one Request in, one Response out (see dispatch.h).
+ *
+ * Every call is validated first (INVALID_ARGUMENT naming the field; nothing
+ * changes), then runs through the engine:
+ *
+ *   acquire ──OK──> run: write_allowed? ─> cache op ─> commit ──OK──> reply, release
+ *      │                                                  └─PENDING─┐
+ *      └─PENDING─> (op waits; its rs_waiter is embedded)            v
+ *                  op_acquired ─> run ...              op_committed ─> reply, release
+ *
+ * Allocation: the op object comes from a one-slot spare, so a call that
+ * completes synchronously (a cached user in write-behind) allocates nothing
+ * from the heap; its arguments are read in place from the decoded request
+ * and its response is built on the stack or in the server's arena. Only
+ * when the engine answers RS_PENDING does the op leave the spare slot; it
+ * then copies the arguments and results it still needs (op_detach), holds
+ * a sink reference and waits on the pending list. The next call mallocs a
+ * new spare.
+ *
+ * Writes refused by the engine (dirty budget full, store down in
+ * write-through) still answer a request that would change nothing (an
+ * equal or older Ack, say) with the current state: only changes are
+ * refused.
+ *
+ * AddMentions spans many users and lives in dispatch_mentions.c.
+ */
+#include "dispatch.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatch_int.h"
+#include "server.h"
+#include "watch.h"
+
+struct op {
+    rs_waiter w; /* acquire, then commit; w.arg is the op */
+    rs_server *s;
+    rs_sink *sink;
+    op *prev, *next; /* the pending list, while detached */
+    uint64_t req_id;
+    uint64_t start_ns;
+    rs_method method;
+    bool detached;
+    rs_user *u; /* pinned while acquired */
+    /* arguments */
+    uint64_t user_id, channel_id, message_id;
+    uint32_t mention_count;
+    bool all;
+    const uint64_t *ids; /* get/delete channel ids */
+    size_t nids;
+    const rs_ack_entry *entries; /* bulk ack */
+    size_t nentries;
+    /* results kept across a pending commit */
+    rs_state state;
+    bool applied;
+    uint32_t napplied; /* bulk ack applied, delete removed */
+    uint64_t version;
+    rs_state *states; /* bulk ack results, nentries */
+    void *owned_args; /* heap copies once detached */
+    rs_state *owned_states;
+    const char *why; /* refusal text (arena or static) */
+};
+
+/* ---- helpers shared with dispatch_mentions.c ---------------------------- */
+
+char *dispatch_sprintf(rs_server *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char probe[1];
+    int n = vsnprintf(probe, sizeof(probe), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    char *buf = rs_arena_alloc(&s->arena, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(buf, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return buf;
+}
+
+void dispatch_pb_state(Readstates__V1__ReadState *pb, const rs_state *st)
+{
+    readstates__v1__read_state__init(pb);
+    pb->channel_id = st->channel_id;
+    pb->last_message_id = st->last_message_id;
+    pb->mention_count = st->mention_count;
+    pb->flags = st->flags & RS_STATE_PROTO_FLAGS;
+    pb->version = st->version;
+}
+
+static void dispatch_log(rs_server *s, rs_method m, uint64_t req_id, rs_status st,
+                         uint64_t lat_ns, const char *message)
+{
+    const rs_config *cfg = &s->cfg;
+    bool slow = cfg->slow_request_ms > 0 && lat_ns >= (uint64_t)cfg->slow_request_ms * 1000000u;
+    if (!slow && !cfg->log_requests)
+        return;
+    RS_LOG(&s->log, slow ? RS_LOG_WARN : RS_LOG_INFO, slow ? "slow_request" : "request",
+           "method=%s id=%llu status=%s latency_us=%llu%s%s%s", rs_method_name(m),
+           (unsigned long long)req_id, rs_status_name(st), (unsigned long long)(lat_ns / 1000),
+           message != NULL ? " message=\"" : "", message != NULL ? message : "",
+           message != NULL ? "\"" : "");
+}
+
+void dispatch_reply(rs_server *s, rs_sink *sink, rs_method m, uint64_t req_id,
+                    uint64_t start_ns, rs_status st, const char *message,
+                    Readstates__V1__Response *resp)
+{
+    Readstates__V1__Status status = READSTATES__V1__STATUS__INIT;
+    status.code = (Readstates__V1__Code)st;
+    if (message != NULL)
+        status.message = (char *)message;
+    resp->id = req_id;
+    resp->status = &status;
+    sink->inflight--;
+    s->inflight--;
+    uint64_t now = rs_now_ns();
+    uint64_t lat = now > start_ns ? now - start_ns : 0;
+    metrics_record(&s->metrics, m, st, lat);
+    dispatch_log(s, m, req_id, st, lat, message);
+    sink->ops->reply(sink, resp);
+    if (s->shutting_down && s->inflight == 0 && s->drain_ev != NULL)
+        event_active(s->drain_ev, EV_TIMEOUT, 0);
+}
+
+void dispatch_errorf(rs_server *s, rs_sink *sink, rs_method m, uint64_t req_id,
+                     uint64_t start_ns, rs_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char buf[512];
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    Readstates__V1__Response resp = READSTATES__V1__RESPONSE__INIT;
+    dispatch_reply(s, sink, m, req_id, start_ns, st, buf, &resp);
+}
+
+rs_method dispatch_method(const Readstates__V1__Request *req)
+{
+    switch (req->call_case) {
+    case READSTATES__V1__REQUEST__CALL_PING: return RS_METHOD_PING;
+    case READSTATES__V1__REQUEST__CALL_ACK: return RS_METHOD_ACK;
+    case READSTATES__V1__REQUEST__CALL_SET: return RS_METHOD_SET;
+    case READSTATES__V1__REQUEST__CALL_BULK_ACK: return RS_METHOD_BULK_ACK;
+    case READSTATES__V1__REQUEST__CALL_ADD_MENTIONS: return RS_METHOD_ADD_MENTIONS;
+    case READSTATES__V1__REQUEST__CALL_GET: return RS_METHOD_GET;
+    case READSTATES__V1__REQUEST__CALL_DELETE: return RS_METHOD_DELETE;
+    case READSTATES__V1__REQUEST__CALL_WATCH: return RS_METHOD_WATCH;
+    default: return RS_METHOD_INVALID;
+    }
+}
+
+/* ---- validation ---------------------------------------------------------- */
+
+/* NULL when the id list is fine, else the message. */
+static const char *check_ids(rs_server *s, const char *field, const uint64_t *ids, size_t n,
+                             size_t min)
+{
+    if (n < min)
+        return dispatch_sprintf(s, "%s must not be empty", field);
+    if (n > s->cfg.max_list)
+        return dispatch_sprintf(s, "%s has %zu entries (max %u)", field, n, s->cfg.max_list);
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == 0)
+            return dispatch_sprintf(s, "%s[%zu] must be non-zero", field, i);
+    return NULL;
+}
+
+/* Returns NULL for a valid request, else the INVALID_ARGUMENT message. */
+static const char *dispatch_validate(rs_server *s, const Readstates__V1__Request *req)
+{
+    switch (req->call_case) {
+    case READSTATES__V1__REQUEST__CALL_PING: return NULL;
+    case READSTATES__V1__REQUEST__CALL_ACK:
+        if (req->ack->user_id == 0)
+            return "ack.user_id must be non-zero";
+        if (req->ack->channel_id == 0)
+            return "ack.channel_id must be non-zero";
+        return NULL;
+    case READSTATES__V1__REQUEST__CALL_SET:
+        if (req->set->user_id == 0)
+            return "set.user_id must be non-zero";
+        if (req->set->channel_id == 0)
+            return "set.channel_id must be non-zero";
+        return NULL;
+    case READSTATES__V1__REQUEST__CALL_BULK_ACK: {
+        const Readstates__V1__BulkAckRequest *b = req->bulk_ack;
+        if (b->user_id == 0)
+            return "bulk_ack.user_id must be non-zero";
+        if (b->n_entries > s->cfg.max_list)
+            return dispatch_sprintf(s, "bulk_ack.entries has %zu entries (max %u)",
+                                    b->n_entries, s->cfg.max_list);
+        for (size_t i = 0; i < b->n_entries; i++)
+            if (b->entries[i]->channel_id == 0)
+                return dispatch_sprintf(s, "bulk_ack.entries[%zu].channel_id must be non-zero",
+                                        i);
+        return NULL;
+    }
+    case READSTATES__V1__REQUEST__CALL_ADD_MENTIONS: {
+        const Readstates__V1__AddMentionsRequest *a = req->add_mentions;
+        if (a->channel_id == 0)
+            return "add_mentions.channel_id must be non-zero";
+        return check_ids(s, "add_mentions.user_ids", a->user_ids, a->n_user_ids, 1);
+    }
+    case READSTATES__V1__REQUEST__CALL_GET:
+        if (req->get->user_id == 0)
+            return "get.user_id must be non-zero";
+        return check_ids(s, "get.channel_ids", req->get->channel_ids, req->get->n_channel_ids,
+                         0);
+    case READSTATES__V1__REQUEST__CALL_DELETE:
+        if (req->delete_->user_id == 0)
+            return "delete.user_id must be non-zero";
+        return check_ids(s, "delete.channel_ids", req->delete_->channel_ids,
+                         req->delete_->n_channel_ids, 0);
+    case READSTATES__V1__REQUEST__CALL_WATCH:
+        return check_ids(s, "watch.user_ids", req->watch->user_ids, req->watch->n_user_ids, 1);
+    default: return "request has no call set";
+    }
+}
+
+/* ---- op objects ---------------------------------------------------------- */
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n);
+    if (p == NULL) {
+        fputs("readstated: out of memory (dispatch)\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+static op *op_get(rs_server *s)
+{
+    op *o = s->dispatch->spare;
+    s->dispatch->spare = NULL;
+    if (o == NULL)
+        o = xmalloc(sizeof(*o));
+    memset(o, 0, sizeof(*o));
+    return o;
+}
+
+/* Done with o: back to the spare slot (or freed), its sink ref dropped. */
+static void op_finish(op *o)
+{
+    rs_server *s = o->s;
+    struct rs_dispatch *d = s->dispatch;
+    if (o->detached) {
+        if (o->prev != NULL)
+            o->prev->next = o->next;
+        else
+            d->pending = o->next;
+        if (o->next != NULL)
+            o->next->prev = o->prev;
+        free(o->owned_args);
+        free(o->owned_states);
+        rs_sink_unref(o->sink);
+    }
+    if (d->spare == NULL)
+        d->spare = o;
+    else
+        free(o);
+}
+
+/* The op outlives this call: copy what it still reads, hold the sink. */
+static void op_detach(op *o)
+{
+    if (o->states != NULL && o->states != o->owned_states) {
+        o->owned_states = xmalloc(o->nentries * sizeof(rs_state));
+        memcpy(o->owned_states, o->states, o->nentries * sizeof(rs_state));
+        o->states = o->owned_states;
+    }
+    if (o->detached)
+        return;
+    size_t ids_bytes = o->nids * sizeof(uint64_t);
+    size_t ent_bytes = o->nentries * sizeof(rs_ack_entry);
+    if (ids_bytes + ent_bytes > 0) {
+        uint8_t *p = xmalloc(ids_bytes + ent_bytes);
+        if (ent_bytes > 0)
+            memcpy(p, o->entries, ent_bytes);
+        if (ids_bytes > 0)
+            memcpy(p + ent_bytes, o->ids, ids_bytes);
+        o->entries = ent_bytes > 0 ? (const rs_ack_entry *)p : NULL;
+        o->ids = ids_bytes > 0 ? (const uint64_t *)(p + ent_bytes) : NULL;
+        o->owned_args = p;
+    }
+    o->detached = true;
+    rs_sink_ref(o->sink);
+    struct rs_dispatch *d = o->s->dispatch;
+    o->prev = NULL;
+    o->next = d->pending;
+    if (d->pending != NULL)
+        d->pending->prev = o;
+    d->pending = o;
+}
+
+/* ---- responses ------------------------------------------------------------ */
+
+static void op_reply_error(op *o, rs_status st, const char *what)
+{
+    dispatch_errorf(o->s, o->sink, o->method, o->req_id, o->start_ns, st, "user %llu: %s",
+                    (unsigned long long)o->user_id, what);
+}
+
+static const char *op_status_text(rs_status st)
+{
+    switch (st) {
+    case RS_ERR_EXHAUSTED: return "resources exhausted; retry later";
+    case RS_ERR_UNAVAILABLE: return "storage unavailable";
+    default: return rs_status_name(st);
+    }
+}
+
+static void op_reply_get(op *o, rs_user *u)
+{
+    rs_server *s = o->s;
+    size_t cap = o->nids > 0 ? o->nids : u->nstates;
+    Readstates__V1__ReadState *pbs = rs_arena_alloc(&s->arena, (cap ? cap : 1) * sizeof(*pbs));
+    Readstates__V1__ReadState **ptrs =
+        rs_arena_alloc(&s->arena, (cap ? cap : 1) * sizeof(*ptrs));
+    size_t n = 0;
+    if (o->nids == 0) {
+        for (uint32_t i = 0; i < u->nslots && n < cap; i++) {
+            if (!rs_state_live(&u->states[i]))
+                continue;
+            dispatch_pb_state(&pbs[n], &u->states[i]);
+            ptrs[n] = &pbs[n];
+            n++;
+        }
+    } else {
+        /* Sorted and unique by channel_id, like the user's own array. */
+        uint64_t *ids = rs_arena_alloc(&s->arena, o->nids * sizeof(uint64_t));
+        memcpy(ids, o->ids, o->nids * sizeof(uint64_t));
+        for (size_t i = 1; i < o->nids; i++) { /* insertion sort: lists are short */
+            uint64_t v = ids[i];
+            size_t j = i;
+            for (; j > 0 && ids[j - 1] > v; j--)
+                ids[j] = ids[j - 1];
+            ids[j] = v;
+        }
+        for (size_t i = 0; i < o->nids; i++) {
+            if (i > 0 && ids[i] == ids[i - 1])
+                continue;
+            const rs_state *st = cache_state(u, ids[i]);
+            if (st == NULL)
+                continue;
+            dispatch_pb_state(&pbs[n], st);
+            ptrs[n] = &pbs[n];
+            n++;
+        }
+    }
+    Readstates__V1__GetReadStatesResponse get = READSTATES__V1__GET_READ_STATES_RESPONSE__INIT;
+    get.n_states = n;
+    get.states = ptrs;
+    get.user_version = u->version;
+    Readstates__V1__Response resp = READSTATES__V1__RESPONSE__INIT;
+    resp.result_case = READSTATES__V1__RESPONSE__RESULT_GET;
+    resp.get = &get;
+    dispatch_reply(s, o->sink, o->method, o->req_id, o->start_ns, RS_OK, NULL, &resp);
+}
+
+/* The answer of a change request from the op's results. */
+static void op_reply_result(op *o)
+{
+    rs_server *s = o->s;
+    Readstates__V1__Response resp = READSTATES__V1__RESPONSE__INIT;
+    Readstates__V1__ReadState pb = READSTATES__V1__READ_STATE__INIT;
+    Readstates__V1__AckResponse ack = READSTATES__V1__ACK_RESPONSE__INIT;
+    Readstates__V1__BulkAckResponse bulk = READSTATES__V1__BULK_ACK_RESPONSE__INIT;
+    Readstates__V1__DeleteReadStatesResponse del =
+        READSTATES__V1__DELETE_READ_STATES_RESPONSE__INIT;
+    switch (o->method) {
+    case RS_METHOD_ACK:
+    case RS_METHOD_SET:
+        dispatch_pb_state(&pb, &o->state);
+        ack.state = &pb;
+        ack.applied = o->applied;
+        ack.user_version = o->version;
+        if (o->method == RS_METHOD_ACK) {
+            resp.result_case = READSTATES__V1__RESPONSE__RESULT_ACK;
+            resp.ack = &ack;
+        } else {
+            resp.result_case = READSTATES__V1__RESPONSE__RESULT_SET;
+            resp.set = &ack;
+        }
+        break;
+    case RS_METHOD_BULK_ACK: {
+        size_t n = o->nentries;
+        Readstates__V1__ReadState *pbs = rs_arena_alloc(&s->arena, (n ? n : 1) * sizeof(*pbs));
+        Readstates__V1__ReadState **ptrs =
+            rs_arena_alloc(&s->arena, (n ? n : 1) * sizeof(*ptrs));
+        for (size_t i = 0; i < n; i++) {
+            dispatch_pb_state(&pbs[i], &o->states[i]);
+            ptrs[i] = &pbs[i];
+        }
+        bulk.n_states = n;
+        bulk.states = ptrs;
+        bulk.applied = o->napplied;
+        bulk.user_version = o->version;
+        resp.result_case = READSTATES__V1__RESPONSE__RESULT_BULK_ACK;
+        resp.bulk_ack = &bulk;
+        break;
+    }
+    case RS_METHOD_DELETE:
+        del.deleted = o->napplied;
+        del.user_version = o->version;
+        resp.result_case = READSTATES__V1__RESPONSE__RESULT_DELETE;
+        resp.delete_ = &del;
+        break;
+    default: break;
+    }
+    dispatch_reply(s, o->sink, o->method, o->req_id, o->start_ns, RS_OK, NULL, &resp);
+}
+
+/* ---- running an op on a ready user --------------------------------------- */
+
+/* Would an Ack of message_id change nothing? Then *out is the current state. */
+static bool ack_is_noop(const rs_user *u, uint64_t channel_id, uint64_t message_id,
+                        rs_state *out)
+{
+    const rs_state *cur = cache_state(u, channel_id);
+    if (message_id > (cur != NULL ? cur->last_message_id : 0))
+        return false;
+    if (cur != NULL) {
+        *out = *cur;
+    } else {
+        memset(out, 0, sizeof(*out));
+        out->channel_id = channel_id;
+    }
+    return true;
+}
+
+/* Apply the change; returns RS_OK with results in o, or the refusal. */
+static rs_status op_apply(op *o, rs_user *u)
+{
+    rs_engine *e = o->s->engine;
+    rs_cache *c = engine_cache(e);
+    rs_status allowed = engine_write_allowed(e, u);
+    rs_status st = allowed;
+    switch (o->method) {
+    case RS_METHOD_ACK:
+        if (allowed == RS_OK)
+            st = cache_ack(c, u, o->channel_id, o->message_id, o->mention_count, &o->state,
+                           &o->applied);
+        else if (ack_is_noop(u, o->channel_id, o->message_id, &o->state))
+            st = RS_OK;
+        break;
+    case RS_METHOD_SET:
+        if (allowed == RS_OK) {
+            st = cache_set(c, u, o->channel_id, o->message_id, o->mention_count, &o->state,
+                           &o->applied);
+        } else {
+            const rs_state *cur = cache_state(u, o->channel_id);
+            if (cur != NULL && cur->last_message_id == o->message_id &&
+                cur->mention_count == o->mention_count && (cur->flags & RS_STATE_MANUAL)) {
+                o->state = *cur;
+                st = RS_OK;
+            }
+        }
+        break;
+    case RS_METHOD_BULK_ACK:
+        o->states =
+            rs_arena_alloc(&o->s->arena, (o->nentries ? o->nentries : 1) * sizeof(rs_state));
+        if (allowed == RS_OK) {
+            st = cache_bulk_ack(c, u, o->entries, o->nentries, o->states, &o->napplied);
+        } else {
+            size_t i = 0;
+            while (i < o->nentries && ack_is_noop(u, o->entries[i].channel_id,
+                                                  o->entries[i].message_id, &o->states[i]))
+                i++;
+            if (i == o->nentries)
+                st = RS_OK; /* every entry is old news: nothing to refuse */
+        }
+        o->applied = o->napplied > 0;
+        break;
+    case RS_METHOD_DELETE:
+        if (allowed == RS_OK) {
+            o->napplied = cache_delete(c, u, o->ids, o->nids, o->all);
+        } else {
+            bool any = o->all ? u->nstates > 0 : false;
+            for (size_t i = 0; !any && i < o->nids; i++)
+                any = cache_state(u, o->ids[i]) != NULL;
+            if (!any)
+                st = RS_OK;
+        }
+        o->applied = o->napplied > 0;
+        break;
+    default: st = RS_ERR_INTERNAL; break;
+    }
+    o->version = u->version;
+    if (st == RS_ERR_EXHAUSTED && allowed == RS_OK)
+        o->why = dispatch_sprintf(o->s, "the user has the maximum of %u read states",
+                                  cache_config(c)->max_states_per_user);
+    else if (st == RS_ERR_EXHAUSTED)
+        o->why = "unflushed changes fill the dirty budget; retry later";
+    return st;
+}
+
+static void op_committed(rs_waiter *w, rs_user *u, rs_status st);
+
+static void op_run(op *o, rs_user *u)
+{
+    rs_server *s = o->s;
+    o->u = u;
+    if (o->method == RS_METHOD_GET) {
+        op_reply_get(o, u);
+        engine_release(s->engine, u);
+        op_finish(o);
+        return;
+    }
+    rs_status st = op_apply(o, u);
+    if (st != RS_OK) {
+        op_reply_error(o, st, o->why != NULL ? o->why : op_status_text(st));
+        engine_release(s->engine, u);
+        op_finish(o);
+        return;
+    }
+    if (o->applied) {
+        o->w.fn = op_committed;
+        st = engine_commit(s->engine, u, &o->w);
+        if (st == RS_PENDING) {
+            op_detach(o); /* write-through: answer once the store has it */
+            return;
+        }
+    }
+    if (st == RS_OK)
+        op_reply_result(o);
+    else
+        op_reply_error(o, st, op_status_text(st));
+    engine_release(s->engine, u);
+    op_finish(o);
+}
+
+static void op_committed(rs_waiter *w, rs_user *u, rs_status st)
+{
+    (void)u;
+    op *o = w->arg;
+    rs_server *s = o->s;
+    server_arena_enter(s);
+    if (st == RS_OK)
+        op_reply_result(o);
+    else
+        op_reply_error(o, st, "the change is in memory but the store did not acknowledge it");
+    engine_release(s->engine, o->u);
+    op_finish(o);
+    server_arena_leave(s);
+}
+
+static void op_acquired(rs_waiter *w, rs_user *u, rs_status st)
+{
+    op *o = w->arg;
+    rs_server *s = o->s;
+    server_arena_enter(s);
+    if (st == RS_OK && u != NULL) {
+        op_run(o, u);
+    } else {
+        op_reply_error(o, st == RS_OK ? RS_ERR_INTERNAL : st,
+                       "could not be loaded from storage");
+        op_finish(o);
+    }
+    server_arena_leave(s);
+}
+
+/* Fill an op's arguments from the request (pointing into it). */
+static void op_fill(rs_server *s, op *o, const Readstates__V1__Request *req)
+{
+    switch (req->call_case) {
+    case READSTATES__V1__REQUEST__CALL_ACK:
+        o->user_id = req->ack->user_id;
+        o->channel_id = req->ack->channel_id;
+        o->message_id = req->ack->message_id;
+        o->mention_count = req->ack->mention_count;
+        break;
+    case READSTATES__V1__REQUEST__CALL_SET:
+        o->user_id = req->set->user_id;
+        o->channel_id = req->set->channel_id;
+        o->message_id = req->set->message_id;
+        o->mention_count = req->set->mention_count;
+        break;
+    case READSTATES__V1__REQUEST__CALL_BULK_ACK: {
+        const Readstates__V1__BulkAckRequest *b = req->bulk_ack;
+        rs_ack_entry *ents =
+            rs_arena_alloc(&s->arena, (b->n_entries ? b->n_entries : 1) * sizeof(rs_ack_entry));
+        for (size_t i = 0; i < b->n_entries; i++) {
+            ents[i].channel_id = b->entries[i]->channel_id;
+            ents[i].message_id = b->entries[i]->message_id;
+        }
+        o->user_id = b->user_id;
+        o->entries = ents;
+        o->nentries = b->n_entries;
+        break;
+    }
+    case READSTATES__V1__REQUEST__CALL_GET:
+        o->user_id = req->get->user_id;
+        o->ids = req->get->channel_ids;
+        o->nids = req->get->n_channel_ids;
+        break;
+    case READSTATES__V1__REQUEST__CALL_DELETE:
+        o->user_id = req->delete_->user_id;
+        o->ids = req->delete_->channel_ids;
+        o->nids = req->delete_->n_channel_ids;
+        o->all = req->delete_->all;
+        break;
+    default: break;
+    }
+}
+
+static void op_start(rs_server *s, rs_sink *sink, const Readstates__V1__Request *req,
+                     rs_method m, uint64_t start_ns)
+{
+    op *o = op_get(s);
+    o->s = s;
+    o->sink = sink;
+    o->req_id = req->id;
+    o->start_ns = start_ns;
+    o->method = m;
+    op_fill(s, o, req);
+    o->w.fn = op_acquired;
+    o->w.arg = o;
+    o->w.user_id = o->user_id;
+    rs_user *u = NULL;
+    rs_status st = engine_acquire(s->engine, o->user_id, &o->w, &u);
+    if (st == RS_OK) {
+        op_run(o, u);
+    } else if (st == RS_PENDING) {
+        op_detach(o);
+    } else {
+        op_reply_error(o, st, op_status_text(st));
+        op_finish(o);
+    }
+}
+
+/* ---- Ping and Watch ---------------------------------------------------------- */
+
+static void dispatch_ping(rs_server *s, rs_sink *sink, const Readstates__V1__Request *req,
+                          uint64_t start_ns)
+{
+    Readstates__V1__PingResponse ping = READSTATES__V1__PING_RESPONSE__INIT;
+    ping.server_time_ms = rs_wall_ms();
+    ping.server_version = (char *)RS_VERSION_STRING;
+    Readstates__V1__Response resp = READSTATES__V1__RESPONSE__INIT;
+    resp.result_case = READSTATES__V1__RESPONSE__RESULT_PING;
+    resp.ping = &ping;
+    dispatch_reply(s, sink, RS_METHOD_PING, req->id, start_ns, RS_OK, NULL, &resp);
+}
+
+/* Watch is answered once with OK and no result; events follow under the
+ * same id (watch.c). Watching a user again on the same connection moves it
+ * to the newer request's id. */
+static void dispatch_watch(rs_server *s, rs_sink *sink, const Readstates__V1__Request *req,
+                           uint64_t start_ns)
+{
+    if (!sink->ops->streams) {
+        dispatch_errorf(s, sink, RS_METHOD_WATCH, req->id, start_ns, RS_ERR_UNIMPLEMENTED,
+                        "Watch needs a streaming connection: use the framed TCP port");
+        return;
+    }
+    const Readstates__V1__WatchRequest *w = req->watch;
+    for (size_t i = 0; i < w->n_user_ids; i++)
+        watch_add(s, sink, w->user_ids[i], req->id);
+    Readstates__V1__Response resp = READSTATES__V1__RESPONSE__INIT;
+    dispatch_reply(s, sink, RS_METHOD_WATCH, req->id, start_ns, RS_OK, NULL, &resp);
+}
+
+/* ---- the door ------------------------------------------------------------------ */
+
+void dispatch_request(rs_server *s, rs_sink *sink, const Readstates__V1__Request *req,
+                      uint64_t start_ns)
+{
+    server_arena_enter(s);
+    sink->inflight++;
+    s->inflight++;
+    rs_method m = dispatch_method(req);
+    const char *bad = dispatch_validate(s, req);
+    if (bad != NULL) {
+        dispatch_errorf(s, sink, m, req->id, start_ns, RS_ERR_INVALID, "%s", bad);
+    } else {
+        switch (m) {
+        case RS_METHOD_PING: dispatch_ping(s, sink, req, start_ns); break;
+        case RS_METHOD_WATCH: dispatch_watch(s, sink, req, start_ns); break;
+        case RS_METHOD_ADD_MENTIONS: dispatch_add_mentions(s, sink, req, start_ns); break;
+        default: op_start(s, sink, req, m, start_ns); break;
+        }
+    }
+    server_arena_leave(s);
+}
+
+void dispatch_init(rs_server *s)
+{
+    s->dispatch = calloc(1, sizeof(*s->dispatch));
+    if (s->dispatch == NULL) {
+        fputs("readstated: out of memory (dispatch)\n", stderr);
+        abort();
+    }
+}
+
+void dispatch_destroy(rs_server *s)
+{
+    struct rs_dispatch *d = s->dispatch;
+    if (d == NULL)
+        return;
+    /* Calls still waiting when the engine is gone are dropped unanswered. */
+    while (d->pending != NULL) {
+        op *o = d->pending;
+        d->pending = o->next;
+        free(o->owned_args);
+        free(o->owned_states);
+        rs_sink_unref(o->sink);
+        free(o);
+    }
+    free(d->spare);
+    dispatch_mentions_destroy(s);
+    free(d);
+    s->dispatch = NULL;
+}

@@ -1,0 +1,367 @@
+/*
+ * server.c: rs_server's lifecycle: set-up, the TCP listener, signals, the
+ * 1 s tick, graceful shutdown and teardown (see server.h).
+ *
+ *   SIGTERM/SIGINT ─> server_shutdown: listener freed (no new connections),
+ *        every connection DRAINING (no reads; closes once answered)
+ *     ─> drain_ev: in-flight requests == 0 (or shutdown_timeout_ms passed)
+ *     ─> engine_shutdown: flush everything dirty
+ *     ─> engine_done(unflushed): exit code 0 / 1, leave the loop
+ *
+ * Invariants: nothing here runs inside a connection's callback; freeing a
+ * connection always goes through the reaper (conn.c).
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <event2/util.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "gc_force.h"
+#include "notify.h"
+#include "watch.h"
+
+#define SERVER_ARENA_CHUNK (64u * 1024u)
+
+void server_arena_leave(rs_server *s)
+{
+    if (s->arena_depth > 0 && --s->arena_depth == 0)
+        rs_arena_reset(&s->arena);
+}
+
+int server_write_port_file(const char *path, int port)
+{
+    char tmp[RS_ADDR_MAX + 32];
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return -1;
+    int w = fprintf(f, "%d\n", port);
+    if (fclose(f) != 0 || w < 0) {
+        unlink(tmp);
+        return -1;
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+int server_add_tick_hook(rs_server *s, rs_tick_fn fn, void *arg)
+{
+    for (int i = 0; i < RS_SERVER_TICK_HOOKS; i++) {
+        if (s->tick_hooks[i] == NULL) {
+            s->tick_hooks[i] = fn;
+            s->tick_hook_args[i] = arg;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void server_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rs_server *s = arg;
+    cache_set_clock(engine_cache(s->engine), (uint32_t)(rs_now_ns() / 1000000000u));
+    if (s->on_tick != NULL)
+        s->on_tick(s, s->on_tick_arg);
+    for (int i = 0; i < RS_SERVER_TICK_HOOKS; i++)
+        if (s->tick_hooks[i] != NULL)
+            s->tick_hooks[i](s, s->tick_hook_args[i]);
+}
+
+static void server_reaper_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_reap(arg);
+}
+
+/* ---- shutdown ----------------------------------------------------------- */
+
+static void server_engine_done(void *arg, uint64_t unflushed)
+{
+    rs_server *s = arg;
+    if (unflushed == 0) {
+        RS_LOG(&s->log, RS_LOG_INFO, "shutdown_complete", "unflushed_states=0");
+        s->exit_code = 0;
+    } else {
+        RS_LOG(&s->log, RS_LOG_ERROR, "shutdown_incomplete", "unflushed_states=%llu",
+               (unsigned long long)unflushed);
+        s->exit_code = 1;
+    }
+    event_base_loopexit(s->base, NULL);
+}
+
+/* Runs when a reply brings in-flight requests to 0, and at the deadline. */
+static void server_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rs_server *s = arg;
+    if (s->engine_stopping)
+        return;
+    uint64_t now = rs_now_ns();
+    if (s->inflight > 0 && now < s->drain_deadline_ns) {
+        uint64_t left = s->drain_deadline_ns - now;
+        struct timeval tv = {(time_t)(left / 1000000000u),
+                             (suseconds_t)(left % 1000000000u / 1000)};
+        event_add(s->drain_ev, &tv);
+        return;
+    }
+    if (s->inflight > 0)
+        RS_LOG(&s->log, RS_LOG_WARN, "shutdown_drain_timeout", "inflight=%llu",
+               (unsigned long long)s->inflight);
+    RS_LOG(&s->log, RS_LOG_INFO, "shutdown_flush", "open_conns=%u", s->nconns);
+    s->engine_stopping = true;
+    event_del(s->drain_ev);
+    engine_shutdown(s->engine, server_engine_done, s);
+}
+
+void server_shutdown(rs_server *s)
+{
+    if (s->shutting_down) {
+        RS_LOG(&s->log, RS_LOG_INFO, "shutdown_in_progress", "inflight=%llu",
+               (unsigned long long)s->inflight);
+        return;
+    }
+    s->shutting_down = true;
+    notify_stopping();
+    RS_LOG(&s->log, RS_LOG_INFO, "shutdown_begin", "inflight=%llu conns=%u",
+           (unsigned long long)s->inflight, s->nconns);
+    if (s->listener != NULL) {
+        evconnlistener_free(s->listener); /* closes the socket: no new connections */
+        s->listener = NULL;
+    }
+    event_del(s->accept_retry_ev);
+    conn_drain_all(s);
+    s->drain_deadline_ns = rs_now_ns() + (uint64_t)s->cfg.shutdown_timeout_ms * 1000000u;
+    event_active(s->drain_ev, EV_TIMEOUT, 0);
+}
+
+static void server_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    rs_server *s = arg;
+    RS_LOG(&s->log, RS_LOG_INFO, "signal", "name=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    server_shutdown(s);
+}
+
+/* ---- listener ------------------------------------------------------------ */
+
+static void server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+                             struct sockaddr *addr, int addrlen, void *arg)
+{
+    (void)l;
+    conn_accept(arg, fd, addr, addrlen);
+}
+
+static void server_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+    rs_server *s = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    RS_LOG(&s->log, RS_LOG_ERROR, "accept_failed", "errno=%d error=\"%s\"", err,
+           evutil_socket_error_to_string(err));
+    /* Out of descriptors or memory: back off instead of spinning. */
+    evconnlistener_disable(l);
+    struct timeval tv = {0, 100 * 1000};
+    event_add(s->accept_retry_ev, &tv);
+}
+
+static void server_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rs_server *s = arg;
+    if (s->listener != NULL)
+        evconnlistener_enable(s->listener);
+}
+
+int server_listen(rs_server *s)
+{
+    char host[RS_ADDR_MAX];
+    int port;
+    if (rs_parse_hostport(s->cfg.listen, host, sizeof(host), &port) != 0) {
+        RS_LOG(&s->log, RS_LOG_ERROR, "bad_listen_address", "addr=%s", s->cfg.listen);
+        return -1;
+    }
+    char portstr[16];
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int gai = getaddrinfo(host, portstr, &hints, &ai);
+    if (gai != 0 || ai == NULL) {
+        RS_LOG(&s->log, RS_LOG_ERROR, "bad_listen_address", "addr=%s error=\"%s\"",
+               s->cfg.listen, gai_strerror(gai));
+        return -1;
+    }
+    s->listener = evconnlistener_new_bind(s->base, server_accept_cb, s,
+                                          LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+                                              LEV_OPT_CLOSE_ON_EXEC,
+                                          1024, ai->ai_addr, (int)ai->ai_addrlen);
+    freeaddrinfo(ai);
+    if (s->listener == NULL) {
+        int err = EVUTIL_SOCKET_ERROR();
+        RS_LOG(&s->log, RS_LOG_ERROR, "listen_failed", "addr=%s errno=%d error=\"%s\"",
+               s->cfg.listen, err, evutil_socket_error_to_string(err));
+        return -1;
+    }
+    evconnlistener_set_error_cb(s->listener, server_accept_error_cb);
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+    evutil_socket_t fd = evconnlistener_get_fd(s->listener);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0) {
+        if (ss.ss_family == AF_INET)
+            s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        else if (ss.ss_family == AF_INET6)
+            s->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    RS_LOG(&s->log, RS_LOG_INFO, "listening", "addr=%s port=%d", host, s->port);
+    if (s->cfg.port_file[0] != '\0' && server_write_port_file(s->cfg.port_file, s->port) != 0) {
+        RS_LOG(&s->log, RS_LOG_ERROR, "port_file_failed", "path=%s error=\"%s\"",
+               s->cfg.port_file, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- set-up and teardown --------------------------------------------------- */
+
+static void server_random_key(uint64_t key[2])
+{
+    if (getrandom(key, 2 * sizeof(uint64_t), 0) != (ssize_t)(2 * sizeof(uint64_t))) {
+        key[0] = rs_now_ns() ^ ((uint64_t)getpid() << 32);
+        key[1] = rs_wall_ms() * 0x9e3779b97f4a7c15ull;
+    }
+}
+
+static struct event *server_event(rs_server *s, evutil_socket_t fd, short what,
+                                  event_callback_fn fn)
+{
+    struct event *ev = event_new(s->base, fd, what, fn, s);
+    if (ev == NULL) {
+        fputs("readstated: out of memory (event)\n", stderr);
+        abort();
+    }
+    return ev;
+}
+
+int server_init(rs_server *s, const rs_config *cfg)
+{
+    memset(s, 0, sizeof(*s));
+    s->cfg = *cfg;
+    s->log.min = cfg->log_level;
+    s->log.out = NULL;
+    s->started_wall_ms = rs_wall_ms();
+    rs_arena_init(&s->arena, SERVER_ARENA_CHUNK);
+    dispatch_init(s);
+    uint64_t key[2];
+    server_random_key(key);
+    watch_init(&s->watch, key);
+    if (metrics_init(&s->metrics) != 0) {
+        RS_LOG(&s->log, RS_LOG_ERROR, "init_failed", "what=metrics");
+        return -1;
+    }
+    s->base = event_base_new();
+    if (s->base == NULL) {
+        RS_LOG(&s->log, RS_LOG_ERROR, "init_failed", "what=event_base");
+        return -1;
+    }
+    rs_engine_config ec;
+    config_to_engine(&s->cfg, &ec, &s->log);
+    if (rs_gc_force_configure(&ec.cache, &s->log) != 0)
+        return -1;
+    s->engine = engine_new(s->base, &ec);
+    if (s->engine == NULL) {
+        RS_LOG(&s->log, RS_LOG_ERROR, "init_failed", "what=engine");
+        return -1;
+    }
+    engine_set_change_hook(s->engine, watch_on_change, s);
+    cache_set_clock(engine_cache(s->engine), (uint32_t)(rs_now_ns() / 1000000000u));
+
+    s->reaper_ev = server_event(s, -1, 0, server_reaper_cb);
+    s->drain_ev = server_event(s, -1, 0, server_drain_cb);
+    s->accept_retry_ev = server_event(s, -1, 0, server_accept_retry_cb);
+    s->tick_ev = server_event(s, -1, EV_PERSIST, server_tick_cb);
+    s->sigterm_ev = server_event(s, SIGTERM, EV_SIGNAL | EV_PERSIST, server_signal_cb);
+    s->sigint_ev = server_event(s, SIGINT, EV_SIGNAL | EV_PERSIST, server_signal_cb);
+    struct timeval second = {1, 0};
+    event_add(s->tick_ev, &second);
+    event_add(s->sigterm_ev, NULL);
+    event_add(s->sigint_ev, NULL);
+    s->gc_force = rs_gc_force_start(s->base, s->cfg.gc_force_interval_s, &s->log);
+
+    RS_LOG(&s->log, RS_LOG_INFO, "starting",
+           "version=%s durability=%s redis=%s max_memory=%zu libevent=%s backend=%s",
+           RS_VERSION_STRING,
+           s->cfg.durability == RS_DURABILITY_WRITE_THROUGH ? "write-through" : "write-behind",
+           s->cfg.redis[0] != '\0' ? s->cfg.redis : "none", s->cfg.max_memory,
+           event_get_version(), event_base_get_method(s->base));
+    return 0;
+}
+
+int server_run(rs_server *s)
+{
+    char status[128];
+    snprintf(status, sizeof(status), "serving on port %d", s->port);
+    notify_ready(status);
+    event_base_dispatch(s->base);
+    return s->exit_code;
+}
+
+static void server_event_free(struct event **ev)
+{
+    if (*ev != NULL) {
+        event_free(*ev);
+        *ev = NULL;
+    }
+}
+
+void server_destroy(rs_server *s)
+{
+    if (s->listener != NULL) {
+        evconnlistener_free(s->listener);
+        s->listener = NULL;
+    }
+    if (s->reaper_ev != NULL)
+        conn_close_all(s);
+    rs_gc_force_stop(s->gc_force);
+    s->gc_force = NULL;
+    server_event_free(&s->reaper_ev);
+    server_event_free(&s->drain_ev);
+    server_event_free(&s->accept_retry_ev);
+    server_event_free(&s->tick_ev);
+    server_event_free(&s->sigterm_ev);
+    server_event_free(&s->sigint_ev);
+    engine_free(s->engine);
+    s->engine = NULL;
+    dispatch_destroy(s);
+    watch_destroy(&s->watch);
+    metrics_destroy(&s->metrics);
+    if (s->arena.first != NULL)
+        rs_arena_destroy(&s->arena);
+    if (s->base != NULL) {
+        event_base_free(s->base);
+        s->base = NULL;
+    }
+}

@@ -1,0 +1,143 @@
+/*
+ * server.h: rs_server, the one context of a readstated process.
+ *
+ * Everything the server owns hangs off this struct and is passed down; there
+ * are no process-wide mutable globals. One event base drives it all: the
+ * TCP listener and its connections (conn.c), the engine's Redis traffic and
+ * timers (engine.h), the HTTP port (http.h), signals and a 1 s tick.
+ *
+ *   rs_server
+ *   ├── base ──── listener ──accept──> rs_conn <-> rs_conn <-> ... (conns)
+ *   ├── engine ── cache (+ Redis store)     │ frames
+ *   ├── dispatch state (spare ops)  <───────┘ dispatch_request(sink, req)
+ *   ├── watch registry (user -> watching sinks), fed by the change hook
+ *   ├── arena (per-request memory), metrics, log, cfg
+ *   └── tick (1 s): cache clock, on_tick (HTTP metrics), tick hooks
+ *
+ * Lifecycle: server_init -> server_listen -> [http_start] -> server_run
+ * (returns after a graceful shutdown) -> [http_stop] -> server_destroy.
+ *
+ * Graceful shutdown (SIGTERM/SIGINT or server_shutdown): stop accepting,
+ * stop reading every connection, let in-flight requests finish (at most
+ * shutdown_timeout_ms), then engine_shutdown flushes everything dirty; the
+ * exit code is 0 when nothing was left unflushed, else 1.
+ */
+#ifndef RS_SERVER_H
+#define RS_SERVER_H
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "engine.h"
+#include "metrics.h"
+#include "rs_arena.h"
+#include "rs_log.h"
+#include "watch.h"
+
+typedef struct rs_server rs_server;
+typedef struct rs_conn rs_conn;
+struct rs_http;
+struct rs_dispatch;
+struct rs_gc_force;
+
+/* A function run once a second from the tick timer. */
+typedef void (*rs_tick_fn)(rs_server *s, void *arg);
+
+#define RS_SERVER_TICK_HOOKS 4
+
+struct rs_server {
+    struct event_base *base;
+    rs_config cfg;
+    rs_log log;
+    rs_engine *engine;
+    rs_metrics metrics;
+    struct evconnlistener *listener;
+    bool shutting_down;
+    int port; /* bound TCP port (after server_listen) */
+
+    /* connections (conn.c) */
+    rs_conn *conns;   /* open connections, doubly linked */
+    rs_conn *closing; /* closed, waiting for the reaper (singly linked) */
+    struct event *reaper_ev;
+    uint32_t nconns;
+    uint64_t next_conn_id;
+    struct event *accept_retry_ev; /* re-enables the listener after EMFILE */
+
+    /* requests (dispatch.c) */
+    rs_arena arena;       /* per-request memory, reset when depth drops to 0 */
+    uint32_t arena_depth; /* nesting of server_arena_enter */
+    uint64_t inflight;    /* requests dispatched and not yet answered, all sinks */
+    struct rs_dispatch *dispatch;
+
+    /* Watch (watch.c) */
+    rs_watch_registry watch;
+
+    /* signals, tick, shutdown */
+    struct event *sigterm_ev;
+    struct event *sigint_ev;
+    struct event *tick_ev;
+    struct event *drain_ev; /* checks whether in-flight requests are done */
+    uint64_t drain_deadline_ns;
+    bool engine_stopping;
+    int exit_code;
+
+    /* Hook for the HTTP port's metrics: run every tick when set. */
+    rs_tick_fn on_tick;
+    void *on_tick_arg;
+    /* More tick hooks (server_add_tick_hook). */
+    rs_tick_fn tick_hooks[RS_SERVER_TICK_HOOKS];
+    void *tick_hook_args[RS_SERVER_TICK_HOOKS];
+
+    /* The HTTP port: set by main from http_start, NULL when off. */
+    struct rs_http *http;
+    /* The GC build's forced collections (NULL in the normal build). */
+    struct rs_gc_force *gc_force;
+
+    uint64_t started_wall_ms;
+};
+
+/* Set up the event base, the engine (from cfg), metrics, signals and the
+ * tick. cfg is copied. Returns 0, or -1 (logged) on failure; on failure
+ * server_destroy is still safe to call. */
+int server_init(rs_server *s, const rs_config *cfg);
+
+/* Bind the TCP listener, log event=listening and write --port-file.
+ * Returns 0, or -1 (logged). */
+int server_listen(rs_server *s);
+
+/* Run the event loop until a graceful shutdown finishes. Returns the exit
+ * code: 0, or 1 when states were left unflushed. */
+int server_run(rs_server *s);
+
+/* Begin a graceful shutdown (what SIGTERM does). Safe to call twice. */
+void server_shutdown(rs_server *s);
+
+/* Free everything server_init created (closes any connection left). */
+void server_destroy(rs_server *s);
+
+/* Register fn to run every tick. Returns 0, or -1 when all slots are used. */
+int server_add_tick_hook(rs_server *s, rs_tick_fn fn, void *arg);
+
+/* Per-request memory: enter before decoding a request into s->arena, leave
+ * after the response is out. Nested enters share the arena; it is reset
+ * when the outermost leave runs. */
+static inline void server_arena_enter(rs_server *s)
+{
+    s->arena_depth++;
+}
+void server_arena_leave(rs_server *s);
+
+/* Write "<port>\n" to path atomically (temp file + rename), so a reader
+ * never sees a partial file. Returns 0, or -1 with errno set. */
+int server_write_port_file(const char *path, int port);
+
+/* Dispatch's state (dispatch.c): spare operation objects and the list of
+ * requests waiting on storage. init aborts on out of memory; destroy frees
+ * what is left (call after engine_free). */
+void dispatch_init(rs_server *s);
+void dispatch_destroy(rs_server *s);
+
+#endif /* RS_SERVER_H */
