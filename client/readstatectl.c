@@ -361,9 +361,11 @@ static void print_states(const ctl_args *a, const rs_client_states *s, bool with
     for (size_t i = 0; i < s->n; i++)
         table_row(&s->states[i]);
     if (with_applied)
-        printf("applied: %u of %zu  ", s->applied, s->n);
-    printf("user_version: %llu  (%zu state%s)\n", (unsigned long long)s->user_version, s->n,
-           s->n == 1 ? "" : "s");
+        printf("applied: %u of %zu entries  user_version: %llu\n", s->applied, s->n,
+               (unsigned long long)s->user_version);
+    else
+        printf("user_version: %llu  (%zu state%s)\n", (unsigned long long)s->user_version, s->n,
+               s->n == 1 ? "" : "s");
 }
 
 /* "CHANNEL:MSG" into an entry. Returns 0 or -1. */
