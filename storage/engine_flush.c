@@ -232,8 +232,8 @@ rs_status engine_flush_commit(rs_engine *e, rs_user *u, rs_waiter *w)
     w->user_id = u->user_id;
     w->version = u->version;
     w->next = NULL;
-    if (w->deadline_ns == 0)
-        w->deadline_ns = rs_now_ns() + ms_to_ns(e->cfg.redis_timeout_ms);
+    /* Always ours to set: callers reuse one waiter for acquire and commit. */
+    w->deadline_ns = rs_now_ns() + ms_to_ns(e->cfg.redis_timeout_ms);
     if (!store_redis_up(e->store)) {
         w->next = e->fail_list;
         e->fail_list = w;

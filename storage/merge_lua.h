@@ -7,10 +7,12 @@
  *           <channel_id> -<version>                      (a delete)
  *           ...
  *
- * A field is replaced (or removed by a delete) only when the stored field's
- * version is lower; _v only rises. The script returns the number of fields
- * it changed. storage/merge.lua is the commented copy; the string here is
- * the same script without comments.
+ * Channel ids are distinct within one call. A field is replaced (or removed
+ * by a delete) only when the stored field's version is lower; _v only rises.
+ * Fields are read with one HMGET and written with one HSET/HDEL per chunk of
+ * 500, so a call costs a few commands, not two per state. The script returns the number of
+ * fields it changed. storage/merge.lua is the commented copy; the string here is the same
+ * script without comments.
  */
 #ifndef RS_MERGE_LUA_H
 #define RS_MERGE_LUA_H

@@ -151,12 +151,15 @@ static void store_handshake_reply(store_redis *s, store_req_kind kind, const red
     if (reply == NULL)
         return;
     if (reply_is_error(reply)) {
-        RS_LOG(s->cfg.log, RS_LOG_ERROR, "redis_handshake_error",
-               "addr=%s:%d step=%s error=\"%s\"", s->host, s->cfg.port,
+        /* Said once per outage at error level; retries go to debug. */
+        s->failed_attempts++;
+        RS_LOG(s->cfg.log, s->failed_attempts == 1 ? RS_LOG_ERROR : RS_LOG_DEBUG,
+               "redis_handshake_error", "addr=%s:%d step=%s attempt=%u error=\"%s\"", s->host,
+               s->cfg.port,
                kind == REQ_AUTH     ? "auth"
                : kind == REQ_SELECT ? "select"
                                     : "script_load",
-               reply->str != NULL ? reply->str : "");
+               s->failed_attempts, reply->str != NULL ? reply->str : "");
         store_drop(s, "handshake");
         return;
     }

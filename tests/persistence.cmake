@@ -24,3 +24,8 @@ foreach(t restart crash outage)
   rs_add_persistence_test(persist_${t} ${RS_PERSIST_DIR}/test_${t}.c)
   target_link_libraries(persist_${t} PRIVATE rs_persist_util)
 endforeach()
+
+# A measurement, not a test: flush throughput and cold-load latency.
+add_executable(bench_flush ${RS_PERSIST_DIR}/bench_flush.c)
+target_include_directories(bench_flush PRIVATE ${CMAKE_SOURCE_DIR}/storage)
+target_link_libraries(bench_flush PRIVATE rs_testsupport readstates_core)

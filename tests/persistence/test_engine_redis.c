@@ -339,6 +339,65 @@ static void test_outage_and_backlog(void **state)
     assert_true(engine_stats(f->e)->reconnects >= 1);
 }
 
+/* The script cache is flushed under a running engine: the merge gets
+ * NOSCRIPT, the engine loads the script again and the retry lands. */
+static void test_noscript_reload(void **state)
+{
+    fixture *f = *state;
+    f->e = make_engine(f, RS_DURABILITY_WRITE_THROUGH, 0);
+    assert_true(run_until(f, engine_is_ready, f->e, 5000));
+    redis_cmd(f, "SCRIPT FLUSH");
+    rs_user *u = acquire(f, 61);
+    rs_state out;
+    bool applied;
+    waitrec c;
+    waitrec_init(&c);
+    assert_int_equal(cache_ack(engine_cache(f->e), u, 4, 44, 0, &out, &applied), RS_OK);
+    assert_int_equal(engine_commit(f->e, u, &c.w), RS_PENDING);
+    assert_true(run_until(f, fired, &c, 3000));
+    assert_int_equal(c.st, RS_OK);
+    expect_hget(f, "readstates:{61}", "4", "1:44:0:0");
+    assert_true(engine_stats(f->e)->flush_errors >= 1); /* the NOSCRIPT attempt */
+    engine_release(f->e, u);
+}
+
+/* AUTH and SELECT on connect: the hash lands in the configured database. */
+static void test_auth_and_select(void **state)
+{
+    fixture *f = *state;
+    redis_cmd(f, "CONFIG SET requirepass s3cret");
+    redis_cmd(f, "AUTH s3cret");
+    rs_engine_config cfg;
+    engine_config_defaults(&cfg);
+    cfg.redis_host = "127.0.0.1";
+    cfg.redis_port = f->redis.port;
+    cfg.redis_password = "s3cret";
+    cfg.redis_db = 3;
+    cfg.flush_interval_ms = 100;
+    cfg.log = &f->log;
+    f->e = engine_new(f->base, &cfg);
+    assert_non_null(f->e);
+    assert_true(run_until(f, engine_is_ready, f->e, 5000));
+    rs_user *u = acquire(f, 62);
+    rs_state out;
+    bool applied;
+    waitrec c;
+    waitrec_init(&c);
+    assert_int_equal(cache_ack(engine_cache(f->e), u, 1, 11, 0, &out, &applied), RS_OK);
+    assert_int_equal(engine_commit(f->e, u, &c.w), RS_OK);
+    engine_release(f->e, u);
+    assert_true(run_until(f, engine_is_clean, f->e, 3000));
+    expect_hget(f, "readstates:{62}", "1", NULL); /* not in db 0 */
+    redis_cmd(f, "SELECT 3");
+    expect_hget(f, "readstates:{62}", "1", "1:11:0:0");
+    /* A wrong password never comes up. */
+    engine_free(f->e);
+    cfg.redis_password = "wrong";
+    f->e = engine_new(f->base, &cfg);
+    assert_non_null(f->e);
+    assert_false(run_until(f, engine_is_ready, f->e, 500));
+}
+
 /* Redis stops answering (SIGSTOP): a load fails within the request timeout
  * and later acquires of uncached users fail at once; after SIGCONT the
  * engine reconnects. */
@@ -438,6 +497,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_behind_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_through_acks_after_redis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outage_and_backlog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_noscript_reload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth_and_select, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hung_redis_load_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_reports, setup, teardown),
     };

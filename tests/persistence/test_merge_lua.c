@@ -149,6 +149,69 @@ static void test_delete_by_version(void **state)
     expect_field(f, k, "_v", "6");
 }
 
+/* More fields than one chunk of the script (500), sets and deletes mixed,
+ * some older than what is stored. */
+static void test_many_fields(void **state)
+{
+    fixture *f = *state;
+    const char *k = "readstates:{46}";
+    enum { N = 1300 };
+    static char bufs[2 * N + 2][48];
+    const char *argv[2 * N + 5];
+    size_t n = 0;
+    argv[n++] = "EVALSHA";
+    argv[n++] = f->sha;
+    argv[n++] = "1";
+    argv[n++] = k;
+    argv[n++] = "5000";
+    for (int i = 0; i < N; i++) {
+        snprintf(bufs[2 * i], sizeof(bufs[0]), "%d", i + 1);
+        snprintf(bufs[2 * i + 1], sizeof(bufs[0]), "%d:%d:0:0", 10 + i, 100 + i);
+        argv[n++] = bufs[2 * i];
+        argv[n++] = bufs[2 * i + 1];
+    }
+    redisReply *r = redisCommandArgv(f->c, (int)n, argv, NULL);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    assert_int_equal(r->integer, N);
+    freeReplyObject(r);
+    /* Second call: even channels get an older version (ignored), channels
+     * divisible by 3 a newer delete, the rest a newer set. */
+    n = 5;
+    for (int i = 0; i < N; i++) {
+        int ch = i + 1;
+        if (ch % 3 == 0)
+            snprintf(bufs[2 * i + 1], sizeof(bufs[0]), "-%d", 4000 + i);
+        else if (ch % 2 == 0)
+            snprintf(bufs[2 * i + 1], sizeof(bufs[0]), "%d:%d:0:0", 1 + i % 9, 1);
+        else
+            snprintf(bufs[2 * i + 1], sizeof(bufs[0]), "%d:%d:1:1", 4000 + i, 7);
+        argv[n++] = bufs[2 * i];
+        argv[n++] = bufs[2 * i + 1];
+    }
+    r = redisCommandArgv(f->c, (int)n, argv, NULL);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    long long want = 0;
+    for (int ch = 1; ch <= N; ch++)
+        want += ch % 3 == 0 || ch % 2 != 0;
+    assert_int_equal(r->integer, want);
+    freeReplyObject(r);
+    char field[16], val[48];
+    for (int ch = 1; ch <= N; ch++) {
+        snprintf(field, sizeof(field), "%d", ch);
+        if (ch % 3 == 0) {
+            expect_field(f, k, field, NULL);
+            continue;
+        }
+        if (ch % 2 == 0)
+            snprintf(val, sizeof(val), "%d:%d:0:0", 10 + ch - 1, 100 + ch - 1);
+        else
+            snprintf(val, sizeof(val), "%d:7:1:1", 4000 + ch - 1);
+        expect_field(f, k, field, val);
+    }
+}
+
 static void test_noscript_after_flush(void **state)
 {
     fixture *f = *state;
@@ -197,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_set_and_version_merge),
         cmocka_unit_test(test_version_only_rises),
         cmocka_unit_test(test_delete_by_version),
+        cmocka_unit_test(test_many_fields),
         cmocka_unit_test(test_noscript_after_flush),
         cmocka_unit_test(test_readable_copy_matches),
     };
