@@ -176,6 +176,43 @@ for b in "$bin_nogc" "$bin_gc" "$loadgen"; do
     [ -x "$b" ] || die "missing $b (build it, or drop --no-build)"
 done
 
+# ---- extract the report's inputs -------------------------------------------
+
+# CSV per-second rows -> sec answered p99_us max_us
+series_of() {
+    awk -F, 'NR > 1 { printf "%s\t%s\t%s\t%s\n", $1, $3, $6, $8 }' "$1"
+}
+
+# One value of a load generator result document ("-" when absent).
+json_num() { # file key.key
+    "$loadgen" field "$1" "$2" 2>/dev/null || echo "-"
+}
+
+# The whole-run spectrum of all requests -> label percentile value_us
+spectrum_of() {
+    for row in p50:p50_us:50 p90:p90_us:90 p99:p99_us:99 p99.9:p999_us:99.9 \
+        p99.99:p9999_us:99.99 max:max_us:100; do
+        IFS=: read -r label key pct <<EOS
+$row
+EOS
+        v=$("$loadgen" field "$1" "latency.all.$key") || die "no latency.all.$key in $1"
+        printf '%s\t%s\t%s\n' "$label" "$pct" "$v"
+    done
+}
+
+# gc_forced log lines -> offset_ms duration_ms heap_bytes
+collections_of() { # server.log meas_start_ms
+    awk -v t0="$2" '/event=gc_forced / {
+        s = ""; d = ""; h = ""
+        for (i = 1; i <= NF; i++) {
+            if ($i ~ /^start_unix_ms=/) s = substr($i, 15)
+            else if ($i ~ /^duration_ms=/) d = substr($i, 13)
+            else if ($i ~ /^heap_bytes=/) h = substr($i, 12)
+        }
+        if (s != "" && d != "") printf "%d\t%s\t%s\n", s - t0, d, h
+    }' "$1"
+}
+
 # ---- one run ----------------------------------------------------------------
 
 ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
@@ -227,6 +264,8 @@ run_build() {
     wait "$lg" || rc=$?
     untrack "$lg"
     [ $rc -eq 0 ] || { tail -20 "$dir/fill.txt" >&2; die "[$name] fill failed ($rc)"; }
+    written=$(json_num "$dir/fill.json" totals.states_written)
+    [ "$written" = "$states" ] || die "[$name] the fill wrote $written of $states states"
 
     log "[$name] measuring: $rate req/s for $duration s (+$warmup s warm-up)"
     run_limit=$((duration + warmup + 60))
@@ -242,6 +281,8 @@ run_build() {
     wait "$lg" || rc=$?
     untrack "$lg"
     [ $rc -eq 0 ] || { tail -20 "$dir/run.txt" >&2; die "[$name] measured run failed ($rc)"; }
+    errors=$(json_num "$dir/run.json" totals.errors)
+    [ "$errors" = 0 ] || log "[$name] warning: $errors requests failed (see $dir/run.txt)"
     # The load generator starts its clock when its first connection is
     # ready, a few ms after launch: the measured phase begins about then
     # plus the warm-up.
@@ -249,56 +290,6 @@ run_build() {
 
     stop_pid "$srv" 30
     log "[$name] done"
-}
-
-# ---- extract the report's inputs -------------------------------------------
-
-# CSV per-second rows -> sec answered p99_us max_us
-series_of() {
-    awk -F, 'NR > 1 { printf "%s\t%s\t%s\t%s\n", $1, $3, $6, $8 }' "$1"
-}
-
-# The whole-run spectrum of the "all" latency in a loadgen JSON document.
-spectrum_of() {
-    awk '{ doc = doc $0 " " }
-    END {
-        i = index(doc, "\"latency\""); if (i == 0) exit 1
-        doc = substr(doc, i); i = index(doc, "\"all\""); if (i == 0) exit 1
-        doc = substr(doc, i); i = index(doc, "}"); if (i > 0) doc = substr(doc, 1, i)
-        n = split("p50 p50_us 50|p90 p90_us 90|p99 p99_us 99|p99.9 p999_us 99.9|p99.99 p9999_us 99.99|max max_us 100", row, "|")
-        for (k = 1; k <= n; k++) {
-            split(row[k], f, " ")
-            if (match(doc, "\"" f[2] "\" *: *[-0-9.eE+]+")) {
-                v = substr(doc, RSTART, RLENGTH); sub(/^[^:]*: */, "", v)
-                printf "%s\t%s\t%s\n", f[1], f[3], v
-            }
-        }
-    }' "$1"
-}
-
-# A number from an object of a loadgen JSON document: json_num file obj key
-json_num() {
-    awk -v obj="$2" -v key="$3" '{ doc = doc $0 " " }
-    END {
-        i = index(doc, "\"" obj "\""); if (i == 0) exit
-        doc = substr(doc, i)
-        if (match(doc, "\"" key "\" *: *[-0-9.eE+]+")) {
-            v = substr(doc, RSTART, RLENGTH); sub(/^[^:]*: */, "", v); print v
-        }
-    }' "$1"
-}
-
-# gc_forced log lines -> offset_ms duration_ms heap_bytes
-collections_of() { # server.log meas_start_ms
-    awk -v t0="$2" '/event=gc_forced / {
-        s = ""; d = ""; h = ""
-        for (i = 1; i <= NF; i++) {
-            if ($i ~ /^start_unix_ms=/) s = substr($i, 15)
-            else if ($i ~ /^duration_ms=/) d = substr($i, 13)
-            else if ($i ~ /^heap_bytes=/) h = substr($i, 12)
-        }
-        if (s != "" && d != "") printf "%d\t%s\t%s\n", s - t0, d, h
-    }' "$1"
 }
 
 # ---- main -------------------------------------------------------------------
@@ -328,10 +319,10 @@ fi
     printf 'gc_interval_s\t%s\n' "$interval"
     printf 'mode\t%s\n' "$mode"
     for b in nogc gc; do
-        printf '%s: states written by the fill\t%s\n' "$b" "$(json_num "$out/$b/fill.json" totals states_written)"
-        printf '%s: answered\t%s\n' "$b" "$(json_num "$out/$b/run.json" totals answered)"
-        printf '%s: errors\t%s\n' "$b" "$(json_num "$out/$b/run.json" totals errors)"
-        printf '%s: server CPU us/request\t%s\n' "$b" "$(json_num "$out/$b/run.json" cpu server_us_per_req)"
+        printf '%s: states written by the fill\t%s\n' "$b" "$(json_num "$out/$b/fill.json" totals.states_written)"
+        printf '%s: answered\t%s\n' "$b" "$(json_num "$out/$b/run.json" totals.answered)"
+        printf '%s: errors\t%s\n' "$b" "$(json_num "$out/$b/run.json" totals.errors)"
+        printf '%s: server CPU us/request\t%s\n' "$b" "$(json_num "$out/$b/run.json" cpu.server_us_per_req)"
         printf '%s: load average before the run\t%s\n' "$b" "$(cat "$out/$b/loadavg_before")"
     done
     printf 'machine\t%s, %s CPUs\n' "$(uname -srm)" "$ncpu"
