@@ -36,10 +36,10 @@ struct bufferevent;
 struct redisAsyncContext;
 
 typedef enum lg_mode {
-    LG_MODE_RATE, /* open loop at a fixed rate */
-    LG_MODE_MAX,  /* closed loop: keep every pipeline full */
-    LG_MODE_FILL, /* closed loop over a fixed set of bulk acks, then exit */
-    LG_MODE_MAX_
+    LG_MODE_RATE,   /* open loop at a fixed rate */
+    LG_MODE_CLOSED, /* closed loop: keep every pipeline full */
+    LG_MODE_FILL,   /* closed loop over a fixed set of bulk acks, then exit */
+    LG_MODE_MAX
 } lg_mode;
 
 typedef enum lg_target_kind {

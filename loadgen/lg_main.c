@@ -187,7 +187,7 @@ static int parse_one_(lg_cli *cli, int o, const char *arg, const char *name)
     switch (o) {
     case OPT_TARGET: return parse_target_(cli, arg);
     case OPT_RATE: c->mode = LG_MODE_RATE; return num_(name, arg, 0.001, 1e8, &c->rate);
-    case OPT_MAX: c->mode = LG_MODE_MAX; return 0;
+    case OPT_MAX: c->mode = LG_MODE_CLOSED; return 0;
     case OPT_CONNS:
         if (u64_(name, arg, 1, 10000, &u))
             return -1;

@@ -21,7 +21,7 @@ const double lg_report_pcts[LG_REPORT_NPCT] = {50, 90, 99, 99.9, 99.99, 100};
 const char *const lg_report_pct_keys[LG_REPORT_NPCT] = {"p50_us",  "p90_us",   "p99_us",
                                                         "p999_us", "p9999_us", "max_us"};
 
-static const char *const mode_names_[LG_MODE_MAX_] = {"rate", "max", "fill"};
+static const char *const mode_names_[LG_MODE_MAX] = {"rate", "max", "fill"};
 
 static json_t *spectrum_(const rs_hist *h)
 {
