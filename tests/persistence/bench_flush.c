@@ -14,6 +14,7 @@
  * (defaults 20000 10 256). Starts its own redis-server (tests/support).
  */
 #include <event2/event.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +194,7 @@ static void bench_cold_loads(bench *b, uint64_t users)
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN); /* a write to a Redis that just died */
     uint64_t users = argc > 1 ? strtoull(argv[1], NULL, 10) : 20000;
     uint32_t states = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : 10;
     uint32_t batch = argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 256;

@@ -144,6 +144,42 @@ static void test_redis_outage(void **state)
     rs_test_redis_cleanup(&redis);
 }
 
+/* SIGTERM while Redis is down: the server waits --shutdown-timeout-ms, then
+ * exits non-zero saying how many states were not flushed. */
+static void test_sigterm_with_redis_down(void **state)
+{
+    (void)state;
+    rs_test_redis redis;
+    rs_test_server srv;
+    assert_int_equal(rs_test_redis_start(&redis), 0);
+    const char *flags[] = {"--shutdown-timeout-ms", "1000", "--flush-interval-ms", "100", NULL};
+    assert_int_equal(pu_server_start(&srv, &redis, flags), 0);
+    rs_client *c = pu_connect(&srv);
+    assert_non_null(c);
+    rs_client_ack_result res;
+    assert_int_equal(rs_client_ack(c, 3, 1, 10, 0, &res), RS_OK);
+    assert_true(rs_poll_until(server_clean, &srv, 5000));
+    rs_test_redis_kill9(&redis);
+    assert_true(rs_poll_until(server_sees_redis_down, &srv, 5000));
+    assert_int_equal(rs_client_ack(c, 3, 2, 20, 0, &res), RS_OK);
+    assert_int_equal(rs_client_ack(c, 3, 3, 30, 0, &res), RS_OK);
+    rs_client_close(c);
+    long long t0 = rs_mono_ms();
+    int ws = 0;
+    assert_int_equal(rs_test_server_stop(&srv, 15000, &ws), 0);
+    long long took = rs_mono_ms() - t0;
+    assert_true(WIFEXITED(ws));
+    assert_int_not_equal(WEXITSTATUS(ws), 0);
+    assert_true(took >= 900);
+    char *log = rs_read_file(srv.proc.stderr_path, NULL);
+    assert_non_null(log);
+    if (strstr(log, "unflushed_states=2") == NULL)
+        fail_msg("no unflushed count in the log:\n%s", log);
+    free(log);
+    rs_test_server_cleanup(&srv);
+    rs_test_redis_cleanup(&redis);
+}
+
 static bool redis_field_version_at_least(redisContext *rc, uint64_t min, uint64_t *ver,
                                          uint64_t *msg)
 {
@@ -228,6 +264,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_redis_outage),
         cmocka_unit_test(test_two_servers_never_move_back),
+        cmocka_unit_test(test_sigterm_with_redis_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
