@@ -1,0 +1,474 @@
+/*
+ * it_http_prometheus.c: the deploy files against the real tools.
+ *
+ * - promtool checks deploy/prometheus/prometheus.yml and rules.yml;
+ * - systemd-analyze verifies deploy/systemd/readstated.service;
+ * - a real Prometheus (loopback, ephemeral port, temporary TSDB) scrapes a
+ *   real readstated while readstate-loadgen drives it, and the p99 PromQL
+ *   query and the p99 recording rule give a finite value in (0, 1 s);
+ * - every metric name the Grafana dashboard and the rules use is one the
+ *   server exports (or a recording rule of rules.yml).
+ */
+#include <ctype.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "http_test_client.h"
+#include "rs_testsupport.h"
+
+#define DEPLOY RS_HTTP_SOURCE_DIR "/deploy"
+
+static void run_ok(const char *const argv[])
+{
+    char *out = NULL, *err = NULL;
+    int code = rs_run(argv, NULL, 60000, &out, &err);
+    if (code != 0)
+        fail_msg("%s %s exited %d:\n%s\n%s", argv[0], argv[1], code, out ? out : "",
+                 err ? err : "");
+    free(out);
+    free(err);
+}
+
+static void test_promtool(void **state)
+{
+    (void)state;
+    const char *cfg[] = {"promtool", "check", "config", DEPLOY "/prometheus/prometheus.yml",
+                         NULL};
+    run_ok(cfg);
+    const char *rules[] = {"promtool", "check", "rules", DEPLOY "/prometheus/rules.yml", NULL};
+    run_ok(rules);
+}
+
+static void test_systemd_unit(void **state)
+{
+    (void)state;
+    /* verify needs ExecStart to exist: point it at the built binary */
+    char dir[PATH_MAX], path[PATH_MAX + 32];
+    assert_int_equal(rs_tmpdir_create("unit", dir, sizeof(dir)), 0);
+    char *unit = rs_read_file(DEPLOY "/systemd/readstated.service", NULL);
+    assert_non_null(unit);
+    assert_non_null(strstr(unit, "Type=notify"));
+    assert_non_null(strstr(unit, "LimitNOFILE="));
+    const char *exec = "ExecStart=/usr/local/bin/readstated";
+    char *at = strstr(unit, exec);
+    assert_non_null(at);
+    size_t n = strlen(unit) + PATH_MAX;
+    char *copy = malloc(n);
+    snprintf(copy, n, "%.*sExecStart=%s%s", (int)(at - unit), unit, rs_test_readstated_bin(),
+             at + strlen(exec));
+    snprintf(path, sizeof(path), "%s/readstated.service", dir);
+    assert_int_equal(rs_write_file(path, copy), 0);
+    const char *argv[] = {"systemd-analyze", "verify", path, NULL};
+    char *out = NULL, *err = NULL;
+    int code = rs_run(argv, NULL, 60000, &out, &err);
+    if (code != 0 || (err != NULL && strstr(err, "readstated.service") != NULL))
+        fail_msg("systemd-analyze verify: %d\n%s%s", code, out ? out : "", err ? err : "");
+    free(out);
+    free(err);
+    free(copy);
+    free(unit);
+    rs_tmpdir_remove(dir);
+}
+
+/* ---- a real Prometheus ---------------------------------------------- */
+
+typedef struct prom {
+    rs_proc proc;
+    int port;
+    char dir[PATH_MAX];
+} prom;
+
+static bool prom_ready(void *arg)
+{
+    prom *p = arg;
+    ht_response r;
+    if (!rs_proc_alive(&p->proc) || ht_get(p->port, "/-/ready", &r) != 0)
+        return false;
+    bool ok = r.status == 200;
+    ht_response_free(&r);
+    return ok;
+}
+
+static int prom_start(prom *p, int target_port)
+{
+    memset(p, 0, sizeof(*p));
+    if (rs_tmpdir_create("prometheus", p->dir, sizeof(p->dir)) != 0)
+        return -1;
+    char cfg[PATH_MAX + 32], text[2048], data[PATH_MAX + 32], flag_cfg[PATH_MAX + 64],
+        flag_data[PATH_MAX + 64], flag_listen[64];
+    snprintf(cfg, sizeof(cfg), "%s/prometheus.yml", p->dir);
+    snprintf(data, sizeof(data), "%s/data", p->dir);
+    snprintf(text, sizeof(text),
+             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+             "rule_files:\n  - %s/prometheus/rules.yml\n"
+             "scrape_configs:\n  - job_name: readstated\n    static_configs:\n"
+             "      - targets: [\"127.0.0.1:%d\"]\n",
+             DEPLOY, target_port);
+    if (rs_write_file(cfg, text) != 0)
+        return -1;
+    snprintf(flag_cfg, sizeof(flag_cfg), "--config.file=%s", cfg);
+    snprintf(flag_data, sizeof(flag_data), "--storage.tsdb.path=%s", data);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        p->port = rs_free_port();
+        snprintf(flag_listen, sizeof(flag_listen), "--web.listen-address=127.0.0.1:%d",
+                 p->port);
+        const char *argv[] = {"prometheus", flag_cfg,           flag_data,
+                              flag_listen,  "--log.level=warn", NULL};
+        if (rs_proc_start(argv, NULL, &p->proc) != 0)
+            return -1;
+        if (rs_poll_until(prom_ready, p, 30000))
+            return 0;
+        rs_proc_dump_log(&p->proc, "prometheus", stderr, 2000);
+        rs_proc_cleanup(&p->proc); /* a lost race for the port: try another */
+    }
+    return -1;
+}
+
+static void prom_stop(prom *p)
+{
+    rs_proc_stop(&p->proc, 0, 20000, NULL);
+    rs_proc_cleanup(&p->proc);
+    rs_tmpdir_remove(p->dir);
+}
+
+static void url_encode(const char *in, char *out, size_t outlen)
+{
+    size_t o = 0;
+    for (; *in && o + 4 < outlen; in++) {
+        unsigned char c = (unsigned char)*in;
+        if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+            out[o++] = (char)c;
+        else
+            o += (size_t)snprintf(out + o, outlen - o, "%%%02X", c);
+    }
+    out[o] = '\0';
+}
+
+/* The first sample of an instant query, or NAN when there is none. */
+static double prom_query(int port, const char *promql)
+{
+    char enc[2048], path[2200];
+    url_encode(promql, enc, sizeof(enc));
+    snprintf(path, sizeof(path), "/api/v1/query?query=%s", enc);
+    ht_response r;
+    if (ht_get(port, path, &r) != 0)
+        return NAN;
+    double v = NAN;
+    json_t *j = json_loads(r.body, 0, NULL);
+    json_t *res = json_object_get(json_object_get(j, "data"), "result");
+    json_t *val = json_array_get(json_object_get(json_array_get(res, 0), "value"), 1);
+    if (json_is_string(val))
+        v = strtod(json_string_value(val), NULL);
+    json_decref(j);
+    ht_response_free(&r);
+    return v;
+}
+
+typedef struct query_wait {
+    int port;
+    const char *promql;
+    double value;
+} query_wait;
+
+static bool query_sane(void *arg)
+{
+    query_wait *q = arg;
+    q->value = prom_query(q->port, q->promql);
+    return isfinite(q->value) && q->value > 0 && q->value < 1.0;
+}
+
+static void test_prometheus_scrapes_p99(void **state)
+{
+    (void)state;
+    rs_test_server srv;
+    rs_test_server_opts o = {.http = true};
+    assert_int_equal(rs_test_server_start_opts(&srv, &o), 0);
+    prom p;
+    assert_int_equal(prom_start(&p, srv.http_port), 0);
+
+    char target[64];
+    snprintf(target, sizeof(target), "rs://127.0.0.1:%d", srv.port);
+    const char *lg[] = {RS_HTTP_LOADGEN_BIN,
+                        "--target",
+                        target,
+                        "--rate",
+                        "2000",
+                        "--connections",
+                        "4",
+                        "--duration",
+                        "40",
+                        "--users",
+                        "1000",
+                        "--quiet",
+                        NULL};
+    rs_proc load;
+    assert_int_equal(rs_proc_start(lg, NULL, &load), 0);
+
+    query_wait q = {p.port,
+                    "histogram_quantile(0.99, sum by (le) "
+                    "(rate(readstates_request_duration_seconds_bucket[10s])))",
+                    NAN};
+    bool ok = rs_poll_until(query_sane, &q, 30000);
+    if (!ok) {
+        rs_proc_dump_log(&p.proc, "prometheus", stderr, 3000);
+        rs_proc_dump_log(&load, "loadgen", stderr, 2000);
+        fail_msg("p99 query never gave a sane value (last %g)", q.value);
+    }
+    printf("p99 from Prometheus under load: %.6f s\n", q.value);
+    assert_true(prom_query(p.port, "up{job=\"readstated\"}") == 1.0);
+    query_wait rule = {p.port, "readstates:request_duration_seconds:p99_1m", NAN};
+    assert_true(rs_poll_until(query_sane, &rule, 20000));
+    printf("p99 recording rule: %.6f s\n", rule.value);
+    query_wait by_method = {
+        p.port, "readstates:request_duration_seconds:p99_by_method_1m{method=\"Ack\"}", NAN};
+    assert_true(rs_poll_until(query_sane, &by_method, 20000));
+
+    rs_proc_stop(&load, 0, 10000, NULL);
+    rs_proc_cleanup(&load);
+    prom_stop(&p);
+    rs_test_server_cleanup(&srv);
+}
+
+/* ---- metric names in the dashboard and the rules ----------------------- */
+
+typedef struct names {
+    char **v;
+    size_t n, cap;
+} names;
+
+static void names_add(names *ns, const char *s, size_t len)
+{
+    for (size_t i = 0; i < ns->n; i++)
+        if (strlen(ns->v[i]) == len && strncmp(ns->v[i], s, len) == 0)
+            return;
+    if (ns->n == ns->cap) {
+        ns->cap = ns->cap ? ns->cap * 2 : 64;
+        ns->v = realloc(ns->v, ns->cap * sizeof(char *));
+    }
+    ns->v[ns->n++] = strndup(s, len);
+}
+
+static void names_free(names *ns)
+{
+    for (size_t i = 0; i < ns->n; i++)
+        free(ns->v[i]);
+    free(ns->v);
+}
+
+static bool is_ident(char c, bool first)
+{
+    return isalpha((unsigned char)c) || c == '_' || c == ':' ||
+           (!first && isdigit((unsigned char)c));
+}
+
+/* The metric names a PromQL expression reads: identifiers that are not
+ * functions, keywords, label names (inside {} or a by/without list) or
+ * range/duration text. */
+static void promql_metrics(const char *e, names *out)
+{
+    static const char *const kw[] = {"by",          "without", "on",  "ignoring", "group_left",
+                                     "group_right", "and",     "or",  "unless",   "bool",
+                                     "offset",      "inf",     "nan", NULL};
+    /* aggregations may put "by (...)" between their name and "(" */
+    static const char *const agg[] = {"sum",          "min",    "max",  "avg",     "count",
+                                      "stddev",       "stdvar", "topk", "bottomk", "quantile",
+                                      "count_values", "group",  NULL};
+    const char *p = e;
+    while (*p) {
+        if (*p == '"' || *p == '\'') {
+            char q = *p++;
+            while (*p && *p != q)
+                p += *p == '\\' && p[1] ? 2 : 1;
+            if (*p)
+                p++;
+        } else if (*p == '{' || *p == '[') {
+            char close = *p == '{' ? '}' : ']';
+            while (*p && *p != close) {
+                if (*p == '"') {
+                    p++;
+                    while (*p && *p != '"')
+                        p += *p == '\\' && p[1] ? 2 : 1;
+                }
+                if (*p)
+                    p++;
+            }
+            if (*p)
+                p++;
+        } else if (*p == '$') {
+            p++;
+            while (is_ident(*p, false))
+                p++;
+        } else if (isdigit((unsigned char)*p) || (*p == '.' && isdigit((unsigned char)p[1]))) {
+            while (isalnum((unsigned char)*p) || *p == '.')
+                p++;
+        } else if (is_ident(*p, true)) {
+            const char *s = p;
+            while (is_ident(*p, false))
+                p++;
+            size_t len = (size_t)(p - s);
+            const char *q = p;
+            while (*q == ' ')
+                q++;
+            bool keyword = false, aggregation = false;
+            for (int i = 0; kw[i]; i++)
+                keyword = keyword || (strlen(kw[i]) == len && strncasecmp(kw[i], s, len) == 0);
+            for (int i = 0; agg[i]; i++)
+                aggregation =
+                    aggregation || (strlen(agg[i]) == len && strncmp(agg[i], s, len) == 0);
+            if (keyword && *q == '(') { /* a label list: skip it */
+                while (*q && *q != ')')
+                    q++;
+                p = *q ? q + 1 : q;
+            } else if (!keyword && !aggregation && *q != '(') {
+                names_add(out, s, len);
+            }
+        } else {
+            p++;
+        }
+    }
+}
+
+static void collect_exprs(json_t *j, names *metrics, int *nexpr)
+{
+    if (json_is_object(j)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v)
+        {
+            if (strcmp(k, "expr") == 0 && json_is_string(v)) {
+                promql_metrics(json_string_value(v), metrics);
+                (*nexpr)++;
+            } else {
+                collect_exprs(v, metrics, nexpr);
+            }
+        }
+    } else if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v) collect_exprs(v, metrics, nexpr);
+    }
+}
+
+/* Recording rule names ("- record: x") and the metric names of every
+ * "expr:" in rules.yml (one-line or a "|" block). */
+static void rules_names(const char *text, names *records, names *metrics)
+{
+    char *copy = strdup(text), *save = NULL;
+    bool in_block = false;
+    size_t block_indent = 0;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        size_t indent = strspn(line, " ");
+        char *t = line + indent;
+        if (in_block && indent > block_indent) {
+            promql_metrics(t, metrics);
+            continue;
+        }
+        in_block = false;
+        if (strncmp(t, "- record:", 9) == 0) {
+            char *v = t + 9 + strspn(t + 9, " ");
+            names_add(records, v, strcspn(v, " #"));
+        } else if (strncmp(t, "expr:", 5) == 0) {
+            char *v = t + 5 + strspn(t + 5, " ");
+            if (*v == '|') {
+                in_block = true;
+                block_indent = indent;
+            } else {
+                promql_metrics(v, metrics);
+            }
+        }
+    }
+    free(copy);
+}
+
+/* Whether the scrape holds a sample named exactly `name`. */
+static bool exported(const char *scrape, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = scrape; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == scrape || p[-1] == '\n') && (p[n] == ' ' || p[n] == '{'))
+            return true;
+    return false;
+}
+
+static void test_dashboard_and_rules_use_exported_names(void **state)
+{
+    (void)state;
+    rs_test_redis redis;
+    assert_int_equal(rs_test_redis_start(&redis), 0);
+    char addr[64];
+    const char *args[] = {"--redis", rs_test_redis_addr(&redis, addr, sizeof(addr)), NULL};
+    rs_test_server srv;
+    rs_test_server_opts o = {.args = args, .http = true};
+    assert_int_equal(rs_test_server_start_opts(&srv, &o), 0);
+    ht_response scrape;
+    assert_int_equal(ht_get(srv.http_port, "/metrics", &scrape), 0);
+    assert_int_equal(scrape.status, 200);
+
+    json_error_t err;
+    json_t *dash = json_load_file(DEPLOY "/grafana/dashboards/readstates.json", 0, &err);
+    if (dash == NULL)
+        fail_msg("Grafana dashboard JSON: %s line %d", err.text, err.line);
+    names used = {0}, records = {0};
+    int nexpr = 0;
+    collect_exprs(dash, &used, &nexpr);
+    /* the template variable's query reads readstates_build_info */
+    json_t *tmpl =
+        json_array_get(json_object_get(json_object_get(dash, "templating"), "list"), 0);
+    const char *def = json_string_value(json_object_get(tmpl, "definition"));
+    assert_non_null(def);
+    assert_non_null(strstr(def, "label_values(readstates_build_info, instance)"));
+    assert_true(exported(scrape.body, "readstates_build_info"));
+    char *rules = rs_read_file(DEPLOY "/prometheus/rules.yml", NULL);
+    assert_non_null(rules);
+    rules_names(rules, &records, &used);
+    assert_true(nexpr >= 20);
+    assert_true(records.n >= 5);
+
+    int bad = 0;
+    for (size_t i = 0; i < used.n; i++) {
+        const char *m = used.v[i];
+        bool rule = false;
+        for (size_t k = 0; k < records.n; k++)
+            rule = rule || strcmp(records.v[k], m) == 0;
+        bool builtin = strcmp(m, "up") == 0;
+        /* tcmalloc's figures exist only in builds that link it */
+        if (!RS_HTTP_TCMALLOC && strncmp(m, "readstates_allocator_", 21) == 0)
+            builtin = true;
+        if (!rule && !builtin && !exported(scrape.body, m)) {
+            fprintf(stderr, "not exported by readstated: %s\n", m);
+            bad++;
+        }
+    }
+    printf("%zu metric names in %d dashboard expressions and the rules: %d unknown\n", used.n,
+           nexpr, bad);
+    assert_int_equal(bad, 0);
+    assert_true(used.n >= 25);
+    names_free(&used);
+    names_free(&records);
+    free(rules);
+    json_decref(dash);
+    ht_response_free(&scrape);
+    rs_test_server_cleanup(&srv);
+    rs_test_redis_cleanup(&redis);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_promtool),
+        cmocka_unit_test(test_systemd_unit),
+        cmocka_unit_test(test_dashboard_and_rules_use_exported_names),
+        cmocka_unit_test(test_prometheus_scrapes_p99),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
