@@ -402,6 +402,7 @@ void conn_reap(rs_server *s)
         c->resume_ev = NULL;
         rs_sink_unref(&c->sink); /* frees c unless a pending call holds it */
     }
+    server_conn_gone(s);
 }
 
 void conn_close_all(rs_server *s)

@@ -6,7 +6,9 @@
  *        every connection DRAINING (no reads; closes once answered)
  *     ─> drain_ev: in-flight requests == 0 (or shutdown_timeout_ms passed)
  *     ─> engine_shutdown: flush everything dirty
- *     ─> engine_done(unflushed): exit code 0 / 1, leave the loop
+ *     ─> engine_done(unflushed): exit code 0 / 1
+ *     ─> leave the loop once every connection has written its last answers
+ *        and closed (at most SERVER_EXIT_GRACE_MS)
  *
  * Invariants: nothing here runs inside a connection's callback; freeing a
  * connection always goes through the reaper (conn.c).
@@ -30,6 +32,9 @@
 #include "watch.h"
 
 #define SERVER_ARENA_CHUNK (64u * 1024u)
+/* After the final flush, how long connections may take to write their
+ * last answers before the process leaves anyway. */
+#define SERVER_EXIT_GRACE_MS 2000
 
 void server_arena_leave(rs_server *s)
 {
@@ -107,6 +112,31 @@ static void server_engine_done(void *arg, uint64_t unflushed)
                (unsigned long long)unflushed);
         s->exit_code = 1;
     }
+    /* Answers given while draining may still sit in output buffers: let
+     * the connections write them and close, for a bounded time. */
+    s->exit_pending = true;
+    if (s->nconns == 0) {
+        event_base_loopexit(s->base, NULL);
+        return;
+    }
+    RS_LOG(&s->log, RS_LOG_INFO, "shutdown_wait_conns", "conns=%u grace_ms=%u", s->nconns,
+           SERVER_EXIT_GRACE_MS);
+    struct timeval tv = {SERVER_EXIT_GRACE_MS / 1000, (SERVER_EXIT_GRACE_MS % 1000) * 1000};
+    event_add(s->exit_ev, &tv);
+}
+
+void server_conn_gone(rs_server *s)
+{
+    if (s->exit_pending && s->nconns == 0)
+        event_base_loopexit(s->base, NULL);
+}
+
+static void server_exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rs_server *s = arg;
+    RS_LOG(&s->log, RS_LOG_WARN, "shutdown_conns_left", "conns=%u", s->nconns);
     event_base_loopexit(s->base, NULL);
 }
 
@@ -301,6 +331,7 @@ int server_init(rs_server *s, const rs_config *cfg)
 
     s->reaper_ev = server_event(s, -1, 0, server_reaper_cb);
     s->drain_ev = server_event(s, -1, 0, server_drain_cb);
+    s->exit_ev = server_event(s, -1, 0, server_exit_cb);
     s->accept_retry_ev = server_event(s, -1, 0, server_accept_retry_cb);
     s->tick_ev = server_event(s, -1, EV_PERSIST, server_tick_cb);
     s->sigterm_ev = server_event(s, SIGTERM, EV_SIGNAL | EV_PERSIST, server_signal_cb);
@@ -349,6 +380,7 @@ void server_destroy(rs_server *s)
     s->gc_force = NULL;
     server_event_free(&s->reaper_ev);
     server_event_free(&s->drain_ev);
+    server_event_free(&s->exit_ev);
     server_event_free(&s->accept_retry_ev);
     server_event_free(&s->tick_ev);
     server_event_free(&s->sigterm_ev);

@@ -82,6 +82,8 @@ struct rs_server {
     struct event *drain_ev; /* checks whether in-flight requests are done */
     uint64_t drain_deadline_ns;
     bool engine_stopping;
+    bool exit_pending;     /* flushed: leave once the last connection is gone */
+    struct event *exit_ev; /* bounds that wait */
     int exit_code;
 
     /* Hook for the HTTP port's metrics: run every tick when set. */
@@ -111,6 +113,10 @@ int server_listen(rs_server *s);
 /* Run the event loop until a graceful shutdown finishes. Returns the exit
  * code: 0, or 1 when states were left unflushed. */
 int server_run(rs_server *s);
+
+/* conn.c tells the server a connection is gone (it may be the last one a
+ * finishing shutdown waits for). */
+void server_conn_gone(rs_server *s);
 
 /* Begin a graceful shutdown (what SIGTERM does). Safe to call twice. */
 void server_shutdown(rs_server *s);
