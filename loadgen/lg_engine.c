@@ -111,8 +111,12 @@ lg_engine *lg_engine_new(const lg_config *cfg, char *err, size_t errlen)
     e->cfg = *cfg;
     e->ops = cfg->target == LG_TARGET_REDIS ? &lg_target_redis_ops : &lg_target_rs_ops;
     double span = cfg->duration_s + cfg->drain_s;
+    unsigned mask = 0;
+    for (int m = 0; m < LG_METHOD_MAX; m++)
+        if (cfg->mode == LG_MODE_FILL ? m == LG_BULK_ACK : cfg->work.mix[m] > 0)
+            mask |= 1u << m;
     if (lg_work_init(&e->work, &cfg->work, err, errlen) != 0 ||
-        lg_stats_init(&e->stats, (uint32_t)ceil(span) + STATS_EXTRA_SEC) != 0) {
+        lg_stats_init(&e->stats, (uint32_t)ceil(span) + STATS_EXTRA_SEC, mask) != 0) {
         if (err[0] == '\0')
             snprintf(err, errlen, "out of memory");
         lg_engine_free(e);

@@ -8,7 +8,8 @@
  *            duration_s, elapsed_s, throughput_rps},
  *     errors{<status name>: n},
  *     latency{all{count, mean_us, min_us, p50_us .. max_us}, ack{...}, ...},
- *     seconds[{t, sent, answered, errors, p50_us, p99_us, p999_us, max_us}],
+ *     seconds[{t, sent, answered, errors, p50_us, p99_us, p999_us, max_us,
+ *              methods{ack{answered, p50_us, p99_us, max_us}, ...}}],
  *     cpu{loadgen_s, loadgen_us_per_req, server_pid, server_s, server_us_per_req} }
  */
 #include "lg_report.h"
@@ -101,6 +102,19 @@ static json_t *seconds_(const lg_engine *e)
         json_object_set_new(r, "p99_us", json_real(rs_hist_percentile(&s->hist, 99) / 1e3));
         json_object_set_new(r, "p999_us", json_real(rs_hist_percentile(&s->hist, 99.9) / 1e3));
         json_object_set_new(r, "max_us", json_real((double)s->hist.max / 1e3));
+        json_t *per = json_object();
+        for (int m = 0; m < LG_METHOD_MAX; m++) {
+            const rs_hist *h = s->method[m];
+            if (h == NULL)
+                continue;
+            json_t *o = json_object();
+            json_object_set_new(o, "answered", json_integer((json_int_t)h->total));
+            json_object_set_new(o, "p50_us", json_real(rs_hist_percentile(h, 50) / 1e3));
+            json_object_set_new(o, "p99_us", json_real(rs_hist_percentile(h, 99) / 1e3));
+            json_object_set_new(o, "max_us", json_real((double)h->max / 1e3));
+            json_object_set_new(per, lg_method_name((lg_method)m), o);
+        }
+        json_object_set_new(r, "methods", per);
         json_array_append_new(a, r);
     }
     return a;
@@ -226,14 +240,30 @@ int lg_report_write_csv(const char *path, const json_t *doc)
         fprintf(stderr, "readstate-loadgen: cannot write %s\n", path);
         return -1;
     }
-    fprintf(f, "t,sent,answered,errors,p50_us,p99_us,p999_us,max_us\n");
+    const json_t *rows = json_object_get(doc, "seconds");
+    /* per-method columns for the methods of the first row (the same in every row) */
+    const json_t *first = json_object_get(json_array_get(rows, 0), "methods");
+    const char *k;
+    const json_t *v;
+    fprintf(f, "t,sent,answered,errors,p50_us,p99_us,p999_us,max_us");
+    json_object_foreach((json_t *)first, k, v)
+        fprintf(f, ",%s_answered,%s_p50_us,%s_p99_us,%s_max_us", k, k, k, k);
+    fprintf(f, "\n");
     size_t i;
     const json_t *r;
-    json_array_foreach(json_object_get(doc, "seconds"), i, r)
+    json_array_foreach(rows, i, r)
     {
-        fprintf(f, "%.0f,%.0f,%.0f,%.0f,%.3f,%.3f,%.3f,%.3f\n", num_(r, "t"), num_(r, "sent"),
+        fprintf(f, "%.0f,%.0f,%.0f,%.0f,%.3f,%.3f,%.3f,%.3f", num_(r, "t"), num_(r, "sent"),
                 num_(r, "answered"), num_(r, "errors"), num_(r, "p50_us"), num_(r, "p99_us"),
                 num_(r, "p999_us"), num_(r, "max_us"));
+        const json_t *per = json_object_get(r, "methods");
+        json_object_foreach((json_t *)first, k, v)
+        {
+            const json_t *o = json_object_get(per, k);
+            fprintf(f, ",%.0f,%.3f,%.3f,%.3f", num_(o, "answered"), num_(o, "p50_us"),
+                    num_(o, "p99_us"), num_(o, "max_us"));
+        }
+        fprintf(f, "\n");
     }
     int rc = ferror(f) ? -1 : 0;
     if (fclose(f) != 0)

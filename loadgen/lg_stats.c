@@ -28,16 +28,23 @@ const char *lg_status_name(int st)
     return "unknown";
 }
 
-int lg_stats_init(lg_stats *st, uint32_t nsec)
+int lg_stats_init(lg_stats *st, uint32_t nsec, unsigned method_mask)
 {
     memset(st, 0, sizeof(*st));
     st->nsec = nsec ? nsec : 1;
-    st->sec = malloc((size_t)st->nsec * sizeof(*st->sec));
+    st->sec = calloc(st->nsec, sizeof(*st->sec));
     if (st->sec == NULL)
         return -1;
     for (uint32_t i = 0; i < st->nsec; i++) {
-        st->sec[i].sent = st->sec[i].answered = st->sec[i].errors = 0;
         rs_hist_reset(&st->sec[i].hist);
+        for (int m = 0; m < LG_METHOD_MAX; m++) {
+            if (!(method_mask & (1u << m)))
+                continue;
+            st->sec[i].method[m] = malloc(sizeof(rs_hist));
+            if (st->sec[i].method[m] == NULL)
+                return -1;
+            rs_hist_reset(st->sec[i].method[m]);
+        }
     }
     for (int m = 0; m < LG_METHOD_MAX; m++)
         rs_hist_reset(&st->method[m]);
@@ -48,6 +55,9 @@ int lg_stats_init(lg_stats *st, uint32_t nsec)
 
 void lg_stats_free(lg_stats *st)
 {
+    for (uint32_t i = 0; st->sec != NULL && i < st->nsec; i++)
+        for (int m = 0; m < LG_METHOD_MAX; m++)
+            free(st->sec[i].method[m]);
     free(st->sec);
     st->sec = NULL;
 }
@@ -92,6 +102,8 @@ void lg_stats_done(lg_stats *st, lg_method m, uint64_t start_ns, uint64_t now_ns
     st->answered[m]++;
     w->answered++;
     rs_hist_record(&w->hist, lat);
+    if (w->method[m] != NULL)
+        rs_hist_record(w->method[m], lat);
     rs_hist_record(&st->method[m], lat);
     rs_hist_record(&st->all, lat);
 }

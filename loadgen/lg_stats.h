@@ -3,7 +3,8 @@
  *
  * Latency of every answered request is recorded twice: into its method's
  * total histogram and into the one-second window in which it completed
- * (all methods together). Windows are counted from the start of the
+ * (all methods together, and per method for the methods in the mix).
+ * Windows are counted from the start of the
  * measured phase; warm-up requests (scheduled before it) are not recorded.
  *
  *   t_start            +1 s               +2 s
@@ -43,6 +44,7 @@ typedef struct lg_second {
     uint64_t answered; /* responses (any status) completed in this second */
     uint64_t errors;   /* of which not OK, plus transport failures */
     rs_hist hist;
+    rs_hist *method[LG_METHOD_MAX]; /* per method; NULL for methods not in the mix */
 } lg_second;
 
 typedef struct lg_stats {
@@ -61,9 +63,10 @@ typedef struct lg_stats {
     double server_cpu_s;  /* < 0 when unknown */
 } lg_stats;
 
-/* Allocate nsec one-second windows. Returns 0, or -1 on out of memory.
- * Free with lg_stats_free. */
-int lg_stats_init(lg_stats *st, uint32_t nsec);
+/* Allocate nsec one-second windows, with a per-method histogram in each for
+ * the methods whose bit (1 << method) is set in method_mask. Returns 0, or
+ * -1 on out of memory. Free with lg_stats_free (also after a failure). */
+int lg_stats_init(lg_stats *st, uint32_t nsec, unsigned method_mask);
 void lg_stats_free(lg_stats *st);
 /* Everything before t_start_ns is warm-up. */
 void lg_stats_start(lg_stats *st, uint64_t t_start_ns);

@@ -7,6 +7,8 @@ if(TARGET readstate_loadgen_lib)
   target_link_libraries(test_lg_sched PRIVATE readstate_loadgen_lib)
   rs_add_unit_test(test_lg_zipf ${CMAKE_CURRENT_SOURCE_DIR}/loadgen/test_zipf.c)
   target_link_libraries(test_lg_zipf PRIVATE readstate_loadgen_lib)
+  rs_add_unit_test(test_lg_stats ${CMAKE_CURRENT_SOURCE_DIR}/loadgen/test_stats.c)
+  target_link_libraries(test_lg_stats PRIVATE readstate_loadgen_lib)
   rs_add_unit_test(test_lg_proto ${CMAKE_CURRENT_SOURCE_DIR}/loadgen/test_proto.c)
   target_link_libraries(test_lg_proto PRIVATE readstate_loadgen_lib)
 

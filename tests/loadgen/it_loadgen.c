@@ -141,8 +141,17 @@ static void test_fixed_rate_counts(void **state)
     double sum = 0;
     size_t i;
     const json_t *r;
-    json_array_foreach(rows, i, r) sum += json_number_value(json_object_get(r, "answered"));
+    double ack_sum = 0;
+    json_array_foreach(rows, i, r)
+    {
+        sum += json_number_value(json_object_get(r, "answered"));
+        const json_t *ack = json_object_get(json_object_get(r, "methods"), "ack");
+        ack_sum += json_number_value(json_object_get(ack, "answered"));
+    }
     assert_true(sum == answered);
+    /* and per method too */
+    assert_true(ack_sum == num_(json_object_get(doc, "latency"), "ack", "count"));
+    assert_true(ack_sum > 0);
     /* the spectrum is ordered */
     const json_t *all = json_object_get(json_object_get(doc, "latency"), "all");
     assert_true(json_number_value(json_object_get(all, "count")) == answered);
