@@ -151,8 +151,7 @@ void engine_flush_note_change(rs_engine *e, rs_user *u)
 
 /* ---- write-through waiters -------------------------------------------------- */
 
-/* Detach the waiters of slot whose version is durable (or all when
- * durable == UINT64_MAX... callers pass the flushed version). */
+/* Detach the waiters of slot whose version is durable (<= durable). */
 static rs_waiter *take_durable(rs_engine *e, eng_slot *slot, uint64_t durable)
 {
     rs_waiter *done = NULL, **pp = &slot->commit_head;
