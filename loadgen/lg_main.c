@@ -298,7 +298,7 @@ int main(int argc, char **argv)
         return lg_field_main(argc - 1, argv + 1);
     lg_cli cli;
     if (parse_(&cli, argc, argv) != 0) {
-        usage_(stderr);
+        fprintf(stderr, "readstate-loadgen: see --help\n");
         return 2;
     }
     char err[256] = "";
