@@ -18,10 +18,14 @@
  * Lifetime of a call (http_call embeds the rs_sink):
  * - Created with one reference; dispatch takes its own while pending.
  * - While unanswered, the connection's close callback points at the call.
- *   If the client goes away first, evhttp either frees the request right
- *   after the callback (it is still on the connection's list) or detaches
- *   it (evcon NULL) and leaves it to us: the callback tells the two apart,
- *   and the reply then drops the answer, freeing a detached request.
+ *   If evhttp closes the connection first, it either frees the request
+ *   right after the callback (it is still on the connection's list: the
+ *   case of http_stop with calls pending) or detaches it (evcon NULL, the
+ *   case of a read error or timeout noticed meanwhile) and leaves it to us:
+ *   the callback tells the two apart, and the reply then drops the answer,
+ *   freeing a detached request. (libevent 2.1 does not read a connection
+ *   while its request is served, so a client that merely hangs up shows
+ *   only when the reply is written; evhttp then frees it all itself.)
  * - Answering clears the close callback first, so a kept-alive connection
  *   never calls back into a freed call.
  * - The last unref frees the call; http_stop defers freeing rs_http until
@@ -197,10 +201,13 @@ static void http_call_closed(struct evhttp_connection *evcon, void *arg)
     http_call *c = arg;
     if (c->req == NULL)
         return;
-    if (evhttp_request_get_connection(c->req) == evcon)
+    bool attached = evhttp_request_get_connection(c->req) == evcon;
+    if (attached)
         c->req = NULL; /* still on the connection: evhttp frees it next */
     else
         c->detached = true; /* detached: ours to free */
+    RS_LOG(&c->h->s->log, RS_LOG_DEBUG, "http_client_gone", "method=%s request=%s", c->rpc,
+           attached ? "freed" : "detached");
 }
 
 /* Take the request out of the call for answering; NULL if there is no one
