@@ -390,6 +390,21 @@ void conn_drain_all(rs_server *s)
     }
 }
 
+uint32_t conn_close_waiting(rs_server *s)
+{
+    uint32_t n = 0;
+    rs_conn *c = s->conns;
+    while (c != NULL) {
+        rs_conn *next = c->next;
+        if (c->sink.inflight > 0) {
+            conn_close(c, "shutdown_unanswered");
+            n++;
+        }
+        c = next;
+    }
+    return n;
+}
+
 void conn_reap(rs_server *s)
 {
     while (s->closing != NULL) {

@@ -49,6 +49,10 @@ void conn_close(rs_conn *c, const char *reason);
  * requests are answered and its output is written. */
 void conn_drain_all(rs_server *s);
 
+/* Shutdown, after the final flush: close the connections that still wait
+ * for answers storage will not give; returns how many. */
+uint32_t conn_close_waiting(rs_server *s);
+
 /* Close every connection at once and reap them (server_destroy). */
 void conn_close_all(rs_server *s);
 

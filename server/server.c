@@ -115,6 +115,10 @@ static void server_engine_done(void *arg, uint64_t unflushed)
     /* Answers given while draining may still sit in output buffers: let
      * the connections write them and close, for a bounded time. */
     s->exit_pending = true;
+    uint32_t dropped = conn_close_waiting(s);
+    if (dropped > 0)
+        RS_LOG(&s->log, RS_LOG_WARN, "shutdown_unanswered", "conns=%u inflight=%llu", dropped,
+               (unsigned long long)s->inflight);
     if (s->nconns == 0) {
         event_base_loopexit(s->base, NULL);
         return;
