@@ -357,8 +357,14 @@ void http_rpc_handle(struct rs_http *h, struct evhttp_request *req, http_rpc_pro
                             "RPC methods take POST", start_ns);
         return;
     }
-    const char *ctype =
-        evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    struct evkeyvalq *in_hdr = evhttp_request_get_input_headers(req);
+    const char *enc = evhttp_find_header(in_hdr, "Content-Encoding");
+    if (enc != NULL && strcasecmp(enc, "identity") != 0) {
+        http_rpc_send_error(h, req, proto, 501, "unimplemented",
+                            "compressed request bodies are not supported", start_ns);
+        return;
+    }
+    const char *ctype = evhttp_find_header(in_hdr, "Content-Type");
     int kind = http_body_kind_of(ctype);
     if (kind < 0) {
         http_rpc_send_error(

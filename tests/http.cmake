@@ -14,9 +14,21 @@ pkg_check_modules(RS_HTTP_JANSSON REQUIRED IMPORTED_TARGET jansson)
 set(RS_HTTP_TEST_DIR ${CMAKE_CURRENT_LIST_DIR}/http)
 set(RS_SERVER_DIR ${CMAKE_SOURCE_DIR}/server)
 
+# A test-only message type with every scalar kind (bytes, floats, enums...).
+set(RS_HTTP_GEN_DIR ${CMAKE_CURRENT_BINARY_DIR}/http_generated)
+file(MAKE_DIRECTORY ${RS_HTTP_GEN_DIR})
+add_custom_command(
+  OUTPUT ${RS_HTTP_GEN_DIR}/codec_types.pb-c.c ${RS_HTTP_GEN_DIR}/codec_types.pb-c.h
+  COMMAND ${PROTOC_C} --c_out=${RS_HTTP_GEN_DIR} --proto_path=${RS_HTTP_TEST_DIR}
+          ${RS_HTTP_TEST_DIR}/codec_types.proto
+  DEPENDS ${RS_HTTP_TEST_DIR}/codec_types.proto
+  COMMENT "protoc-c codec_types.proto")
+set_source_files_properties(${RS_HTTP_GEN_DIR}/codec_types.pb-c.c PROPERTIES COMPILE_OPTIONS -w)
+
 rs_add_unit_test(test_json_codec ${RS_HTTP_TEST_DIR}/test_json_codec.c
-                 ${RS_SERVER_DIR}/json_codec.c)
+                 ${RS_SERVER_DIR}/json_codec.c ${RS_HTTP_GEN_DIR}/codec_types.pb-c.c)
 target_include_directories(test_json_codec PRIVATE ${RS_SERVER_DIR})
+target_include_directories(test_json_codec SYSTEM PRIVATE ${RS_HTTP_GEN_DIR})
 target_link_libraries(test_json_codec PRIVATE PkgConfig::RS_HTTP_JANSSON)
 
 rs_add_unit_test(test_metrics_render ${RS_HTTP_TEST_DIR}/test_metrics_render.c

@@ -221,6 +221,13 @@ static void test_errors(void **state)
     expect_error(port, "PUT", TWIRP "Ack", json, "{}", 405, "bad_route", true);
     expect_error(port, "POST", CONNECT "Ack", "text/plain", "{}", 415, "unknown", false);
     expect_error(port, "POST", CONNECT "Ack", NULL, "{}", 415, "unknown", false);
+    ht_response r;
+    assert_int_equal(ht_request(port, "POST", CONNECT "Ping", json, "{}", 2,
+                                "Content-Encoding: gzip\r\n", &r),
+                     0);
+    assert_int_equal(r.status, 501);
+    assert_non_null(strstr(r.body, "\"code\":\"unimplemented\""));
+    ht_response_free(&r);
 
     /* over --http-max-body: evhttp refuses before parsing */
     char big[4096];
@@ -228,7 +235,6 @@ static void test_errors(void **state)
     big[0] = '{';
     big[sizeof(big) - 2] = '}';
     big[sizeof(big) - 1] = '\0';
-    ht_response r;
     assert_int_equal(ht_request(port, "POST", CONNECT "Ping", json, big, strlen(big), NULL, &r),
                      0);
     assert_int_equal(r.status, 413);

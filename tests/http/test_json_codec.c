@@ -1,5 +1,6 @@
 /* test_json_codec.c: the proto3 JSON mapping (server/json_codec.c) on the
  * real readstates.v1 descriptors. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "codec_types.pb-c.h"
 #include "json_codec.h"
 #include "readstates.pb-c.h"
 
@@ -258,6 +260,108 @@ static void test_round_trip(void **state)
     protobuf_c_message_free_unpacked(b, NULL);
 }
 
+/* Every scalar kind, on a test-only message type (codec_types.proto). */
+static void test_all_types(void **state)
+{
+    (void)state;
+    const char *in =
+        "{\"i32\":-5,\"s32\":\"-6\",\"sf32\":-7,\"u32\":8,\"f32\":9,"
+        "\"i64\":\"-9223372036854775808\",\"s64\":-2,\"sf64\":\"3\","
+        "\"f64\":\"18446744073709551615\",\"fl\":1.5,\"db\":\"NaN\",\"flag\":true,"
+        "\"data\":\"aGVsbG8=\",\"color\":\"GREEN\",\"blobs\":[\"\",\"AAE\"],"
+        "\"doubles\":[1.25,\"Infinity\",\"-Infinity\",\"2.5e3\"],\"colors\":[\"RED\",2],"
+        "\"names\":[\"a\",\"\xc3\xa9\"],\"inner\":{\"name\":\"x\"},\"item\":{\"name\":\"y\"}}";
+    ProtobufCMessage *m = decode(&codectest__all_types__descriptor, in);
+    if (m == NULL)
+        fail_msg("decode: %s", errbuf);
+    Codectest__AllTypes *t = (Codectest__AllTypes *)m;
+    assert_int_equal(t->i32, -5);
+    assert_int_equal(t->s32, -6);
+    assert_int_equal(t->sf32, -7);
+    assert_int_equal(t->u32, 8);
+    assert_int_equal(t->f32, 9);
+    assert_true(t->i64 == INT64_MIN);
+    assert_true(t->s64 == -2);
+    assert_true(t->sf64 == 3);
+    assert_true(t->f64 == UINT64_MAX);
+    assert_true(t->fl == 1.5f);
+    assert_true(isnan(t->db));
+    assert_true(t->flag);
+    assert_int_equal(t->data.len, 5);
+    assert_memory_equal(t->data.data, "hello", 5);
+    assert_int_equal(t->color, CODECTEST__COLOR__GREEN);
+    assert_int_equal(t->n_blobs, 2);
+    assert_int_equal(t->blobs[0].len, 0);
+    assert_int_equal(t->blobs[1].len, 2);
+    assert_memory_equal(t->blobs[1].data, "\x00\x01", 2);
+    assert_int_equal(t->n_doubles, 4);
+    assert_true(t->doubles[1] == INFINITY && t->doubles[2] == -INFINITY);
+    assert_true(t->doubles[3] == 2500.0);
+    assert_int_equal(t->colors[1], CODECTEST__COLOR__GREEN);
+    assert_string_equal(t->names[1], "\xc3\xa9");
+    assert_string_equal(t->inner->name, "x");
+    assert_int_equal(t->pick_case, CODECTEST__ALL_TYPES__PICK_ITEM);
+    assert_string_equal(t->item->name, "y");
+
+    const char *want =
+        "{\"i32\":-5,\"s32\":-6,\"sf32\":-7,\"u32\":8,\"f32\":9,"
+        "\"i64\":\"-9223372036854775808\",\"s64\":\"-2\",\"sf64\":\"3\","
+        "\"f64\":\"18446744073709551615\",\"fl\":1.5,\"db\":\"NaN\",\"flag\":true,"
+        "\"data\":\"aGVsbG8=\",\"color\":\"GREEN\",\"blobs\":[\"\",\"AAE=\"],"
+        "\"doubles\":[1.25,\"Infinity\",\"-Infinity\",2500.0],\"colors\":[\"RED\",\"GREEN\"],"
+        "\"names\":[\"a\",\"\xc3\xa9\"],\"inner\":{\"name\":\"x\"},\"item\":{\"name\":\"y\"}}";
+    expect_json(m, want);
+    /* protobuf bytes survive JSON both ways */
+    size_t n = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = malloc(n);
+    protobuf_c_message_pack(m, buf);
+    ProtobufCMessage *u =
+        protobuf_c_message_unpack(&codectest__all_types__descriptor, NULL, n, buf);
+    assert_non_null(u);
+    expect_json(u, want);
+    protobuf_c_message_free_unpacked(u, NULL);
+    free(buf);
+    protobuf_c_message_free_unpacked(m, NULL);
+}
+
+static void test_scalar_edges(void **state)
+{
+    (void)state;
+    const ProtobufCMessageDescriptor *d = &codectest__all_types__descriptor;
+    /* URL-safe, unpadded base64 */
+    ProtobufCMessage *m = decode(d, "{\"data\":\"-_8\"}");
+    assert_non_null(m);
+    assert_int_equal(((Codectest__AllTypes *)m)->data.len, 2);
+    assert_memory_equal(((Codectest__AllTypes *)m)->data.data, "\xfb\xff", 2);
+    expect_json(m, "{\"data\":\"+/8=\"}");
+    protobuf_c_message_free_unpacked(m, NULL);
+    expect_fail(d, "{\"data\":\"a\"}", "data");
+    expect_fail(d, "{\"data\":\"a$==\"}", "data");
+    expect_fail(d, "{\"blobs\":[\"AA\",\"*\"]}", "blobs");
+    expect_fail(d, "{\"i32\":2147483648}", "i32");
+    expect_fail(d, "{\"i32\":-2147483649}", "i32");
+    expect_fail(d, "{\"u32\":-1}", "u32");
+    expect_fail(d, "{\"i64\":\"9223372036854775808\"}", "i64");
+    expect_fail(d, "{\"db\":\"fast\"}", "db");
+    expect_fail(d, "{\"flag\":1}", "flag");
+    expect_fail(d, "{\"color\":\"BLUE\"}", "color");
+    expect_fail(d, "{\"colors\":[\"RED\",\"BLUE\"]}", "colors");
+    expect_fail(d, "{\"text\":\"a\",\"item\":{}}", "oneof");
+    expect_fail(d, "{\"inner\":{\"name\":5}}", "name");
+    /* a oneof string member that is set but empty is still written */
+    m = decode(d, "{\"text\":\"\",\"fl\":-0.0}");
+    assert_non_null(m);
+    assert_int_equal(((Codectest__AllTypes *)m)->pick_case, CODECTEST__ALL_TYPES__PICK_TEXT);
+    expect_json(m, "{\"fl\":-0.0,\"text\":\"\"}");
+    protobuf_c_message_free_unpacked(m, NULL);
+    /* numbers at the 64-bit edges, as JSON numbers */
+    m = decode(d, "{\"i64\":-9223372036854775808,\"sf64\":9223372036854775807}");
+    assert_non_null(m);
+    assert_true(((Codectest__AllTypes *)m)->i64 == INT64_MIN);
+    assert_true(((Codectest__AllTypes *)m)->sf64 == INT64_MAX);
+    protobuf_c_message_free_unpacked(m, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +375,8 @@ int main(void)
         cmocka_unit_test(test_decode_enum),
         cmocka_unit_test(test_decode_oneof),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_all_types),
+        cmocka_unit_test(test_scalar_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
