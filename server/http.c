@@ -29,7 +29,6 @@
 #include <time.h>
 
 #include "http_rpc.h"
-#include "notify.h"
 
 /* Defined in the generated dashboard_html.c (server/dashboard.cmake). */
 extern const unsigned char rs_dashboard_html[];
@@ -302,7 +301,6 @@ struct rs_http *http_start(rs_server *s)
     if (strcmp(s->cfg.http, "off") == 0 || s->cfg.http[0] == '\0') {
         s->on_tick = http_tick_off;
         s->on_tick_arg = NULL;
-        notify_ready("serving; HTTP port off");
         return NULL;
     }
     struct rs_http *h = calloc(1, sizeof(*h));
@@ -329,8 +327,6 @@ struct rs_http *http_start(rs_server *s)
     }
     s->on_tick = http_tick;
     s->on_tick_arg = h;
-    /* main starts the HTTP port last: every listener is bound now. */
-    notify_ready("serving");
     return h;
 }
 

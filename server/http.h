@@ -9,8 +9,7 @@ typedef struct rs_server rs_server;
 struct rs_http;
 
 /* Start the HTTP port on s->cfg.http (NULL and nothing started when it is
- * "off"), write s->cfg.http_port_file, hook the per-second metrics tick and,
- * being called after server_listen, tell systemd READY=1 (notify.h).
+ * "off"), write s->cfg.http_port_file, and hook the per-second metrics tick.
  * Returns the port, or NULL when off or on failure (logged). */
 struct rs_http *http_start(rs_server *s);
 /* Close the port and every HTTP connection; NULL is allowed. */
