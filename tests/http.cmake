@@ -48,14 +48,14 @@ target_link_libraries(it_http_rpc PRIVATE rs_http_test_client)
 # Integration: the deploy files with the real Prometheus, promtool and
 # systemd-analyze, under load from the real readstate-loadgen.
 set(RS_HTTP_LOADGEN_BIN "${CMAKE_BINARY_DIR}/bin/readstate-loadgen")
-rs_add_integration_test(it_http_prometheus ${RS_HTTP_TEST_DIR}/it_http_prometheus.c)
-target_link_libraries(it_http_prometheus PRIVATE rs_http_test_client m)
+rs_add_integration_test(it_http_deploy ${RS_HTTP_TEST_DIR}/it_http_deploy.c)
+target_link_libraries(it_http_deploy PRIVATE rs_http_test_client m)
 if(READSTATES_TCMALLOC)
   set(RS_HTTP_TCMALLOC 1)
 else()
   set(RS_HTTP_TCMALLOC 0)
 endif()
-target_compile_definitions(it_http_prometheus PRIVATE
+target_compile_definitions(it_http_deploy PRIVATE
   RS_HTTP_SOURCE_DIR="${CMAKE_SOURCE_DIR}" RS_HTTP_LOADGEN_BIN="${RS_HTTP_LOADGEN_BIN}"
   RS_HTTP_TCMALLOC=${RS_HTTP_TCMALLOC})
 
@@ -67,6 +67,6 @@ target_compile_definitions(it_http_dashboard PRIVATE
   RS_HTTP_LOADGEN_BIN="${RS_HTTP_LOADGEN_BIN}"
   RS_HTTP_ARTIFACT_DIR="${CMAKE_BINARY_DIR}/test-artifacts")
 if(TARGET readstate-loadgen)
-  add_dependencies(it_http_prometheus readstate-loadgen)
+  add_dependencies(it_http_deploy readstate-loadgen)
   add_dependencies(it_http_dashboard readstate-loadgen)
 endif()

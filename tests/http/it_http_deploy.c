@@ -1,8 +1,10 @@
 /*
- * it_http_prometheus.c: the deploy files against the real tools.
+ * it_http_deploy.c: the deploy files against the real tools.
  *
  * - promtool checks deploy/prometheus/prometheus.yml and rules.yml;
- * - systemd-analyze verifies deploy/systemd/readstated.service;
+ * - systemd-analyze verifies deploy/systemd/readstated.service, and
+ *   readstated speaks Type=notify (READY=1, STOPPING=1) to a socket
+ *   standing in for systemd's $NOTIFY_SOCKET;
  * - a real Prometheus (loopback, ephemeral port, temporary TSDB) scrapes a
  *   real readstated while readstate-loadgen drives it, and the p99 PromQL
  *   query and the p99 recording rule give a finite value in (0, 1 s);
@@ -22,6 +24,10 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "http_test_client.h"
 #include "rs_testsupport.h"
@@ -77,6 +83,52 @@ static void test_systemd_unit(void **state)
     free(err);
     free(copy);
     free(unit);
+    rs_tmpdir_remove(dir);
+}
+
+/* Wait (bounded) for a datagram on fd containing `want`. */
+static bool notify_wait(int fd, const char *want, int timeout_ms)
+{
+    long long deadline = rs_mono_ms() + timeout_ms;
+    for (;;) {
+        long long left = deadline - rs_mono_ms();
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&pfd, 1, (int)left) != 1)
+            return false;
+        char buf[1024];
+        ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+        if (n <= 0)
+            continue;
+        buf[n] = '\0';
+        if (strstr(buf, want) != NULL)
+            return true;
+    }
+}
+
+static void test_systemd_notify(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], path[PATH_MAX + 32], env_sock[PATH_MAX + 64];
+    assert_int_equal(rs_tmpdir_create("notify", dir, sizeof(dir)), 0);
+    snprintf(path, sizeof(path), "%s/notify.sock", dir);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    assert_true(strlen(path) < sizeof(sa.sun_path));
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    snprintf(env_sock, sizeof(env_sock), "NOTIFY_SOCKET=%s", path);
+    const char *env[] = {env_sock, NULL};
+    rs_test_server srv;
+    rs_test_server_opts o = {.env = env, .http = true};
+    assert_int_equal(rs_test_server_start_opts(&srv, &o), 0);
+    assert_true(notify_wait(fd, "READY=1", 10000));
+    int ws = 0;
+    assert_int_equal(rs_test_server_stop(&srv, 20000, &ws), 0);
+    assert_true(notify_wait(fd, "STOPPING=1", 2000));
+    assert_int_equal(rs_proc_exit_code(&srv.proc), 0);
+    rs_test_server_cleanup(&srv);
+    close(fd);
     rs_tmpdir_remove(dir);
 }
 
@@ -467,6 +519,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_promtool),
         cmocka_unit_test(test_systemd_unit),
+        cmocka_unit_test(test_systemd_notify),
         cmocka_unit_test(test_dashboard_and_rules_use_exported_names),
         cmocka_unit_test(test_prometheus_scrapes_p99),
     };
