@@ -185,6 +185,12 @@ static void conn_drive(rs_conn *c)
         if (avail - FRAME_HEADER_LEN < len)
             return; /* the rest arrives later */
         const uint8_t *frame = evbuffer_pullup(in, (ev_ssize_t)(FRAME_HEADER_LEN + len));
+        if (frame == NULL) { /* out of memory making the frame contiguous */
+            RS_LOG(&s->log, RS_LOG_ERROR, "conn_pullup_failed", "conn=%llu frame_len=%u",
+                   (unsigned long long)c->id, len);
+            conn_close(c, "out_of_memory");
+            return;
+        }
         server_arena_enter(s);
         Readstates__V1__Request *req =
             frame_decode_request(frame + FRAME_HEADER_LEN, len, rs_arena_pb(&s->arena));
@@ -275,8 +281,10 @@ static void conn_reply(rs_sink *sink, const Readstates__V1__Response *resp)
     v.iov_len = FRAME_HEADER_LEN + n;
     evbuffer_commit_space(out, &v, 1);
 
+    /* Over the limit with a backlog: a slow consumer. (One answer larger
+     * than the limit on an empty buffer is let through.) */
     size_t queued = evbuffer_get_length(out);
-    if (queued > s->cfg.max_output) {
+    if (queued > s->cfg.max_output && queued > v.iov_len) {
         s->metrics.conns_slow_closed++;
         RS_LOG(&s->log, RS_LOG_WARN, "slow_consumer",
                "conn=%llu peer=%s output_bytes=%zu max=%zu", (unsigned long long)c->id, c->peer,
