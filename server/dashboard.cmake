@@ -7,7 +7,7 @@
 # exists:  include(${CMAKE_SOURCE_DIR}/server/dashboard.cmake)
 include_guard(GLOBAL)
 
-set(RS_DASHBOARD_HTML ${CMAKE_SOURCE_DIR}/server/dashboard.html)
+set(RS_DASHBOARD_HTML ${CMAKE_CURRENT_LIST_DIR}/dashboard.html)
 set(RS_DASHBOARD_C ${CMAKE_BINARY_DIR}/generated/dashboard_html.c)
 set_property(DIRECTORY ${CMAKE_SOURCE_DIR} APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
              ${RS_DASHBOARD_HTML})
