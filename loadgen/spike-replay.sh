@@ -26,6 +26,10 @@
 #   --full    5,000,000 states, every 120 s (Go's forced interval), 600 s
 #             measured per build: about 22 minutes
 #   --smoke   20,000 states, every 1 s, 6 s per build (the CI miniature)
+#   --states N            read states in the cache (users x channels; 20
+#                         channels per user unless --channels-per-user)
+#   --rate R              requests per second, open loop (default 10,000;
+#                         smoke 2,000); 90% Ack, 10% GetReadStates, Zipf users
 #   --no-build            use the build directories as they are
 #   --nogc-bin, --gc-bin, --loadgen   the programs themselves (default: bin/
 #                         of the build directories; the no-GC build's load
@@ -44,7 +48,7 @@ states=""
 rate=""
 duration=""
 interval=""
-cpu=100
+cpu=20
 out=""
 build=1
 nogc_build=""
