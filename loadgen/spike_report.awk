@@ -164,7 +164,12 @@ function collections_marks(    i, x0, x1) {
         printf "<g class=\"gcmark\" data-collection=\"%d\"><rect", i
         printf " x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\"/>", \
             x0, MT, x1 - x0, H - MT - MB
-        printf "<text x=\"%.1f\" y=\"%d\">GC %s</text>", x0 + 3, MT + 11, fmt_us(coll_dur[i] * 1000)
+        # Labels near the right edge go to the left of their mark.
+        if (x0 > W - MR - 70)
+            printf "<text x=\"%.1f\" y=\"%d\" text-anchor=\"end\">GC %s</text>", \
+                x0 - 3, MT + 11, fmt_us(coll_dur[i] * 1000)
+        else
+            printf "<text x=\"%.1f\" y=\"%d\">GC %s</text>", x0 + 3, MT + 11, fmt_us(coll_dur[i] * 1000)
         printf "<title>forced collection %d at %.3f s: %.1f ms, heap %.1f MB</title></g>\n", \
             i, coll_off[i] / 1000, coll_dur[i], coll_heap[i] / 1048576
     }
