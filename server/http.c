@@ -75,7 +75,8 @@ static void http_send_string(struct rs_http *h, struct evhttp_request *req, int 
         evbuffer_free(b);
 }
 
-/* Gather what a render reads. proc and alloc are filled by the caller. */
+/* Gather what a render reads; proc and alloc (either may be NULL) are
+ * filled here from /proc and the allocator. */
 static void http_view(struct rs_http *h, rs_metrics_view *v, rs_proc_stats *proc,
                       rs_alloc_stats *alloc)
 {
