@@ -14,6 +14,7 @@
  */
 #include "lg_engine.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <math.h>
 #include <signal.h>
@@ -492,8 +493,9 @@ static void retry_cb_(evutil_socket_t fd, short what, void *arg)
     if (c->state != LG_CONN_DOWN || c->eng->stopping)
         return;
     c->state = LG_CONN_CONNECTING;
+    errno = 0;
     if (c->eng->ops->connect(c) != 0)
-        lg_engine_on_conn_error(c, "connect failed");
+        lg_engine_on_conn_error(c, errno ? strerror(errno) : "connect failed");
 }
 
 /* ---- run ------------------------------------------------------------- */
@@ -537,8 +539,9 @@ int lg_engine_run(lg_engine *e)
     for (uint32_t i = 0; i < e->cfg.conns; i++) {
         lg_conn *c = &e->conns[i];
         c->state = LG_CONN_CONNECTING;
+        errno = 0;
         if (e->ops->connect(c) != 0)
-            lg_engine_on_conn_error(c, "connect failed");
+            lg_engine_on_conn_error(c, errno ? strerror(errno) : "connect failed");
     }
     if (!e->started) {
         struct timeval tv;

@@ -43,6 +43,7 @@ static void usage_(FILE *f)
            "  --duration S            measured seconds (default 10)\n"
            "  --warmup S              seconds of load before measuring (default 0)\n"
            "  --drain S               wait at most S s for answers at the end (default 5)\n"
+           "  --connect-timeout S     give up if no connection is up after S s (default 5)\n"
            "workload:\n"
            "  --ack P --get-one P --get-all P --bulk-ack P --mentions P --set P\n"
            "                          mix in percent (default ack 90, get-one 10; once any is\n"
@@ -90,6 +91,7 @@ enum {
     OPT_LIVE,
     OPT_QUIET,
     OPT_HELP,
+    OPT_CONNECT_TIMEOUT,
     OPT_MIX_BASE /* + lg_method */
 };
 
@@ -119,6 +121,7 @@ static const struct option opts_[] = {
     {"live", no_argument, NULL, OPT_LIVE},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, OPT_HELP},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
     {"ack", required_argument, NULL, OPT_MIX_BASE + LG_ACK},
     {"get-one", required_argument, NULL, OPT_MIX_BASE + LG_GET_ONE},
     {"get-all", required_argument, NULL, OPT_MIX_BASE + LG_GET_ALL},
@@ -201,6 +204,7 @@ static int parse_one_(lg_cli *cli, int o, const char *arg, const char *name)
     case OPT_DURATION: return num_(name, arg, 0.001, 86400, &c->duration_s);
     case OPT_WARMUP: return num_(name, arg, 0, 86400, &c->warmup_s);
     case OPT_DRAIN: return num_(name, arg, 0, 3600, &c->drain_s);
+    case OPT_CONNECT_TIMEOUT: return num_(name, arg, 0.1, 3600, &c->connect_s);
     case OPT_USERS: return u64_(name, arg, 1, 1000000000ull, &c->work.users);
     case OPT_CHANNELS:
         if (u64_(name, arg, 1, 1u << 20, &u))

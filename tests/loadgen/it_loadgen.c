@@ -100,6 +100,8 @@ static json_t *run_loadgen_(const char *json_path, const char *const *args)
     argv[n++] = loadgen_bin_();
     for (int i = 0; args[i] != NULL && n < 60; i++)
         argv[n++] = args[i];
+    argv[n++] = "--connect-timeout"; /* a loaded test machine can be slow */
+    argv[n++] = "30";
     argv[n++] = "--json";
     argv[n++] = json_path;
     argv[n] = NULL;
@@ -185,10 +187,25 @@ static void test_coordinated_omission(void **state)
     char target[64], path[PATH_MAX + 16];
     snprintf(target, sizeof(target), "rs://127.0.0.1:%d", f->srv.port);
     snprintf(path, sizeof(path), "%s/co.json", f->dir);
-    const char *argv[] = {
-        loadgen_bin_(),  "--target", target,    "--rate", "1000",    "--duration", "4",
-        "--connections", "4",        "--users", "1000",   "--drain", "10",         "--live",
-        "--json",        path,       NULL};
+    const char *argv[] = {loadgen_bin_(),
+                          "--target",
+                          target,
+                          "--rate",
+                          "1000",
+                          "--duration",
+                          "4",
+                          "--connections",
+                          "4",
+                          "--users",
+                          "1000",
+                          "--drain",
+                          "10",
+                          "--connect-timeout",
+                          "30",
+                          "--live",
+                          "--json",
+                          path,
+                          NULL};
     rs_proc lg;
     assert_int_equal(rs_proc_start(argv, NULL, &lg), 0);
     /* a little over one second into the measured run (its first live line) */
