@@ -1,10 +1,17 @@
-# Server unit tests: configuration parsing, and dispatch + Watch run
-# in-process on a real rs_server (memory-only engine, no sockets) with a
-# capturing sink. Labelled `unit`.
+# Server tests. Unit (label `unit`): configuration parsing, and dispatch +
+# Watch run in-process on a real rs_server (memory-only engine, no sockets)
+# with a capturing sink. Integration (label `integration`): the real
+# readstated and redis-server for idle timeouts, loads answered out of
+# order, SIGTERM with requests in flight, and flag handling.
+include(${CMAKE_CURRENT_LIST_DIR}/support.cmake)
+
 if(TARGET readstated_lib)
   set(RS_SERVER_TEST_DIR ${CMAKE_CURRENT_LIST_DIR}/server)
   foreach(t test_server_config test_server_dispatch)
     rs_add_unit_test(${t} ${RS_SERVER_TEST_DIR}/${t}.c)
     target_link_libraries(${t} PRIVATE readstated_lib)
   endforeach()
+  if(TARGET rs_client)
+    rs_add_integration_test(it_server ${RS_SERVER_TEST_DIR}/it_server.c)
+  endif()
 endif()
