@@ -10,6 +10,7 @@
  *     latency{all{count, mean_us, min_us, p50_us .. max_us}, ack{...}, ...},
  *     seconds[{t, sent, answered, errors, p50_us, p99_us, p999_us, max_us,
  *              methods{ack{answered, p50_us, p99_us, max_us}, ...}}],
+ *     send_delay{count, ..., max_us} (rate mode: sent time - scheduled time),
  *     cpu{loadgen_s, loadgen_us_per_req, server_pid, server_s, server_us_per_req} }
  */
 #include "lg_report.h"
@@ -166,6 +167,11 @@ json_t *lg_report_build(const lg_engine *e, const char *target_url, const char *
             json_object_set_new(lat, lg_method_name((lg_method)m),
                                 spectrum_(&e->stats.method[m]));
     json_object_set_new(doc, "latency", lat);
+    /* how late requests went out against their schedule (rate mode): time
+     * spent waiting for a free pipeline slot, or a generator that could not
+     * keep up; it is part of the latency above */
+    if (e->cfg.mode == LG_MODE_RATE)
+        json_object_set_new(doc, "send_delay", spectrum_(&e->stats.send_delay));
     json_object_set_new(doc, "seconds", seconds_(e));
     json_object_set_new(doc, "cpu", cpu_(e));
     return doc;
@@ -206,6 +212,12 @@ void lg_report_text(FILE *out, const json_t *doc)
             fprintf(out, " %10.3f", num_(v, lg_report_pct_keys[i]) / 1e3);
         fprintf(out, "\n");
     }
+    const json_t *sd = json_object_get(doc, "send_delay");
+    if (sd != NULL)
+        fprintf(
+            out,
+            "\nsend delay behind schedule (included above): p50 %.3f  p99 %.3f  max %.3f ms\n",
+            num_(sd, "p50_us") / 1e3, num_(sd, "p99_us") / 1e3, num_(sd, "max_us") / 1e3);
     const json_t *errs = json_object_get(doc, "errors");
     fprintf(out, "\nerrors by status:");
     if (json_object_size(errs) == 0)

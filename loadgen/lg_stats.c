@@ -49,6 +49,7 @@ int lg_stats_init(lg_stats *st, uint32_t nsec, unsigned method_mask)
     for (int m = 0; m < LG_METHOD_MAX; m++)
         rs_hist_reset(&st->method[m]);
     rs_hist_reset(&st->all);
+    rs_hist_reset(&st->send_delay);
     st->server_cpu_s = -1;
     return 0;
 }
@@ -83,6 +84,7 @@ void lg_stats_sent(lg_stats *st, lg_method m, uint64_t start_ns, uint64_t now_ns
         return;
     st->sent[m]++;
     window_(st, now_ns)->sent++;
+    rs_hist_record(&st->send_delay, now_ns > start_ns ? now_ns - start_ns : 0);
 }
 
 void lg_stats_done(lg_stats *st, lg_method m, uint64_t start_ns, uint64_t now_ns, int status)

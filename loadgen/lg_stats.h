@@ -54,6 +54,7 @@ typedef struct lg_stats {
     lg_second *sec;
     rs_hist method[LG_METHOD_MAX];
     rs_hist all;
+    rs_hist send_delay; /* send time - scheduled time: backlog or a slow generator */
     uint64_t scheduled; /* requests due in the measured phase */
     uint64_t sent[LG_METHOD_MAX];
     uint64_t answered[LG_METHOD_MAX];
@@ -75,7 +76,7 @@ static inline bool lg_stats_counts(const lg_stats *st, uint64_t start_ns)
 {
     return st->t_start_ns != 0 && start_ns >= st->t_start_ns;
 }
-/* A request was written at now_ns. */
+/* A request scheduled (or started) at start_ns was written at now_ns. */
 void lg_stats_sent(lg_stats *st, lg_method m, uint64_t start_ns, uint64_t now_ns);
 /* A request ended at now_ns with status st (lg_status or a wire code);
  * latency now_ns - start_ns is recorded only for answers from the target. */
