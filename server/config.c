@@ -95,6 +95,8 @@ static const opt opts[] = {
      "close connections idle this long (not watchers); 0 = never"},
     {"reqs-per-event", OPT_U32, F(reqs_per_event), "64", 1, 1000000, "N",
      "requests served per connection per loop wake-up"},
+    {"max-watches", OPT_U32, F(max_watches), "100000", 1, 100000000, "N",
+     "users one connection may watch; a Watch past it gets RESOURCE_EXHAUSTED"},
     {"http-max-body", OPT_SIZE, F(http_max_body), "1MiB", 1, SZMAX, "SIZE",
      "largest HTTP request body"},
     {"http-max-headers", OPT_SIZE, F(http_max_headers), "16KiB", 256, SZMAX, "SIZE",

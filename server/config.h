@@ -46,6 +46,7 @@ typedef struct rs_config {
     size_t max_output;        /* per-connection output buffer, default 8MiB */
     uint32_t idle_timeout_s;  /* default 300; 0 disables */
     uint32_t reqs_per_event;  /* requests served per connection per wake-up, default 64 */
+    uint32_t max_watches;     /* users one connection may watch, default 100000 */
     /* HTTP */
     size_t http_max_body;    /* default 1MiB */
     size_t http_max_headers; /* default 16KiB */

@@ -651,7 +651,8 @@ static void dispatch_ping(rs_server *s, rs_sink *sink, const Readstates__V1__Req
 
 /* Watch is answered once with OK and no result; events follow under the
  * same id (watch.c). Watching a user again on the same connection moves it
- * to the newer request's id. */
+ * to the newer request's id. A request that could take the connection past
+ * max_watches is refused whole (RESOURCE_EXHAUSTED, nothing added). */
 static void dispatch_watch(rs_server *s, rs_sink *sink, const Readstates__V1__Request *req,
                            uint64_t start_ns)
 {
@@ -661,6 +662,12 @@ static void dispatch_watch(rs_server *s, rs_sink *sink, const Readstates__V1__Re
         return;
     }
     const Readstates__V1__WatchRequest *w = req->watch;
+    if ((uint64_t)sink->nwatches + w->n_user_ids > s->cfg.max_watches) {
+        dispatch_errorf(s, sink, RS_METHOD_WATCH, req->id, start_ns, RS_ERR_EXHAUSTED,
+                        "the connection watches %u users; %zu more would pass the limit of %u",
+                        sink->nwatches, w->n_user_ids, s->cfg.max_watches);
+        return;
+    }
     for (size_t i = 0; i < w->n_user_ids; i++)
         watch_add(s, sink, w->user_ids[i], req->id);
     Readstates__V1__Response resp = READSTATES__V1__RESPONSE__INIT;

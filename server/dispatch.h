@@ -50,6 +50,7 @@ struct rs_sink {
     /* Watch (watch.c): this sink's watch entries, NULL when none. Only
      * streaming sinks ever get one; start it NULL. */
     struct watch_entry *watches;
+    uint32_t nwatches; /* entries on that list */
 };
 
 static inline void rs_sink_ref(rs_sink *s)

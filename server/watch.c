@@ -193,6 +193,7 @@ bool watch_add(rs_server *s, rs_sink *sink, uint64_t user_id, uint64_t req_id)
     if (sink->watches != NULL)
         sink->watches->sprev = e;
     sink->watches = e;
+    sink->nwatches++;
     w->nentries++;
     s->metrics.watchers++;
     rs_user *u = cache_peek(engine_cache(s->engine), user_id);
@@ -205,6 +206,7 @@ void watch_remove_sink(rs_server *s, rs_sink *sink)
 {
     watch_entry *e = sink->watches;
     sink->watches = NULL;
+    sink->nwatches = 0;
     while (e != NULL) {
         watch_entry *next = e->snext;
         watch_user *wu = e->wu;

@@ -53,6 +53,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.max_output, 8u << 20);
     assert_int_equal(c.idle_timeout_s, 300);
     assert_int_equal(c.reqs_per_event, 64);
+    assert_int_equal(c.max_watches, 100000);
     assert_int_equal(c.http_max_body, 1u << 20);
     assert_int_equal(c.http_max_headers, 16u << 10);
     assert_int_equal(c.http_timeout_s, 30);

@@ -76,6 +76,7 @@ static int setup(void **state)
     strcpy(cfg.http, "off");
     cfg.log_level = RS_LOG_OFF;
     cfg.max_list = 10;
+    cfg.max_watches = 505;
     if (server_init(&f->s, &cfg) != 0)
         return -1;
     cap_init(&f->a, true);
@@ -432,7 +433,20 @@ static void test_watch_many(void **state)
     ack(f, 1234, 1, 1, 0);
     assert_int_equal(f->w.n, 1);
     assert_int_equal(f->w.got[0]->event->user_id, 1234);
+    /* past --max-watches (set to 505): refused whole */
+    assert_int_equal(f->w.sink.nwatches, 500);
+    for (int i = 0; i < 10; i++)
+        users[i] = 5000 + (uint64_t)i;
+    Readstates__V1__Response *p = run(f, &f->w, &r);
+    assert_int_equal(p->status->code, RS_ERR_EXHAUSTED);
+    assert_int_equal(f->w.sink.nwatches, 500);
+    assert_false(watch_has_user(&f->s.watch, 5000));
+    wr.n_user_ids = 5;
+    p = run(f, &f->w, &r);
+    assert_int_equal(p->status->code, RS_OK);
+    assert_int_equal(f->w.sink.nwatches, 505);
     watch_remove_sink(&f->s, &f->w.sink);
+    assert_int_equal(f->w.sink.nwatches, 0);
     assert_int_equal(f->s.metrics.watchers, 0);
     assert_int_equal(f->s.watch.nusers, 0);
 }
