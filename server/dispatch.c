@@ -316,6 +316,12 @@ static const char *op_status_text(rs_status st)
     }
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : (x > y);
+}
+
 static void op_reply_get(op *o, rs_user *u)
 {
     rs_server *s = o->s;
@@ -336,13 +342,7 @@ static void op_reply_get(op *o, rs_user *u)
         /* Sorted and unique by channel_id, like the user's own array. */
         uint64_t *ids = rs_arena_alloc(&s->arena, o->nids * sizeof(uint64_t));
         memcpy(ids, o->ids, o->nids * sizeof(uint64_t));
-        for (size_t i = 1; i < o->nids; i++) { /* insertion sort: lists are short */
-            uint64_t v = ids[i];
-            size_t j = i;
-            for (; j > 0 && ids[j - 1] > v; j--)
-                ids[j] = ids[j - 1];
-            ids[j] = v;
-        }
+        qsort(ids, o->nids, sizeof(uint64_t), cmp_u64);
         for (size_t i = 0; i < o->nids; i++) {
             if (i > 0 && ids[i] == ids[i - 1])
                 continue;
