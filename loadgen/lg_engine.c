@@ -198,6 +198,7 @@ static void issue_(lg_engine *e, lg_conn *c, uint64_t start_ns, uint64_t now_ns,
     sl->gen++;
     sl->method = (uint8_t)op->method;
     sl->busy = 1;
+    sl->n = (uint16_t)op->n;
     e->inflight++;
     e->ops->send(c, op, s);
     lg_stats_sent(&e->stats, op->method, start_ns, now_ns);
@@ -266,7 +267,6 @@ static void pump_closed_(lg_engine *e, lg_conn *c, uint64_t now)
                 e->fill_done = true;
                 return;
             }
-            e->fill_total += op.n;
         } else {
             lg_work_next(&e->work, wall, &op);
         }
@@ -451,6 +451,8 @@ void lg_engine_on_answer(lg_conn *c, uint32_t slot, int status)
     uint64_t now = rs_now_ns();
     lg_slot *sl = &c->slots[slot];
     lg_stats_done(&e->stats, (lg_method)sl->method, sl->start_ns, now, status);
+    if (e->cfg.mode == LG_MODE_FILL && status == LG_ST_OK)
+        e->fill_total += sl->n;
     release_(e, c, slot);
     if (e->cfg.mode == LG_MODE_RATE)
         pump_(e, NULL, now);

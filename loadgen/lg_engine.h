@@ -72,6 +72,7 @@ typedef struct lg_slot {
     uint32_t gen;      /* bumped on every reuse; part of the request id */
     uint8_t method;
     uint8_t busy;
+    uint16_t n; /* entries carried (bulk ack), for counting fill progress */
 } lg_slot;
 
 typedef enum lg_conn_state {
@@ -129,7 +130,7 @@ struct lg_engine {
     uint64_t t_drain_ns; /* give up waiting for answers */
     bool started, stopping, fill_done;
     uint64_t inflight;
-    uint64_t fill_total; /* fill: states written */
+    uint64_t fill_total; /* fill: states in bulk acks answered OK */
     double cpu0_self, cpu0_server;
     struct event *tick;   /* send timer (rate mode) */
     struct event *second; /* once a second: live line, phase changes */
