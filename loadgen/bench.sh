@@ -128,12 +128,14 @@ for pair in max-p1 max-p16 rate cold; do
 done
 {
     printf '\nreadstated (svc) vs Redis-direct (redis), %s connections; ratio = svc/redis\n' "$CONNS"
-    printf '%-9s %12s %12s %7s %9s %9s %9s %9s %9s %9s %10s %10s\n' run svc_rps redis_rps \
-        ratio svc_p50 redis_p50 svc_p99 redis_p99 svc_max redis_max svc_cpu_us redis_cpu_us
+    printf '%-9s %12s %12s %7s %9s %9s %9s %9s %9s %9s %10s %10s %8s %8s\n' run svc_rps \
+        redis_rps ratio svc_p50 redis_p50 svc_p99 redis_p99 svc_max redis_max svc_cpu_us \
+        redis_cpu_us svc_err redis_err
     for pair in max-p1 max-p16 rate cold; do
         s=$OUT/svc-$pair.json
         r=$OUT/redis-$pair.json
-        printf '%-9s %12.0f %12.0f %7.2f %9.3f %9.3f %9.3f %9.3f %9.2f %9.2f %10s %10s\n' "$pair" \
+        printf '%-9s %12.0f %12.0f %7.2f %9.3f %9.3f %9.3f %9.3f %9.2f %9.2f %10s %10s %8s %8s\n' \
+            "$pair" \
             "$(field "$s" totals.throughput_rps)" "$(field "$r" totals.throughput_rps)" \
             "$(awk -v a="$(field "$s" totals.throughput_rps)" -v b="$(field "$r" totals.throughput_rps)" \
                 'BEGIN { print (b > 0 ? a / b : 0) }')" \
@@ -143,9 +145,11 @@ done
             "$(awk -v v="$(field "$r" latency.all.p99_us)" 'BEGIN { print v / 1000 }')" \
             "$(awk -v v="$(field "$s" latency.all.max_us)" 'BEGIN { print v / 1000 }')" \
             "$(awk -v v="$(field "$r" latency.all.max_us)" 'BEGIN { print v / 1000 }')" \
-            "$(f2 "$(field "$s" cpu.server_us_per_req)")" "$(f2 "$(field "$r" cpu.server_us_per_req)")"
+            "$(f2 "$(field "$s" cpu.server_us_per_req)")" "$(f2 "$(field "$r" cpu.server_us_per_req)")" \
+            "$(field "$s" totals.errors)" "$(field "$r" totals.errors)"
     done
-    printf '(latencies in ms, from the scheduled send time; cpu = server CPU per answered request)\n'
+    printf '(latencies in ms, from the scheduled send time; cpu = server CPU per answered request;\n'
+    printf ' err = errors, unsent and unanswered requests included)\n'
     printf '\nserver CPU per request (us): readstated under the loadgen vs redis-server under\n'
     printf 'redis-benchmark -t hset with the same connections and pipeline:\n'
     for p in 1 16; do
