@@ -34,10 +34,40 @@
 extern const unsigned char rs_dashboard_html[];
 extern const size_t rs_dashboard_html_len;
 
-void http_log_request(struct rs_http *h, struct evhttp_request *req, const char *what,
-                      int http_status, uint64_t start_ns)
+static rs_http_handler http_handler_of(const char *path)
+{
+    static const struct {
+        const char *path;
+        rs_http_handler hd;
+    } exact[] = {
+        {"/metrics", RS_HTTP_HANDLER_METRICS},
+        {"/healthz", RS_HTTP_HANDLER_HEALTHZ},
+        {"/readyz", RS_HTTP_HANDLER_READYZ},
+        {"/dashboard", RS_HTTP_HANDLER_DASHBOARD},
+        {"/dashboard.json", RS_HTTP_HANDLER_DASHBOARD_JSON},
+    };
+    if (path == NULL)
+        return RS_HTTP_HANDLER_OTHER;
+    if (strncmp(path, HTTP_RPC_CONNECT_PREFIX, strlen(HTTP_RPC_CONNECT_PREFIX)) == 0)
+        return RS_HTTP_HANDLER_CONNECT;
+    if (strncmp(path, HTTP_RPC_TWIRP_PREFIX, strlen(HTTP_RPC_TWIRP_PREFIX)) == 0)
+        return RS_HTTP_HANDLER_TWIRP;
+    for (size_t i = 0; i < RS_ARRAY_LEN(exact); i++)
+        if (strcmp(path, exact[i].path) == 0)
+            return exact[i].hd;
+    return RS_HTTP_HANDLER_OTHER;
+}
+
+void http_finish(struct rs_http *h, struct evhttp_request *req, const char *what,
+                 int http_status, uint64_t start_ns, bool log)
 {
     rs_server *s = h->s;
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    int cls = http_status / 100 - 1;
+    if (cls >= 0 && cls < RS_HTTP_CLASSES)
+        h->stats.requests[http_handler_of(path)][cls]++;
+    if (!log)
+        return;
     uint64_t ns = rs_now_ns() - start_ns;
     bool slow = s->cfg.slow_request_ms > 0 && ns >= (uint64_t)s->cfg.slow_request_ms * 1000000u;
     if (!slow && !s->cfg.log_requests)
@@ -47,7 +77,6 @@ void http_log_request(struct rs_http *h, struct evhttp_request *req, const char 
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     if (evcon != NULL)
         evhttp_connection_get_peer(evcon, &peer, &port);
-    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     RS_LOG(&s->log, slow ? RS_LOG_WARN : RS_LOG_INFO, slow ? "slow_request" : "request",
            "transport=http path=%s result=%s http_status=%d latency_us=%llu peer=%s:%u",
            path != NULL ? path : "-", what, http_status, (unsigned long long)(ns / 1000),
@@ -60,7 +89,7 @@ static void http_send_text(struct rs_http *h, struct evhttp_request *req, int st
 {
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", ctype);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
-    http_log_request(h, req, reason, status, start_ns);
+    http_finish(h, req, reason, status, start_ns, true);
     evhttp_send_reply(req, status, reason, body);
 }
 
@@ -98,6 +127,7 @@ static void http_view(struct rs_http *h, rs_metrics_view *v, rs_proc_stats *proc
         metrics_alloc_read(alloc);
         v->alloc = alloc;
     }
+    v->http = &h->stats;
 }
 
 static void http_metrics(struct rs_http *h, struct evhttp_request *req, uint64_t start_ns)
@@ -198,7 +228,7 @@ static void http_route_get(struct rs_http *h, struct evhttp_request *req, http_r
     case HTTP_ROUTE_DASHBOARD: http_dashboard(h, req, start_ns); break;
     case HTTP_ROUTE_DASHBOARD_JSON: http_dashboard_json(h, req, start_ns); break;
     case HTTP_ROUTE_FAVICON: /* browsers ask; an empty answer keeps consoles clean */
-        http_log_request(h, req, "no_content", 204, start_ns);
+        http_finish(h, req, "no_content", 204, start_ns, true);
         evhttp_send_reply(req, 204, "No Content", NULL);
         break;
     case HTTP_ROUTE_ROOT:

@@ -139,7 +139,7 @@ static void http_rpc_send_error(struct rs_http *h, struct evhttp_request *req,
                                 http_rpc_protocol proto, int status, const char *code,
                                 const char *message, uint64_t start_ns)
 {
-    http_log_request(h, req, code, status, start_ns);
+    http_finish(h, req, code, status, start_ns, true);
     http_rpc_write_error(req, proto, status, code, message);
 }
 
@@ -202,6 +202,7 @@ static void http_call_closed(struct evhttp_connection *evcon, void *arg)
     if (c->req == NULL)
         return;
     bool attached = evhttp_request_get_connection(c->req) == evcon;
+    c->h->stats.clients_gone++;
     if (attached)
         c->req = NULL; /* still on the connection: evhttp frees it next */
     else
@@ -236,6 +237,8 @@ static void http_call_reply(rs_sink *sink, const Readstates__V1__Response *resp)
         return;
     rs_status st = resp->status != NULL ? (rs_status)resp->status->code : RS_OK;
     if (st != RS_OK) { /* dispatch has logged the call */
+        http_finish(c->h, req, rs_status_rpc_name(st), http_status_of(c->proto, st),
+                    c->start_ns, false);
         http_rpc_write_error(req, c->proto, http_status_of(c->proto, st),
                              rs_status_rpc_name(st),
                              resp->status != NULL ? resp->status->message : NULL);
@@ -260,6 +263,7 @@ static void http_call_reply(rs_sink *sink, const Readstates__V1__Response *resp)
                         : c->proto == HTTP_RPC_TWIRP ? "application/protobuf"
                                                      : "application/proto";
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", ctype);
+    http_finish(c->h, req, "ok", 200, c->start_ns, false);
     evhttp_send_reply(req, 200, "OK", out);
     evbuffer_free(out);
 }

@@ -21,6 +21,7 @@ struct rs_http {
     uint64_t calls_live;      /* http_call objects not yet released */
     bool stopped;             /* http_stop ran; freed when calls_live drops to 0 */
     rs_metrics_ticker ticker; /* per-second history deltas */
+    rs_http_stats stats;      /* responses by handler and class */
 };
 
 /* The RPC path prefixes. */
@@ -38,10 +39,11 @@ typedef enum http_rpc_protocol {
 void http_rpc_handle(struct rs_http *h, struct evhttp_request *req, http_rpc_protocol proto,
                      const char *method, uint64_t start_ns);
 
-/* Log a slow HTTP request (or every one with --log-requests) the way
- * dispatch logs requests. */
-void http_log_request(struct rs_http *h, struct evhttp_request *req, const char *what,
-                      int http_status, uint64_t start_ns);
+/* Account for a response about to be sent: count it by handler and status
+ * class and, when `log` is set, log it if slow (or always with
+ * --log-requests) the way dispatch logs requests. */
+void http_finish(struct rs_http *h, struct evhttp_request *req, const char *what,
+                 int http_status, uint64_t start_ns, bool log);
 
 /* Free h if http_stop ran and no call holds it any more. */
 void http_maybe_free(struct rs_http *h);

@@ -194,6 +194,31 @@ static void pm_alloc(pm_out *o, const rs_alloc_stats *a)
            "Bytes in the allocator's thread caches.", a->thread_cache_bytes);
 }
 
+const char *rs_http_handler_name(rs_http_handler hd)
+{
+    static const char *const names[RS_HTTP_HANDLER_MAX] = {
+        "connect", "twirp",     "metrics",        "healthz",
+        "readyz",  "dashboard", "dashboard_json", "other",
+    };
+    return (unsigned)hd < RS_HTTP_HANDLER_MAX ? names[hd] : "other";
+}
+
+static void pm_http(pm_out *o, const rs_http_stats *h)
+{
+    pm_family(o, "readstates_http_requests_total", "counter",
+              "Responses of the HTTP port, by handler and status class.");
+    for (int i = 0; i < RS_HTTP_HANDLER_MAX; i++)
+        for (int c = 0; c < RS_HTTP_CLASSES; c++) {
+            if (c != 1 && h->requests[i][c] == 0) /* 2xx always, others once seen */
+                continue;
+            pm_printf(
+                o, "readstates_http_requests_total{handler=\"%s\",code=\"%dxx\"} %" PRIu64 "\n",
+                rs_http_handler_name((rs_http_handler)i), c + 1, h->requests[i][c]);
+        }
+    pm_u64(o, "readstates_http_clients_gone_total", "counter",
+           "HTTP calls whose connection closed before their reply.", h->clients_gone);
+}
+
 int metrics_render_prometheus(struct evbuffer *out, const rs_metrics_view *v)
 {
     pm_out o = {out, 0};
@@ -209,6 +234,8 @@ int metrics_render_prometheus(struct evbuffer *out, const rs_metrics_view *v)
         pm_cache(&o, v->cache, v->cache_max_bytes);
     if (v->engine != NULL)
         pm_engine(&o, v->engine);
+    if (v->http != NULL)
+        pm_http(&o, v->http);
     if (v->alloc != NULL && v->alloc->available)
         pm_alloc(&o, v->alloc);
     if (v->proc != NULL && v->proc->ok)

@@ -51,6 +51,29 @@ typedef struct rs_alloc_stats {
 
 void metrics_alloc_read(rs_alloc_stats *out);
 
+/* The HTTP port's own traffic, by handler and status class. */
+typedef enum rs_http_handler {
+    RS_HTTP_HANDLER_CONNECT, /* Connect RPC */
+    RS_HTTP_HANDLER_TWIRP,   /* Twirp RPC */
+    RS_HTTP_HANDLER_METRICS,
+    RS_HTTP_HANDLER_HEALTHZ,
+    RS_HTTP_HANDLER_READYZ,
+    RS_HTTP_HANDLER_DASHBOARD,
+    RS_HTTP_HANDLER_DASHBOARD_JSON,
+    RS_HTTP_HANDLER_OTHER,
+    RS_HTTP_HANDLER_MAX
+} rs_http_handler;
+
+#define RS_HTTP_CLASSES 5 /* 1xx .. 5xx */
+
+typedef struct rs_http_stats {
+    uint64_t requests[RS_HTTP_HANDLER_MAX][RS_HTTP_CLASSES];
+    uint64_t clients_gone; /* calls whose connection closed before the reply */
+} rs_http_stats;
+
+/* The handler's label value ("connect", "metrics", ...). */
+const char *rs_http_handler_name(rs_http_handler hd);
+
 /* What a render reads. Any stats pointer may be NULL: its metrics are left
  * out. */
 typedef struct rs_metrics_view {
@@ -60,6 +83,7 @@ typedef struct rs_metrics_view {
     const rs_engine_stats *engine;
     const rs_proc_stats *proc;
     const rs_alloc_stats *alloc;
+    const rs_http_stats *http;
     bool ready;         /* engine_ready() */
     bool shutting_down; /* the server is draining */
     uint64_t now_unix_ms;

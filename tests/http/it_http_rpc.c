@@ -321,6 +321,18 @@ static void test_operator_endpoints(void **state)
     assert_int_equal(
         metric_value(r.body, "readstates_request_duration_seconds_count{method=\"Ack\"}"), 6);
     assert_int_equal(metric_value(r.body, "readstates_cache_users"), 1);
+    assert_int_equal(
+        metric_value(r.body,
+                     "readstates_http_requests_total{handler=\"connect\",code=\"2xx\"}"),
+        5);
+    assert_int_equal(
+        metric_value(r.body,
+                     "readstates_http_requests_total{handler=\"connect\",code=\"4xx\"}"),
+        1);
+    assert_int_equal(
+        metric_value(r.body,
+                     "readstates_http_requests_total{handler=\"healthz\",code=\"2xx\"}"),
+        1);
     assert_true(metric_value(r.body, "process_resident_memory_bytes") > 0);
     assert_non_null(strstr(r.body, "\nprocess_cpu_seconds_total "));
     ht_response_free(&r);

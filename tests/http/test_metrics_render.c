@@ -125,12 +125,17 @@ static void test_prometheus(void **state)
     assert_true(proc.start_time_s > 1e9);
     rs_alloc_stats alloc;
     metrics_alloc_read(&alloc);
+    rs_http_stats hs = {.clients_gone = 2};
+    hs.requests[RS_HTTP_HANDLER_CONNECT][1] = 9; /* 2xx */
+    hs.requests[RS_HTTP_HANDLER_CONNECT][3] = 4; /* 4xx */
+    hs.requests[RS_HTTP_HANDLER_METRICS][1] = 1;
     rs_metrics_view v = {.m = m,
                          .cache = &cs,
                          .cache_max_bytes = 1 << 20,
                          .engine = &es,
                          .proc = &proc,
                          .alloc = &alloc,
+                         .http = &hs,
                          .ready = true};
     char *text = render_prom(&v);
 
@@ -157,6 +162,14 @@ static void test_prometheus(void **state)
     assert_int_equal(sample(text, "readstates_redis_up"), 1);
     assert_int_equal(sample(text, "readstates_ready"), 1);
     assert_int_equal(sample(text, "readstates_flush_duration_seconds_count"), 2);
+    assert_int_equal(
+        sample(text, "readstates_http_requests_total{handler=\"connect\",code=\"2xx\"}"), 9);
+    assert_int_equal(
+        sample(text, "readstates_http_requests_total{handler=\"connect\",code=\"4xx\"}"), 4);
+    assert_int_equal(
+        sample(text, "readstates_http_requests_total{handler=\"readyz\",code=\"2xx\"}"), 0);
+    assert_null(strstr(text, "handler=\"readyz\",code=\"5xx\""));
+    assert_int_equal(sample(text, "readstates_http_clients_gone_total"), 2);
     assert_non_null(strstr(text, "\nprocess_cpu_seconds_total "));
     assert_true(sample(text, "process_resident_memory_bytes") > 0);
     assert_int_equal(strstr(text, "readstates_allocator_heap_bytes") != NULL, alloc.available);
