@@ -1,6 +1,7 @@
 # Server tests. Unit (label `unit`): configuration parsing, and dispatch +
 # Watch run in-process on a real rs_server (memory-only engine, no sockets)
-# with a capturing sink. Integration (label `integration`): the real
+# with a capturing sink; the dispatch fuzz harness over the frame corpus.
+# Integration (label `integration`): the real
 # readstated and redis-server for idle timeouts, loads answered out of
 # order, SIGTERM with requests in flight, and flag handling.
 include(${CMAKE_CURRENT_LIST_DIR}/support.cmake)
@@ -11,6 +12,21 @@ if(TARGET readstated_lib)
     rs_add_unit_test(${t} ${RS_SERVER_TEST_DIR}/${t}.c)
     target_link_libraries(${t} PRIVATE readstated_lib)
   endforeach()
+  # Dispatch fuzz harness: replayed over the frame corpus in every build,
+  # a libFuzzer binary with READSTATES_FUZZ.
+  add_executable(fuzz_dispatch_corpus ${CMAKE_CURRENT_LIST_DIR}/fuzz/corpus_driver.c
+                 ${RS_SERVER_TEST_DIR}/fuzz_dispatch.c)
+  target_link_libraries(fuzz_dispatch_corpus PRIVATE readstated_lib)
+  add_test(NAME fuzz_dispatch_corpus
+           COMMAND fuzz_dispatch_corpus ${CMAKE_CURRENT_LIST_DIR}/fuzz/corpus)
+  set_tests_properties(fuzz_dispatch_corpus PROPERTIES TIMEOUT 60 LABELS unit
+                       PASS_REGULAR_EXPRESSION "corpus: [1-9][0-9]* inputs replayed")
+  if(READSTATES_FUZZ)
+    add_executable(fuzz_dispatch ${RS_SERVER_TEST_DIR}/fuzz_dispatch.c)
+    target_compile_options(fuzz_dispatch PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_options(fuzz_dispatch PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_libraries(fuzz_dispatch PRIVATE readstated_lib)
+  endif()
   if(TARGET rs_client)
     rs_add_integration_test(it_server ${RS_SERVER_TEST_DIR}/it_server.c)
   endif()
