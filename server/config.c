@@ -105,7 +105,7 @@ static const opt opts[] = {
      "HTTP connection timeout"},
     {"log-level", OPT_LOG_LEVEL, F(log_level), "info", 0, 0, "debug|info|warn|error|off",
      "lowest level logged (stderr)"},
-    {"log-requests", OPT_BOOL, F(log_requests), "false", 0, 0, "BOOL",
+    {"log-requests", OPT_BOOL, F(log_requests), "false", 0, 0, "true|false",
      "log one line per request"},
     {"slow-request-ms", OPT_U32, F(slow_request_ms), "100", 0, 100000000, "MS",
      "log requests slower than this; 0 = off"},
@@ -237,7 +237,10 @@ void config_usage(FILE *out)
         char env[96];
         opt_env_name(o, env, sizeof(env));
         char head[96];
-        snprintf(head, sizeof(head), "--%s %s", o->name, o->metavar);
+        if (o->type == OPT_BOOL) /* alone means true; a value needs '=' */
+            snprintf(head, sizeof(head), "--%s[=%s]", o->name, o->metavar);
+        else
+            snprintf(head, sizeof(head), "--%s %s", o->name, o->metavar);
         fprintf(out, "  %s\n      %s\n      env %s, default %s%s%s\n", head, o->help, env,
                 o->def[0] != '\0' ? "" : "\"", o->def, o->def[0] != '\0' ? "" : "\"");
     }
