@@ -118,6 +118,42 @@ static json_t *run_loadgen_(const char *json_path, const char *const *args)
     return doc;
 }
 
+/* The CSV has a header and one line per second; the HTML report and the
+ * compare page stand alone (inline SVG, no scripts, no external files). */
+static void check_outputs_(fixture *f, const char *json, const char *csv, const char *html,
+                           size_t rows)
+{
+    char *text = rs_read_file(csv, NULL);
+    assert_non_null(text);
+    size_t lines = 0;
+    for (const char *p = text; *p; p++)
+        lines += (*p == '\n');
+    assert_int_equal(lines, rows + 1);
+    assert_true(strncmp(text, "t,sent,answered,errors,p50_us,p99_us", 36) == 0);
+    free(text);
+    char cmp_html[PATH_MAX + 16];
+    snprintf(cmp_html, sizeof(cmp_html), "%s/compare.html", f->dir);
+    const char *argv[] = {loadgen_bin_(), "compare", json, json, "--html", cmp_html, NULL};
+    char *out = NULL;
+    assert_int_equal(rs_run(argv, NULL, 30000, &out, NULL), 0);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "throughput"));
+    assert_non_null(strstr(out, "1.00")); /* a run against itself: ratio 1 */
+    free(out);
+    const char *pages[] = {html, cmp_html};
+    for (int i = 0; i < 2; i++) {
+        char *page = rs_read_file(pages[i], NULL);
+        assert_non_null(page);
+        assert_non_null(strstr(page, "<svg"));
+        assert_non_null(strstr(page, "<polyline"));
+        assert_non_null(strstr(page, "p99.99"));
+        assert_null(strstr(page, "<script"));
+        assert_null(strstr(page, "src="));
+        assert_null(strstr(page, "href="));
+        free(page);
+    }
+}
+
 static void test_fixed_rate_counts(void **state)
 {
     fixture *f = *state;
@@ -125,10 +161,15 @@ static void test_fixed_rate_counts(void **state)
     snprintf(target, sizeof(target), "rs://127.0.0.1:%d", f->srv.port);
     snprintf(pid, sizeof(pid), "%d", (int)f->srv.proc.pid);
     snprintf(path, sizeof(path), "%s/rate.json", f->dir);
+    char csv[PATH_MAX + 16], html[PATH_MAX + 16];
+    snprintf(csv, sizeof(csv), "%s/rate.csv", f->dir);
+    snprintf(html, sizeof(html), "%s/rate.html", f->dir);
     const char *args[] = {"--target",      target, "--rate",     "2000", "--duration", "2",
                           "--connections", "4",    "--pipeline", "4",    "--users",    "1000",
-                          "--server-pid",  pid,    "--quiet",    NULL};
+                          "--server-pid",  pid,    "--csv",      csv,    "--html",     html,
+                          "--quiet",       NULL};
     json_t *doc = run_loadgen_(path, args);
+    check_outputs_(f, path, csv, html, json_array_size(json_object_get(doc, "seconds")));
     double scheduled = num_(doc, "totals", "scheduled");
     double sent = num_(doc, "totals", "sent");
     double answered = num_(doc, "totals", "answered");
