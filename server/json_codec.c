@@ -17,6 +17,7 @@
 #include "json_codec.h"
 
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -458,10 +459,13 @@ static int jc_decode_value(const ProtobufCFieldDescriptor *f, const json_t *j, v
         double dv;
         if (jc_double(j, &dv) != 0)
             goto bad;
-        if (f->type == PROTOBUF_C_TYPE_FLOAT)
+        if (f->type == PROTOBUF_C_TYPE_FLOAT) {
+            if (isfinite(dv) && (dv > FLT_MAX || dv < -FLT_MAX))
+                goto bad; /* finite but out of float's range */
             *(float *)p = (float)dv;
-        else
+        } else {
             *(double *)p = dv;
+        }
         return 0;
     }
     case PROTOBUF_C_TYPE_BOOL:

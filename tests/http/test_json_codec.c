@@ -343,6 +343,8 @@ static void test_scalar_edges(void **state)
     expect_fail(d, "{\"u32\":-1}", "u32");
     expect_fail(d, "{\"i64\":\"9223372036854775808\"}", "i64");
     expect_fail(d, "{\"db\":\"fast\"}", "db");
+    expect_fail(d, "{\"fl\":1e39}", "fl");
+    expect_fail(d, "{\"fl\":\"-1e39\"}", "fl");
     expect_fail(d, "{\"flag\":1}", "flag");
     expect_fail(d, "{\"color\":\"BLUE\"}", "color");
     expect_fail(d, "{\"colors\":[\"RED\",\"BLUE\"]}", "colors");
