@@ -120,6 +120,7 @@ static void http_view(struct rs_http *h, rs_metrics_view *v, rs_proc_stats *proc
         v->ready = engine_ready(s->engine);
     }
     v->shutting_down = s->shutting_down;
+    v->inflight = s->inflight;
     v->now_unix_ms = rs_wall_ms();
     if (proc != NULL && metrics_proc_read(proc) == 0)
         v->proc = proc;

@@ -228,6 +228,8 @@ int metrics_render_prometheus(struct evbuffer *out, const rs_metrics_view *v)
            v->ready && !v->shutting_down ? 1 : 0);
     pm_u64(&o, "readstates_shutting_down", "gauge", "1 while the server drains.",
            v->shutting_down ? 1 : 0);
+    pm_u64(&o, "readstates_requests_in_flight", "gauge",
+           "Requests dispatched and not yet answered (all transports).", v->inflight);
     pm_requests(&o, v->m);
     pm_connections(&o, v->m);
     if (v->cache != NULL)

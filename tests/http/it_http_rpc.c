@@ -256,6 +256,28 @@ static uint64_t metric_value(const char *text, const char *series)
     return 0;
 }
 
+typedef struct metric_wait {
+    int port;
+    const char *series;
+    uint64_t want;
+} metric_wait;
+
+/* True once /metrics shows `series` at exactly `want`. */
+static bool metric_is(void *arg)
+{
+    metric_wait *w = arg;
+    ht_response r;
+    if (ht_get(w->port, "/metrics", &r) != 0)
+        return false;
+    bool ok = false;
+    size_t n = strlen(w->series);
+    for (const char *p = r.body; p != NULL && (p = strstr(p, w->series)) != NULL; p += n)
+        if ((p == r.body || p[-1] == '\n') && p[n] == ' ')
+            ok = strtoull(p + n + 1, NULL, 10) == w->want;
+    ht_response_free(&r);
+    return ok;
+}
+
 typedef struct dash_wait {
     int port;
     int method_index;
@@ -511,7 +533,9 @@ static void test_client_leaves_before_reply(void **state)
         assert_true(fds[i] >= 0);
         assert_int_equal(rs_fd_write_all(fds[i], req, (size_t)n, 5000), 0);
     }
-    rs_sleep_ms(200); /* pacing: let the server read them all */
+    /* every call is read and waits on the frozen Redis */
+    metric_wait waiting = {port, "readstates_requests_in_flight", 12};
+    assert_true(rs_poll_until(metric_is, &waiting, 10000));
     for (int i = 0; i < 12; i++) {
         if (i % 2)
             shutdown(fds[i], SHUT_RDWR); /* half of them loudly */
@@ -519,7 +543,9 @@ static void test_client_leaves_before_reply(void **state)
     }
     assert_int_equal(kill(redis.proc.pid, SIGCONT), 0);
     /* the answers arrive (or time out) and are dropped; the port lives on */
-    rs_sleep_ms(2000); /* pacing: past the Redis timeout, so every reply has fired */
+    /* every reply fires (to a closed socket) */
+    metric_wait done = {port, "readstates_requests_in_flight", 0};
+    assert_true(rs_poll_until(metric_is, &done, 15000));
     assert_true(rs_proc_alive(&srv.proc));
     assert_true(rs_poll_until(healthz_ok, &port, 10000));
     json_decref(post_json(port, CONNECT "Ack",
@@ -584,7 +610,8 @@ static void test_stop_with_calls_pending(void **state)
         assert_true(fds[i] >= 0);
         assert_int_equal(rs_fd_write_all(fds[i], req, (size_t)n, 5000), 0);
     }
-    rs_sleep_ms(300); /* pacing: let the server read the four calls */
+    metric_wait waiting = {port, "readstates_requests_in_flight", 4};
+    assert_true(rs_poll_until(metric_is, &waiting, 10000));
     int ws = 0;
     rs_test_server_stop(&srv, 30000, &ws);
     for (int i = 0; i < 4; i++) {

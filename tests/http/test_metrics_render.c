@@ -136,6 +136,7 @@ static void test_prometheus(void **state)
                          .proc = &proc,
                          .alloc = &alloc,
                          .http = &hs,
+                         .inflight = 3,
                          .ready = true};
     char *text = render_prom(&v);
 
@@ -170,6 +171,7 @@ static void test_prometheus(void **state)
         sample(text, "readstates_http_requests_total{handler=\"readyz\",code=\"2xx\"}"), 0);
     assert_null(strstr(text, "handler=\"readyz\",code=\"5xx\""));
     assert_int_equal(sample(text, "readstates_http_clients_gone_total"), 2);
+    assert_int_equal(sample(text, "readstates_requests_in_flight"), 3);
     assert_non_null(strstr(text, "\nprocess_cpu_seconds_total "));
     assert_true(sample(text, "process_resident_memory_bytes") > 0);
     assert_int_equal(strstr(text, "readstates_allocator_heap_bytes") != NULL, alloc.available);
