@@ -8,8 +8,10 @@
  *       malformed     │  │
  *       frame ────────┤  └─ shutdown ──> DRAINING ── in-flight answered
  *                     v                              and output written ─┐
- *                  CLOSING ── output written ──> CLOSED <── EOF, error, ─┘
- *                                                 │        idle, slow consumer
+ *                  CLOSING ── output written ──> CLOSED <── error, idle, ─┘
+ *                                                 │        slow consumer
+ *   (EOF from the peer: the buffered requests are still served, then the
+ *    connection goes DRAINING, so a half-closing client gets every answer)
  *                     reaper (own event) <────────┘
  *                     frees the bufferevent, drops the watches, unrefs the
  *                     sink; the struct goes when pending calls drop theirs
@@ -87,7 +89,10 @@ static void conn_set_state(rs_conn *c, conn_state st)
         return;
     c->state = st;
     switch (st) {
-    case CONN_READING: bufferevent_enable(c->bev, EV_READ); break;
+    case CONN_READING:
+        if (!c->eof)
+            bufferevent_enable(c->bev, EV_READ);
+        break;
     case CONN_WAITING:
     case CONN_DRAINING:
     case CONN_CLOSING: bufferevent_disable(c->bev, EV_READ); break;
@@ -152,6 +157,16 @@ static void conn_protocol_error(rs_conn *c, const char *reason, uint32_t len)
         conn_close(c, reason);
 }
 
+/* Every complete frame is served. After the peer's EOF nothing more can
+ * come: answer what is in flight, write it out, then close. */
+static void conn_input_done(rs_conn *c)
+{
+    if (!c->eof)
+        return;
+    conn_set_state(c, CONN_DRAINING);
+    conn_check_drained(c);
+}
+
 /* The driver: serve complete frames while READING, within the budget. */
 static void conn_drive(rs_conn *c)
 {
@@ -166,8 +181,10 @@ static void conn_drive(rs_conn *c)
             return;
         }
         size_t avail = evbuffer_get_length(in);
-        if (avail < FRAME_HEADER_LEN)
+        if (avail < FRAME_HEADER_LEN) {
+            conn_input_done(c);
             return;
+        }
         if (budget == 0) {
             conn_schedule(c); /* let the other connections have a turn */
             return;
@@ -182,8 +199,10 @@ static void conn_drive(rs_conn *c)
             conn_protocol_error(c, frame_result_name(fr), raw);
             return;
         }
-        if (avail - FRAME_HEADER_LEN < len)
-            return; /* the rest arrives later */
+        if (avail - FRAME_HEADER_LEN < len) {
+            conn_input_done(c); /* the rest arrives later, or never after EOF */
+            return;
+        }
         const uint8_t *frame = evbuffer_pullup(in, (ev_ssize_t)(FRAME_HEADER_LEN + len));
         if (frame == NULL) { /* out of memory making the frame contiguous */
             RS_LOG(&s->log, RS_LOG_ERROR, "conn_pullup_failed", "conn=%llu frame_len=%u",
@@ -240,7 +259,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
         /* Idle: no request for idle_timeout_s. A connection that watches
          * users or waits for answers is not idle. */
         if (c->sink.watches != NULL || c->sink.inflight > 0) {
-            if (c->state == CONN_READING)
+            if (c->state == CONN_READING && !c->eof)
                 bufferevent_enable(bev, EV_READ);
             return;
         }
@@ -249,7 +268,13 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
         return;
     }
     if (what & BEV_EVENT_EOF) {
-        conn_close(c, "eof");
+        /* A half-close still gets its answers: requests already read are
+         * served and answered before the connection closes. */
+        c->eof = true;
+        if (c->state == CONN_READING)
+            conn_drive(c);
+        else if (c->state == CONN_DRAINING)
+            conn_check_drained(c);
         return;
     }
     if (what & BEV_EVENT_ERROR) {

@@ -35,6 +35,7 @@ struct rs_conn {
     rs_conn *prev, *next; /* s->conns while open */
     rs_conn *reap_next;   /* s->closing while closed */
     uint64_t id;
+    bool eof; /* the peer finished sending: serve what is buffered, then close */
     char peer[64];
 };
 
