@@ -39,10 +39,12 @@ if [ "${1:-}" != "--quick" ]; then
   echo "== fuzz (short run)"
   cmake -S "$root" -B "$root/build-fuzz" -DCMAKE_C_COMPILER=clang -DREADSTATES_FUZZ=ON \
         -DREADSTATES_TCMALLOC=OFF >/dev/null
-  cmake --build "$root/build-fuzz" -j"$jobs" --target fuzz_frame
-  corpus=$(mktemp -d)
-  cp "$root"/tests/fuzz/corpus/* "$corpus"/
-  "$root/build-fuzz/tests/fuzz_frame" -max_total_time=30 -timeout=5 "$corpus" 2>&1 | tail -3
-  rm -rf "$corpus"
+  cmake --build "$root/build-fuzz" -j"$jobs" --target fuzz_frame fuzz_json_codec
+  for f in fuzz_frame:tests/fuzz/corpus fuzz_json_codec:tests/http/fuzz_corpus; do
+    corpus=$(mktemp -d)
+    cp "$root/${f#*:}"/* "$corpus"/
+    "$root/build-fuzz/tests/${f%%:*}" -max_total_time=30 -timeout=5 "$corpus" 2>&1 | tail -2
+    rm -rf "$corpus"
+  done
 fi
 echo "== all tests passed"
