@@ -104,6 +104,16 @@ static Readstates__V1__Request *ping_request(Readstates__V1__PingRequest *p,
 
 #define LOAD_USERS 40
 
+/* A Get of a user that is not cached succeeds (the store is connected). */
+static bool load_works(void *arg)
+{
+    rs_client_states st;
+    memset(&st, 0, sizeof(st));
+    bool ok = rs_client_get(arg, 999, NULL, 0, &st) == RS_OK;
+    rs_client_states_free(&st);
+    return ok;
+}
+
 static void test_loads_do_not_block_others(void **state)
 {
     (void)state;
@@ -115,16 +125,20 @@ static void test_loads_do_not_block_others(void **state)
     assert_int_equal(
         rs_test_server_start(&srv, "--redis", addr, "--redis-timeout-ms", "20000", NULL), 0);
     rs_client *c = connect_to(&srv);
+    assert_true(rs_poll_until(load_works, c, TIMEOUT_MS));
     for (uint64_t u = 1; u <= LOAD_USERS; u++)
         assert_int_equal(rs_client_ack(c, 1000 + u, 5, u, 0, NULL), RS_OK);
     rs_client_close(c);
     stop_ok(&srv); /* flushes everything to Redis */
     assert_int_equal(rs_test_server_restart(&srv), 0);
+    c = connect_to(&srv);
+    /* The port file comes before the Redis handshake: wait until a load
+     * works, so the freeze below stalls loads instead of refusing them. */
+    assert_true(rs_poll_until(load_works, c, TIMEOUT_MS));
 
     /* Redis frozen: every Get needs a load and waits; the pings behind them
      * must still be answered. */
     assert_int_equal(kill(redis.proc.pid, SIGSTOP), 0);
-    c = connect_to(&srv);
     Readstates__V1__GetReadStatesRequest g;
     Readstates__V1__PingRequest p;
     Readstates__V1__Request r;
@@ -180,7 +194,7 @@ static void test_sigterm_answers_inflight(void **state)
                                           "write-through", "--redis-timeout-ms", "20000", NULL),
                      0);
     rs_client *c = connect_to(&srv);
-    assert_int_equal(rs_client_ping(c, NULL, NULL, 0), RS_OK);
+    assert_true(rs_poll_until(load_works, c, TIMEOUT_MS));
 
     assert_int_equal(kill(redis.proc.pid, SIGSTOP), 0);
     Readstates__V1__AckRequest a;
