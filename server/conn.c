@@ -139,11 +139,12 @@ static void conn_try_resume(rs_conn *c)
     conn_schedule(c);
 }
 
-/* Shutdown: close once nothing is owed. */
+/* Shutdown or the peer's EOF: close once nothing is owed (a half-closed
+ * watcher included: its watches end with its answers). */
 static void conn_check_drained(rs_conn *c)
 {
     if (c->state == CONN_DRAINING && c->sink.inflight == 0 && conn_output_len(c) == 0)
-        conn_close(c, "shutdown");
+        conn_close(c, c->eof ? "eof" : "shutdown");
 }
 
 static void conn_protocol_error(rs_conn *c, const char *reason, uint32_t len)
