@@ -92,6 +92,8 @@ frame_result frame_reader_next(frame_reader *r, const uint8_t **payload, uint32_
 {
     if (r->err != FRAME_OK)
         return r->err;
+    if (r->buf == NULL)
+        return FRAME_NEED_MORE; /* never fed: no buffer to look at */
     uint32_t n;
     frame_result res = frame_peek(r->buf + r->pos, r->len - r->pos, r->max, &n);
     if (res == FRAME_OK) {

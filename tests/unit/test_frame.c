@@ -101,6 +101,19 @@ static void test_reader_sticky_error(void **state)
     frame_reader_free(&r);
 }
 
+static void test_reader_never_fed(void **state)
+{
+    (void)state;
+    frame_reader r;
+    frame_reader_init(&r, 1024);
+    const uint8_t *p = NULL;
+    uint32_t len = 0;
+    assert_int_equal(frame_reader_next(&r, &p, &len), FRAME_NEED_MORE);
+    assert_int_equal(frame_reader_feed(&r, "", 0), 0);
+    assert_int_equal(frame_reader_next(&r, &p, &len), FRAME_NEED_MORE);
+    frame_reader_free(&r);
+}
+
 static void test_not_protobuf(void **state)
 {
     (void)state;
@@ -186,6 +199,7 @@ int main(void)
         cmocka_unit_test(test_header_limits),
         cmocka_unit_test(test_round_trip_byte_by_byte),
         cmocka_unit_test(test_reader_sticky_error),
+        cmocka_unit_test(test_reader_never_fed),
         cmocka_unit_test(test_not_protobuf),
         cmocka_unit_test(test_arena_decode_and_reset),
         cmocka_unit_test(test_parsers),
