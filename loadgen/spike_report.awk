@@ -180,7 +180,8 @@ function series_line(b, kind, color, dash,    i, pts, v) {
     for (i = 1; i <= nser[b]; i++) {
         v = (kind == "p99") ? ser_p99[b, i] : ser_max[b, i]
         if (ser_n[b, i] == 0) continue
-        pts = pts sprintf("%.1f,%.1f ", xs(ser_t[b, i] + 0.5), ys(v))
+        # A step per second: the value holds over the whole window it covers.
+        pts = pts sprintf("%.1f,%.1f %.1f,%.1f ", xs(ser_t[b, i]), ys(v), xs(ser_t[b, i] + 1), ys(v))
     }
     printf "<polyline class=\"series\" data-build=\"%s\" data-kind=\"%s\" fill=\"none\" " \
         "stroke=\"%s\" stroke-width=\"1.6\"%s points=\"%s\"/>\n", b, kind, color, dash, pts
