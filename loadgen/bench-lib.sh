@@ -111,12 +111,14 @@ rs_start_redis() {
     rs_die "redis-server did not start"
 }
 
-# rs_start_server [extra readstated flags...]
+# rs_start_server [extra readstated flags...]: against the private Redis when
+# one was started (rs_start_redis), else memory only.
 rs_start_server() {
-    local i
+    local i redis=()
+    [ -n "$RS_REDIS_PORT" ] && redis=(--redis "127.0.0.1:$RS_REDIS_PORT")
     rm -f "$RS_TMP/readstated.port"
     "$RS_READSTATED" --listen 127.0.0.1:0 --port-file "$RS_TMP/readstated.port" --http off \
-        --redis "127.0.0.1:$RS_REDIS_PORT" "$@" >"$RS_TMP/readstated.log" 2>&1 &
+        "${redis[@]}" "$@" >"$RS_TMP/readstated.log" 2>&1 &
     RS_SERVER_PID=$!
     for ((i = 0; i < 150; i++)); do
         if [ -s "$RS_TMP/readstated.port" ]; then
