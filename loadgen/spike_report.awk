@@ -3,7 +3,7 @@
 #
 # POSIX awk (mawk, gawk, busybox). Run by spike-replay.sh:
 #
-#   awk -f spike_report.awk -v dir=DIR -v summary=DIR/summary.txt \
+#   awk -f spike_report.awk -v summary=DIR/summary.txt \
 #       DIR/meta.tsv DIR/nogc.series DIR/gc.series DIR/nogc.spectrum \
 #       DIR/gc.spectrum DIR/gc.collections > DIR/report.html
 #
