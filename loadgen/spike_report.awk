@@ -1,7 +1,7 @@
 # spike_report.awk: the latency-spike replay's report, one self-contained
 # HTML page (inline SVG, no scripts), and a plain-text summary.
 #
-# POSIX awk (mawk, gawk, busybox). Run by spike-replay.sh:
+# POSIX awk, no extensions (checked with mawk). Run by spike-replay.sh:
 #
 #   awk -f spike_report.awk -v summary=DIR/summary.txt \
 #       DIR/meta.tsv DIR/nogc.series DIR/gc.series DIR/nogc.spectrum \
