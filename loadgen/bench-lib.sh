@@ -19,6 +19,7 @@ rs_die() { rs_log "error: $*"; exit 1; }
 rs_build() {
     local force=1
     [ "${1:-}" = "--no-build" ] && force=0
+    "$RS_ROOT/deploy/install-deps.sh" --runtime || rs_die "could not install dependencies"
     if [ $force = 1 ] || [ ! -x "$RS_BUILD/bin/readstated" ] ||
         [ ! -x "$RS_BUILD/bin/readstate-loadgen" ]; then
         rs_log "building in $RS_BUILD (Release, tcmalloc)"

@@ -6,6 +6,8 @@
 # processes by PID.
 #
 #   loadgen/run-main.sh [--rate R] [--duration S] [--users N] [--out DIR] [--no-build]
+#
+# Results go to out/main/ (or --out DIR).
 set -euo pipefail
 . "$(dirname "$0")/bench-lib.sh"
 
@@ -29,7 +31,7 @@ done
 
 rs_build $BUILD_ARG
 rs_tmp
-[ -n "$OUT" ] || OUT=$RS_TMP/out
+[ -n "$OUT" ] || OUT=$RS_ROOT/out/main
 mkdir -p "$OUT"
 rs_start_redis
 rs_start_server
@@ -45,6 +47,4 @@ timeout $((DURATION + 120)) "$RS_LOADGEN" --target "rs://127.0.0.1:$RS_SERVER_PO
     --rate "$RATE" --duration "$DURATION" --warmup 2 --connections 16 --pipeline 8 \
     --users "$USERS" --channels-per-user "$CHANNELS" --server-pid "$RS_SERVER_PID" \
     --json "$OUT/main.json" --csv "$OUT/main.csv" --html "$OUT/main.html"
-if [ "$OUT" != "$RS_TMP/out" ]; then
-    rs_log "results: $OUT/main.json, main.csv, main.html"
-fi
+rs_log "results: $OUT/main.json, main.csv, main.html (open main.html in a browser)"
