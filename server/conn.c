@@ -1,6 +1,6 @@
 /*
  * conn.c: the framed TCP connection state machine (memcached's conn, with
- * Redis's deferred free).
+ * Redis's write path and deferred free).
  *
  *            accept                 inflight >= max_inflight or
  *   ───────────────> READING ─────── output > pause mark ──────> WAITING
@@ -13,27 +13,47 @@
  *   (EOF from the peer: the buffered requests are still served, then the
  *    connection goes DRAINING, so a half-closing client gets every answer)
  *                     reaper (own event) <────────┘
- *                     frees the bufferevent, drops the watches, unrefs the
- *                     sink; the struct goes when pending calls drop theirs
+ *                     closes the socket, frees the buffers and events, drops
+ *                     the watches, unrefs the sink; the struct goes when
+ *                     pending calls drop theirs
  *
  * The state changes only in conn_set_state(), which also turns reading on
  * and off. conn_drive() is the one loop that serves requests:
  *
- *   input evbuffer: [hdr N][N bytes]  [hdr M][M ...       (partial)
- *                    ^ frame_parse_header on 4 copied bytes, then
- *                      evbuffer_pullup(4 + N), decode into s->arena,
- *                      dispatch, reset the arena, drain 4 + N
+ *   c->in:  [hdr N][N bytes]  [hdr M][M ...       (partial)
+ *            ^ frame_parse_header on 4 copied bytes, then
+ *              evbuffer_pullup(4 + N), decode into s->arena,
+ *              dispatch, reset the arena, drain 4 + N
+ *
+ * I/O, per wake-up (no bufferevent: it costs an ioctl per read and two
+ * epoll_ctl per answered batch):
+ *
+ *   read_ev (EV_READ, persistent) ──> readv into c->in ──> serve a batch
+ *        ──> answers packed into c->out ──> writev right away
+ *                                            │ would block
+ *                                            v
+ *                          write_ev (EV_WRITE, persistent) until c->out is
+ *                          empty, then removed
+ *
+ *   Answers given outside the connection's own batch (storage completions,
+ *   watch events, write-through commits) queue the connection on
+ *   s->flushing; one flush event per loop turn writes all of them.
  *
  * Invariants
  * - A connection serves at most reqs_per_event requests per wake-up; then a
  *   0-timeout event brings it back after the other ready connections.
- * - Reading is off unless the state is READING; the read high watermark
- *   bounds the input buffer to one largest frame plus slack.
- * - Replies are encoded straight into the output evbuffer (reserve space,
- *   pack, commit: no intermediate buffer). Output past max_output closes
- *   the connection (a slow consumer); output past the pause mark stops
- *   reading until the output is written, so an honest pipelining client is
- *   slowed down rather than cut off.
+ * - read_ev is pending exactly when the state is READING, the peer has not
+ *   sent EOF and the input holds less than one largest frame plus slack
+ *   (conn_update_read). Its timeout is the idle timeout, re-armed by every
+ *   read (a libevent common timeout: O(1) to re-arm).
+ * - Output is never left unwritten: c->out is empty, or write_ev is
+ *   pending, or the connection is on s->flushing, or it is inside
+ *   conn_serve(), which writes at its end.
+ * - Replies are encoded straight into c->out (reserve space, pack, commit:
+ *   no intermediate buffer). Output past max_output closes the connection
+ *   (a slow consumer); output past the pause mark stops reading until the
+ *   output is written, so an honest pipelining client is slowed down rather
+ *   than cut off.
  * - Nothing frees a connection inside one of its callbacks: conn_close()
  *   marks it CLOSED and queues it for the reaper; the struct itself lives
  *   until the last sink reference (pending calls hold one each) is gone,
@@ -42,12 +62,14 @@
 #include "conn.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/buffer.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "frame.h"
 #include "server.h"
@@ -61,6 +83,10 @@ const char *conn_state_name(conn_state st)
 {
     return (unsigned)st < CONN_STATE_MAX ? conn_state_names[st] : "unknown";
 }
+
+/* Bytes asked of the socket per read (Redis reads 16 KiB, as bufferevent
+ * did at most). */
+#define CONN_READ_CHUNK 16384
 
 /* Output above this stops reading until it is written. */
 static size_t conn_output_pause(const rs_server *s)
@@ -83,6 +109,27 @@ static void conn_unlink(rs_conn *c)
     s->metrics.conns_open--;
 }
 
+/* Input above this is not read until the parser catches up: one largest
+ * frame plus slack. */
+static size_t conn_input_limit(const rs_server *s)
+{
+    return (size_t)s->cfg.max_frame + 64 * 1024;
+}
+
+/* Turn read_ev on or off to match the state (see the invariants). */
+static void conn_update_read(rs_conn *c)
+{
+    bool want = c->state == CONN_READING && !c->eof &&
+                evbuffer_get_length(c->in) < conn_input_limit(c->s);
+    if (want == c->reading)
+        return;
+    c->reading = want;
+    if (want)
+        event_add(c->read_ev, c->idle_tv);
+    else
+        event_del(c->read_ev);
+}
+
 static void conn_set_state(rs_conn *c, conn_state st)
 {
     if (c->state == st || c->state == CONN_CLOSED)
@@ -90,14 +137,15 @@ static void conn_set_state(rs_conn *c, conn_state st)
     c->state = st;
     switch (st) {
     case CONN_READING:
-        if (!c->eof)
-            bufferevent_enable(c->bev, EV_READ);
-        break;
     case CONN_WAITING:
     case CONN_DRAINING:
-    case CONN_CLOSING: bufferevent_disable(c->bev, EV_READ); break;
+    case CONN_CLOSING: conn_update_read(c); break;
     case CONN_CLOSED:
-        bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+        if (c->reading)
+            event_del(c->read_ev);
+        if (c->writing)
+            event_del(c->write_ev);
+        c->reading = c->writing = false;
         event_del(c->resume_ev);
         conn_unlink(c);
         c->reap_next = c->s->closing;
@@ -119,7 +167,7 @@ void conn_close(rs_conn *c, const char *reason)
 
 static size_t conn_output_len(const rs_conn *c)
 {
-    return evbuffer_get_length(bufferevent_get_output(c->bev));
+    return evbuffer_get_length(c->out);
 }
 
 /* Serve buffered requests on the next loop turn. */
@@ -172,7 +220,7 @@ static void conn_input_done(rs_conn *c)
 static void conn_drive(rs_conn *c)
 {
     rs_server *s = c->s;
-    struct evbuffer *in = bufferevent_get_input(c->bev);
+    struct evbuffer *in = c->in;
     uint32_t budget = s->cfg.reqs_per_event;
     uint64_t now = rs_now_ns(); /* latency counts time queued behind this batch */
     while (c->state == CONN_READING) {
@@ -226,24 +274,9 @@ static void conn_drive(rs_conn *c)
     }
 }
 
-static void conn_read_cb(struct bufferevent *bev, void *arg)
+/* The output was written out: what waited for that goes on. */
+static void conn_output_drained(rs_conn *c)
 {
-    (void)bev;
-    conn_drive(arg);
-}
-
-static void conn_resume_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    conn_drive(arg);
-}
-
-/* The output buffer was written out (down to the low watermark, 0). */
-static void conn_write_cb(struct bufferevent *bev, void *arg)
-{
-    (void)bev;
-    rs_conn *c = arg;
     switch (c->state) {
     case CONN_WAITING: conn_try_resume(c); break;
     case CONN_DRAINING: conn_check_drained(c); break;
@@ -252,35 +285,147 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
     }
 }
 
-static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+/* Write what is queued (one writev). What the socket does not take waits
+ * for write_ev; once the output is empty write_ev is removed. May close
+ * the connection (a write error) or change its state (drained). */
+static void conn_write(rs_conn *c)
 {
-    rs_conn *c = arg;
-    rs_server *s = c->s;
-    if (what & BEV_EVENT_TIMEOUT) {
-        /* Idle: no request for idle_timeout_s. A connection that watches
-         * users or waits for answers is not idle. */
-        if (c->sink.watches != NULL || c->sink.inflight > 0) {
-            if (c->state == CONN_READING && !c->eof)
-                bufferevent_enable(bev, EV_READ);
+    if (c->state == CONN_CLOSED)
+        return;
+    if (evbuffer_get_length(c->out) > 0) {
+        if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+            errno != EINTR) {
+            conn_close(c, "error");
             return;
         }
-        s->metrics.conns_idle_closed++;
-        conn_close(c, "idle");
-        return;
+        if (evbuffer_get_length(c->out) > 0) {
+            if (!c->writing) {
+                c->writing = true;
+                event_add(c->write_ev, NULL);
+            }
+            return;
+        }
     }
-    if (what & BEV_EVENT_EOF) {
-        /* A half-close still gets its answers: requests already read are
-         * served and answered before the connection closes. */
+    if (c->writing) {
+        c->writing = false;
+        event_del(c->write_ev);
+    }
+    if (c->state != CONN_READING)
+        conn_output_drained(c);
+}
+
+/* Serve a batch, then write its answers right away. */
+static void conn_serve(rs_conn *c)
+{
+    c->serving = true;
+    conn_drive(c);
+    c->serving = false;
+    conn_write(c);
+    if (c->state != CONN_CLOSED)
+        conn_update_read(c);
+}
+
+/* One read into the input. Returns 1 when bytes came, 0 when nothing did
+ * (would block), -1 at EOF or on an error (c->eof set, or closed). */
+static int conn_read(rs_conn *c)
+{
+    struct evbuffer_iovec v[2];
+    int nv = evbuffer_reserve_space(c->in, CONN_READ_CHUNK, v, 2);
+    if (nv <= 0) {
+        conn_close(c, "out_of_memory");
+        return -1;
+    }
+    struct iovec iov[2];
+    for (int i = 0; i < nv; i++) {
+        iov[i].iov_base = v[i].iov_base;
+        iov[i].iov_len = v[i].iov_len;
+    }
+    ssize_t n = readv(c->fd, iov, nv);
+    if (n > 0) {
+        size_t left = (size_t)n;
+        int used = 0;
+        for (; used < nv && left > 0; used++) {
+            v[used].iov_len = RS_MIN(v[used].iov_len, left);
+            left -= v[used].iov_len;
+        }
+        evbuffer_commit_space(c->in, v, used);
+        return 1;
+    }
+    if (n == 0) {
         c->eof = true;
-        if (c->state == CONN_READING)
-            conn_drive(c);
-        else if (c->state == CONN_DRAINING)
-            conn_check_drained(c);
+        conn_update_read(c);
+        return -1;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return 0;
+    conn_close(c, "error");
+    return -1;
+}
+
+/* Idle: no request for idle_timeout_s. A connection that watches users or
+ * waits for answers is not idle (read_ev stays armed: it is persistent). */
+static void conn_idle(rs_conn *c)
+{
+    if (c->sink.watches != NULL || c->sink.inflight > 0)
+        return;
+    c->s->metrics.conns_idle_closed++;
+    conn_close(c, "idle");
+}
+
+static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    rs_conn *c = arg;
+    if (what & EV_TIMEOUT) {
+        conn_idle(c);
         return;
     }
-    if (what & BEV_EVENT_ERROR) {
-        conn_close(c, "error");
+    if (conn_read(c) == 0 || c->state == CONN_CLOSED)
         return;
+    /* Bytes, or the peer's EOF: a half-close still gets its answers, the
+     * requests already read are served before the connection closes. */
+    if (c->state == CONN_READING)
+        conn_serve(c);
+    else if (c->state == CONN_DRAINING)
+        conn_check_drained(c);
+}
+
+static void conn_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_serve(arg);
+}
+
+/* The socket takes more output. */
+static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_write(arg);
+}
+
+/* An answer outside the connection's own batch: write it this loop turn,
+ * with every other such connection. */
+static void conn_queue_flush(rs_conn *c)
+{
+    if (c->serving || c->writing || c->flush_queued)
+        return;
+    rs_server *s = c->s;
+    c->flush_queued = true;
+    c->flush_next = s->flushing;
+    s->flushing = c;
+    event_active(s->flush_ev, EV_TIMEOUT, 0);
+}
+
+void conn_flush_pending(rs_server *s)
+{
+    while (s->flushing != NULL) {
+        rs_conn *c = s->flushing;
+        s->flushing = c->flush_next;
+        c->flush_next = NULL;
+        c->flush_queued = false;
+        conn_write(c);
     }
 }
 
@@ -291,7 +436,7 @@ static void conn_reply(rs_sink *sink, const Readstates__V1__Response *resp)
     rs_server *s = c->s;
     if (c->state >= CONN_CLOSING)
         return; /* answer nothing more */
-    struct evbuffer *out = bufferevent_get_output(c->bev);
+    struct evbuffer *out = c->out;
     size_t n = protobuf_c_message_get_packed_size(&resp->base);
     struct evbuffer_iovec v;
     if (n > UINT32_MAX - FRAME_HEADER_LEN ||
@@ -318,10 +463,11 @@ static void conn_reply(rs_sink *sink, const Readstates__V1__Response *resp)
         /* Abortive close (RST): drop what the kernel still holds for a
          * reader this far behind instead of trickling it out. */
         struct linger lg = {1, 0};
-        setsockopt(bufferevent_getfd(c->bev), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
         conn_close(c, "slow_consumer");
         return;
     }
+    conn_queue_flush(c);
     if (c->state == CONN_WAITING)
         conn_try_resume(c);
 }
@@ -369,12 +515,7 @@ void conn_accept(rs_server *s, evutil_socket_t fd, const struct sockaddr *addr, 
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
-    struct bufferevent *bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (bev == NULL) {
-        RS_LOG(&s->log, RS_LOG_ERROR, "conn_setup_failed", "what=bufferevent");
-        evutil_closesocket(fd);
-        return;
-    }
+    evutil_make_socket_nonblocking(fd);
     rs_conn *c = calloc(1, sizeof(*c));
     if (c == NULL) {
         fputs("readstated: out of memory (conn)\n", stderr);
@@ -383,21 +524,28 @@ void conn_accept(rs_server *s, evutil_socket_t fd, const struct sockaddr *addr, 
     c->sink.ops = &conn_sink_ops;
     c->sink.refs = 1; /* the connection's own, dropped by the reaper */
     c->s = s;
-    c->bev = bev;
+    c->fd = fd;
     c->id = ++s->next_conn_id;
     c->state = CONN_READING;
+    c->in = evbuffer_new();
+    c->out = evbuffer_new();
+    c->read_ev = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
+    c->write_ev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
     c->resume_ev = evtimer_new(s->base, conn_resume_cb, c);
-    if (c->resume_ev == NULL) {
-        fputs("readstated: out of memory (conn event)\n", stderr);
+    if (c->in == NULL || c->out == NULL || c->read_ev == NULL || c->write_ev == NULL ||
+        c->resume_ev == NULL) {
+        fputs("readstated: out of memory (conn events)\n", stderr);
         abort();
     }
     conn_format_peer(addr, c->peer, sizeof(c->peer));
-    bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-    /* Read at most one largest frame plus slack ahead of the parser. */
-    bufferevent_setwatermark(bev, EV_READ, 0, (size_t)s->cfg.max_frame + 64 * 1024);
     if (s->cfg.idle_timeout_s > 0) {
+        /* A common timeout: re-armed on every read in O(1). */
         struct timeval idle = {(time_t)s->cfg.idle_timeout_s, 0};
-        bufferevent_set_timeouts(bev, &idle, NULL);
+        c->idle_tv = event_base_init_common_timeout(s->base, &idle);
+        if (c->idle_tv == NULL) {
+            c->idle_buf = idle;
+            c->idle_tv = &c->idle_buf;
+        }
     }
     c->next = s->conns;
     if (s->conns != NULL)
@@ -406,7 +554,7 @@ void conn_accept(rs_server *s, evutil_socket_t fd, const struct sockaddr *addr, 
     s->nconns++;
     s->metrics.conns_open++;
     s->metrics.conns_accepted++;
-    bufferevent_enable(bev, EV_READ);
+    conn_update_read(c);
     RS_LOG(&s->log, RS_LOG_DEBUG, "conn_open", "conn=%llu peer=%s", (unsigned long long)c->id,
            c->peer);
 }
@@ -441,14 +589,22 @@ uint32_t conn_close_waiting(rs_server *s)
 
 void conn_reap(rs_server *s)
 {
+    /* Write (or skip, when closed) the queued connections first: nothing
+     * freed here may stay on s->flushing. */
+    conn_flush_pending(s);
     while (s->closing != NULL) {
         rs_conn *c = s->closing;
         s->closing = c->reap_next;
         watch_remove_sink(s, &c->sink);
-        bufferevent_free(c->bev);
-        c->bev = NULL;
+        event_free(c->read_ev);
+        event_free(c->write_ev);
         event_free(c->resume_ev);
-        c->resume_ev = NULL;
+        c->read_ev = c->write_ev = c->resume_ev = NULL;
+        evbuffer_free(c->in);
+        evbuffer_free(c->out);
+        c->in = c->out = NULL;
+        evutil_closesocket(c->fd);
+        c->fd = -1;
         rs_sink_unref(&c->sink); /* frees c unless a pending call holds it */
     }
     server_conn_gone(s);

@@ -6,7 +6,7 @@
 #ifndef RS_CONN_H
 #define RS_CONN_H
 
-#include <event2/bufferevent.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,13 +29,24 @@ typedef enum conn_state {
 struct rs_conn {
     rs_sink sink; /* first: dispatch sees the connection as a sink */
     rs_server *s;
-    struct bufferevent *bev;
+    evutil_socket_t fd;
+    struct evbuffer *in;     /* read, not yet served */
+    struct evbuffer *out;    /* answers not yet written */
+    struct event *read_ev;   /* persistent EV_READ (+ idle timeout) */
+    struct event *write_ev;  /* persistent EV_WRITE, pending only while blocked */
     struct event *resume_ev; /* 0-timeout: serve buffered requests next turn */
     conn_state state;
     rs_conn *prev, *next; /* s->conns while open */
     rs_conn *reap_next;   /* s->closing while closed */
+    rs_conn *flush_next;  /* s->flushing while queued for a flush */
     uint64_t id;
-    bool eof; /* the peer finished sending: serve what is buffered, then close */
+    bool eof;          /* the peer finished sending: serve what is buffered, then close */
+    bool reading;      /* read_ev is pending */
+    bool writing;      /* write_ev is pending (the socket would block) */
+    bool serving;      /* inside conn_serve: the output is written at its end */
+    bool flush_queued; /* on s->flushing */
+    const struct timeval *idle_tv; /* read_ev's timeout, NULL when none */
+    struct timeval idle_buf;       /* idle_tv's storage if not a common timeout */
     char peer[64];
 };
 
@@ -56,6 +67,11 @@ uint32_t conn_close_waiting(rs_server *s);
 
 /* Close every connection at once and reap them (server_destroy). */
 void conn_close_all(rs_server *s);
+
+/* Write the output of every connection that got answers outside its own
+ * read batch (storage completions, watch events): run from the server's
+ * flush event, once per loop turn for all of them. */
+void conn_flush_pending(rs_server *s);
 
 /* Free closed connections (the reaper; runs from its own event). */
 void conn_reap(rs_server *s);

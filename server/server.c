@@ -99,6 +99,13 @@ static void server_reaper_cb(evutil_socket_t fd, short what, void *arg)
     conn_reap(arg);
 }
 
+static void server_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_flush_pending(arg);
+}
+
 /* ---- shutdown ----------------------------------------------------------- */
 
 static void server_engine_done(void *arg, uint64_t unflushed)
@@ -334,6 +341,7 @@ int server_init(rs_server *s, const rs_config *cfg)
     cache_set_clock(engine_cache(s->engine), (uint32_t)(rs_now_ns() / 1000000000u));
 
     s->reaper_ev = server_event(s, -1, 0, server_reaper_cb);
+    s->flush_ev = server_event(s, -1, 0, server_flush_cb);
     s->drain_ev = server_event(s, -1, 0, server_drain_cb);
     s->exit_ev = server_event(s, -1, 0, server_exit_cb);
     s->accept_retry_ev = server_event(s, -1, 0, server_accept_retry_cb);
@@ -383,6 +391,7 @@ void server_destroy(rs_server *s)
     rs_gc_force_stop(s->gc_force);
     s->gc_force = NULL;
     server_event_free(&s->reaper_ev);
+    server_event_free(&s->flush_ev);
     server_event_free(&s->drain_ev);
     server_event_free(&s->exit_ev);
     server_event_free(&s->accept_retry_ev);

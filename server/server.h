@@ -62,6 +62,8 @@ struct rs_server {
     rs_conn *conns;   /* open connections, doubly linked */
     rs_conn *closing; /* closed, waiting for the reaper (singly linked) */
     struct event *reaper_ev;
+    rs_conn *flushing;      /* answered outside their read batch: write them */
+    struct event *flush_ev; /* runs conn_flush_pending, activated on demand */
     uint32_t nconns;
     uint64_t next_conn_id;
     struct event *accept_retry_ev; /* re-enables the listener after EMFILE */
