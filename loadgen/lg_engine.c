@@ -11,6 +11,21 @@
  * Invariants: free_ready == sum of nfree over READY connections; inflight
  * == number of busy slots; a slot is freed exactly once (an answer for a
  * slot that is not busy, or whose generation does not match, is ignored).
+ *
+ * Wake-ups in rate mode: one timer (tick) for the whole engine, armed for
+ * the next due request, or sooner (LG_COLLECT_NS) while answers may be
+ * waiting unread in deferred mode. Each tick first collects the answers
+ * that arrived, then sends every request due, then re-arms. At a steady
+ * low rate that is one wake-up per request instead of two (send, answer).
+ *
+ * The tick is a one-shot timerfd of our own, set to the absolute due time
+ * (edge-triggered and never read: setting it again clears it), rather than
+ * a libevent timer: precise libevent timers cost a timerfd_settime on every
+ * turn of the loop, also the turns that only read answers; this one is set
+ * only when the next wake-up changes. It never fires before it is due. The
+ * other timers (phases, reconnects) need only milliseconds.
+ * (A periodic timerfd would save even that, but the kernel re-arms it only
+ * when it is read, which costs the same syscall.)
  */
 #include "lg_engine.h"
 
@@ -21,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "rs_common.h"
@@ -29,6 +45,7 @@
 #define RETRY_NS        200000000ull /* reconnect after 200 ms */
 #define LIVE_SLACK_NS   5000000ull   /* print a window 5 ms after it closes */
 #define STATS_EXTRA_SEC 3
+#define TICK_NONE       UINT64_MAX
 
 static void tv_in_(struct timeval *tv, uint64_t now, uint64_t at)
 {
@@ -110,6 +127,7 @@ lg_engine *lg_engine_new(const lg_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     e->cfg = *cfg;
+    e->eager = true; /* targets start by reporting answers at once */
     e->ops = cfg->target == LG_TARGET_REDIS ? &lg_target_redis_ops : &lg_target_rs_ops;
     double span = cfg->duration_s + cfg->drain_s;
     unsigned mask = 0;
@@ -123,18 +141,26 @@ lg_engine *lg_engine_new(const lg_config *cfg, char *err, size_t errlen)
         lg_engine_free(e);
         return NULL;
     }
-    struct event_config *ec = event_config_new();
-    if (ec != NULL)
-        event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
-    e->base = ec ? event_base_new_with_config(ec) : NULL;
-    if (ec != NULL)
-        event_config_free(ec);
+    e->tick_fd = -1;
+    e->tick_at = TICK_NONE;
+    e->base = event_base_new();
     if (e->base == NULL || alloc_conns_(e) != 0) {
         snprintf(err, errlen, "out of memory (event base or connections)");
         lg_engine_free(e);
         return NULL;
     }
-    e->tick = evtimer_new(e->base, tick_cb_, e);
+    e->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (e->tick_fd < 0) {
+        snprintf(err, errlen, "timerfd_create: %s", strerror(errno));
+        lg_engine_free(e);
+        return NULL;
+    }
+    e->tick = event_new(e->base, e->tick_fd, EV_READ | EV_PERSIST | EV_ET, tick_cb_, e);
+    if (e->tick == NULL || event_add(e->tick, NULL) != 0) {
+        snprintf(err, errlen, "cannot watch the send timer");
+        lg_engine_free(e);
+        return NULL;
+    }
     e->second = evtimer_new(e->base, second_cb_, e);
     e->sigint = evsignal_new(e->base, SIGINT, sigint_cb_, e);
     for (uint32_t i = 0; i < cfg->conns; i++)
@@ -160,15 +186,18 @@ void lg_engine_free(lg_engine *e)
     }
     if (e->tick != NULL)
         event_free(e->tick);
+    if (e->tick_fd >= 0)
+        close(e->tick_fd);
     if (e->second != NULL)
         event_free(e->second);
     if (e->sigint != NULL)
         event_free(e->sigint);
+    /* before the base: a target may own events on it */
+    if (e->ops != NULL && e->ops->release != NULL)
+        e->ops->release(e);
     if (e->base != NULL)
         event_base_free(e->base);
     lg_stats_free(&e->stats);
-    if (e->ops != NULL && e->ops->release != NULL)
-        e->ops->release(e);
     free(e->target_data);
     free(e);
 }
@@ -236,23 +265,62 @@ static void maybe_finish_(lg_engine *e)
         finish_(e);
 }
 
-static void pump_rate_(lg_engine *e, uint64_t now)
+static void set_eager_(lg_engine *e, bool eager)
+{
+    if (e->eager == eager || e->ops->set_eager == NULL)
+        return;
+    e->eager = eager;
+    e->ops->set_eager(e, eager);
+}
+
+/* Set the tick's timerfd to fire once at `at` (monotonic; TICK_NONE
+ * disarms). */
+static void tick_set_(lg_engine *e, uint64_t at)
+{
+    struct itimerspec its;
+    memset(&its, 0, sizeof(its));
+    if (at != TICK_NONE) {
+        its.it_value.tv_sec = (time_t)(at / NS_PER_S);
+        its.it_value.tv_nsec = (long)(at % NS_PER_S);
+    }
+    if (timerfd_settime(e->tick_fd, TFD_TIMER_ABSTIME, &its, NULL) != 0) {
+        /* only on a bad value, which the checks above rule out */
+        fprintf(stderr, "readstate-loadgen: timerfd_settime: %s\n", strerror(errno));
+        abort();
+    }
+    e->tick_at = at;
+}
+
+/* Arm the tick for the next due request, or for the next collection of
+ * deferred answers if that comes first. An earlier pending tick is kept
+ * (it only collects and re-arms). */
+static void arm_tick_(lg_engine *e, uint64_t now)
+{
+    uint64_t next = lg_sched_next_time(&e->sched);
+    if (!e->eager && e->inflight > 0)
+        next = RS_MIN(next, now + LG_COLLECT_NS);
+    if (e->tick_at <= next)
+        return; /* also when both are TICK_NONE */
+    tick_set_(e, next);
+}
+
+/* Send every request due at now. Returns true when some stay in the
+ * backlog because no slot is free. */
+static bool pump_rate_(lg_engine *e, uint64_t now)
 {
     uint64_t t, wall = 0;
     lg_op op;
     while (lg_sched_next_time(&e->sched) <= now) {
         lg_conn *c = pick_conn_(e);
         if (c == NULL)
-            return; /* backlog: answers will pump again; start times stay put */
+            return true; /* answers will pump again; start times stay put */
         lg_sched_take(&e->sched, now, &t);
         if (wall == 0)
             wall = rs_wall_ms();
         lg_work_next(&e->work, wall, &op);
         issue_(e, c, t, now, &op);
     }
-    uint64_t next = lg_sched_next_time(&e->sched);
-    if (next != UINT64_MAX && !evtimer_pending(e->tick, NULL))
-        arm_at_(e->tick, now, next);
+    return false;
 }
 
 /* Closed loop: fill connection c's free slots. */
@@ -279,7 +347,13 @@ static void pump_(lg_engine *e, lg_conn *c, uint64_t now)
     if (!e->started)
         return;
     if (e->cfg.mode == LG_MODE_RATE) {
-        pump_rate_(e, now);
+        /* a backlog waits for answers: take them as they come */
+        bool blocked = pump_rate_(e, now);
+        set_eager_(e, blocked || e->stopping);
+        if (!blocked)
+            arm_tick_(e, now);
+        else if (e->tick_at != TICK_NONE)
+            tick_set_(e, TICK_NONE); /* answers pump until the backlog is gone */
     } else if (c != NULL) {
         pump_closed_(e, c, now);
     } else {
@@ -295,7 +369,16 @@ static void tick_cb_(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     lg_engine *e = arg;
+    uint64_t now = rs_now_ns();
+    if (e->tick_at <= now)
+        e->tick_at = TICK_NONE; /* it fired (an older firing reported late: it is still set) */
+    if (!e->eager && e->ops->collect != NULL) {
+        e->collecting = true;
+        e->ops->collect(e);
+        e->collecting = false;
+    }
     pump_(e, NULL, rs_now_ns());
+    maybe_finish_(e);
 }
 
 /* ---- phases and the live line ---------------------------------------- */
@@ -384,6 +467,7 @@ static void second_cb_(evutil_socket_t fd, short what, void *arg)
     if (!e->stopping && now >= e->t_end_ns) {
         e->stopping = true;
         e->t_drain_ns = now + (uint64_t)(e->cfg.drain_s * 1e9);
+        set_eager_(e, true); /* the drain waits for answers */
     }
     if (e->stopping && now >= e->t_drain_ns) {
         finish_(e);
@@ -416,6 +500,7 @@ static void sigint_cb_(evutil_socket_t fd, short what, void *arg)
     e->stopping = true;
     e->t_end_ns = now;
     e->t_drain_ns = now + (uint64_t)(e->cfg.drain_s * 1e9);
+    set_eager_(e, true);
     if (e->cfg.mode == LG_MODE_RATE)
         lg_sched_stop_at(&e->sched, RS_MAX(now, lg_sched_next_time(&e->sched)));
     arm_at_(e->second, now, next_phase_time_(e, now));
@@ -445,19 +530,29 @@ void lg_engine_on_ready(lg_conn *c)
 
 void lg_engine_on_answer(lg_conn *c, uint32_t slot, int status)
 {
+    lg_engine_on_answer_at(c, slot, status, UINT64_MAX);
+}
+
+void lg_engine_on_answer_at(lg_conn *c, uint32_t slot, int status, uint64_t done_ns)
+{
     lg_engine *e = c->eng;
     if (slot >= e->cfg.depth || !c->slots[slot].busy)
         return;
     uint64_t now = rs_now_ns();
     lg_slot *sl = &c->slots[slot];
-    lg_stats_done(&e->stats, (lg_method)sl->method, sl->start_ns, now, status);
+    /* never after now, never before the request started */
+    uint64_t done = RS_MAX(RS_MIN(done_ns, now), sl->start_ns);
+    lg_stats_done(&e->stats, (lg_method)sl->method, sl->start_ns, done, status);
     if (e->cfg.mode == LG_MODE_FILL && status == LG_ST_OK)
         e->fill_total += sl->n;
     release_(e, c, slot);
-    if (e->cfg.mode == LG_MODE_RATE)
+    if (e->collecting) {
+        /* the tick collecting this answer sends next */
+    } else if (e->cfg.mode == LG_MODE_RATE) {
         pump_(e, NULL, now);
-    else if (!e->stopping)
+    } else if (!e->stopping) {
         pump_(e, c, now);
+    }
     maybe_finish_(e);
 }
 

@@ -16,6 +16,18 @@
  * schedule's backlog and keep their scheduled time as their start, so the
  * latency of a stalled target keeps growing instead of disappearing.
  *
+ * Answer timing: a target that can tell when each answer arrived (the rs
+ * target, from the kernel's receive timestamps) reports that time with
+ * lg_engine_on_answer_at, and may then be read lazily. In rate mode the
+ * engine lets such a target hold answers unread ("deferred") and collects
+ * them at its next wake-up: the next scheduled send, or LG_COLLECT_NS after
+ * the last collection while requests are in flight. It asks for a wake-up
+ * on every answer ("eager") whenever answers are needed now: outside rate
+ * mode, while due requests wait for a free slot, and once the run stops.
+ *
+ *   deferred:  tick(t_i): collect answers (arrival stamps) -> send due -> arm
+ *   eager:     answer readable -> read -> free slot -> send backlog
+ *
  * The engine talks to a target (our framed protocol, or Redis directly)
  * only through lg_target_ops; targets report back through the
  * lg_engine_on_* functions.
@@ -112,7 +124,18 @@ typedef struct lg_target_ops {
     void (*flush)(lg_engine *e);
     /* Close c without callbacks into the engine. */
     void (*close)(lg_conn *c);
+    /* Read every answer that has arrived by now, without waiting, and report
+     * them (with their arrival times). May be NULL. */
+    void (*collect)(lg_engine *e);
+    /* eager: report answers as soon as they arrive (the default); false:
+     * hold them until collect. A target that cannot time answers without
+     * reading them at once stays eager. May be NULL (always eager). */
+    void (*set_eager)(lg_engine *e, bool eager);
 } lg_target_ops;
+
+/* Deferred answers are collected at most this long after the last
+ * collection (their latency is timed by arrival, not by collection). */
+#define LG_COLLECT_NS 1000000ull
 
 struct lg_engine {
     lg_config cfg;
@@ -132,9 +155,13 @@ struct lg_engine {
     uint64_t inflight;
     uint64_t fill_total; /* fill: states in bulk acks answered OK */
     double cpu0_self, cpu0_server;
-    struct event *tick;   /* send timer (rate mode) */
+    int tick_fd;          /* send timer (rate mode): a timerfd */
+    struct event *tick;   /* watches tick_fd */
+    uint64_t tick_at;     /* when it fires (UINT64_MAX: disarmed) */
     struct event *second; /* once a second: live line, phase changes */
     struct event *sigint;
+    bool eager;           /* the target reports answers at once (see top) */
+    bool collecting;      /* inside ops->collect: the caller pumps after */
     uint32_t live_sec;    /* next window to print */
     uint64_t conn_errors; /* connection failures seen */
     char err[256];
@@ -151,8 +178,12 @@ int lg_engine_run(lg_engine *e);
 
 /* Callbacks for targets. */
 void lg_engine_on_ready(lg_conn *c);
-/* The answer to the request in `slot` (status: wire code or lg_status). */
+/* The answer to the request in `slot` (status: wire code or lg_status),
+ * arriving now. */
 void lg_engine_on_answer(lg_conn *c, uint32_t slot, int status);
+/* The same, for an answer that arrived at done_ns (monotonic, rs_now_ns's
+ * clock; clamped to [start of the request, now]). */
+void lg_engine_on_answer_at(lg_conn *c, uint32_t slot, int status, uint64_t done_ns);
 /* The connection failed: every request in flight fails, reconnect later. */
 void lg_engine_on_conn_error(lg_conn *c, const char *why);
 

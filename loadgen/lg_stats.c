@@ -134,6 +134,12 @@ uint64_t lg_stats_total_errors(const lg_stats *st)
     return n;
 }
 
+uint64_t lg_arrival_mono_ns(uint64_t stamp_wall_ns, uint64_t wall_now_ns, uint64_t mono_now_ns)
+{
+    uint64_t age = wall_now_ns > stamp_wall_ns ? wall_now_ns - stamp_wall_ns : 0;
+    return mono_now_ns > age ? mono_now_ns - age : 0;
+}
+
 double lg_cpu_self_s(void)
 {
     struct rusage ru;

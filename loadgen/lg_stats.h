@@ -86,6 +86,12 @@ uint64_t lg_stats_total_sent(const lg_stats *st);
 uint64_t lg_stats_total_answered(const lg_stats *st);
 uint64_t lg_stats_total_errors(const lg_stats *st);
 
+/* When an answer arrived, on the monotonic clock (mono_now's), from the
+ * kernel's receive stamp on the wall clock: stamp_wall was age = wall_now -
+ * stamp_wall ago. A stamp from the future (the wall clock stepped back)
+ * counts as now; ages beyond mono_now give 0. */
+uint64_t lg_arrival_mono_ns(uint64_t stamp_wall_ns, uint64_t wall_now_ns, uint64_t mono_now_ns);
+
 /* CPU seconds (user + system) used by this process so far. */
 double lg_cpu_self_s(void);
 /* CPU seconds used by process pid so far, from /proc/<pid>/stat; -1 if unknown. */

@@ -15,8 +15,21 @@
  * is armed only when the kernel pushes back; reads go into one contiguous
  * buffer per connection and frames are taken from it in place.
  *
+ * Answers are timed by the kernel: every socket has SO_TIMESTAMPNS, and
+ * recvmsg returns the receive time of the last segment it read. A frame
+ * completed by a read is dated by that stamp: the arrival of the segment
+ * that completed it, or of a later one read in the same call (segments the
+ * kernel merged while unread carry the newer time), never earlier than
+ * the frame really arrived. Because the time no longer depends on when we
+ * read, reading can wait: the sockets sit in a private epoll set, and only
+ * in eager mode is that set watched by the event loop; in deferred mode the
+ * engine's tick collects (lg_engine.h). Reads without a stamp date their
+ * frames by the clock and switch the target to eager for good.
+ *
  *   send(op) -> out evbuffer --(end of callback: flush dirty conns)--> write()
- *   read() -> in[pos..len) -> frame_peek -> scan id+status -> engine
+ *   eager:    event loop -> ep readable --+
+ *   deferred: engine tick -> collect -----+-> recvmsg() -> in[pos..len) +
+ *             stamp -> frame_peek -> scan id+status -> engine (arrival time)
  *
  * Answers are not decoded into structs: a small scanner walks the
  * Response's top-level fields for the id (1) and the status code (2.1) and
@@ -32,23 +45,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "frame.h"
 #include "lg_engine.h"
 #include "lg_proto.h"
+#include "rs_common.h"
 
-#define IN_CHUNK (64u * 1024u)
+#define IN_CHUNK    (64u * 1024u)
+#define DIRECT_MAX  2u /* collect: read this many busy connections without epoll */
+#define READS_MAX   8  /* reads per connection per collection, when they fill the buffer */
+#define EPOLL_BATCH 256
 
 typedef struct rs_conn {
     int fd;
-    struct event *rev; /* persistent read */
     struct event *wev; /* one-shot write: connect completion, kernel push-back */
     struct evbuffer *out;
     uint8_t *in;
     size_t in_len, in_pos, in_cap;
-    bool dirty; /* queued in the dirty list */
+    bool dirty;  /* queued in the dirty list */
+    bool polled; /* in the epoll set */
 } rs_conn;
 
 typedef struct rs_target {
@@ -57,8 +76,14 @@ typedef struct rs_target {
     rs_conn *rc;     /* one per lg_conn */
     uint32_t *dirty; /* connections with output to flush */
     uint32_t ndirty;
-    int batching; /* > 0 while a read callback runs: flush at its end */
+    int batching;        /* > 0 while answers are read: flush at the end */
+    int ep;              /* epoll set of connected sockets, level-triggered */
+    struct event *ep_ev; /* ep readable: added only in eager mode */
+    bool eager;
+    bool stamps; /* every read so far carried a kernel receive stamp */
 } rs_target;
+
+static void poll_cb_(evutil_socket_t fd, short what, void *arg);
 
 static rs_target *tgt_(lg_conn *c)
 {
@@ -71,12 +96,23 @@ static int rs_prepare_(lg_engine *e, char *err, size_t errlen)
     if (t == NULL)
         goto oom;
     e->target_data = t;
+    t->ep = -1;
     t->rc = calloc(e->cfg.conns, sizeof(*t->rc));
     t->dirty = calloc(e->cfg.conns, sizeof(*t->dirty));
     if (t->rc == NULL || t->dirty == NULL)
         goto oom;
     for (uint32_t i = 0; i < e->cfg.conns; i++)
         t->rc[i].fd = -1;
+    t->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (t->ep < 0) {
+        snprintf(err, errlen, "epoll_create1: %s", strerror(errno));
+        return -1;
+    }
+    t->ep_ev = event_new(e->base, t->ep, EV_READ | EV_PERSIST, poll_cb_, e);
+    if (t->ep_ev == NULL || event_add(t->ep_ev, NULL) != 0)
+        goto oom;
+    t->eager = true;
+    t->stamps = true;
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof(hints));
     hints.ai_socktype = SOCK_STREAM;
@@ -105,6 +141,10 @@ static void rs_release_(lg_engine *e)
         free(t->rc[i].in);
     free(t->rc);
     free(t->dirty);
+    if (t->ep_ev != NULL)
+        event_free(t->ep_ev);
+    if (t->ep >= 0)
+        close(t->ep);
 }
 
 /* Write what c has queued. Returns 0, or -1 after failing the connection. */
@@ -142,7 +182,7 @@ static void rs_flush_(lg_engine *e)
 }
 
 /* Take every whole frame out of the input buffer. */
-static void take_frames_(lg_conn *c, rs_conn *r)
+static void take_frames_(lg_conn *c, rs_conn *r, uint64_t done_ns)
 {
     lg_engine *e = c->eng;
     while (c->state == LG_CONN_READY) {
@@ -167,7 +207,8 @@ static void take_frames_(lg_conn *c, rs_conn *r)
             e->stats.status[LG_ST_BAD_REPLY]++;
             continue;
         }
-        lg_engine_on_answer(c, slot, code < LG_ST_WIRE_MAX ? (int)code : LG_ST_BAD_REPLY);
+        lg_engine_on_answer_at(c, slot, code < LG_ST_WIRE_MAX ? (int)code : LG_ST_BAD_REPLY,
+                               done_ns);
     }
     if (r->in_pos == r->in_len) {
         r->in_pos = r->in_len = 0;
@@ -203,28 +244,123 @@ static int grow_in_(rs_conn *r)
     return 0;
 }
 
-static void read_cb_(evutil_socket_t fd, short what, void *arg)
+/* Arrival time (monotonic) of the data a recvmsg returned, from its
+ * SCM_TIMESTAMPNS stamp (wall clock); UINT64_MAX when it carried none. */
+static uint64_t arrival_ns_(struct msghdr *mh)
 {
-    (void)what;
-    lg_conn *c = arg;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_TIMESTAMPNS)
+            continue;
+        struct timespec st, wall;
+        memcpy(&st, CMSG_DATA(cm), sizeof(st));
+        clock_gettime(CLOCK_REALTIME, &wall);
+        uint64_t mono = rs_now_ns();
+        return lg_arrival_mono_ns(
+            (uint64_t)st.tv_sec * 1000000000ull + (uint64_t)st.tv_nsec,
+            (uint64_t)wall.tv_sec * 1000000000ull + (uint64_t)wall.tv_nsec, mono);
+    }
+    return UINT64_MAX;
+}
+
+static void set_eager_(lg_engine *e, bool eager)
+{
+    rs_target *t = e->target_data;
+    eager = eager || !t->stamps; /* without stamps, only reading at once is honest */
+    if (eager == t->eager)
+        return;
+    t->eager = eager;
+    if (eager)
+        event_add(t->ep_ev, NULL);
+    else
+        event_del(t->ep_ev);
+}
+
+/* Read what arrived on c and hand over the whole frames. */
+static void read_conn_(lg_conn *c)
+{
     rs_target *t = tgt_(c);
     rs_conn *r = &t->rc[c->idx];
-    if (grow_in_(r) != 0) {
-        lg_engine_on_conn_error(c, "out of memory");
-        return;
-    }
-    ssize_t n = read(fd, r->in + r->in_len, r->in_cap - r->in_len);
-    if (n <= 0) {
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    for (int i = 0; i < READS_MAX && c->state == LG_CONN_READY; i++) {
+        if (grow_in_(r) != 0) {
+            lg_engine_on_conn_error(c, "out of memory");
             return;
-        lg_engine_on_conn_error(c, n == 0 ? "closed by peer" : strerror(errno));
-        return;
+        }
+        union {
+            char buf[CMSG_SPACE(sizeof(struct timespec)) * 2];
+            struct cmsghdr align;
+        } ctl;
+        size_t room = r->in_cap - r->in_len;
+        struct iovec iov = {.iov_base = r->in + r->in_len, .iov_len = room};
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = ctl.buf,
+                            .msg_controllen = sizeof(ctl.buf)};
+        ssize_t n = recvmsg(r->fd, &mh, MSG_DONTWAIT);
+        if (n <= 0) {
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                return;
+            lg_engine_on_conn_error(c, n == 0 ? "closed by peer" : strerror(errno));
+            return;
+        }
+        uint64_t at = arrival_ns_(&mh);
+        if (at == UINT64_MAX && t->stamps) {
+            t->stamps = false;
+            set_eager_(c->eng, true);
+        }
+        r->in_len += (size_t)n;
+        take_frames_(c, r, at);
+        if ((size_t)n < room)
+            break; /* the socket is empty */
     }
-    r->in_len += (size_t)n;
+}
+
+/* Read every connection the epoll set reports readable. */
+static void poll_ready_(lg_engine *e)
+{
+    rs_target *t = e->target_data;
+    struct epoll_event evs[EPOLL_BATCH];
+    int max = (int)RS_MIN(e->cfg.conns, (uint32_t)EPOLL_BATCH);
+    int n = epoll_wait(t->ep, evs, max, 0);
+    for (int i = 0; i < n; i++)
+        read_conn_(&e->conns[evs[i].data.u32]);
+}
+
+/* Eager mode: some socket is readable. */
+static void poll_cb_(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    lg_engine *e = arg;
+    rs_target *t = e->target_data;
     t->batching++;
-    take_frames_(c, r);
+    poll_ready_(e);
     t->batching--;
-    rs_flush_(c->eng);
+    rs_flush_(e);
+}
+
+/* Deferred mode, at the engine's tick: read what has arrived. With few
+ * connections waiting for answers, reading them straight costs fewer
+ * syscalls than asking epoll which are ready. The engine flushes after. */
+static void rs_collect_(lg_engine *e)
+{
+    rs_target *t = e->target_data;
+    uint32_t busy[DIRECT_MAX], nbusy = 0;
+    for (uint32_t i = 0; i < e->cfg.conns && nbusy <= DIRECT_MAX; i++) {
+        const lg_conn *c = &e->conns[i];
+        if (c->state == LG_CONN_READY && c->nfree < e->cfg.depth) {
+            if (nbusy < DIRECT_MAX)
+                busy[nbusy] = i;
+            nbusy++;
+        }
+    }
+    t->batching++;
+    if (nbusy <= DIRECT_MAX) {
+        for (uint32_t i = 0; i < nbusy; i++)
+            read_conn_(&e->conns[busy[i]]);
+    } else {
+        poll_ready_(e);
+    }
+    t->batching--;
 }
 
 static void write_cb_(evutil_socket_t fd, short what, void *arg)
@@ -241,7 +377,12 @@ static void write_cb_(evutil_socket_t fd, short what, void *arg)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        event_add(r->rev, NULL);
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = c->idx};
+        if (epoll_ctl(tgt_(c)->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            lg_engine_on_conn_error(c, strerror(errno));
+            return;
+        }
+        r->polled = true;
         lg_engine_on_ready(c);
         rs_flush_(c->eng);
         return;
@@ -251,16 +392,18 @@ static void write_cb_(evutil_socket_t fd, short what, void *arg)
 
 static void rs_close_(lg_conn *c)
 {
-    rs_conn *r = &tgt_(c)->rc[c->idx];
-    if (r->rev != NULL)
-        event_free(r->rev);
+    rs_target *t = tgt_(c);
+    rs_conn *r = &t->rc[c->idx];
+    if (r->polled)
+        epoll_ctl(t->ep, EPOLL_CTL_DEL, r->fd, NULL);
+    r->polled = false;
     if (r->wev != NULL)
         event_free(r->wev);
     if (r->out != NULL)
         evbuffer_free(r->out);
     if (r->fd >= 0)
         close(r->fd);
-    r->rev = r->wev = NULL;
+    r->wev = NULL;
     r->out = NULL;
     r->fd = -1;
     r->in_len = r->in_pos = 0;
@@ -273,10 +416,15 @@ static int rs_connect_(lg_conn *c)
     r->fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (r->fd < 0)
         return -1;
+    /* every answer's arrival time, from the kernel (see the top) */
+    int one = 1;
+    if (setsockopt(r->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) != 0) {
+        t->stamps = false;
+        set_eager_(c->eng, true);
+    }
     r->out = evbuffer_new();
-    r->rev = event_new(c->eng->base, r->fd, EV_READ | EV_PERSIST, read_cb_, c);
     r->wev = event_new(c->eng->base, r->fd, EV_WRITE, write_cb_, c);
-    if (r->out == NULL || r->rev == NULL || r->wev == NULL)
+    if (r->out == NULL || r->wev == NULL)
         goto fail;
     if (connect(r->fd, (struct sockaddr *)&t->addr, t->addrlen) != 0 && errno != EINPROGRESS)
         goto fail;
@@ -311,4 +459,6 @@ const lg_target_ops lg_target_rs_ops = {
     .send = rs_send_,
     .flush = rs_flush_,
     .close = rs_close_,
+    .collect = rs_collect_,
+    .set_eager = set_eager_,
 };

@@ -5,7 +5,7 @@
  * answers land in the one-second window in which they completed, with
  * their latency counted from the scheduled start; the windows merged equal
  * the per-method totals; transport failures count as errors without a
- * latency.
+ * latency. Kernel receive stamps convert to the monotonic clock.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +21,22 @@
 
 #define S  1000000000ull
 #define T0 (100 * S)
+
+/* Kernel receive stamps (wall clock) become monotonic arrival times. */
+static void test_arrival_time(void **state)
+{
+    (void)state;
+    uint64_t wall = 1700000000ull * S, mono = 5000 * S;
+    /* waited 300 us unread: arrived 300 us before now on the monotonic clock */
+    assert_int_equal(lg_arrival_mono_ns(wall - 300000, wall, mono), mono - 300000);
+    /* arrived just now */
+    assert_int_equal(lg_arrival_mono_ns(wall, wall, mono), mono);
+    /* the wall clock stepped back after the stamp: never later than now */
+    assert_int_equal(lg_arrival_mono_ns(wall + S, wall, mono), mono);
+    /* a stamp older than the monotonic clock's origin: 0 (the engine clamps
+     * to the request's start) */
+    assert_int_equal(lg_arrival_mono_ns(wall - 6000 * S, wall, mono), 0);
+}
 
 static void test_attribution(void **state)
 {
@@ -94,6 +110,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_attribution),
+        cmocka_unit_test(test_arrival_time),
         cmocka_unit_test(test_names_and_cpu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
