@@ -46,6 +46,7 @@
 #define LIVE_SLACK_NS   5000000ull   /* print a window 5 ms after it closes */
 #define STATS_EXTRA_SEC 3
 #define TICK_NONE       UINT64_MAX
+_Static_assert(LIVE_SLACK_NS > LG_COLLECT_NS, "a live line must see its second's answers");
 
 static void tv_in_(struct timeval *tv, uint64_t now, uint64_t at)
 {
