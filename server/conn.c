@@ -50,7 +50,8 @@
  *   pending, or the connection is on s->flushing, or it is inside
  *   conn_serve(), which writes at its end.
  * - Replies are encoded straight into c->out (reserve space, pack, commit:
- *   no intermediate buffer). Output past max_output closes the connection
+ *   no intermediate buffer); Ack and SetReadState answers by resp_encode.c,
+ *   the rest by protobuf-c. Output past max_output closes the connection
  *   (a slow consumer); output past the pause mark stops reading until the
  *   output is written, so an honest pipelining client is slowed down rather
  *   than cut off.
@@ -72,6 +73,7 @@
 #include <sys/uio.h>
 
 #include "frame.h"
+#include "resp_encode.h"
 #include "server.h"
 #include "watch.h"
 
@@ -437,7 +439,9 @@ static void conn_reply(rs_sink *sink, const Readstates__V1__Response *resp)
     if (c->state >= CONN_CLOSING)
         return; /* answer nothing more */
     struct evbuffer *out = c->out;
-    size_t n = protobuf_c_message_get_packed_size(&resp->base);
+    resp_plan plan;
+    bool fast = resp_encode_plan(resp, &plan); /* Ack/Set: skip protobuf-c's walks */
+    size_t n = fast ? plan.len : protobuf_c_message_get_packed_size(&resp->base);
     struct evbuffer_iovec v;
     if (n > UINT32_MAX - FRAME_HEADER_LEN ||
         evbuffer_reserve_space(out, (ev_ssize_t)(FRAME_HEADER_LEN + n), &v, 1) != 1) {
@@ -448,7 +452,10 @@ static void conn_reply(rs_sink *sink, const Readstates__V1__Response *resp)
     }
     uint8_t *p = v.iov_base;
     frame_put_header(p, (uint32_t)n);
-    protobuf_c_message_pack(&resp->base, p + FRAME_HEADER_LEN);
+    if (fast)
+        resp_encode(resp, &plan, p + FRAME_HEADER_LEN);
+    else
+        protobuf_c_message_pack(&resp->base, p + FRAME_HEADER_LEN);
     v.iov_len = FRAME_HEADER_LEN + n;
     evbuffer_commit_space(out, &v, 1);
 
