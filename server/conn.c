@@ -22,7 +22,8 @@
  *
  *   c->in:  [hdr N][N bytes]  [hdr M][M ...       (partial)
  *            ^ frame_parse_header on 4 copied bytes, then
- *              evbuffer_pullup(4 + N), decode into s->arena,
+ *              evbuffer_pullup(4 + N), decode (an Ack by req_decode.c
+ *              onto the stack, the rest by protobuf-c into s->arena),
  *              dispatch, reset the arena, drain 4 + N
  *
  * I/O, per wake-up (no bufferevent: it costs an ioctl per read and two
@@ -73,6 +74,7 @@
 #include <sys/uio.h>
 
 #include "frame.h"
+#include "req_decode.h"
 #include "resp_encode.h"
 #include "server.h"
 #include "watch.h"
@@ -262,8 +264,14 @@ static void conn_drive(rs_conn *c)
             return;
         }
         server_arena_enter(s);
+        /* Ack, the hot call: read into the stack; the rest by protobuf-c. */
+        Readstates__V1__Request fast_req;
+        Readstates__V1__AckRequest fast_ack;
+        const uint8_t *payload = frame + FRAME_HEADER_LEN;
         Readstates__V1__Request *req =
-            frame_decode_request(frame + FRAME_HEADER_LEN, len, rs_arena_pb(&s->arena));
+            req_decode_ack(payload, len, &fast_req, &fast_ack)
+                ? &fast_req
+                : frame_decode_request(payload, len, rs_arena_pb(&s->arena));
         if (req == NULL) {
             server_arena_leave(s);
             conn_protocol_error(c, "bad_protobuf", len);
