@@ -21,10 +21,11 @@
  * and off. conn_drive() is the one loop that serves requests:
  *
  *   c->in:  [hdr N][N bytes]  [hdr M][M ...       (partial)
- *            ^ frame_parse_header on 4 copied bytes, then
- *              evbuffer_pullup(4 + N), decode (an Ack by req_decode.c
- *              onto the stack, the rest by protobuf-c into s->arena),
- *              dispatch, reset the arena, drain 4 + N
+ *            ^ frame_parse_header in place in the first chunk (a header
+ *              or frame crossing chunks: copied out / evbuffer_pullup),
+ *              decode (an Ack by req_decode.c onto the stack, the rest by
+ *              protobuf-c into s->arena), dispatch, reset the arena; the
+ *              served frames are drained once, at the end of the batch
  *
  * I/O, per wake-up (no bufferevent: it costs an ioctl per read and two
  * epoll_ctl per answered batch):
@@ -220,48 +221,103 @@ static void conn_input_done(rs_conn *c)
     conn_check_drained(c);
 }
 
+/* The unserved front of c->in: its first chunk is read in place, and the
+ * frames served from it are drained once, at the end of the batch. */
+typedef struct conn_window {
+    const uint8_t *p; /* c->in's first chunk (NULL: look again) */
+    size_t len;       /* its bytes */
+    size_t done;      /* bytes of it served, not yet drained */
+} conn_window;
+
+typedef enum conn_next {
+    CONN_NEXT_FRAME, /* a whole frame, contiguous */
+    CONN_NEXT_NONE,  /* no whole frame (yet) */
+    CONN_NEXT_ERROR, /* a bad header (now CLOSING) or out of memory (closed) */
+    CONN_NEXT_MAX
+} conn_next;
+
+/* Look again at the front of c->in after draining what was served. */
+static void conn_window_reset(rs_conn *c, conn_window *w)
+{
+    evbuffer_drain(c->in, w->done);
+    w->p = NULL;
+    w->len = w->done = 0;
+    struct evbuffer_iovec v;
+    if (evbuffer_peek(c->in, -1, NULL, &v, 1) >= 1) {
+        w->p = v.iov_base;
+        w->len = v.iov_len;
+    }
+}
+
+/* The next frame: *frame points at its header, followed by *len payload
+ * bytes, all contiguous. Usually inside the window; a frame crossing chunks
+ * is made contiguous with evbuffer_pullup. */
+static conn_next conn_next_frame(rs_conn *c, conn_window *w, const uint8_t **frame,
+                                 uint32_t *len)
+{
+    rs_server *s = c->s;
+    uint8_t hdr[FRAME_HEADER_LEN];
+    const uint8_t *h = hdr;
+    if (w->len - w->done >= FRAME_HEADER_LEN) {
+        h = w->p + w->done;
+    } else {
+        conn_window_reset(c, w);
+        if (evbuffer_get_length(c->in) < FRAME_HEADER_LEN)
+            return CONN_NEXT_NONE;
+        evbuffer_copyout(c->in, hdr, sizeof(hdr));
+    }
+    frame_result fr = frame_parse_header(h, s->cfg.max_frame, len);
+    if (fr != FRAME_OK) {
+        uint32_t raw = ((uint32_t)h[0] << 24) | ((uint32_t)h[1] << 16) | ((uint32_t)h[2] << 8) |
+                       (uint32_t)h[3];
+        conn_protocol_error(c, frame_result_name(fr), raw);
+        return CONN_NEXT_ERROR;
+    }
+    size_t need = FRAME_HEADER_LEN + (size_t)*len;
+    if (w->len - w->done >= need) {
+        *frame = w->p + w->done;
+        return CONN_NEXT_FRAME;
+    }
+    conn_window_reset(c, w);
+    if (evbuffer_get_length(c->in) < need)
+        return CONN_NEXT_NONE; /* the rest arrives later, or never after EOF */
+    if (evbuffer_pullup(c->in, (ev_ssize_t)need) == NULL) {
+        RS_LOG(&s->log, RS_LOG_ERROR, "conn_pullup_failed", "conn=%llu frame_len=%u",
+               (unsigned long long)c->id, *len);
+        conn_close(c, "out_of_memory");
+        return CONN_NEXT_ERROR;
+    }
+    conn_window_reset(c, w); /* the first chunk now holds the whole frame */
+    *frame = w->p;
+    return CONN_NEXT_FRAME;
+}
+
 /* The driver: serve complete frames while READING, within the budget. */
 static void conn_drive(rs_conn *c)
 {
     rs_server *s = c->s;
-    struct evbuffer *in = c->in;
     uint32_t budget = s->cfg.reqs_per_event;
     uint64_t now = rs_now_ns(); /* latency counts time queued behind this batch */
+    conn_window w = {NULL, 0, 0};
+    conn_window_reset(c, &w);
     while (c->state == CONN_READING) {
         if (c->sink.inflight >= s->cfg.max_inflight ||
             conn_output_len(c) > conn_output_pause(s)) {
             conn_set_state(c, CONN_WAITING);
-            return;
+            break;
         }
-        size_t avail = evbuffer_get_length(in);
-        if (avail < FRAME_HEADER_LEN) {
+        const uint8_t *frame = NULL;
+        uint32_t len = 0;
+        conn_next next = conn_next_frame(c, &w, &frame, &len);
+        if (next == CONN_NEXT_ERROR)
+            break;
+        if (next == CONN_NEXT_NONE) {
             conn_input_done(c);
-            return;
+            break;
         }
         if (budget == 0) {
             conn_schedule(c); /* let the other connections have a turn */
-            return;
-        }
-        uint8_t hdr[FRAME_HEADER_LEN];
-        evbuffer_copyout(in, hdr, sizeof(hdr));
-        uint32_t len = 0;
-        frame_result fr = frame_parse_header(hdr, s->cfg.max_frame, &len);
-        if (fr != FRAME_OK) {
-            uint32_t raw = ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) |
-                           ((uint32_t)hdr[2] << 8) | (uint32_t)hdr[3];
-            conn_protocol_error(c, frame_result_name(fr), raw);
-            return;
-        }
-        if (avail - FRAME_HEADER_LEN < len) {
-            conn_input_done(c); /* the rest arrives later, or never after EOF */
-            return;
-        }
-        const uint8_t *frame = evbuffer_pullup(in, (ev_ssize_t)(FRAME_HEADER_LEN + len));
-        if (frame == NULL) { /* out of memory making the frame contiguous */
-            RS_LOG(&s->log, RS_LOG_ERROR, "conn_pullup_failed", "conn=%llu frame_len=%u",
-                   (unsigned long long)c->id, len);
-            conn_close(c, "out_of_memory");
-            return;
+            break;
         }
         server_arena_enter(s);
         /* Ack, the hot call: read into the stack; the rest by protobuf-c. */
@@ -275,13 +331,14 @@ static void conn_drive(rs_conn *c)
         if (req == NULL) {
             server_arena_leave(s);
             conn_protocol_error(c, "bad_protobuf", len);
-            return;
+            break;
         }
         dispatch_request(s, &c->sink, req, now);
         server_arena_leave(s);
-        evbuffer_drain(in, FRAME_HEADER_LEN + len);
+        w.done += FRAME_HEADER_LEN + len;
         budget--;
     }
+    evbuffer_drain(c->in, w.done);
 }
 
 /* The output was written out: what waited for that goes on. */
