@@ -79,7 +79,7 @@ typedef struct rs_user {
     uint16_t pins;            /* holders that keep the user from eviction */
     uint8_t status;           /* rs_user_status */
     uint8_t bits;             /* RS_USER_* bits */
-    uint32_t reserved_;
+    uint32_t dirty_acct;      /* engine: bytes of this user counted as dirty */
 } rs_user;
 
 static_assert(sizeof(rs_user) <= 80, "rs_user must stay within 80 bytes");

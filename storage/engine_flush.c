@@ -119,27 +119,26 @@ static void queue_user(rs_engine *e, rs_user *u, uint64_t since_ns)
     u->bits |= RS_USER_DIRTY_QUEUED;
 }
 
-/* Count u's current bytes as dirty (exact: the slot remembers them). */
+/* Count u's current bytes as dirty. The amount counted lives on the user
+ * (rs_user.dirty_acct), so a change costs no side-table lookup; it is
+ * clamped to 32 bits and the same clamped value is later taken off again. */
 static void account(rs_engine *e, rs_user *u)
 {
-    eng_slot *slot = eng_slot_get(&e->slots, e, u->user_id);
-    size_t now = cache_user_bytes(u);
-    if (slot->acct == 0)
+    size_t now = RS_MIN(cache_user_bytes(u), (size_t)UINT32_MAX);
+    if (u->dirty_acct == 0)
         e->stats.dirty_users++;
-    e->stats.dirty_bytes = e->stats.dirty_bytes - slot->acct + now;
-    slot->acct = now;
+    e->stats.dirty_bytes = e->stats.dirty_bytes - u->dirty_acct + now;
+    u->dirty_acct = (uint32_t)now;
 }
 
-/* The user is clean (or gone): stop counting it. */
-static void unaccount(rs_engine *e, uint64_t user_id)
+/* The user is clean: stop counting it. */
+static void unaccount(rs_engine *e, rs_user *u)
 {
-    eng_slot *slot = eng_slot_find(&e->slots, user_id);
-    if (slot == NULL || slot->acct == 0)
+    if (u == NULL || u->dirty_acct == 0)
         return;
     e->stats.dirty_users--;
-    e->stats.dirty_bytes -= slot->acct;
-    slot->acct = 0;
-    eng_slot_release(&e->slots, slot);
+    e->stats.dirty_bytes -= u->dirty_acct;
+    u->dirty_acct = 0;
 }
 
 void engine_flush_note_change(rs_engine *e, rs_user *u)
@@ -285,6 +284,38 @@ static void flush_reply(void *arg, const redisReply *reply);
 
 #define ENG_ARG_MAX 72 /* one decimal field or value, with room to spare */
 
+/* Write v in decimal at p; returns the end. (snprintf was a tenth of the
+ * flush path's time.) */
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (n > 0)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* The stored value of a state: <version>:<last_message_id>:<mentions>:<flags>,
+ * or -<version> for a delete (the merge script's tombstone). */
+static char *put_value(char *p, const rs_state *st)
+{
+    if (!rs_state_live(st)) {
+        *p++ = '-';
+        return put_u64(p, st->version);
+    }
+    p = put_u64(p, st->version);
+    *p++ = ':';
+    p = put_u64(p, st->last_message_id);
+    *p++ = ':';
+    p = put_u64(p, st->mention_count);
+    *p++ = ':';
+    return put_u64(p, st->flags & RS_STATE_PROTO_FLAGS);
+}
+
 /* Send one user's merge. Returns 0 when sent, -1 if the store refused. */
 static int flush_user(rs_engine *e, eng_batch *b, rs_user *u, const eng_qent *q)
 {
@@ -294,29 +325,28 @@ static int flush_user(rs_engine *e, eng_batch *b, rs_user *u, const eng_qent *q)
             n++;
     size_t nargs = 2 + 2 * (size_t)n;
     char *buf = arg_space(e, nargs, nargs * ENG_ARG_MAX);
-    size_t off = 0, k = 0;
-#define ENG_PUT(...)                                                                           \
+    char *p = buf;
+    size_t k = 0;
+    static const char prefix[] = "readstates:{";
+    memcpy(p, prefix, sizeof(prefix) - 1);
+    char *end = put_u64(p + sizeof(prefix) - 1, u->user_id);
+    *end++ = '}';
+#define ENG_ARG(end_)                                                                          \
     do {                                                                                       \
-        int len_ = snprintf(buf + off, ENG_ARG_MAX, __VA_ARGS__);                              \
-        e->argv[k] = buf + off;                                                                \
-        e->argvlen[k++] = (size_t)len_;                                                        \
-        off += (size_t)len_ + 1;                                                               \
+        e->argv[k] = p;                                                                        \
+        e->argvlen[k++] = (size_t)((end_)-p);                                                  \
+        p = (end_);                                                                            \
     } while (0)
-    ENG_PUT("readstates:{%llu}", (unsigned long long)u->user_id);
-    ENG_PUT("%llu", (unsigned long long)u->version);
+    ENG_ARG(end);
+    ENG_ARG(put_u64(p, u->version));
     for (uint32_t i = 0; i < u->nslots; i++) {
         const rs_state *st = &u->states[i];
         if (st->version <= u->flushed_version)
             continue;
-        ENG_PUT("%llu", (unsigned long long)st->channel_id);
-        if (rs_state_live(st))
-            ENG_PUT("%llu:%llu:%u:%u", (unsigned long long)st->version,
-                    (unsigned long long)st->last_message_id, st->mention_count,
-                    st->flags & RS_STATE_PROTO_FLAGS);
-        else
-            ENG_PUT("-%llu", (unsigned long long)st->version);
+        ENG_ARG(put_u64(p, st->channel_id));
+        ENG_ARG(put_value(p, st));
     }
-#undef ENG_PUT
+#undef ENG_ARG
     eng_flush *f = &b->ents[b->n];
     f->batch = b;
     f->user_id = u->user_id;
@@ -361,14 +391,12 @@ static void flush_reply(void *arg, const redisReply *reply)
                    (unsigned long long)f->user_id,
                    reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
     }
-    if (u == NULL) {
-        unaccount(e, f->user_id);
-    } else {
+    if (u != NULL) {
         u->bits &= (uint8_t)~RS_USER_FLUSHING;
         if (ok)
             cache_flushed(e->cache, u, f->version);
         if (!rs_user_dirty(u))
-            unaccount(e, u->user_id);
+            unaccount(e, u);
         else if (!e->closing)
             account(e, u); /* its size may have changed; keeps it counted */
         if (rs_user_dirty(u) && (u->bits & RS_USER_DIRTY_QUEUED) == 0 && !e->closing) {
@@ -422,7 +450,7 @@ static bool flush_one_batch(rs_engine *e, uint64_t now, uint64_t delay)
         if (u != NULL)
             u->bits &= (uint8_t)~RS_USER_DIRTY_QUEUED;
         if (u == NULL || u->status != RS_USER_READY || !rs_user_dirty(u)) {
-            unaccount(e, q.user_id);
+            unaccount(e, u);
             continue;
         }
         if (flush_user(e, b, u, &q) != 0) {

@@ -13,10 +13,10 @@
  *   └── batches          pipelined flushes in flight (RS_USER_FLUSHING)
  *
  * A dirty user is in exactly one of: the ring, an in-flight batch. Its
- * bytes (cache_user_bytes, updated on every change) are kept in its slot
- * (eng_slot.acct) and summed in stats.dirty_bytes until a flush leaves it
- * clean; so the slot table holds the users someone waits on plus the dirty
- * ones, both bounded (in-flight requests, the dirty budget).
+ * bytes (cache_user_bytes, updated on every change) are kept on the user
+ * (rs_user.dirty_acct) and summed in stats.dirty_bytes until a flush leaves
+ * it clean; so the slot table holds only the users someone waits on
+ * (bounded by the requests in flight).
  */
 #ifndef RS_ENGINE_INT_H
 #define RS_ENGINE_INT_H
@@ -37,7 +37,6 @@ typedef struct eng_slot {
     rs_waiter *load_head; /* acquire waiters of an in-flight load (FIFO) */
     rs_waiter *load_tail;
     rs_waiter *commit_head; /* write-through waiters (any order) */
-    size_t acct;            /* dirty: bytes counted in stats.dirty_bytes */
     bool loading;           /* a HGETALL is in flight; the store owns a ref */
 } eng_slot;
 

@@ -2,9 +2,8 @@
  * engine_tab.c: the engine's two side structures.
  *
  * eng_slots: a chained hash table user_id -> eng_slot, holding only users
- * that someone waits on (a load in flight, write-through commits) or that
- * are dirty. Its size follows the waits in flight and the dirty backlog
- * (bounded by the dirty budget), never the cache size; it doubles
+ * that someone waits on (a load in flight, write-through commits). Its size
+ * follows the waits in flight, never the cache size; it doubles
  * when the load factor passes 1 (the rehash walks only those slots).
  *
  * eng_ring: a FIFO ring of dirty user ids. It grows by doubling (amortised;
@@ -77,7 +76,7 @@ eng_slot *eng_slot_get(eng_slots *t, rs_engine *e, uint64_t user_id)
 
 void eng_slot_release(eng_slots *t, eng_slot *s)
 {
-    if (s->loading || s->load_head != NULL || s->commit_head != NULL || s->acct != 0)
+    if (s->loading || s->load_head != NULL || s->commit_head != NULL)
         return;
     eng_slot **pp = &t->buckets[slot_hash(s->user_id, t->nbuckets)];
     while (*pp != NULL && *pp != s)
