@@ -13,10 +13,11 @@
  * slot that is not busy, or whose generation does not match, is ignored).
  *
  * Wake-ups in rate mode: one timer (tick) for the whole engine, armed for
- * the next due request, or sooner (LG_COLLECT_NS) while answers may be
- * waiting unread in deferred mode. Each tick first collects the answers
- * that arrived, then sends every request due, then re-arms. At a steady
- * low rate that is one wake-up per request instead of two (send, answer).
+ * the next due request (but at least LG_TICK_MIN_NS after the last tick, so
+ * high rates go out in batches, each on one connection), or sooner (LG_COLLECT_NS) while
+ * answers may be waiting unread in deferred mode. Each tick first collects the answers that
+ * arrived, then sends every request due, then re-arms. At a steady low rate that is one wake-up
+ * per request instead of two (send, answer).
  *
  * The tick is a one-shot timerfd of our own, set to the absolute due time
  * (edge-triggered and never read: setting it again clears it), rather than
@@ -298,6 +299,8 @@ static void tick_set_(lg_engine *e, uint64_t at)
 static void arm_tick_(lg_engine *e, uint64_t now)
 {
     uint64_t next = lg_sched_next_time(&e->sched);
+    if (next != TICK_NONE)
+        next = RS_MAX(next, e->last_tick_ns + LG_TICK_MIN_NS);
     if (!e->eager && e->inflight > 0)
         next = RS_MIN(next, now + LG_COLLECT_NS);
     if (e->tick_at <= next)
@@ -305,14 +308,17 @@ static void arm_tick_(lg_engine *e, uint64_t now)
     tick_set_(e, next);
 }
 
-/* Send every request due at now. Returns true when some stay in the
- * backlog because no slot is free. */
+/* Send every request due at now, on one connection while its slots last
+ * (one write per batch; the next batch starts on the next connection).
+ * Returns true when some stay in the backlog because no slot is free. */
 static bool pump_rate_(lg_engine *e, uint64_t now)
 {
     uint64_t t, wall = 0;
     lg_op op;
+    lg_conn *c = NULL;
     while (lg_sched_next_time(&e->sched) <= now) {
-        lg_conn *c = pick_conn_(e);
+        if (c == NULL || c->state != LG_CONN_READY || c->nfree == 0)
+            c = pick_conn_(e);
         if (c == NULL)
             return true; /* answers will pump again; start times stay put */
         lg_sched_take(&e->sched, now, &t);
@@ -371,6 +377,7 @@ static void tick_cb_(evutil_socket_t fd, short what, void *arg)
     (void)what;
     lg_engine *e = arg;
     uint64_t now = rs_now_ns();
+    e->last_tick_ns = now;
     if (e->tick_at <= now)
         e->tick_at = TICK_NONE; /* it fired (an older firing reported late: it is still set) */
     if (!e->eager && e->ops->collect != NULL) {
