@@ -228,6 +228,51 @@ now_ms() {
     echo "$t"
 }
 
+# The machine's CPU time counters (all CPUs): "steal total" in ticks. On a
+# virtual machine, steal is time the hypervisor gave our vCPUs to others:
+# it shows up as latency that no process here caused.
+cpu_ticks() {
+    awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t; exit }' /proc/stat
+}
+
+# steal_pct "before" "after": steal as a percentage of all CPU time between.
+steal_pct() {
+    echo "$1 $2" | awk '{ dt = $4 - $2; printf "%.1f", (dt > 0 ? 100 * ($3 - $1) / dt : 0) }'
+}
+
+# server_p99 dashboard.json first_s last_s: the server's own per-second Ack
+# p99 (read to reply, in us) over those seconds, from its /dashboard.json
+# history (method 1 is Ack): "median max ratio", or "- - -".
+server_p99() {
+    awk -v a="$2" -v b="$3" '
+    function arr(name, k,   i, j, d, s) {
+        i = index($0, "\"" name "\":[")
+        if (i == 0) return ""
+        s = substr($0, i + length(name) + 4)
+        d = 0
+        for (j = 1; j <= length(s); j++) {
+            c = substr(s, j, 1)
+            if (c == "[") d++
+            else if (c == "]") { if (d == 0) return substr(s, 1, j - 1); d-- }
+        }
+        return ""
+    }
+    {
+        nt = split(arr("t"), t, ",")
+        p = arr("p99"); gsub(/^\[|\]$/, "", p)
+        nm = split(p, m, "\\],\\[")
+        if (nt == 0 || nm < 2) { print "- - -"; exit }
+        nv = split(m[2], v, ",")
+        n = 0
+        for (i = 1; i <= nt && i <= nv; i++)
+            if (t[i] + 0 >= a && t[i] + 0 <= b && v[i] + 0 > 0) x[++n] = v[i] + 0
+        if (n == 0) { print "- - -"; exit }
+        for (i = 2; i <= n; i++) { y = x[i]; for (j = i - 1; j >= 1 && x[j] > y; j--) x[j + 1] = x[j]; x[j + 1] = y }
+        med = x[int((n + 1) / 2)]
+        printf "%d %d %.1f\n", med, x[n], (med > 0 ? x[n] / med : 0)
+    }' "$1"
+}
+
 # run_build name binary: start, fill, measure, stop; leaves files in $out/name/
 run_build() {
     name=$1
@@ -242,7 +287,8 @@ run_build() {
         log "[$name] warning: load average $load on $ncpu CPUs; other work will show as latency"
     fi
     log "[$name] starting readstated ($states states to come)"
-    "$bin" --listen 127.0.0.1:0 --port-file "$dir/port" --http off \
+    "$bin" --listen 127.0.0.1:0 --port-file "$dir/port" --http 127.0.0.1:0 \
+        --http-port-file "$dir/http_port" \
         --max-memory "$max_memory" --slow-request-ms 0 --log-level info \
         --gc-force-interval-s "$interval" 2>"$dir/server.log" >/dev/null &
     srv=$!
@@ -273,6 +319,7 @@ run_build() {
 
     log "[$name] measuring: $rate req/s for $duration s (+$warmup s warm-up)"
     run_limit=$((duration + warmup + 60))
+    ticks_before=$(cpu_ticks)
     start_ms=$(now_ms)
     timeout -k 10 "$run_limit" "$loadgen" --target "$target" --rate "$rate" \
         --duration "$duration" --warmup "$warmup" --users "$users" \
@@ -291,6 +338,17 @@ run_build() {
     # ready, a few ms after launch: the measured phase begins about then
     # plus the warm-up.
     echo $((start_ms + warmup * 1000)) >"$dir/meas_start_ms"
+    steal_pct "$ticks_before" "$(cpu_ticks)" >"$dir/steal_pct"
+    # The server's own view: per-second latency from reading a request to
+    # writing its answer, over the measured seconds (history: last 600 s).
+    first_s=$(((start_ms + warmup * 1000) / 1000 + 1))
+    last_s=$((first_s + duration - 2))
+    if curl -sf --max-time 10 "http://127.0.0.1:$(cat "$dir/http_port")/dashboard.json" \
+        >"$dir/dashboard.json" 2>/dev/null; then
+        server_p99 "$dir/dashboard.json" "$first_s" "$last_s" >"$dir/server_p99"
+    else
+        echo "- - -" >"$dir/server_p99"
+    fi
 
     stop_pid "$srv" 30
     log "[$name] done"
@@ -328,6 +386,11 @@ fi
         printf '%s: errors\t%s\n' "$b" "$(json_num "$out/$b/run.json" totals.errors)"
         printf '%s: server CPU us/request\t%s\n' "$b" "$(json_num "$out/$b/run.json" cpu.server_us_per_req)"
         printf '%s: load average before the run\t%s\n' "$b" "$(cat "$out/$b/loadavg_before")"
+        printf '%s: hypervisor steal during the measured run (%% of CPU time)\t%s\n' "$b" \
+            "$(cat "$out/$b/steal_pct")"
+        read -r med max ratio <"$out/$b/server_p99"
+        printf '%s: server-side Ack p99 per second, read to reply (us)\tmedian %s, max %s (%sx)\n' \
+            "$b" "$med" "$max" "$ratio"
     done
     printf 'machine\t%s, %s CPUs\n' "$(uname -srm)" "$ncpu"
     printf 'commit\t%s\n' "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -337,5 +400,13 @@ fi
 awk -f "$here/spike_report.awk" -v summary="$out/summary.txt" \
     "$out/meta.tsv" "$out/nogc.series" "$out/gc.series" "$out/nogc.spectrum" \
     "$out/gc.spectrum" "$out/gc.collections" >"$out/report.html"
+{
+    echo "server-side view (the server's own per-second Ack p99, read to reply) and the machine:"
+    for b in nogc gc; do
+        read -r med max ratio <"$out/$b/server_p99"
+        printf '  %-5s server p99 median %s us, highest %s us (%sx); hypervisor steal %s%%\n' \
+            "$b" "$med" "$max" "$ratio" "$(cat "$out/$b/steal_pct")"
+    done
+} >>"$out/summary.txt"
 cat "$out/summary.txt"
 log "report: $out/report.html"
