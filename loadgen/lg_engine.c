@@ -13,7 +13,7 @@
  * slot that is not busy, or whose generation does not match, is ignored).
  *
  * Wake-ups in rate mode: one timer (tick) for the whole engine, armed for
- * the next due request (but at least LG_TICK_MIN_NS after the last tick, so
+ * the next due request (but at least cfg.batch_ns after the last tick, so
  * high rates go out in batches, each on one connection), or sooner (LG_COLLECT_NS) while
  * answers may be waiting unread in deferred mode. Each tick first collects the answers that
  * arrived, then sends every request due, then re-arms. At a steady low rate that is one wake-up
@@ -300,7 +300,7 @@ static void arm_tick_(lg_engine *e, uint64_t now)
 {
     uint64_t next = lg_sched_next_time(&e->sched);
     if (next != TICK_NONE)
-        next = RS_MAX(next, e->last_tick_ns + LG_TICK_MIN_NS);
+        next = RS_MAX(next, e->last_tick_ns + e->cfg.batch_ns);
     if (!e->eager && e->inflight > 0)
         next = RS_MIN(next, now + LG_COLLECT_NS);
     if (e->tick_at <= next)

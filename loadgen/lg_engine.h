@@ -75,8 +75,9 @@ typedef struct lg_config {
     lg_work_cfg work;
     uint64_t fill_users;
     uint32_t fill_channels;
-    int server_pid; /* 0: unknown */
-    bool live;      /* a line every second */
+    int server_pid;    /* 0: unknown */
+    bool live;         /* a line every second */
+    uint64_t batch_ns; /* rate mode: at most one send batch per this (LG_TICK_MIN_NS) */
 } lg_config;
 
 typedef struct lg_slot {
@@ -139,7 +140,8 @@ typedef struct lg_target_ops {
  * stays below the live line's slack: a second is printed complete. */
 #define LG_COLLECT_NS 4000000ull
 
-/* Rate mode sends at most once per this interval: requests that fall due
+/* Rate mode sends at most once per this interval (the default of
+ * --batch-us): requests that fall due
  * closer together go out in one batch, on one connection while its slots
  * last (one write, one timer wake-up). A request sent up to this much after
  * its scheduled time has that delay counted in its latency (latency is
@@ -168,7 +170,7 @@ struct lg_engine {
     int tick_fd;           /* send timer (rate mode): a timerfd */
     struct event *tick;    /* watches tick_fd */
     uint64_t tick_at;      /* when it fires (UINT64_MAX: disarmed) */
-    uint64_t last_tick_ns; /* when the tick last ran (LG_TICK_MIN_NS) */
+    uint64_t last_tick_ns; /* when the tick last ran (cfg.batch_ns) */
     struct event *second;  /* once a second: live line, phase changes */
     struct event *sigint;
     bool eager;           /* the target reports answers at once (see top) */

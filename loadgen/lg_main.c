@@ -44,6 +44,9 @@ static void usage_(FILE *f)
            "  --warmup S              seconds of load before measuring (default 0)\n"
            "  --drain S               wait at most S s for answers at the end (default 5)\n"
            "  --connect-timeout S     give up if no connection is up after S s (default 5)\n"
+           "  --batch-us U            rate mode: send at most once per U us; requests due\n"
+           "                          closer together go out in one write (default 50;\n"
+           "                          the wait counts in their latency)\n"
            "workload:\n"
            "  --ack P --get-one P --get-all P --bulk-ack P --mentions P --set P\n"
            "                          mix in percent (default ack 90, get-one 10; once any is\n"
@@ -71,6 +74,7 @@ enum {
     OPT_MAX,
     OPT_CONNS,
     OPT_PIPELINE,
+    OPT_BATCH_US,
     OPT_DURATION,
     OPT_WARMUP,
     OPT_DRAIN,
@@ -101,6 +105,7 @@ static const struct option opts_[] = {
     {"max", no_argument, NULL, OPT_MAX},
     {"connections", required_argument, NULL, OPT_CONNS},
     {"pipeline", required_argument, NULL, OPT_PIPELINE},
+    {"batch-us", required_argument, NULL, OPT_BATCH_US},
     {"duration", required_argument, NULL, OPT_DURATION},
     {"warmup", required_argument, NULL, OPT_WARMUP},
     {"drain", required_argument, NULL, OPT_DRAIN},
@@ -201,6 +206,11 @@ static int parse_one_(lg_cli *cli, int o, const char *arg, const char *name)
             return -1;
         c->depth = (uint32_t)u;
         return 0;
+    case OPT_BATCH_US:
+        if (u64_(name, arg, 1, 1000000, &u))
+            return -1;
+        c->batch_ns = u * 1000u;
+        return 0;
     case OPT_DURATION: return num_(name, arg, 0.001, 86400, &c->duration_s);
     case OPT_WARMUP: return num_(name, arg, 0, 86400, &c->warmup_s);
     case OPT_DRAIN: return num_(name, arg, 0, 3600, &c->drain_s);
@@ -260,6 +270,7 @@ static int parse_(lg_cli *cli, int argc, char **argv)
     c->rate = 1000;
     c->conns = 16;
     c->depth = 1;
+    c->batch_ns = LG_TICK_MIN_NS;
     c->duration_s = 10;
     c->drain_s = 5;
     c->connect_s = 5;

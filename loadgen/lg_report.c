@@ -45,6 +45,7 @@ static json_t *config_(const lg_engine *e)
     json_object_set_new(o, "rate", json_real(c->mode == LG_MODE_RATE ? c->rate : 0.0));
     json_object_set_new(o, "connections", json_integer(c->conns));
     json_object_set_new(o, "pipeline", json_integer(c->depth));
+    json_object_set_new(o, "batch_us", json_integer((json_int_t)(c->batch_ns / 1000u)));
     json_object_set_new(o, "duration_s", json_real(c->duration_s));
     json_object_set_new(o, "warmup_s", json_real(c->warmup_s));
     json_object_set_new(o, "users", json_integer((json_int_t)c->work.users));
