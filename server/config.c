@@ -73,6 +73,8 @@ static const opt opts[] = {
      "write-behind: every dirty user is flushed within this"},
     {"flush-batch", OPT_U32, F(flush_batch), "256", 1, 1000000, "N",
      "users per pipelined flush batch"},
+    {"flush-users-per-call", OPT_U32, F(flush_call_users), "64", 1, 100000, "N",
+     "users merged by one EVALSHA; 1 keeps every call to one key (Redis Cluster)"},
     {"dirty-budget", OPT_SIZE, F(dirty_budget), "64MiB", 1, SZMAX, "SIZE",
      "bytes of unflushed users; over it writes get RESOURCE_EXHAUSTED"},
     {"shutdown-timeout-ms", OPT_U32, F(shutdown_timeout_ms), "25000", 0, 3600000, "MS",
@@ -387,6 +389,7 @@ void config_to_engine(const rs_config *cfg, rs_engine_config *ec, const rs_log *
     ec->durability = cfg->durability;
     ec->flush_interval_ms = cfg->flush_interval_ms;
     ec->flush_batch = cfg->flush_batch;
+    ec->flush_call_users = cfg->flush_call_users;
     ec->dirty_budget = cfg->dirty_budget;
     ec->redis_timeout_ms = cfg->redis_timeout_ms;
     ec->shutdown_timeout_ms = cfg->shutdown_timeout_ms;

@@ -37,6 +37,7 @@ void engine_config_defaults(rs_engine_config *cfg)
     cfg->durability = RS_DURABILITY_WRITE_BEHIND;
     cfg->flush_interval_ms = 1000;
     cfg->flush_batch = 256;
+    cfg->flush_call_users = 64;
     cfg->dirty_budget = 64u * 1024 * 1024;
     cfg->redis_timeout_ms = 1000;
     cfg->shutdown_timeout_ms = 25000;
@@ -63,6 +64,8 @@ static int engine_open_store(rs_engine *e)
 {
     if (e->cfg.flush_batch == 0)
         e->cfg.flush_batch = 256;
+    if (e->cfg.flush_call_users == 0)
+        e->cfg.flush_call_users = 64;
     if (e->cfg.flush_interval_ms == 0)
         e->cfg.flush_interval_ms = 1000;
     if (e->cfg.redis_timeout_ms == 0)

@@ -63,6 +63,7 @@ typedef struct rs_engine_config {
     rs_durability durability;
     uint32_t flush_interval_ms;   /* write-behind: every dirty user within this */
     uint32_t flush_batch;         /* users per pipelined flush batch */
+    uint32_t flush_call_users;    /* users per merge call (EVALSHA) within a batch */
     size_t dirty_budget;          /* bytes of dirty users; over it writes are refused */
     uint32_t redis_timeout_ms;    /* per Redis request; loads fail within this */
     uint32_t shutdown_timeout_ms; /* engine_shutdown gives up after this */
@@ -85,7 +86,7 @@ typedef struct rs_engine_stats {
     bool redis_up;
 } rs_engine_stats;
 
-/* Fill defaults (flush 1000 ms, batch 256, dirty budget 64 MiB, timeouts
+/* Fill defaults (flush 1000 ms, batch 256, 64 users per call, dirty budget 64 MiB, timeouts
  * 1000 ms and 25000 ms, write-behind, memory only). */
 void engine_config_defaults(rs_engine_config *cfg);
 

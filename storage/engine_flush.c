@@ -5,14 +5,18 @@
  *   change hook ──> user not queued/flushing? push (id, now, bytes) on ring
  *
  *   flush pass (tick every interval/8, or kick):
- *     ring head due? ──> pop up to flush_batch users into one batch:
- *       per user: EVALSHA merge readstates:{id} <version> (states with
- *       version > flushed_version, tombstones as deletes)  [FLUSHING]
+ *     ring head due? ──> pop up to flush_batch users into one batch, sent
+ *       as merge calls of up to flush_call_users users each:
+ *       EVALSHA merge k readstates:{id1}..{idk} <version> <n> <states>...
+ *       (per user the states with version > flushed_version, tombstones as
+ *       deletes; see merge_lua.h)                          [FLUSHING]
  *     at most ENG_MAX_INFLIGHT batches in flight, ENG_MAX_PASS_BATCHES per pass
  *
- *   reply ok  ──> cache_flushed(u, version sent), fire write-through
- *                 waiters with version <= flushed_version
- *   reply err ──> counted; the user stays dirty and goes back on the ring
+ *   reply: one entry per user of the call
+ *     ok  ──> cache_flushed(u, version sent), fire write-through
+ *             waiters with version <= flushed_version
+ *     err ──> counted; the user stays dirty and goes back on the ring
+ *             (a failed call fails all its users; merges are idempotent)
  *   still dirty (changed meanwhile) ──> back on the ring
  *
  * Timing: write-behind waits interval/2 after a user became dirty (so
@@ -30,8 +34,9 @@
 
 #include "engine_int.h"
 
-#define ENG_MAX_INFLIGHT     16 /* batches in flight on the connection */
-#define ENG_MAX_PASS_BATCHES 8  /* batches sent per pass */
+#define ENG_MAX_INFLIGHT     16   /* batches in flight on the connection */
+#define ENG_MAX_PASS_BATCHES 8    /* batches sent per pass */
+#define ENG_CALL_ARGS        4096 /* a merge call closes before passing this (unless 1 user) */
 
 static void flush_pass(rs_engine *e);
 static void shutdown_check(rs_engine *e);
@@ -80,7 +85,8 @@ int engine_flush_init(rs_engine *e)
     e->tick_ev = event_new(e->base, -1, EV_PERSIST, flush_tick_cb, e);
     e->kick_ev = event_new(e->base, -1, 0, flush_kick_cb, e);
     e->fail_ev = event_new(e->base, -1, 0, fail_cb, e);
-    if (e->tick_ev == NULL || e->kick_ev == NULL || e->fail_ev == NULL)
+    e->call_users = calloc(e->cfg.flush_call_users, sizeof(*e->call_users));
+    if (e->tick_ev == NULL || e->kick_ev == NULL || e->fail_ev == NULL || e->call_users == NULL)
         return -1;
     uint32_t ms = RS_MAX(1u, RS_MIN(e->cfg.flush_interval_ms / 8, 100u));
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
@@ -102,6 +108,7 @@ void engine_flush_fini(rs_engine *e)
     free(e->arg_buf);
     free(e->argv);
     free(e->argvlen);
+    free(e->call_users);
 }
 
 void engine_flush_kick(rs_engine *e, bool urgent)
@@ -316,48 +323,65 @@ static char *put_value(char *p, const rs_state *st)
     return put_u64(p, st->flags & RS_STATE_PROTO_FLAGS);
 }
 
-/* Send one user's merge. Returns 0 when sent, -1 if the store refused. */
-static int flush_user(rs_engine *e, eng_batch *b, rs_user *u, const eng_qent *q)
+/* States of u a merge must carry: those newer than what Redis has. */
+static uint32_t unflushed_count(const rs_user *u)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < u->nslots; i++)
         if (u->states[i].version > u->flushed_version)
             n++;
-    size_t nargs = 2 + 2 * (size_t)n;
-    char *buf = arg_space(e, nargs, nargs * ENG_ARG_MAX);
-    char *p = buf;
+    return n;
+}
+
+/* Arguments a user takes in a merge call: key, version, count, pairs. */
+static size_t call_args(uint32_t nstates)
+{
+    return 3 + 2 * (size_t)nstates;
+}
+
+/* Send batch entries [first, first + n) (users e->call_users[0..n)) as one
+ * merge call. Returns 0 when sent (the users are FLUSHING), -1 if the store
+ * refused. */
+static int send_call(rs_engine *e, eng_batch *b, uint32_t first, uint32_t n)
+{
+    size_t nargs = 0;
+    for (uint32_t i = 0; i < n; i++)
+        nargs += call_args(b->ents[first + i].nstates);
+    char *p = arg_space(e, nargs, nargs * ENG_ARG_MAX);
     size_t k = 0;
-    static const char prefix[] = "readstates:{";
-    memcpy(p, prefix, sizeof(prefix) - 1);
-    char *end = put_u64(p + sizeof(prefix) - 1, u->user_id);
-    *end++ = '}';
 #define ENG_ARG(end_)                                                                          \
     do {                                                                                       \
         e->argv[k] = p;                                                                        \
         e->argvlen[k++] = (size_t)((end_)-p);                                                  \
         p = (end_);                                                                            \
     } while (0)
-    ENG_ARG(end);
-    ENG_ARG(put_u64(p, u->version));
-    for (uint32_t i = 0; i < u->nslots; i++) {
-        const rs_state *st = &u->states[i];
-        if (st->version <= u->flushed_version)
-            continue;
-        ENG_ARG(put_u64(p, st->channel_id));
-        ENG_ARG(put_value(p, st));
+    static const char prefix[] = "readstates:{";
+    for (uint32_t i = 0; i < n; i++) {
+        memcpy(p, prefix, sizeof(prefix) - 1);
+        char *end = put_u64(p + sizeof(prefix) - 1, e->call_users[i]->user_id);
+        *end++ = '}';
+        ENG_ARG(end);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const rs_user *u = e->call_users[i];
+        ENG_ARG(put_u64(p, u->version));
+        ENG_ARG(put_u64(p, b->ents[first + i].nstates));
+        for (uint32_t j = 0; j < u->nslots; j++) {
+            const rs_state *st = &u->states[j];
+            if (st->version <= u->flushed_version)
+                continue;
+            ENG_ARG(put_u64(p, st->channel_id));
+            ENG_ARG(put_value(p, st));
+        }
     }
 #undef ENG_ARG
-    eng_flush *f = &b->ents[b->n];
-    f->batch = b;
-    f->user_id = u->user_id;
-    f->version = u->version;
-    f->since_ns = q->since_ns;
-    f->nstates = n;
-    if (store_redis_merge(e->store, (int)k, e->argv, e->argvlen, flush_reply, f) != 0)
+    b->ents[first].ncall = n;
+    if (store_redis_merge(e->store, (int)n, (int)k, e->argv, e->argvlen, flush_reply,
+                          &b->ents[first]) != 0)
         return -1;
-    b->n++;
+    for (uint32_t i = 0; i < n; i++)
+        e->call_users[i]->bits |= RS_USER_FLUSHING;
     b->pending++;
-    u->bits |= RS_USER_FLUSHING;
     return 0;
 }
 
@@ -375,45 +399,63 @@ static void batch_done(rs_engine *e, eng_batch *b)
     free(b);
 }
 
-static void flush_reply(void *arg, const redisReply *reply)
+/* One user's outcome (r: its entry of the reply, NULL when the call
+ * failed). Returns true when the merge landed. */
+static bool user_flushed(rs_engine *e, eng_batch *b, const eng_flush *f, const redisReply *r)
 {
-    eng_flush *f = arg;
-    eng_batch *b = f->batch;
-    rs_engine *e = b->e;
-    bool ok = reply != NULL && reply->type == REDIS_REPLY_INTEGER;
+    bool ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
     rs_user *u = cache_peek(e->cache, f->user_id);
     if (ok) {
         e->stats.flushed_states += f->nstates;
     } else {
         e->stats.flush_errors++;
-        if (reply != NULL)
+        if (r != NULL)
             RS_LOG(e->cfg.log, RS_LOG_WARN, "redis_flush_failed", "user_id=%llu error=\"%s\"",
                    (unsigned long long)f->user_id,
-                   reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+                   r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
     }
-    if (u != NULL) {
-        u->bits &= (uint8_t)~RS_USER_FLUSHING;
-        if (ok)
-            cache_flushed(e->cache, u, f->version);
-        if (!rs_user_dirty(u))
-            unaccount(e, u);
-        else if (!e->closing)
-            account(e, u); /* its size may have changed; keeps it counted */
-        if (rs_user_dirty(u) && (u->bits & RS_USER_DIRTY_QUEUED) == 0 && !e->closing) {
-            /* Changed while in flight (dirty since at most the batch start),
-             * or failed (keeps its age so it goes first). */
-            queue_user(e, u, ok ? b->start_ns : f->since_ns);
-            if (e->cfg.durability == RS_DURABILITY_WRITE_THROUGH && ok)
-                engine_flush_kick(e, true);
-        }
+    if (u == NULL)
+        return ok;
+    u->bits &= (uint8_t)~RS_USER_FLUSHING;
+    if (ok)
+        cache_flushed(e->cache, u, f->version);
+    if (!rs_user_dirty(u))
+        unaccount(e, u);
+    else if (!e->closing)
+        account(e, u); /* its size may have changed; keeps it counted */
+    if (rs_user_dirty(u) && (u->bits & RS_USER_DIRTY_QUEUED) == 0 && !e->closing) {
+        /* Changed while in flight (dirty since at most the batch start),
+         * or failed (keeps its age so it goes first). */
+        queue_user(e, u, ok ? b->start_ns : f->since_ns);
+        if (e->cfg.durability == RS_DURABILITY_WRITE_THROUGH && ok)
+            engine_flush_kick(e, true);
     }
+    if (ok && !e->closing)
+        fire_durable(e, u);
+    return ok;
+}
+
+/* The reply to one merge call: an array with one entry per user, or an
+ * error (NOSCRIPT, a script error) or NULL (not known to have run) that
+ * fails every user of the call. */
+static void flush_reply(void *arg, const redisReply *reply)
+{
+    eng_flush *f0 = arg;
+    eng_batch *b = f0->batch;
+    rs_engine *e = b->e;
+    uint32_t n = f0->ncall;
+    bool whole = reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == n;
+    if (reply != NULL && !whole)
+        RS_LOG(e->cfg.log, RS_LOG_WARN, "redis_flush_failed", "users=%u error=\"%s\"", n,
+               reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+    bool any_ok = false;
+    for (uint32_t i = 0; i < n; i++)
+        any_ok |= user_flushed(e, b, &f0[i], whole ? reply->element[i] : NULL);
     if (--b->pending == 0)
-        batch_done(e, b);
+        batch_done(e, b); /* frees f0 */
     if (e->closing)
         return;
-    if (ok && u != NULL)
-        fire_durable(e, u);
-    if (e->ring.count > 0 && ok)
+    if (e->ring.count > 0 && any_ok)
         engine_flush_kick(e, false);
     if (e->shutting_down)
         shutdown_check(e);
@@ -432,7 +474,21 @@ static bool flush_urgent(rs_engine *e)
            (e->cfg.dirty_budget > 0 && e->stats.dirty_bytes * 2 >= e->cfg.dirty_budget);
 }
 
-/* Fill and send one batch. Returns false when the store refused a send. */
+/* The store refused a call: its users [first, b->n) go back on the ring
+ * (at the tail; they keep their age). */
+static void requeue_call(rs_engine *e, eng_batch *b, uint32_t first)
+{
+    for (uint32_t i = first; i < b->n; i++) {
+        eng_qent q = {b->ents[i].user_id, b->ents[i].since_ns};
+        e->call_users[i - first]->bits |= RS_USER_DIRTY_QUEUED;
+        eng_ring_push(&e->ring, &q);
+    }
+    b->n = first;
+}
+
+/* Fill and send one batch: its users go out in merge calls of at most
+ * flush_call_users users and about ENG_CALL_ARGS arguments. Returns false
+ * when the store refused a send. */
 static bool flush_one_batch(rs_engine *e, uint64_t now, uint64_t delay)
 {
     size_t cap = e->cfg.flush_batch;
@@ -443,6 +499,8 @@ static bool flush_one_batch(rs_engine *e, uint64_t now, uint64_t delay)
     b->e = e;
     b->start_ns = now;
     bool sent_all = true;
+    uint32_t first = 0; /* the open call: entries [first, b->n) */
+    size_t nargs = 0;
     eng_qent q;
     while (b->n < cap && ring_head_due(e, now, delay)) {
         eng_ring_pop(&e->ring, &q);
@@ -453,13 +511,34 @@ static bool flush_one_batch(rs_engine *e, uint64_t now, uint64_t delay)
             unaccount(e, u);
             continue;
         }
-        if (flush_user(e, b, u, &q) != 0) {
-            /* Store went away: back on the ring (at the tail; it keeps its age). */
-            u->bits |= RS_USER_DIRTY_QUEUED;
-            eng_ring_push(&e->ring, &q);
-            sent_all = false;
-            break;
+        uint32_t ns = unflushed_count(u);
+        uint32_t open = b->n - first;
+        if (open > 0 &&
+            (open == e->cfg.flush_call_users || nargs + call_args(ns) > ENG_CALL_ARGS)) {
+            if (send_call(e, b, first, open) != 0) {
+                requeue_call(e, b, first);
+                u->bits |= RS_USER_DIRTY_QUEUED;
+                eng_ring_push(&e->ring, &q);
+                sent_all = false;
+                break;
+            }
+            first = b->n;
+            nargs = 0;
         }
+        eng_flush *f = &b->ents[b->n];
+        f->batch = b;
+        f->user_id = u->user_id;
+        f->version = u->version;
+        f->since_ns = q.since_ns;
+        f->nstates = ns;
+        f->ncall = 0;
+        e->call_users[b->n - first] = u;
+        b->n++;
+        nargs += call_args(ns);
+    }
+    if (sent_all && b->n > first && send_call(e, b, first, b->n - first) != 0) {
+        requeue_call(e, b, first);
+        sent_all = false;
     }
     if (b->n == 0) {
         free(b);

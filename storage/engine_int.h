@@ -85,6 +85,7 @@ typedef struct eng_flush {
     uint64_t version; /* u->version sent */
     uint64_t since_ns;
     uint32_t nstates; /* states (and deletes) sent */
+    uint32_t ncall;   /* first entry of a merge call: users in it; else 0 */
 } eng_flush;
 
 struct eng_batch {
@@ -92,7 +93,7 @@ struct eng_batch {
     eng_batch *prev, *next; /* in-flight list */
     uint64_t start_ns;
     uint32_t n;       /* entries used */
-    uint32_t pending; /* replies outstanding */
+    uint32_t pending; /* merge calls outstanding */
     eng_flush ents[];
 };
 
@@ -132,6 +133,7 @@ struct rs_engine {
     const char **argv;
     size_t *argvlen;
     size_t argv_cap;
+    rs_user **call_users; /* the users of the merge call being built */
 };
 
 /* engine_flush.c */

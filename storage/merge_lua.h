@@ -1,18 +1,25 @@
 /*
- * merge_lua.h: the Lua script that merges a user's changed states into its
- * Redis hash by version (DESIGN.md "Storage in Redis").
+ * merge_lua.h: the Lua script that merges users' changed states into their
+ * Redis hashes by version (DESIGN.md "Storage in Redis").
  *
- *   EVALSHA <sha> 1 readstates:{<user_id>} <user_version>
- *           <channel_id> <version>:<last_message_id>:<mention_count>:<flags>
- *           <channel_id> -<version>                      (a delete)
+ *   EVALSHA <sha> <k> readstates:{<user_1>} ... readstates:{<user_k>}
+ *           <version_1> <n_1> <channel_id> <value> ... (n_1 pairs)
  *           ...
+ *           <version_k> <n_k> <channel_id> <value> ... (n_k pairs)
  *
- * Channel ids are distinct within one call. A field is replaced (or removed
- * by a delete) only when the stored field's version is lower; _v only rises.
- * Fields are read with one HMGET and written with one HSET/HDEL per chunk of
- * 500, so a call costs a few commands, not two per state. The script returns the number of
- * fields it changed. storage/merge.lua is the commented copy; the string here is the same
- * script without comments.
+ *   value:  <version>:<last_message_id>:<mention_count>:<flags>   (a set)
+ *           -<version>                                            (a delete)
+ *
+ * Keys are distinct within a call, channel ids within a user. A field is
+ * replaced (or removed by a delete) only when the stored field's version is
+ * lower; _v only rises. Per user, _v and the fields are read with one HMGET
+ * and written with one HSET/HDEL per chunk of 500, so a user costs two or
+ * three commands, not two per state, and one call carries many users. The
+ * reply is an array with one entry per key: the number of fields changed,
+ * or that user's error (the other users are still merged). With one key per
+ * call (--flush-users-per-call 1) every call touches one hash slot, as Redis
+ * Cluster requires. storage/merge.lua is the commented copy; the string here
+ * is the same script without comments.
  */
 #ifndef RS_MERGE_LUA_H
 #define RS_MERGE_LUA_H

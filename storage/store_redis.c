@@ -26,6 +26,7 @@
 #include <event2/event_struct.h>
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -385,10 +386,10 @@ int store_redis_command(store_redis *s, int argc, const char **argv, const size_
     return store_send(s, REQ_USER, argc, argv, argvlen, fn, arg);
 }
 
-int store_redis_merge(store_redis *s, int argc, const char **argv, const size_t *argvlen,
-                      store_reply_fn fn, void *arg)
+int store_redis_merge(store_redis *s, int nkeys, int argc, const char **argv,
+                      const size_t *argvlen, store_reply_fn fn, void *arg)
 {
-    if (!store_redis_up(s) || argc < 1)
+    if (!store_redis_up(s) || nkeys < 1 || argc < nkeys)
         return -1;
     size_t need = (size_t)argc + 3;
     if (need > s->argcap) {
@@ -403,12 +404,14 @@ int store_redis_merge(store_redis *s, int argc, const char **argv, const size_t 
         s->argvlen = nl;
         s->argcap = cap;
     }
+    char numkeys[16]; /* hiredis formats the command before returning */
+    int nk = snprintf(numkeys, sizeof(numkeys), "%d", nkeys);
     s->argv[0] = "EVALSHA";
     s->argvlen[0] = 7;
     s->argv[1] = s->sha;
     s->argvlen[1] = strlen(s->sha);
-    s->argv[2] = "1";
-    s->argvlen[2] = 1;
+    s->argv[2] = numkeys;
+    s->argvlen[2] = (size_t)nk;
     memcpy(s->argv + 3, argv, (size_t)argc * sizeof(*argv));
     memcpy(s->argvlen + 3, argvlen, (size_t)argc * sizeof(*argvlen));
     return store_send(s, REQ_MERGE, (int)need, s->argv, s->argvlen, fn, arg);

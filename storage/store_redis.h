@@ -83,12 +83,13 @@ const store_redis_stats *store_redis_get_stats(const store_redis *s);
 int store_redis_command(store_redis *s, int argc, const char **argv, const size_t *argvlen,
                         store_reply_fn fn, void *arg);
 
-/* EVALSHA of the merge script: argv[0..argc) are the script's key and
- * arguments (KEYS[1], ARGV[1], ...). A NOSCRIPT error triggers a SCRIPT LOAD
- * and is passed to fn as the (error) reply: the caller retries. Same return
- * contract as store_redis_command. */
-int store_redis_merge(store_redis *s, int argc, const char **argv, const size_t *argvlen,
-                      store_reply_fn fn, void *arg);
+/* EVALSHA of the merge script: argv[0..nkeys) are the script's keys
+ * (KEYS[1..nkeys]) and argv[nkeys..argc) its arguments (ARGV[1], ...), see
+ * merge_lua.h. A NOSCRIPT error triggers a SCRIPT LOAD and is passed to fn
+ * as the (error) reply: the caller retries. Same return contract as
+ * store_redis_command. */
+int store_redis_merge(store_redis *s, int nkeys, int argc, const char **argv,
+                      const size_t *argvlen, store_reply_fn fn, void *arg);
 
 /* Requests sent and not yet completed. */
 size_t store_redis_pending(const store_redis *s);

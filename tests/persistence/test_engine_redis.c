@@ -2,8 +2,9 @@
  * test_engine_redis.c: the engine (engine.h) on a libevent base against a
  * real redis-server, without the network front end: load on miss with
  * coalescing, the stored format after a write-behind flush, write-through
- * acknowledgements, deletes, a Redis outage (fail fast, dirty budget,
- * reconnect and backlog) and shutdown reporting.
+ * acknowledgements, deletes, many users per merge call with one failing
+ * user isolated, a Redis outage (fail fast, dirty budget, reconnect and
+ * backlog) and shutdown reporting.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -27,6 +28,7 @@ typedef struct fixture {
     struct event_base *base;
     rs_engine *e;
     rs_log log;
+    uint32_t call_users; /* 0: the engine's default */
 } fixture;
 
 typedef struct waitrec {
@@ -65,6 +67,8 @@ static rs_engine *make_engine(fixture *f, rs_durability d, size_t dirty_budget)
     if (dirty_budget != 0)
         cfg.dirty_budget = dirty_budget;
     cfg.log = &f->log;
+    if (f->call_users != 0)
+        cfg.flush_call_users = f->call_users;
     rs_engine *e = engine_new(f->base, &cfg);
     assert_non_null(e);
     return e;
@@ -259,6 +263,53 @@ static void test_write_behind_format(void **state)
     expect_hget(f, "readstates:{77}", "11", "2:55:7:1");
     expect_hget(f, "readstates:{77}", "_v", "3");
     assert_int_equal(c.fired, 0); /* write-behind never calls back */
+}
+
+static bool one_dirty_and_failed(void *arg)
+{
+    const rs_engine_stats *st = engine_stats(arg);
+    return st->dirty_users == 1 && st->flush_errors > 0 && st->flushed_states >= 9;
+}
+
+/* Ten users flushed in merge calls of four: the hash of one of them holds
+ * a string (wrong type), which fails that user alone; the others land, and
+ * the failed one lands once its key is fixed. */
+static void test_call_isolates_failing_user(void **state)
+{
+    fixture *f = *state;
+    f->call_users = 4;
+    f->e = make_engine(f, RS_DURABILITY_WRITE_BEHIND, 0);
+    assert_true(run_until(f, engine_is_ready, f->e, 5000));
+    rs_user *users[10];
+    for (int i = 0; i < 10; i++)
+        users[i] = acquire(f, 200 + (uint64_t)i); /* loaded (empty) before the key goes bad */
+    redis_cmd(f, "SET readstates:{203} not-a-hash");
+    waitrec c;
+    waitrec_init(&c);
+    for (int i = 0; i < 10; i++) {
+        rs_state out;
+        bool applied;
+        assert_int_equal(
+            cache_ack(engine_cache(f->e), users[i], 9, 100 + (uint64_t)i, 0, &out, &applied),
+            RS_OK);
+        assert_int_equal(engine_commit(f->e, users[i], &c.w), RS_OK);
+        engine_release(f->e, users[i]);
+    }
+    assert_true(run_until(f, one_dirty_and_failed, f->e, 3000));
+    char key[32], want[32];
+    for (int i = 0; i < 10; i++) {
+        if (i == 3)
+            continue;
+        snprintf(key, sizeof(key), "readstates:{%d}", 200 + i);
+        snprintf(want, sizeof(want), "1:%d:0:0", 100 + i);
+        expect_hget(f, key, "9", want);
+    }
+    /* Fixed: the user still dirty is retried and lands. */
+    redis_cmd(f, "DEL readstates:{203}");
+    assert_true(run_until(f, engine_is_clean, f->e, 3000));
+    expect_hget(f, "readstates:{203}", "9", "1:103:0:0");
+    expect_hget(f, "readstates:{203}", "_v", "1");
+    assert_int_equal(engine_stats(f->e)->flushed_states, 10);
 }
 
 static void test_write_through_acks_after_redis(void **state)
@@ -496,6 +547,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_load_on_miss_coalesces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_behind_format, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_call_isolates_failing_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_through_acks_after_redis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outage_and_backlog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_noscript_reload, setup, teardown),

@@ -2,8 +2,9 @@
  * test_merge_lua.c: the merge script against a real redis-server, directly
  * (no readstated): a field is replaced only by a higher version, _v only
  * rises, a delete removes a field only when it is newer, versions compare
- * exactly as decimal numbers, and the readable storage/merge.lua is the
- * script the server embeds.
+ * exactly as decimal numbers, one call merges several users and one user's
+ * failure does not stop the others, and the readable storage/merge.lua is
+ * the script the server embeds.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -52,27 +53,38 @@ static int teardown(void **state)
     return 0;
 }
 
-/* EVALSHA with a NULL-terminated list of script arguments after the key;
- * returns the integer reply (fails the test on anything else). */
+/* EVALSHA for one user: a NULL-terminated list of the script arguments
+ * after the key (version, then channel/value pairs; the pair count is
+ * added here); returns the user's integer entry of the reply (fails the
+ * test on anything else). */
 static long long merge(fixture *f, const char *key, ...)
 {
-    const char *argv[32];
+    const char *argv[40];
     size_t n = 0;
     argv[n++] = "EVALSHA";
     argv[n++] = f->sha;
     argv[n++] = "1";
     argv[n++] = key;
+    size_t count_at = 0;
     va_list ap;
     va_start(ap, key);
     const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && n < RS_ARRAY_LEN(argv))
+    while ((a = va_arg(ap, const char *)) != NULL && n < RS_ARRAY_LEN(argv) - 1) {
         argv[n++] = a;
+        if (n == 5)
+            count_at = n++; /* after the version */
+    }
     va_end(ap);
+    assert_true(count_at == 5);
+    char count[24];
+    snprintf(count, sizeof(count), "%zu", (n - 6) / 2);
+    argv[count_at] = count;
     redisReply *r = redisCommandArgv(f->c, (int)n, argv, NULL);
     assert_non_null(r);
-    if (r->type != REDIS_REPLY_INTEGER)
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 1 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER)
         fail_msg("merge: unexpected reply type %d: %s", r->type, r->str ? r->str : "");
-    long long v = r->integer;
+    long long v = r->element[0]->integer;
     freeReplyObject(r);
     return v;
 }
@@ -157,13 +169,16 @@ static void test_many_fields(void **state)
     const char *k = "readstates:{46}";
     enum { N = 1300 };
     static char bufs[2 * N + 2][48];
-    const char *argv[2 * N + 5];
+    const char *argv[2 * N + 6];
     size_t n = 0;
     argv[n++] = "EVALSHA";
     argv[n++] = f->sha;
     argv[n++] = "1";
     argv[n++] = k;
+    char count[16];
+    snprintf(count, sizeof(count), "%d", N);
     argv[n++] = "5000";
+    argv[n++] = count;
     for (int i = 0; i < N; i++) {
         snprintf(bufs[2 * i], sizeof(bufs[0]), "%d", i + 1);
         snprintf(bufs[2 * i + 1], sizeof(bufs[0]), "%d:%d:0:0", 10 + i, 100 + i);
@@ -172,12 +187,14 @@ static void test_many_fields(void **state)
     }
     redisReply *r = redisCommandArgv(f->c, (int)n, argv, NULL);
     assert_non_null(r);
-    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
-    assert_int_equal(r->integer, N);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->elements, 1);
+    assert_int_equal(r->element[0]->type, REDIS_REPLY_INTEGER);
+    assert_int_equal(r->element[0]->integer, N);
     freeReplyObject(r);
     /* Second call: even channels get an older version (ignored), channels
      * divisible by 3 a newer delete, the rest a newer set. */
-    n = 5;
+    n = 6;
     for (int i = 0; i < N; i++) {
         int ch = i + 1;
         if (ch % 3 == 0)
@@ -191,11 +208,12 @@ static void test_many_fields(void **state)
     }
     r = redisCommandArgv(f->c, (int)n, argv, NULL);
     assert_non_null(r);
-    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->elements, 1);
     long long want = 0;
     for (int ch = 1; ch <= N; ch++)
         want += ch % 3 == 0 || ch % 2 != 0;
-    assert_int_equal(r->integer, want);
+    assert_int_equal(r->element[0]->integer, want);
     freeReplyObject(r);
     char field[16], val[48];
     for (int ch = 1; ch <= N; ch++) {
@@ -210,6 +228,57 @@ static void test_many_fields(void **state)
             snprintf(val, sizeof(val), "%d:7:1:1", 4000 + ch - 1);
         expect_field(f, k, field, val);
     }
+}
+
+/* Three users in one call: each merged by its own version; the middle key
+ * holds a string (wrong type), which fails that user alone. */
+static void test_several_users(void **state)
+{
+    fixture *f = *state;
+    redisReply *r = redisCommand(f->c, "SET readstates:{51} not-a-hash");
+    assert_non_null(r);
+    freeReplyObject(r);
+    assert_int_equal(merge(f, "readstates:{52}", "8", "1", "8:10:0:0", NULL), 1);
+    /* clang-format off */
+    const char *argv[] = {
+        "EVALSHA", f->sha, "3", "readstates:{50}", "readstates:{51}", "readstates:{52}",
+        "4", "2", "1", "4:40:1:0", "2", "3:30:0:0",
+        "9", "1", "1", "9:90:0:0",
+        "7", "2", "1", "7:70:0:0", "3", "-7", /* user 52: older, and a delete of nothing */
+    };
+    /* clang-format on */
+    r = redisCommandArgv(f->c, (int)RS_ARRAY_LEN(argv), argv, NULL);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->elements, 3);
+    assert_int_equal(r->element[0]->type, REDIS_REPLY_INTEGER);
+    assert_int_equal(r->element[0]->integer, 2);
+    assert_int_equal(r->element[1]->type, REDIS_REPLY_ERROR);
+    assert_non_null(strstr(r->element[1]->str, "WRONGTYPE"));
+    assert_int_equal(r->element[2]->type, REDIS_REPLY_INTEGER);
+    assert_int_equal(r->element[2]->integer, 0); /* 7 < 8; the delete hits nothing */
+    freeReplyObject(r);
+    expect_field(f, "readstates:{50}", "1", "4:40:1:0");
+    expect_field(f, "readstates:{50}", "2", "3:30:0:0");
+    expect_field(f, "readstates:{50}", "_v", "4");
+    expect_field(f, "readstates:{52}", "1", "8:10:0:0");
+    expect_field(f, "readstates:{52}", "3", NULL);
+    expect_field(f, "readstates:{52}", "_v", "8");
+    /* A user with no states only raises _v. */
+    const char *bump[] = {"EVALSHA", f->sha, "1", "readstates:{50}", "6", "0"};
+    r = redisCommandArgv(f->c, (int)RS_ARRAY_LEN(bump), bump, NULL);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->element[0]->integer, 0);
+    freeReplyObject(r);
+    expect_field(f, "readstates:{50}", "_v", "6");
+    /* A call whose arguments do not match its keys is refused whole. */
+    const char *bad[] = {"EVALSHA",         f->sha, "2", "readstates:{53}",
+                         "readstates:{54}", "1",    "0"};
+    r = redisCommandArgv(f->c, (int)RS_ARRAY_LEN(bad), bad, NULL);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    freeReplyObject(r);
 }
 
 static void test_noscript_after_flush(void **state)
@@ -261,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_version_only_rises),
         cmocka_unit_test(test_delete_by_version),
         cmocka_unit_test(test_many_fields),
+        cmocka_unit_test(test_several_users),
         cmocka_unit_test(test_noscript_after_flush),
         cmocka_unit_test(test_readable_copy_matches),
     };
