@@ -51,6 +51,7 @@ int lg_stats_init(lg_stats *st, uint32_t nsec, unsigned method_mask)
     rs_hist_reset(&st->all);
     rs_hist_reset(&st->send_delay);
     st->server_cpu_s = -1;
+    st->steal_pct = -1;
     return 0;
 }
 
@@ -174,4 +175,48 @@ double lg_cpu_pid_s(int pid)
     if (tck <= 0)
         tck = 100;
     return (double)(utime + stime) / (double)tck;
+}
+
+int lg_cpu_ticks_parse(const char *text, lg_cpu_ticks *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (const char *p = text; p != NULL && *p != '\0';) {
+        if (strncmp(p, "cpu ", 4) == 0) {
+            unsigned long long v[8];
+            if (sscanf(p + 4, "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                       &v[3], &v[4], &v[5], &v[6], &v[7]) != 8)
+                return -1;
+            for (int i = 0; i < 8; i++)
+                out->total += v[i];
+            out->steal = v[7];
+            out->ok = true;
+            return 0;
+        }
+        p = strchr(p, '\n');
+        if (p != NULL)
+            p++;
+    }
+    return -1;
+}
+
+int lg_cpu_ticks_read(lg_cpu_ticks *out)
+{
+    memset(out, 0, sizeof(*out));
+    FILE *f = fopen("/proc/stat", "r");
+    if (f == NULL)
+        return -1;
+    char buf[512]; /* the `cpu` line comes first */
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return lg_cpu_ticks_parse(buf, out);
+}
+
+double lg_steal_pct(const lg_cpu_ticks *before, const lg_cpu_ticks *after)
+{
+    if (!before->ok || !after->ok || after->total <= before->total ||
+        after->steal < before->steal)
+        return -1;
+    return 100.0 * (double)(after->steal - before->steal) /
+           (double)(after->total - before->total);
 }

@@ -60,8 +60,9 @@ typedef struct lg_stats {
     uint64_t answered[LG_METHOD_MAX];
     uint64_t status[LG_STATUS_MAX];
     double elapsed_s;     /* measured phase, including the drain */
-    double loadgen_cpu_s; /* user + system */
+    double loadgen_cpu_s; /* user + system (without the hiccup meter's thread) */
     double server_cpu_s;  /* < 0 when unknown */
+    double steal_pct;     /* hypervisor steal, % of all CPU time; < 0 when unknown */
 } lg_stats;
 
 /* Allocate nsec one-second windows, with a per-method histogram in each for
@@ -96,5 +97,24 @@ uint64_t lg_arrival_mono_ns(uint64_t stamp_wall_ns, uint64_t wall_now_ns, uint64
 double lg_cpu_self_s(void);
 /* CPU seconds used by process pid so far, from /proc/<pid>/stat; -1 if unknown. */
 double lg_cpu_pid_s(int pid);
+
+/* The machine's CPU time counters (all CPUs, in clock ticks) from the
+ * `cpu` line of /proc/stat: steal (time the hypervisor ran something else
+ * while one of our vCPUs wanted to run) and the total of user, nice,
+ * system, idle, iowait, irq, softirq and steal. */
+typedef struct lg_cpu_ticks {
+    uint64_t steal;
+    uint64_t total;
+    bool ok; /* read */
+} lg_cpu_ticks;
+
+/* Parse the text of /proc/stat. Returns 0, or -1 (out->ok false) when it
+ * has no `cpu` line with at least those eight counters. */
+int lg_cpu_ticks_parse(const char *text, lg_cpu_ticks *out);
+/* Read /proc/stat now. Returns 0, or -1 (out->ok false). */
+int lg_cpu_ticks_read(lg_cpu_ticks *out);
+/* Steal between two readings as a percentage of all CPU time between them.
+ * Returns -1 when either reading failed or no time passed. */
+double lg_steal_pct(const lg_cpu_ticks *before, const lg_cpu_ticks *after);
 
 #endif /* LG_STATS_H */
