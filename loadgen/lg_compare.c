@@ -1,7 +1,8 @@
 /*
  * lg_compare.c: `readstate-loadgen compare A.json B.json [--html out.html]`
  * prints two saved runs side by side with the ratio A/B of each figure
- * (throughput, the latency spectrum, CPU per request) and optionally writes
+ * (throughput, the latency spectrum, CPU per request, and the platform's
+ * hiccups and steal when both runs have them) and optionally writes
  * the combined HTML chart. `readstate-loadgen field FILE key.key` prints one
  * value of a saved run (for scripts).
  */
@@ -51,6 +52,22 @@ static void print_compare_(const json_t *a, const json_t *b)
          get2_(b, "cpu", "loadgen_us_per_req"), 1);
     row_("server CPU (us/request)", get2_(a, "cpu", "server_us_per_req"),
          get2_(b, "cpu", "server_us_per_req"), 1);
+    /* what the platform did in each run (--hiccups; steal always), when
+     * both runs have it */
+    const json_t *ha = json_object_get(a, "hiccups"), *hb = json_object_get(b, "hiccups");
+    if (json_is_object(ha) && json_is_object(hb)) {
+        row_("platform hiccup p99 (ms)", json_object_get(ha, "p99_us"),
+             json_object_get(hb, "p99_us"), 1e-3);
+        row_("platform hiccup p99.9 (ms)", json_object_get(ha, "p999_us"),
+             json_object_get(hb, "p999_us"), 1e-3);
+        row_("platform hiccup max (ms)", json_object_get(ha, "max_us"),
+             json_object_get(hb, "max_us"), 1e-3);
+        row_("time in hiccups > 1 ms (%)", json_object_get(ha, "over_1ms_pct"),
+             json_object_get(hb, "over_1ms_pct"), 1);
+    }
+    const json_t *sa_ = json_object_get(a, "steal_pct"), *sb_ = json_object_get(b, "steal_pct");
+    if (json_is_number(sa_) && json_is_number(sb_))
+        row_("hypervisor steal (%)", sa_, sb_, 1);
 }
 
 int lg_field_main(int argc, char **argv)

@@ -145,6 +145,16 @@ lg_engine *lg_engine_new(const lg_config *cfg, char *err, size_t errlen)
     }
     e->tick_fd = -1;
     e->tick_at = TICK_NONE;
+    if (cfg->hiccups) {
+        /* one window per second of the measured phase (sleeps past its end
+         * are not recorded) */
+        e->hiccup = lg_hiccup_new((uint32_t)ceil(cfg->duration_s) + 1);
+        if (e->hiccup == NULL) {
+            snprintf(err, errlen, "out of memory");
+            lg_engine_free(e);
+            return NULL;
+        }
+    }
     e->base = event_base_new();
     if (e->base == NULL || alloc_conns_(e) != 0) {
         snprintf(err, errlen, "out of memory (event base or connections)");
@@ -174,6 +184,7 @@ void lg_engine_free(lg_engine *e)
 {
     if (e == NULL)
         return;
+    lg_hiccup_free(e->hiccup); /* joins the thread if a run was cut short */
     if (e->conns != NULL) {
         for (uint32_t i = 0; i < e->cfg.conns; i++) {
             lg_conn *c = &e->conns[i];
@@ -424,9 +435,13 @@ static void start_(lg_engine *e, uint64_t now)
         lg_sched_init(&e->sched, now, e->cfg.rate);
         lg_sched_stop_at(&e->sched, e->t_end_ns);
     }
-    /* CPU is counted from the measured phase on: now, or after warm-up */
+    lg_hiccup_phase(e->hiccup, e->t_meas_ns, e->t_end_ns);
+    /* CPU (and steal) is counted from the measured phase on: now, or after
+     * warm-up */
     e->cpu0_self = e->t_meas_ns > now ? -1.0 : lg_cpu_self_s();
     e->cpu0_server = lg_cpu_pid_s(e->cfg.server_pid);
+    if (e->t_meas_ns <= now)
+        lg_cpu_ticks_read(&e->steal0);
     e->live_sec = 0;
     arm_at_(e->second, now, RS_MIN(e->t_meas_ns, now + NS_PER_S));
     pump_(e, NULL, now);
@@ -471,9 +486,11 @@ static void second_cb_(evutil_socket_t fd, short what, void *arg)
     if (now >= e->t_meas_ns && e->cpu0_self < 0) {
         e->cpu0_self = lg_cpu_self_s();
         e->cpu0_server = lg_cpu_pid_s(e->cfg.server_pid);
+        lg_cpu_ticks_read(&e->steal0);
     }
     if (!e->stopping && now >= e->t_end_ns) {
         e->stopping = true;
+        lg_cpu_ticks_read(&e->steal1);
         e->t_drain_ns = now + (uint64_t)(e->cfg.drain_s * 1e9);
         set_eager_(e, true); /* the drain waits for answers */
     }
@@ -507,6 +524,8 @@ static void sigint_cb_(evutil_socket_t fd, short what, void *arg)
     /* stop early: what was due so far is the run */
     e->stopping = true;
     e->t_end_ns = now;
+    lg_cpu_ticks_read(&e->steal1);
+    lg_hiccup_phase(e->hiccup, e->t_meas_ns, RS_MAX(now, e->t_meas_ns));
     e->t_drain_ns = now + (uint64_t)(e->cfg.drain_s * 1e9);
     set_eager_(e, true);
     if (e->cfg.mode == LG_MODE_RATE)
@@ -631,14 +650,20 @@ static void settle_(lg_engine *e)
     }
     uint64_t end = RS_MAX(now, e->t_meas_ns);
     st->elapsed_s = (double)(end - e->t_meas_ns) / 1e9;
-    st->loadgen_cpu_s = lg_cpu_self_s() - e->cpu0_self;
+    /* the hiccup meter's thread (joined by now) is not the load generator */
+    st->loadgen_cpu_s = lg_cpu_self_s() - e->cpu0_self - (e->hiccup ? e->hiccup->cpu_s : 0);
     double srv = lg_cpu_pid_s(e->cfg.server_pid);
     st->server_cpu_s = (srv >= 0 && e->cpu0_server >= 0) ? srv - e->cpu0_server : -1;
+    if (!e->steal1.ok)
+        lg_cpu_ticks_read(&e->steal1); /* a run that ended without stopping (fill) */
+    st->steal_pct = lg_steal_pct(&e->steal0, &e->steal1);
 }
 
 int lg_engine_run(lg_engine *e)
 {
     if (e->ops->prepare != NULL && e->ops->prepare(e, e->err, sizeof(e->err)) != 0)
+        return -1;
+    if (e->hiccup != NULL && lg_hiccup_start(e->hiccup, e->err, sizeof(e->err)) != 0)
         return -1;
     evsignal_add(e->sigint, NULL);
     for (uint32_t i = 0; i < e->cfg.conns; i++) {
@@ -654,6 +679,7 @@ int lg_engine_run(lg_engine *e)
         evtimer_add(e->second, &tv);
     }
     event_base_dispatch(e->base);
+    lg_hiccup_stop(e->hiccup); /* join before anything reads its record */
     evsignal_del(e->sigint);
     if (!e->started) {
         if (e->err[0] == '\0')

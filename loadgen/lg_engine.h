@@ -38,6 +38,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lg_hiccup.h"
 #include "lg_sched.h"
 #include "lg_stats.h"
 #include "lg_work.h"
@@ -78,6 +79,7 @@ typedef struct lg_config {
     int server_pid;    /* 0: unknown */
     bool live;         /* a line every second */
     uint64_t batch_ns; /* rate mode: at most one send batch per this (LG_TICK_MIN_NS) */
+    bool hiccups;      /* run the platform hiccup meter (lg_hiccup.h) beside the load */
 } lg_config;
 
 typedef struct lg_slot {
@@ -167,6 +169,10 @@ struct lg_engine {
     uint64_t inflight;
     uint64_t fill_total; /* fill: states in bulk acks answered OK */
     double cpu0_self, cpu0_server;
+
+    lg_cpu_ticks steal0, steal1; /* /proc/stat at the measured phase's start and end */
+    lg_hiccup *hiccup;           /* cfg.hiccups: the meter; joined when run returns */
+
     int tick_fd;           /* send timer (rate mode): a timerfd */
     struct event *tick;    /* watches tick_fd */
     uint64_t tick_at;      /* when it fires (UINT64_MAX: disarmed) */
@@ -186,7 +192,8 @@ struct lg_engine {
 lg_engine *lg_engine_new(const lg_config *cfg, char *err, size_t errlen);
 void lg_engine_free(lg_engine *e);
 /* Run to the end. Returns 0, or -1 (message in e->err) when the target
- * could not be reached at all. Results are in e->stats. */
+ * could not be reached at all or the hiccup meter could not start. Results
+ * are in e->stats (and e->hiccup's record: its thread is joined by then). */
 int lg_engine_run(lg_engine *e);
 
 /* Callbacks for targets. */

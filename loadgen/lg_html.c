@@ -4,7 +4,8 @@
  *
  *   +------------------------------------------------------------+
  *   | summary table (throughput, errors, CPU per request) per run |
- *   | chart: p99 (solid) and max (dashed) per second, log scale   |
+ *   | chart: p99 (solid) and max (dashed) per second, log scale,  |
+ *   |        platform hiccup max per second (dotted, --hiccups)   |
  *   | chart: answered per second                                  |
  *   | spectrum table: p50 .. max per method per run (+ ratio)     |
  *   +------------------------------------------------------------+
@@ -125,7 +126,13 @@ static void line_(FILE *f, const axis *a, const json_t *rows, const char *key, d
     fprintf(f, "'/>\n");
 }
 
-static void legend_(FILE *f, const json_t *const *docs, int n, bool two_kinds)
+/* Whether a run measured the platform's hiccups (--hiccups). */
+static bool has_hiccups_(const json_t *doc)
+{
+    return json_is_object(json_object_get(doc, "hiccups"));
+}
+
+static void legend_(FILE *f, const json_t *const *docs, int n, bool kinds)
 {
     for (int i = 0; i < n; i++) {
         int y = MT + 14 + 14 * i;
@@ -133,7 +140,10 @@ static void legend_(FILE *f, const json_t *const *docs, int n, bool two_kinds)
                 ML + 10, ML + 30, y - 4, y - 4, colors_[i]);
         fprintf(f, "<text x='%d' y='%d'>", ML + 34, y);
         esc_(f, label_(docs[i]));
-        fprintf(f, "%s</text>\n", two_kinds ? " (solid p99, dashed max)" : "");
+        if (kinds)
+            fprintf(f, " (solid p99, dashed max%s)",
+                    has_hiccups_(docs[i]) ? ", dotted platform hiccup max" : "");
+        fprintf(f, "</text>\n");
     }
 }
 
@@ -149,9 +159,12 @@ static void latency_chart_(FILE *f, const json_t *const *docs, int n)
         json_array_foreach(rows, j, r)
         {
             double p = num_(r, "p99_us") / 1e3, m = num_(r, "max_us") / 1e3;
+            double hic = num_(r, "hiccup_max_us") / 1e3; /* 0 without --hiccups */
             if (p > 0)
                 vmin = fmin(vmin, p);
-            vmax = fmax(vmax, m);
+            if (hic > 0)
+                vmin = fmin(vmin, hic);
+            vmax = fmax(vmax, fmax(m, hic));
         }
     }
     if (vmax <= 0)
@@ -165,6 +178,8 @@ static void latency_chart_(FILE *f, const json_t *const *docs, int n)
         const json_t *rows = json_object_get(docs[i], "seconds");
         line_(f, &a, rows, "p99_us", 1e-3, colors_[i], "");
         line_(f, &a, rows, "max_us", 1e-3, colors_[i], " stroke-dasharray='5,3'");
+        if (has_hiccups_(docs[i]))
+            line_(f, &a, rows, "hiccup_max_us", 1e-3, colors_[i], " stroke-dasharray='1,3'");
     }
     legend_(f, docs, n, true);
     fprintf(f, "</svg>\n");
@@ -189,6 +204,8 @@ static void rate_chart_(FILE *f, const json_t *const *docs, int n)
 
 static void summary_table_(FILE *f, const json_t *const *docs, int n)
 {
+    /* {object, key, name}; an empty object: a key of the document itself;
+     * "hiccups" rows only when some run has them */
     static const char *const rows[][3] = {
         {"totals", "throughput_rps", "throughput (answered/s)"},
         {"totals", "sent", "sent"},
@@ -196,7 +213,15 @@ static void summary_table_(FILE *f, const json_t *const *docs, int n)
         {"totals", "errors", "errors"},
         {"cpu", "loadgen_us_per_req", "load generator CPU (us/request)"},
         {"cpu", "server_us_per_req", "server CPU (us/request)"},
+        {"hiccups", "p99_us", "platform hiccup p99 (us, 1 ms sleeps)"},
+        {"hiccups", "p999_us", "platform hiccup p99.9 (us)"},
+        {"hiccups", "max_us", "platform hiccup max (us)"},
+        {"hiccups", "over_1ms_pct", "time in hiccups &gt; 1 ms (%)"},
+        {"", "steal_pct", "hypervisor steal (% of CPU time)"},
     };
+    bool any_hiccups = false;
+    for (int i = 0; i < n; i++)
+        any_hiccups |= has_hiccups_(docs[i]);
     fprintf(f, "<h2>Summary</h2>\n<table><tr><th></th>");
     for (int i = 0; i < n; i++) {
         fprintf(f, "<th style='color:%s'>", colors_[i]);
@@ -205,11 +230,14 @@ static void summary_table_(FILE *f, const json_t *const *docs, int n)
     }
     fprintf(f, "%s</tr>\n", n == 2 ? "<th>ratio 1st/2nd</th>" : "");
     for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+        if (strcmp(rows[r][0], "hiccups") == 0 && !any_hiccups)
+            continue;
         fprintf(f, "<tr><td>%s</td>", rows[r][2]);
         double v[4] = {0};
         bool have[4] = {false};
         for (int i = 0; i < n; i++) {
-            const json_t *x = json_object_get(json_object_get(docs[i], rows[r][0]), rows[r][1]);
+            const json_t *o = rows[r][0][0] ? json_object_get(docs[i], rows[r][0]) : docs[i];
+            const json_t *x = json_object_get(o, rows[r][1]);
             have[i] = json_is_number(x);
             v[i] = have[i] ? json_number_value(x) : 0;
             if (have[i])

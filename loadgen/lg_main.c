@@ -3,7 +3,7 @@
  * lg_config, runs the engine, renders the results.
  *
  *   readstate-loadgen [--target rs://H:P | redis://H:P] (--rate R | --max)
- *                     [workload flags] [--json F] [--csv F] [--html F]
+ *                     [workload flags] [--hiccups] [--json F] [--csv F] [--html F]
  *   readstate-loadgen --fill-users N --fill-channels M [--target ...]
  *   readstate-loadgen compare A.json B.json [--html out.html]
  *   readstate-loadgen field RESULT.json totals.throughput_rps
@@ -47,6 +47,9 @@ static void usage_(FILE *f)
            "  --batch-us U            rate mode: send at most once per U us; requests due\n"
            "                          closer together go out in one write (default 50;\n"
            "                          the wait counts in their latency)\n"
+           "  --hiccups               also measure the platform's own stalls: a thread\n"
+           "                          sleeps 1 ms over and over and records how late it\n"
+           "                          wakes (hypervisor pauses, steal, scheduling)\n"
            "workload:\n"
            "  --ack P --get-one P --get-all P --bulk-ack P --mentions P --set P\n"
            "                          mix in percent (default ack 90, get-one 10; once any is\n"
@@ -96,6 +99,7 @@ enum {
     OPT_QUIET,
     OPT_HELP,
     OPT_CONNECT_TIMEOUT,
+    OPT_HICCUPS,
     OPT_MIX_BASE /* + lg_method */
 };
 
@@ -127,6 +131,7 @@ static const struct option opts_[] = {
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, OPT_HELP},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"hiccups", no_argument, NULL, OPT_HICCUPS},
     {"ack", required_argument, NULL, OPT_MIX_BASE + LG_ACK},
     {"get-one", required_argument, NULL, OPT_MIX_BASE + LG_GET_ONE},
     {"get-all", required_argument, NULL, OPT_MIX_BASE + LG_GET_ALL},
@@ -252,6 +257,7 @@ static int parse_one_(lg_cli *cli, int o, const char *arg, const char *name)
             return -1;
         c->server_pid = (int)u;
         return 0;
+    case OPT_HICCUPS: c->hiccups = true; return 0;
     case OPT_LIVE: cli->live = 1; return 0;
     case OPT_QUIET: cli->live = 0; return 0;
     default: return -1;

@@ -9,12 +9,19 @@
  *     errors{<status name>: n},
  *     latency{all{count, mean_us, min_us, p50_us .. max_us}, ack{...}, ...},
  *     seconds[{t, sent, answered, errors, p50_us, p99_us, p999_us, max_us,
- *              methods{ack{answered, p50_us, p99_us, max_us}, ...}}],
+ *              methods{ack{answered, p50_us, p99_us, max_us}, ...},
+ *              hiccup_max_us (--hiccups only; null for a second without a sleep)}],
  *     send_delay{count, ..., max_us} (rate mode: sent time - scheduled time),
- *     cpu{loadgen_s, loadgen_us_per_req, server_pid, server_s, server_us_per_req} }
+ *     hiccups{interval_us, samples, p50_us, p90_us, p99_us, p999_us, max_us,
+ *             over_1ms_pct, cpu_s} (--hiccups; null without),
+ *     steal_pct (hypervisor steal in the measured phase, % of all CPU time;
+ *                null when unknown),
+ *     cpu{loadgen_s, loadgen_us_per_req, server_pid, server_s, server_us_per_req
+ *         [, hiccup_meter_s]} }
  */
 #include "lg_report.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "rs_common.h"
@@ -46,6 +53,7 @@ static json_t *config_(const lg_engine *e)
     json_object_set_new(o, "connections", json_integer(c->conns));
     json_object_set_new(o, "pipeline", json_integer(c->depth));
     json_object_set_new(o, "batch_us", json_integer((json_int_t)(c->batch_ns / 1000u)));
+    json_object_set_new(o, "hiccups", json_boolean(c->hiccups));
     json_object_set_new(o, "duration_s", json_real(c->duration_s));
     json_object_set_new(o, "warmup_s", json_real(c->warmup_s));
     json_object_set_new(o, "users", json_integer((json_int_t)c->work.users));
@@ -122,6 +130,12 @@ static json_t *seconds_(const lg_engine *e)
             json_object_set_new(per, lg_method_name((lg_method)m), o);
         }
         json_object_set_new(r, "methods", per);
+        if (e->hiccup != NULL) {
+            const lg_hiccup_rec *hr = &e->hiccup->rec;
+            bool have = i < hr->nsec && hr->sec_n[i] > 0;
+            json_object_set_new(r, "hiccup_max_us",
+                                have ? json_real((double)hr->sec_max[i] / 1e3) : json_null());
+        }
         json_array_append_new(a, r);
     }
     return a;
@@ -146,6 +160,29 @@ static json_t *cpu_(const lg_engine *e)
         json_object_set_new(o, "server_s", json_null());
         json_object_set_new(o, "server_us_per_req", json_null());
     }
+    /* kept out of loadgen_s: the meter is not part of the load generator */
+    if (e->hiccup != NULL)
+        json_object_set_new(o, "hiccup_meter_s", json_real(e->hiccup->cpu_s));
+    return o;
+}
+
+/* The platform hiccup meter's figures (call after the run: its thread is
+ * joined). */
+static json_t *hiccups_(const lg_hiccup *h)
+{
+    const lg_hiccup_rec *r = &h->rec;
+    static const double pcts[] = {50, 90, 99, 99.9};
+    static const char *const keys[] = {"p50_us", "p90_us", "p99_us", "p999_us"};
+    json_t *o = json_object();
+    json_object_set_new(o, "interval_us",
+                        json_integer((json_int_t)(LG_HICCUP_INTERVAL_NS / 1000u)));
+    json_object_set_new(o, "samples", json_integer((json_int_t)r->hist.total));
+    for (size_t i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++)
+        json_object_set_new(o, keys[i],
+                            json_real((double)rs_hist_percentile(&r->hist, pcts[i]) / 1e3));
+    json_object_set_new(o, "max_us", json_real((double)r->hist.max / 1e3));
+    json_object_set_new(o, "over_1ms_pct", json_real(lg_hiccup_rec_over_pct(r)));
+    json_object_set_new(o, "cpu_s", json_real(h->cpu_s));
     return o;
 }
 
@@ -179,6 +216,10 @@ json_t *lg_report_build(const lg_engine *e, const char *target_url, const char *
     if (e->cfg.mode == LG_MODE_RATE)
         json_object_set_new(doc, "send_delay", spectrum_(&e->stats.send_delay));
     json_object_set_new(doc, "seconds", seconds_(e));
+    /* what the platform itself did meanwhile */
+    json_object_set_new(doc, "hiccups", e->hiccup ? hiccups_(e->hiccup) : json_null());
+    json_object_set_new(doc, "steal_pct",
+                        e->stats.steal_pct >= 0 ? json_real(e->stats.steal_pct) : json_null());
     json_object_set_new(doc, "cpu", cpu_(e));
     return doc;
 }
@@ -187,6 +228,26 @@ static double num_(const json_t *o, const char *k)
 {
     const json_t *v = json_object_get(o, k);
     return json_is_number(v) ? json_number_value(v) : 0.0;
+}
+
+/* The platform's share: hiccups (--hiccups) and hypervisor steal. */
+static void platform_text_(FILE *out, const json_t *doc)
+{
+    const json_t *h = json_object_get(doc, "hiccups");
+    const json_t *steal = json_object_get(doc, "steal_pct");
+    fprintf(out, "\n");
+    if (json_is_object(h))
+        fprintf(out,
+                "platform hiccups (1 ms sleeps): p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms,"
+                " time in hiccups > 1 ms: %.2f%%  (%.0f sleeps)\n",
+                num_(h, "p50_us") / 1e3, num_(h, "p99_us") / 1e3, num_(h, "p999_us") / 1e3,
+                num_(h, "max_us") / 1e3, num_(h, "over_1ms_pct"), num_(h, "samples"));
+    if (json_is_number(steal))
+        fprintf(out, "hypervisor steal in the measured phase: %.1f%% of all CPU time%s\n",
+                json_number_value(steal),
+                json_is_object(h) ? "" : "  (--hiccups: the platform's own stalls)");
+    else
+        fprintf(out, "hypervisor steal: unknown (no /proc/stat, or no measured phase)\n");
 }
 
 void lg_report_text(FILE *out, const json_t *doc)
@@ -224,6 +285,7 @@ void lg_report_text(FILE *out, const json_t *doc)
             out,
             "\nsend delay behind schedule (included above): p50 %.3f  p99 %.3f  max %.3f ms\n",
             num_(sd, "p50_us") / 1e3, num_(sd, "p99_us") / 1e3, num_(sd, "max_us") / 1e3);
+    platform_text_(out, doc);
     const json_t *errs = json_object_get(doc, "errors");
     fprintf(out, "\nerrors by status:");
     if (json_object_size(errs) == 0)
@@ -266,7 +328,8 @@ int lg_report_write_csv(const char *path, const json_t *doc)
     fprintf(f, "t,sent,answered,errors,p50_us,p99_us,p999_us,max_us");
     json_object_foreach((json_t *)first, k, v)
         fprintf(f, ",%s_answered,%s_p50_us,%s_p99_us,%s_max_us", k, k, k, k);
-    fprintf(f, "\n");
+    /* last, so readers by position keep working; empty without --hiccups */
+    fprintf(f, ",hiccup_max_us\n");
     size_t i;
     const json_t *r;
     json_array_foreach(rows, i, r)
@@ -281,7 +344,11 @@ int lg_report_write_csv(const char *path, const json_t *doc)
             fprintf(f, ",%.0f,%.3f,%.3f,%.3f", num_(o, "answered"), num_(o, "p50_us"),
                     num_(o, "p99_us"), num_(o, "max_us"));
         }
-        fprintf(f, "\n");
+        const json_t *hic = json_object_get(r, "hiccup_max_us");
+        if (json_is_number(hic))
+            fprintf(f, ",%.3f\n", json_number_value(hic));
+        else
+            fprintf(f, ",\n");
     }
     int rc = ferror(f) ? -1 : 0;
     if (fclose(f) != 0)
