@@ -10,6 +10,11 @@
  *                   (none vanished), max >= 0.9 s, and the per-second p99 of
  *                   the window where the stall drained shows it
  *   all methods     every method of the mix against readstated: no errors
+ *   hiccups         2000 req/s for 3 s with --hiccups; ~1.2 s in, the load
+ *                   generator itself is SIGSTOPped for 300 ms: its hiccup
+ *                   meter reports that stall (max >= 200 ms, in the JSON,
+ *                   the per-second rows, the CSV, the text and compare);
+ *                   a run without --hiccups has no hiccup figures
  *   fill            N*M states through pipelined bulk acks, then exit
  *   redis-direct    the same mix straight against Redis via the Lua scripts:
  *                   no errors, and the hash holds the service's format
@@ -154,6 +159,59 @@ static void check_outputs_(fixture *f, const char *json, const char *csv, const 
     }
 }
 
+/* The CSV's last column must be named `name`; *max receives the largest
+ * value in it (0 when every cell is empty). Returns 0, or -1 when the file
+ * or the column is missing. */
+static int csv_last_column_max_(const char *path, const char *name, double *max)
+{
+    char *text = rs_read_file(path, NULL);
+    if (text == NULL)
+        return -1;
+    *max = 0;
+    int rc = -1;
+    size_t line = 0;
+    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l != NULL;
+         l = strtok_r(NULL, "\n", &save), line++) {
+        const char *last = strrchr(l, ',');
+        last = last ? last + 1 : l;
+        if (line == 0) {
+            rc = strcmp(last, name) == 0 ? 0 : -1;
+            if (rc != 0)
+                break;
+        } else if (*last != '\0' && atof(last) > *max) {
+            *max = atof(last);
+        }
+    }
+    free(text);
+    return rc;
+}
+
+/* The state letter of a process (R, S, T, ...) from /proc/<pid>/stat, or
+ * '?' when it cannot be read. */
+static char proc_state_(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    char *s = rs_read_file(path, NULL);
+    char st = '?';
+    const char *p = s ? strrchr(s, ')') : NULL;
+    if (p != NULL && p[1] == ' ')
+        st = p[2];
+    free(s);
+    return st;
+}
+
+typedef struct proc_in_state {
+    pid_t pid;
+    char state;
+} proc_in_state;
+
+static bool proc_in_state_(void *arg)
+{
+    const proc_in_state *p = arg;
+    return proc_state_(p->pid) == p->state;
+}
+
 static void test_fixed_rate_counts(void **state)
 {
     fixture *f = *state;
@@ -205,6 +263,21 @@ static void test_fixed_rate_counts(void **state)
     /* both CPU figures are reported */
     assert_true(num_(doc, "cpu", "loadgen_us_per_req") > 0);
     assert_true(num_(doc, "cpu", "server_s") >= 0);
+    /* without --hiccups: no hiccup figures anywhere, an empty CSV column */
+    const json_t *hic = json_object_get(doc, "hiccups");
+    assert_true(hic == NULL || json_is_null(hic));
+    assert_null(json_object_get(json_object_get(doc, "cpu"), "hiccup_meter_s"));
+    json_array_foreach(rows, i, r)
+    {
+        const json_t *v = json_object_get(r, "hiccup_max_us");
+        assert_true(v == NULL || json_is_null(v));
+    }
+    double col_max = 0;
+    assert_int_equal(csv_last_column_max_(csv, "hiccup_max_us", &col_max), 0);
+    assert_true(col_max == 0);
+    /* steal is measured either way (a number where /proc/stat exists) */
+    const json_t *steal = json_object_get(doc, "steal_pct");
+    assert_true(json_is_number(steal) || json_is_null(steal));
     json_decref(doc);
 }
 
@@ -293,6 +366,119 @@ static void test_coordinated_omission(void **state)
     const json_t *all = json_object_get(json_object_get(doc, "latency"), "all");
     assert_true(json_number_value(json_object_get(all, "p90_us")) >= 100000.0);
     json_decref(doc);
+}
+
+static void test_hiccups(void **state)
+{
+    fixture *f = *state;
+    char target[64], path[PATH_MAX + 16], csv[PATH_MAX + 16];
+    snprintf(target, sizeof(target), "rs://127.0.0.1:%d", f->srv.port);
+    snprintf(path, sizeof(path), "%s/hiccups.json", f->dir);
+    snprintf(csv, sizeof(csv), "%s/hiccups.csv", f->dir);
+    const char *argv[] = {loadgen_bin_(),
+                          "--target",
+                          target,
+                          "--rate",
+                          "2000",
+                          "--duration",
+                          "3",
+                          "--connections",
+                          "4",
+                          "--pipeline",
+                          "4",
+                          "--users",
+                          "1000",
+                          "--hiccups",
+                          "--connect-timeout",
+                          "30",
+                          "--live",
+                          "--json",
+                          path,
+                          "--csv",
+                          csv,
+                          NULL};
+    rs_proc lg;
+    assert_int_equal(rs_proc_start(argv, NULL, &lg), 0);
+    /* a little over one second into the measured run (its first live line) */
+    log_has first = {lg.stderr_path, "[  1/3s"};
+    bool started = rs_poll_until(log_has_, &first, 20000);
+    if (!started)
+        rs_proc_dump_log(&lg, "loadgen", stderr, 4096);
+    assert_true(started);
+    rs_sleep_ms(200);
+    /* the stall: the load generator itself, hiccup thread included, is
+     * stopped; the 300 ms count from when the kernel says it is stopped */
+    assert_int_equal(kill(lg.pid, SIGSTOP), 0);
+    proc_in_state stopped = {lg.pid, 'T'};
+    bool is_stopped = rs_poll_until(proc_in_state_, &stopped, 5000);
+    if (is_stopped)
+        rs_sleep_ms(300);
+    assert_int_equal(kill(lg.pid, SIGCONT), 0);
+    assert_true(is_stopped);
+    int st = 0;
+    assert_int_equal(rs_proc_wait(&lg, 60000, &st), 0);
+    if (rs_proc_exit_code(&lg) != 0)
+        rs_proc_dump_log(&lg, "loadgen", stderr, 8192);
+    assert_int_equal(rs_proc_exit_code(&lg), 0);
+    /* the text summary has the platform line */
+    char *out = rs_read_file(lg.stdout_path, NULL);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "platform hiccups (1 ms sleeps): p50"));
+    assert_non_null(strstr(out, "time in hiccups > 1 ms:"));
+    free(out);
+    rs_proc_cleanup(&lg);
+
+    json_t *doc = load_json_(path);
+    assert_non_null(doc);
+    assert_true(json_is_true(json_object_get(json_object_get(doc, "config"), "hiccups")));
+    /* the meter saw the stall ... */
+    const json_t *hic = json_object_get(doc, "hiccups");
+    assert_true(json_is_object(hic));
+    assert_true(num_(doc, "hiccups", "samples") > 0);
+    double hic_max = num_(doc, "hiccups", "max_us");
+    assert_true(hic_max >= 200000.0);
+    assert_true(num_(doc, "hiccups", "p50_us") <= num_(doc, "hiccups", "p99_us"));
+    assert_true(num_(doc, "hiccups", "p99_us") <= num_(doc, "hiccups", "p999_us"));
+    assert_true(num_(doc, "hiccups", "p999_us") <= hic_max);
+    /* 300 ms of a 3 s phase at least, but no more than all of it */
+    double over = num_(doc, "hiccups", "over_1ms_pct");
+    assert_true(over >= 5.0 && over <= 100.0);
+    assert_true(num_(doc, "cpu", "hiccup_meter_s") >= 0);
+    const json_t *steal = json_object_get(doc, "steal_pct");
+    assert_true(json_is_number(steal) || json_is_null(steal));
+    /* ... in exactly one per-second row, which holds the run's max */
+    double row_max = 0;
+    int big_rows = 0;
+    size_t i;
+    const json_t *r;
+    json_array_foreach(json_object_get(doc, "seconds"), i, r)
+    {
+        const json_t *v = json_object_get(r, "hiccup_max_us");
+        assert_non_null(v); /* present in every row: a number or null */
+        if (!json_is_number(v))
+            continue;
+        row_max = json_number_value(v) > row_max ? json_number_value(v) : row_max;
+        big_rows += json_number_value(v) >= 200000.0;
+    }
+    assert_true(row_max == hic_max);
+    assert_int_equal(big_rows, 1);
+    /* the same stall delayed the requests due while it lasted: they went
+     * out late and their latency counts from their schedule */
+    assert_true(num_(json_object_get(doc, "latency"), "all", "max_us") >= 200000.0);
+    assert_true(num_(doc, "totals", "errors") == 0);
+    json_decref(doc);
+    /* the CSV's hiccup column */
+    double col_max = 0;
+    assert_int_equal(csv_last_column_max_(csv, "hiccup_max_us", &col_max), 0);
+    assert_true(col_max >= 200000.0);
+    /* compare prints the hiccups side by side */
+    const char *cargv[] = {loadgen_bin_(), "compare", path, path, NULL};
+    char *cmp = NULL;
+    assert_int_equal(rs_run(cargv, NULL, 30000, &cmp, NULL), 0);
+    assert_non_null(cmp);
+    assert_non_null(strstr(cmp, "platform hiccup p99 (ms)"));
+    assert_non_null(strstr(cmp, "platform hiccup max (ms)"));
+    free(cmp);
 }
 
 static void test_all_methods(void **state)
@@ -411,6 +597,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fixed_rate_counts, setup_, teardown_),
         cmocka_unit_test_setup_teardown(test_coordinated_omission, setup_, teardown_),
+        cmocka_unit_test_setup_teardown(test_hiccups, setup_, teardown_),
         cmocka_unit_test_setup_teardown(test_all_methods, setup_, teardown_),
         cmocka_unit_test_setup_teardown(test_fill, setup_, teardown_),
         cmocka_unit_test_setup_teardown(test_redis_direct, setup_, teardown_),
