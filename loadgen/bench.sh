@@ -18,7 +18,9 @@
 #   4. cold-heavy: half of the requests for users never seen before, at a
 #      quarter of that max, service vs Redis-direct
 # and writes JSON, CSV and HTML per run plus a comparison HTML per pair into
-# the output directory (default out/bench-<time>), then prints a ratio table.
+# the output directory (default out/bench-<time>), then prints a ratio table
+# and, for the fixed-rate runs (3 and 4, run with --hiccups), the platform's
+# own hiccups and steal next to their latency.
 # Every run is bounded in time.
 set -euo pipefail
 . "$(dirname "$0")/bench-lib.sh"
@@ -37,7 +39,7 @@ while [ $# -gt 0 ]; do
     --channels) CHANNELS=$2; shift 2 ;;
     --connections) CONNS=$2; shift 2 ;;
     --no-build) BUILD_ARG=--no-build; shift ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
     *) rs_die "unknown argument $1" ;;
     esac
 done
@@ -59,6 +61,10 @@ SVC="rs://127.0.0.1:$RS_SERVER_PORT"
 RDS="redis://127.0.0.1:$RS_REDIS_PORT"
 MIX=(--ack 90 --get-one 10 --users "$USERS" --channels-per-user "$CHANNELS")
 field() { "$RS_LOADGEN" field "$@"; }
+# a figure that may be absent (null then)
+fieldq() { "$RS_LOADGEN" field "$@" 2>/dev/null || echo null; }
+# microseconds to milliseconds (three decimals), or n/a
+ms() { awk -v v="$1" 'BEGIN { if (v == "null" || v == "") print "n/a"; else printf "%.3f", v / 1000 }'; }
 # two decimals, or n/a for a missing figure
 f2() { awk -v v="$1" 'BEGIN { if (v == "null" || v == "") print "n/a"; else printf "%.2f", v }'; }
 
@@ -108,18 +114,21 @@ done
 MAX16=$(field "$OUT/svc-max-p16.json" totals.throughput_rps)
 RATE=$(awk -v m="$MAX16" 'BEGIN { r = int(m / 2); if (r < 100) r = 100; print r }')
 LIMIT=$((RATE_S + WARM_S + 90))
+# --hiccups: the platform's own stalls, measured in the same runs
 run svc-rate "$SVC" "$RS_SERVER_PID" $LIMIT --rate "$RATE" --connections "$CONNS" \
-    --pipeline 16 --duration $RATE_S --warmup $WARM_S "${MIX[@]}"
+    --pipeline 16 --duration $RATE_S --warmup $WARM_S --hiccups "${MIX[@]}"
 run redis-rate "$RDS" "$RS_REDIS_PID" $LIMIT --rate "$RATE" --connections "$CONNS" \
-    --pipeline 16 --duration $RATE_S --warmup $WARM_S "${MIX[@]}"
+    --pipeline 16 --duration $RATE_S --warmup $WARM_S --hiccups "${MIX[@]}"
 
 # 4. cold-heavy
 COLD_RATE=$(awk -v r="$RATE" 'BEGIN { c = int(r / 2); if (c < 100) c = 100; print c }')
 LIMIT=$((MAX_S + WARM_S + 90))
 run svc-cold "$SVC" "$RS_SERVER_PID" $LIMIT --rate "$COLD_RATE" --cold 50 \
-    --connections "$CONNS" --pipeline 16 --duration $MAX_S --warmup $WARM_S "${MIX[@]}"
+    --connections "$CONNS" --pipeline 16 --duration $MAX_S --warmup $WARM_S --hiccups \
+    "${MIX[@]}"
 run redis-cold "$RDS" "$RS_REDIS_PID" $LIMIT --rate "$COLD_RATE" --cold 50 \
-    --connections "$CONNS" --pipeline 16 --duration $MAX_S --warmup $WARM_S "${MIX[@]}"
+    --connections "$CONNS" --pipeline 16 --duration $MAX_S --warmup $WARM_S --hiccups \
+    "${MIX[@]}"
 
 # Comparisons and the ratio table.
 for pair in max-p1 max-p16 rate cold; do
@@ -150,6 +159,21 @@ done
     done
     printf '(latencies in ms, from the scheduled send time; cpu = server CPU per answered request;\n'
     printf ' err = errors, unsent and unanswered requests included)\n'
+    printf '\nthe platform during the fixed-rate runs: latency next to the hiccups of a thread\n'
+    printf 'sleeping 1 ms (how late it woke), measured in the same run (ms; %%):\n'
+    printf '%-11s %9s %9s %9s %9s %9s %9s %7s\n' run lat_p99 lat_max hic_p99 hic_p99.9 \
+        hic_max 'hic>1ms' steal
+    for n in svc-rate redis-rate svc-cold redis-cold; do
+        j=$OUT/$n.json
+        printf '%-11s %9s %9s %9s %9s %9s %9s %7s\n' "$n" \
+            "$(ms "$(field "$j" latency.all.p99_us)")" "$(ms "$(field "$j" latency.all.max_us)")" \
+            "$(ms "$(fieldq "$j" hiccups.p99_us)")" "$(ms "$(fieldq "$j" hiccups.p999_us)")" \
+            "$(ms "$(fieldq "$j" hiccups.max_us)")" "$(f2 "$(fieldq "$j" hiccups.over_1ms_pct)")" \
+            "$(f2 "$(fieldq "$j" steal_pct)")"
+    done
+    printf '(hic>1ms = share of the run spent in hiccups over 1 ms; steal = hypervisor steal,\n'
+    printf ' %% of all CPU time. A hiccup p99.9 in the ms means a fixed-rate latency p99 in the\n'
+    printf ' ms is the platform'"'"'s, not the server'"'"'s.)\n'
     printf '\nserver CPU per request (us): readstated under the loadgen vs redis-server under\n'
     printf 'redis-benchmark -t hset with the same connections and pipeline:\n'
     for p in 1 16; do

@@ -2,7 +2,8 @@
 # run-main.sh: the README's main job. Builds (Release, tcmalloc), starts a
 # private redis-server and readstated on free loopback ports, pre-loads some
 # read states, drives the service at a fixed rate for ~20 s with the
-# open-loop load generator, prints the latency report, and stops both
+# open-loop load generator (with its platform hiccup meter), prints the
+# latency report and the platform's own hiccups beside it, and stops both
 # processes by PID.
 #
 #   loadgen/run-main.sh [--rate R] [--duration S] [--users N] [--out DIR] [--no-build]
@@ -24,7 +25,7 @@ while [ $# -gt 0 ]; do
     --users) USERS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --no-build) BUILD_ARG=--no-build; shift ;;
-    -h | --help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,10p' "$0"; exit 0 ;;
     *) rs_die "unknown argument $1" ;;
     esac
 done
@@ -46,5 +47,13 @@ rs_log "fixed rate: $RATE req/s for $DURATION s (90% ack, 10% get), latency from
 timeout $((DURATION + 120)) "$RS_LOADGEN" --target "rs://127.0.0.1:$RS_SERVER_PORT" \
     --rate "$RATE" --duration "$DURATION" --warmup 2 --connections 16 --pipeline 8 \
     --users "$USERS" --channels-per-user "$CHANNELS" --server-pid "$RS_SERVER_PID" \
-    --json "$OUT/main.json" --csv "$OUT/main.csv" --html "$OUT/main.html"
+    --hiccups --json "$OUT/main.json" --csv "$OUT/main.csv" --html "$OUT/main.html"
+# the latency next to what the platform alone did in the same run
+ms() { awk -v v="$1" 'BEGIN { if (v == "null" || v == "") print "n/a"; else printf "%.3f", v / 1000 }'; }
+fieldq() { "$RS_LOADGEN" field "$OUT/main.json" "$1" 2>/dev/null || echo null; }
+printf '\nlatency p99 %s ms, max %s ms; platform hiccups (1 ms sleeps) p99 %s ms, p99.9 %s ms,' \
+    "$(ms "$(fieldq latency.all.p99_us)")" "$(ms "$(fieldq latency.all.max_us)")" \
+    "$(ms "$(fieldq hiccups.p99_us)")" "$(ms "$(fieldq hiccups.p999_us)")"
+printf ' max %s ms; steal %s%%\n(a hiccup p99.9 in the ms makes a latency p99 in the ms the platform'"'"'s)\n' \
+    "$(ms "$(fieldq hiccups.max_us)")" "$(fieldq steal_pct | awk '{ if ($1 == "null") print "n/a"; else printf "%.1f", $1 }')"
 rs_log "results: $OUT/main.json, main.csv, main.html (open main.html in a browser)"
