@@ -58,10 +58,28 @@ static rs_http_handler http_handler_of(const char *path)
     return RS_HTTP_HANDLER_OTHER;
 }
 
+/* evhttp wrote a reply out (it does not call this when the connection
+ * fails first; the exit grace timer covers those). */
+static void http_reply_written(struct evhttp_request *req, void *arg)
+{
+    (void)req;
+    struct rs_http *h = arg;
+    h->replies_writing--;
+    server_conn_gone(h->s); /* leaves the loop if this was the last output at exit */
+}
+
+bool http_writing(const struct rs_http *h)
+{
+    return h != NULL && h->replies_writing > 0;
+}
+
 void http_finish(struct rs_http *h, struct evhttp_request *req, const char *what,
                  int http_status, uint64_t start_ns, bool log)
 {
     rs_server *s = h->s;
+    /* Every reply goes out right after this: count it until written. */
+    evhttp_request_set_on_complete_cb(req, http_reply_written, h);
+    h->replies_writing++;
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     int cls = http_status / 100 - 1;
     if (cls >= 0 && cls < RS_HTTP_CLASSES)
@@ -318,6 +336,7 @@ static int http_listen(struct rs_http *h)
         return -1;
     }
     h->port = http_bound_port(bs);
+    h->bound = bs;
     if (s->cfg.http_port_file[0] != '\0' &&
         server_write_port_file(s->cfg.http_port_file, h->port) != 0) {
         RS_LOG(&s->log, RS_LOG_ERROR, "http_port_file_failed", "path=%s",
@@ -366,6 +385,15 @@ void http_maybe_free(struct rs_http *h)
 {
     if (h->stopped && h->calls_live == 0)
         free(h);
+}
+
+void http_stop_accepting(struct rs_http *h)
+{
+    if (h == NULL || h->bound == NULL)
+        return;
+    evhttp_del_accept_socket(h->evh, h->bound); /* closes the socket */
+    h->bound = NULL;
+    RS_LOG(&h->s->log, RS_LOG_INFO, "http_stop_accepting", "port=%d", h->port);
 }
 
 void http_stop(struct rs_http *h)

@@ -5,6 +5,8 @@
 #ifndef RS_HTTP_H
 #define RS_HTTP_H
 
+#include <stdbool.h>
+
 typedef struct rs_server rs_server;
 struct rs_http;
 
@@ -12,6 +14,14 @@ struct rs_http;
  * "off"), write s->cfg.http_port_file, and hook the per-second metrics tick.
  * Returns the port, or NULL when off or on failure (logged). */
 struct rs_http *http_start(rs_server *s);
+/* Graceful shutdown has begun: close the listening socket (no new
+ * connections; /readyz probes see the port refuse). Open connections stay:
+ * calls in flight finish, and new RPCs on them get UNAVAILABLE. NULL is
+ * allowed. */
+void http_stop_accepting(struct rs_http *h);
+/* Replies are still being written (the server waits for them at exit);
+ * false for NULL. */
+bool http_writing(const struct rs_http *h);
 /* Close the port and every HTTP connection; NULL is allowed. */
 void http_stop(struct rs_http *h);
 

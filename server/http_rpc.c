@@ -355,6 +355,12 @@ void http_rpc_handle(struct rs_http *h, struct evhttp_request *req, http_rpc_pro
         http_rpc_send_error(h, req, proto, 404, bad_route, msg, start_ns);
         return;
     }
+    if (h->s->shutting_down) {
+        /* Draining: calls in flight finish, new ones go elsewhere. */
+        http_rpc_send_status(h, req, proto, RS_ERR_UNAVAILABLE, "server is shutting down",
+                             start_ns);
+        return;
+    }
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
         http_rpc_send_error(h, req, proto, 405,
                             proto == HTTP_RPC_TWIRP ? "bad_route" : "unknown",

@@ -16,12 +16,14 @@
 struct rs_http {
     rs_server *s;
     struct evhttp *evh;
-    int port;                 /* bound port */
-    uint64_t next_id;         /* Request.id for calls made over HTTP */
-    uint64_t calls_live;      /* http_call objects not yet released */
-    bool stopped;             /* http_stop ran; freed when calls_live drops to 0 */
-    rs_metrics_ticker ticker; /* per-second history deltas */
-    rs_http_stats stats;      /* responses by handler and class */
+    int port;                          /* bound port */
+    struct evhttp_bound_socket *bound; /* the listening socket; NULL once closed */
+    uint64_t next_id;                  /* Request.id for calls made over HTTP */
+    uint64_t calls_live;               /* http_call objects not yet released */
+    uint64_t replies_writing;          /* replies handed to evhttp and not yet written */
+    bool stopped;                      /* http_stop ran; freed when calls_live drops to 0 */
+    rs_metrics_ticker ticker;          /* per-second history deltas */
+    rs_http_stats stats;               /* responses by handler and class */
 };
 
 /* The RPC path prefixes. */

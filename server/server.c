@@ -3,7 +3,9 @@
  * 1 s tick, graceful shutdown and teardown (see server.h).
  *
  *   SIGTERM/SIGINT ─> server_shutdown: listener freed (no new connections),
- *        every connection DRAINING (no reads; closes once answered)
+ *        the HTTP port's listening socket closed (its open connections get
+ *        UNAVAILABLE for new RPCs), every connection DRAINING (no reads;
+ *        closes once answered)
  *     ─> drain_ev: in-flight requests == 0 (or shutdown_timeout_ms passed)
  *     ─> engine_shutdown: flush everything dirty
  *     ─> engine_done(unflushed): exit code 0 / 1
@@ -28,6 +30,7 @@
 
 #include "conn.h"
 #include "gc_force.h"
+#include "http.h"
 #include "notify.h"
 #include "watch.h"
 
@@ -126,7 +129,7 @@ static void server_engine_done(void *arg, uint64_t unflushed)
     if (dropped > 0)
         RS_LOG(&s->log, RS_LOG_WARN, "shutdown_unanswered", "conns=%u inflight=%llu", dropped,
                (unsigned long long)s->inflight);
-    if (s->nconns == 0) {
+    if (s->nconns == 0 && !http_writing(s->http)) {
         event_base_loopexit(s->base, NULL);
         return;
     }
@@ -138,7 +141,7 @@ static void server_engine_done(void *arg, uint64_t unflushed)
 
 void server_conn_gone(rs_server *s)
 {
-    if (s->exit_pending && s->nconns == 0)
+    if (s->exit_pending && s->nconns == 0 && !http_writing(s->http))
         event_base_loopexit(s->base, NULL);
 }
 
@@ -192,6 +195,7 @@ void server_shutdown(rs_server *s)
         s->listener = NULL;
     }
     event_del(s->accept_retry_ev);
+    http_stop_accepting(s->http);
     conn_drain_all(s);
     s->drain_deadline_ns = rs_now_ns() + (uint64_t)s->cfg.shutdown_timeout_ms * 1000000u;
     event_active(s->drain_ev, EV_TIMEOUT, 0);

@@ -116,8 +116,8 @@ int server_listen(rs_server *s);
  * code: 0, or 1 when states were left unflushed. */
 int server_run(rs_server *s);
 
-/* conn.c tells the server a connection is gone (it may be the last one a
- * finishing shutdown waits for). */
+/* conn.c tells the server a connection is gone, http.c that a reply was
+ * written (either may be the last output a finishing shutdown waits for). */
 void server_conn_gone(rs_server *s);
 
 /* Begin a graceful shutdown (what SIGTERM does). Safe to call twice. */

@@ -4,6 +4,7 @@
  * limits, the operator endpoints, keep-alive, /readyz across a Redis outage,
  * clients that leave before their reply, and request logs.
  */
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -631,6 +632,118 @@ static void test_stop_with_calls_pending(void **state)
     rs_test_redis_cleanup(&redis);
 }
 
+/* Read one HTTP response (headers and a Content-Length body) from fd into
+ * buf; returns its length, or -1 on timeout, error or EOF before the end. */
+static ssize_t read_response(int fd, char *buf, size_t cap, int timeout_ms)
+{
+    size_t len = 0;
+    long long end = rs_mono_ms() + timeout_ms;
+    for (;;) {
+        buf[len] = '\0';
+        const char *hdr_end = strstr(buf, "\r\n\r\n");
+        if (hdr_end != NULL) {
+            const char *cl = strstr(buf, "Content-Length: ");
+            size_t body = cl != NULL && cl < hdr_end ? strtoul(cl + 16, NULL, 10) : 0;
+            if (len >= (size_t)(hdr_end + 4 - buf) + body)
+                return (ssize_t)len;
+        }
+        long long left = end - rs_mono_ms();
+        if (left <= 0 || len + 1 >= cap)
+            return -1;
+        struct pollfd pfd = {fd, POLLIN, 0};
+        if (poll(&pfd, 1, (int)left) <= 0)
+            continue;
+        ssize_t n = read(fd, buf + len, cap - 1 - len);
+        if (n <= 0)
+            return -1;
+        len += (size_t)n;
+    }
+}
+
+static int send_ack(int fd, int user, int msg)
+{
+    char body[128], req[512];
+    snprintf(body, sizeof(body), "{\"userId\":\"%d\",\"channelId\":\"2\",\"messageId\":\"%d\"}",
+             user, msg);
+    int n = snprintf(req, sizeof(req),
+                     "POST " CONNECT "Ack HTTP/1.1\r\nHost: x\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                     strlen(body), body);
+    return rs_fd_write_all(fd, req, (size_t)n, 5000);
+}
+
+static bool http_port_refuses(void *arg)
+{
+    int fd = rs_tcp_connect(*(int *)arg, 1000);
+    if (fd < 0)
+        return true;
+    close(fd);
+    return false;
+}
+
+/*
+ * Graceful shutdown on the HTTP port: SIGTERM while a write-through Ack
+ * waits for a frozen Redis. The port stops accepting; a new RPC on an open
+ * keep-alive connection gets 503 unavailable; the waiting Ack is answered
+ * 200 once Redis is back, and the server exits 0 with everything flushed.
+ */
+static void test_shutdown_drains_http(void **state)
+{
+    (void)state;
+    rs_test_redis redis;
+    assert_int_equal(rs_test_redis_start(&redis), 0);
+    char addr[64];
+    const char *args[] = {"--redis",
+                          rs_test_redis_addr(&redis, addr, sizeof(addr)),
+                          "--durability",
+                          "write-through",
+                          "--redis-timeout-ms",
+                          "20000",
+                          NULL};
+    rs_test_server srv;
+    rs_test_server_opts o = {.args = args, .http = true};
+    assert_int_equal(rs_test_server_start_opts(&srv, &o), 0);
+    int port = srv.http_port;
+    char buf[4096];
+    int idle = rs_tcp_connect(port, 5000); /* keep-alive, used after SIGTERM */
+    assert_true(idle >= 0);
+    assert_int_equal(send_ack(idle, 1, 1), 0);
+    assert_true(read_response(idle, buf, sizeof(buf), 5000) > 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 200"));
+
+    assert_int_equal(kill(redis.proc.pid, SIGSTOP), 0);
+    int waiting = rs_tcp_connect(port, 5000);
+    assert_true(waiting >= 0);
+    assert_int_equal(send_ack(waiting, 2, 7), 0);
+    metric_wait inflight = {port, "readstates_requests_in_flight", 1};
+    assert_true(rs_poll_until(metric_is, &inflight, 10000));
+
+    assert_int_equal(kill(srv.proc.pid, SIGTERM), 0);
+    assert_true(rs_poll_until(http_port_refuses, &port, 10000));
+    assert_int_equal(send_ack(idle, 3, 9), 0);
+    assert_true(read_response(idle, buf, sizeof(buf), 5000) > 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 503"));
+    assert_non_null(strstr(buf, "\"unavailable\""));
+
+    assert_int_equal(kill(redis.proc.pid, SIGCONT), 0);
+    if (read_response(waiting, buf, sizeof(buf), 10000) <= 0) {
+        rs_proc_dump_log(&srv.proc, "readstated", stderr, 6000);
+        fail_msg("the waiting call got no answer");
+    }
+    assert_non_null(strstr(buf, "HTTP/1.1 200"));
+    assert_non_null(strstr(buf, "\"applied\":true"));
+    int ws = 0;
+    assert_int_equal(rs_test_server_stop(&srv, 30000, &ws), 0);
+    if (rs_proc_exit_code(&srv.proc) != 0) {
+        rs_proc_dump_log(&srv.proc, "readstated", stderr, 4000);
+        fail_msg("readstated exited with %d", rs_proc_exit_code(&srv.proc));
+    }
+    close(idle);
+    close(waiting);
+    rs_test_server_cleanup(&srv);
+    rs_test_redis_cleanup(&redis);
+}
+
 static void test_request_log(void **state)
 {
     (void)state;
@@ -663,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_client_leaves_before_reply),
         cmocka_unit_test(test_stop_with_calls_pending),
         cmocka_unit_test(test_request_log),
+        cmocka_unit_test(test_shutdown_drains_http),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
