@@ -400,6 +400,15 @@ void server_destroy(rs_server *s)
     server_event_free(&s->exit_ev);
     server_event_free(&s->accept_retry_ev);
     server_event_free(&s->tick_ev);
+    if (s->shutting_down) {
+        /* Past the graceful shutdown: a repeated SIGTERM/SIGINT must not
+         * kill the teardown and turn the exit code into a signal's. */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+    }
     server_event_free(&s->sigterm_ev);
     server_event_free(&s->sigint_ev);
     engine_free(s->engine);
