@@ -51,7 +51,7 @@ static void usage_(FILE *f)
            "                          sleeps 1 ms over and over and records how late it\n"
            "                          wakes (hypervisor pauses, steal, scheduling)\n"
            "workload:\n"
-           "  --ack P --get-one P --get-all P --bulk-ack P --mentions P --set P\n"
+           "  --ack P --get-one P --get-all P --bulk-ack P --mentions P --set P --ping P\n"
            "                          mix in percent (default ack 90, get-one 10; once any is\n"
            "                          given the others default to 0; they must sum to 100)\n"
            "  --users N               hot users (default 100000)\n"
@@ -138,6 +138,7 @@ static const struct option opts_[] = {
     {"bulk-ack", required_argument, NULL, OPT_MIX_BASE + LG_BULK_ACK},
     {"mentions", required_argument, NULL, OPT_MIX_BASE + LG_MENTIONS},
     {"set", required_argument, NULL, OPT_MIX_BASE + LG_SET},
+    {"ping", required_argument, NULL, OPT_MIX_BASE + LG_PING},
     {NULL, 0, NULL, 0},
 };
 

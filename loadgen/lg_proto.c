@@ -17,6 +17,7 @@ typedef struct enc_scratch {
     Readstates__V1__AckEntry *entry_ptrs[LG_LIST_MAX];
     Readstates__V1__AddMentionsRequest mentions;
     Readstates__V1__GetReadStatesRequest get;
+    Readstates__V1__PingRequest ping;
     uint64_t ids[LG_LIST_MAX];
 } enc_scratch;
 
@@ -67,6 +68,11 @@ static void build_(const lg_op *op, uint64_t id, enc_scratch *s)
         s->mentions.count = op->mention_count;
         s->req.call_case = READSTATES__V1__REQUEST__CALL_ADD_MENTIONS;
         s->req.add_mentions = &s->mentions;
+        break;
+    case LG_PING:
+        readstates__v1__ping_request__init(&s->ping);
+        s->req.call_case = READSTATES__V1__REQUEST__CALL_PING;
+        s->req.ping = &s->ping;
         break;
     case LG_GET_ONE:
     case LG_GET_ALL:

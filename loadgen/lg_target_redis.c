@@ -243,6 +243,7 @@ static void build_argv_(const redis_target *t, const lg_op *op, argv_buf *a)
         arg_str_(a, "HGETALL", 7);
         arg_key_(a, op->user_id);
         break;
+    case LG_PING: arg_str_(a, "PING", 4); break;
     case LG_BULK_ACK:
         arg_str_(a, "EVALSHA", 7);
         arg_str_(a, t->sha[SCRIPT_BULK], 40);

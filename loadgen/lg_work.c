@@ -17,7 +17,7 @@
 #define LG_MIN_(a, b) ((a) < (b) ? (a) : (b))
 
 static const char *const method_names_[LG_METHOD_MAX] = {
-    "ack", "get_one", "get_all", "bulk_ack", "mentions", "set",
+    "ack", "get_one", "get_all", "bulk_ack", "mentions", "set", "ping",
 };
 
 const char *lg_method_name(lg_method m)
@@ -164,7 +164,8 @@ void lg_work_next(lg_work *w, uint64_t now_ms, lg_op *op)
     switch (op->method) {
     case LG_ACK: op->message_id = lg_snowflake_next(&w->msg, now_ms); break;
     case LG_GET_ONE:
-    case LG_GET_ALL: break;
+    case LG_GET_ALL:
+    case LG_PING: break;
     case LG_BULK_ACK: {
         uint32_t n = LG_MIN_(w->cfg.bulk_size, w->cfg.channels);
         for (uint32_t i = 0; i < n; i++) {

@@ -36,10 +36,11 @@ typedef enum lg_method {
     LG_BULK_ACK,
     LG_MENTIONS,
     LG_SET,
+    LG_PING, /* no work in the server: the floor of framing, loopback, wake-ups */
     LG_METHOD_MAX
 } lg_method;
 
-/* "ack", "get_one", "get_all", "bulk_ack", "mentions", "set". */
+/* "ack", "get_one", "get_all", "bulk_ack", "mentions", "set", "ping". */
 const char *lg_method_name(lg_method m);
 /* Method by name; returns LG_METHOD_MAX if unknown. */
 lg_method lg_method_parse(const char *s);

@@ -93,6 +93,7 @@ static void test_encode_every_method(void **state)
                 for (size_t b = a + 1; b < op.n; b++)
                     assert_true(op.list[a] != op.list[b]);
             break;
+        case LG_PING: assert_int_equal(r->call_case, READSTATES__V1__REQUEST__CALL_PING); break;
         default: fail();
         }
         assert_true(op.user_id != 0 && op.channel_id != 0);
