@@ -2,7 +2,7 @@
 # bench-flush-calls.sh: what merging many users per EVALSHA saves Redis.
 #
 #   loadgen/bench-flush-calls.sh [--rate R] [--duration S] [--calls "64 1"]
-#                                [--no-build]
+#                                [--no-build]   (default --calls "16 1")
 #
 # For each --flush-users-per-call value, in one invocation: a private
 # redis-server (appendonly, everysec) and readstated --redis, a fill of
@@ -16,7 +16,7 @@ set -euo pipefail
 
 RATE=60000
 DUR=15
-CALLS="64 1"
+CALLS="16 1"
 BUILD_ARG=""
 while [ $# -gt 0 ]; do
     case "$1" in

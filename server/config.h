@@ -33,8 +33,8 @@ typedef struct rs_config {
     uint32_t redis_timeout_ms;    /* default 1000 */
     rs_durability durability;     /* default write-behind */
     uint32_t flush_interval_ms;   /* default 1000 */
-    uint32_t flush_batch;         /* default 256 */
-    uint32_t flush_call_users;    /* default 64 */
+    uint32_t flush_batch;         /* default 64 */
+    uint32_t flush_call_users;    /* default 16 */
     size_t dirty_budget;          /* default 64MiB */
     uint32_t shutdown_timeout_ms; /* default 25000 */
     size_t max_memory;            /* default 1GiB */

@@ -36,8 +36,8 @@ void engine_config_defaults(rs_engine_config *cfg)
     cfg->cache.max_states_per_user = 10000;
     cfg->durability = RS_DURABILITY_WRITE_BEHIND;
     cfg->flush_interval_ms = 1000;
-    cfg->flush_batch = 256;
-    cfg->flush_call_users = 64;
+    cfg->flush_batch = 64;
+    cfg->flush_call_users = 16;
     cfg->dirty_budget = 64u * 1024 * 1024;
     cfg->redis_timeout_ms = 1000;
     cfg->shutdown_timeout_ms = 25000;
@@ -63,9 +63,9 @@ static void engine_store_state(void *ctx, bool up)
 static int engine_open_store(rs_engine *e)
 {
     if (e->cfg.flush_batch == 0)
-        e->cfg.flush_batch = 256;
+        e->cfg.flush_batch = 64;
     if (e->cfg.flush_call_users == 0)
-        e->cfg.flush_call_users = 64;
+        e->cfg.flush_call_users = 16;
     if (e->cfg.flush_interval_ms == 0)
         e->cfg.flush_interval_ms = 1000;
     if (e->cfg.redis_timeout_ms == 0)

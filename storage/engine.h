@@ -86,7 +86,7 @@ typedef struct rs_engine_stats {
     bool redis_up;
 } rs_engine_stats;
 
-/* Fill defaults (flush 1000 ms, batch 256, 64 users per call, dirty budget 64 MiB, timeouts
+/* Fill defaults (flush 1000 ms, batch 64, 16 users per call, dirty budget 64 MiB, timeouts
  * 1000 ms and 25000 ms, write-behind, memory only). */
 void engine_config_defaults(rs_engine_config *cfg);
 

@@ -115,6 +115,7 @@ struct rs_engine {
     uint32_t inflight_batches;
     struct event *tick_ev; /* periodic flush pass */
     struct event *kick_ev; /* an immediate flush pass */
+    struct event *cont_ev; /* the next pass, after the next poll for I/O */
     struct event *fail_ev; /* completes fail_list */
     rs_waiter *fail_list;  /* commit waiters to fail with UNAVAILABLE */
     bool urgent;           /* next pass ignores the coalescing delay */

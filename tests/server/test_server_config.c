@@ -41,7 +41,8 @@ static void test_defaults(void **state)
     assert_string_equal(c.redis_host, "");
     assert_int_equal(c.durability, RS_DURABILITY_WRITE_BEHIND);
     assert_int_equal(c.flush_interval_ms, 1000);
-    assert_int_equal(c.flush_batch, 256);
+    assert_int_equal(c.flush_batch, 64);
+    assert_int_equal(c.flush_call_users, 16);
     assert_int_equal(c.dirty_budget, 64u << 20);
     assert_int_equal(c.shutdown_timeout_ms, 25000);
     assert_int_equal(c.max_memory, (size_t)1 << 30);
