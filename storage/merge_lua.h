@@ -12,9 +12,11 @@
  *
  * Keys are distinct within a call, channel ids within a user. A field is
  * replaced (or removed by a delete) only when the stored field's version is
- * lower; _v only rises. Per user, _v and the fields are read with one HMGET
- * and written with one HSET/HDEL per chunk of 500, so a user costs two or
- * three commands, not two per state, and one call carries many users. The
+ * lower; _v only rises and stays at least every field's version. A user
+ * whose states are all newer than its _v (the usual flush) costs one HGET
+ * and one HSET (plus an HDEL for deletes); otherwise _v and the fields are
+ * read with one HMGET and written with one HSET/HDEL per chunk of 500: a
+ * few commands per user, not two per state, and many users per call. The
  * reply is an array with one entry per key: the number of fields changed,
  * or that user's error (the other users are still merged). With one key per
  * call (--flush-users-per-call 1) every call touches one hash slot, as Redis

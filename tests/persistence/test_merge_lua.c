@@ -161,6 +161,29 @@ static void test_delete_by_version(void **state)
     expect_field(f, k, "_v", "6");
 }
 
+/* A version older than _v but newer than the stored field: the fast path
+ * (every version newer than _v) does not apply; the field-by-field merge
+ * does, and writes only what is newer. */
+static void test_older_than_v_newer_than_field(void **state)
+{
+    fixture *f = *state;
+    const char *k = "readstates:{47}";
+    assert_int_equal(merge(f, k, "3", "1", "3:30:0:0", NULL), 1);
+    assert_int_equal(merge(f, k, "10", "2", "10:100:0:0", NULL), 1);
+    /* _v is 10; field 1 has version 3. Version 8 replaces field 1, version 2
+     * of field 2 does not (it has 10), and _v stays 10. */
+    assert_int_equal(merge(f, k, "8", "1", "8:80:1:0", "2", "2:20:0:0", NULL), 1);
+    expect_field(f, k, "1", "8:80:1:0");
+    expect_field(f, k, "2", "10:100:0:0");
+    expect_field(f, k, "_v", "10");
+    /* All newer than _v: applied (the fast path), deletes counted only when
+     * the field was there. */
+    assert_int_equal(merge(f, k, "12", "1", "-11", "3", "-11", "4", "12:5:0:0", NULL), 2);
+    expect_field(f, k, "1", NULL);
+    expect_field(f, k, "4", "12:5:0:0");
+    expect_field(f, k, "_v", "12");
+}
+
 /* More fields than one chunk of the script (500), sets and deletes mixed,
  * some older than what is stored. */
 static void test_many_fields(void **state)
@@ -329,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_set_and_version_merge),
         cmocka_unit_test(test_version_only_rises),
         cmocka_unit_test(test_delete_by_version),
+        cmocka_unit_test(test_older_than_v_newer_than_field),
         cmocka_unit_test(test_many_fields),
         cmocka_unit_test(test_several_users),
         cmocka_unit_test(test_noscript_after_flush),
