@@ -193,6 +193,8 @@ static rs_waiter *take_durable(rs_engine *e, eng_slot *slot, uint64_t durable)
 
 static void fire_durable(rs_engine *e, rs_user *u)
 {
+    if (e->commit_waiters == 0)
+        return; /* write-behind: no side-table lookup per flushed user */
     eng_slot *slot = eng_slot_find(&e->slots, u->user_id);
     if (slot == NULL || slot->commit_head == NULL)
         return;
