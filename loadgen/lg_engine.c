@@ -430,6 +430,7 @@ static void start_(lg_engine *e, uint64_t now)
     e->t_meas_ns = now + (e->cfg.mode == LG_MODE_FILL ? 0 : (uint64_t)(e->cfg.warmup_s * 1e9));
     e->t_end_ns = e->t_meas_ns + (uint64_t)(e->cfg.duration_s * 1e9);
     e->t_drain_ns = UINT64_MAX;
+    e->meas_unix_ms = rs_wall_ms() + (e->t_meas_ns - now) / 1000000u;
     lg_stats_start(&e->stats, e->t_meas_ns);
     if (e->cfg.mode == LG_MODE_RATE) {
         lg_sched_init(&e->sched, now, e->cfg.rate);

@@ -161,10 +161,11 @@ struct lg_engine {
     lg_work work;
     lg_sched sched;
     lg_stats stats;
-    uint64_t t0_ns;      /* load starts (warm-up begins) */
-    uint64_t t_meas_ns;  /* measured phase begins */
-    uint64_t t_end_ns;   /* measured phase ends; no new requests after */
-    uint64_t t_drain_ns; /* give up waiting for answers */
+    uint64_t t0_ns;        /* load starts (warm-up begins) */
+    uint64_t t_meas_ns;    /* measured phase begins */
+    uint64_t meas_unix_ms; /* the same moment on the wall clock (for reports) */
+    uint64_t t_end_ns;     /* measured phase ends; no new requests after */
+    uint64_t t_drain_ns;   /* give up waiting for answers */
     bool started, stopping, fill_done;
     uint64_t inflight;
     uint64_t fill_total; /* fill: states in bulk acks answered OK */

@@ -3,7 +3,7 @@
  * view is in lg_html.c, compare in lg_compare.c.
  *
  * Document layout (latencies in microseconds):
- *   { tool, version, label, target, config{...},
+ *   { tool, version, label, target, measured_start_unix_ms, config{...},
  *     totals{scheduled, sent, answered, ok, errors, unsent, unanswered,
  *            duration_s, elapsed_s, throughput_rps},
  *     errors{<status name>: n},
@@ -195,6 +195,8 @@ json_t *lg_report_build(const lg_engine *e, const char *target_url, const char *
     json_object_set_new(doc, "version", json_string(RS_VERSION_STRING));
     json_object_set_new(doc, "label", json_string(label ? label : target_url));
     json_object_set_new(doc, "target", json_string(target_url));
+    json_object_set_new(doc, "measured_start_unix_ms",
+                        e->started ? json_integer((json_int_t)e->meas_unix_ms) : json_null());
     json_object_set_new(doc, "config", config_(e));
     json_object_set_new(doc, "totals", totals_(e));
     json_t *errs = json_object();

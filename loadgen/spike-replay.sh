@@ -334,14 +334,16 @@ run_build() {
     [ $rc -eq 0 ] || { tail -20 "$dir/run.txt" >&2; die "[$name] measured run failed ($rc)"; }
     errors=$(json_num "$dir/run.json" totals.errors)
     [ "$errors" = 0 ] || log "[$name] warning: $errors requests failed (see $dir/run.txt)"
-    # The load generator starts its clock when its first connection is
-    # ready, a few ms after launch: the measured phase begins about then
-    # plus the warm-up.
-    echo $((start_ms + warmup * 1000)) >"$dir/meas_start_ms"
+    # When the measured phase began on the wall clock, from the report (the
+    # load generator starts its clock once its first connection is ready);
+    # launch time plus warm-up if the report lacks it.
+    meas=$(json_num "$dir/run.json" measured_start_unix_ms)
+    case "$meas" in '' | - | null) meas=$((start_ms + warmup * 1000)) ;; esac
+    echo "$meas" >"$dir/meas_start_ms"
     steal_pct "$ticks_before" "$(cpu_ticks)" >"$dir/steal_pct"
     # The server's own view: per-second latency from reading a request to
     # writing its answer, over the measured seconds (history: last 600 s).
-    first_s=$(((start_ms + warmup * 1000) / 1000 + 1))
+    first_s=$((meas / 1000 + 1))
     last_s=$((first_s + duration - 2))
     if curl -sf --max-time 10 "http://127.0.0.1:$(cat "$dir/http_port")/dashboard.json" \
         >"$dir/dashboard.json" 2>/dev/null; then
