@@ -361,8 +361,11 @@ void http_rpc_handle(struct rs_http *h, struct evhttp_request *req, http_rpc_pro
                              start_ns);
         return;
     }
+    /* A wrong method or Content-Type: Connect answers 405/415 (code
+     * unknown); Twirp servers treat both as an unroutable request: 404
+     * bad_route. */
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-        http_rpc_send_error(h, req, proto, 405,
+        http_rpc_send_error(h, req, proto, proto == HTTP_RPC_TWIRP ? 404 : 405,
                             proto == HTTP_RPC_TWIRP ? "bad_route" : "unknown",
                             "RPC methods take POST", start_ns);
         return;
@@ -377,9 +380,10 @@ void http_rpc_handle(struct rs_http *h, struct evhttp_request *req, http_rpc_pro
     const char *ctype = evhttp_find_header(in_hdr, "Content-Type");
     int kind = http_body_kind_of(ctype);
     if (kind < 0) {
-        http_rpc_send_error(
-            h, req, proto, 415, proto == HTTP_RPC_TWIRP ? "bad_route" : "unknown",
-            "Content-Type must be application/proto or application/json", start_ns);
+        http_rpc_send_error(h, req, proto, proto == HTTP_RPC_TWIRP ? 404 : 415,
+                            proto == HTTP_RPC_TWIRP ? "bad_route" : "unknown",
+                            "Content-Type must be application/proto or application/json",
+                            start_ns);
         return;
     }
     const ProtobufCFieldDescriptor *qf =

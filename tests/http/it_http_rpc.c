@@ -219,7 +219,8 @@ static void test_errors(void **state)
     expect_error(port, "POST", CONNECT "Nope", json, "{}", 404, "unimplemented", false);
     expect_error(port, "POST", TWIRP "Watch", json, "{}", 404, "bad_route", true);
     expect_error(port, "GET", CONNECT "Ack", NULL, NULL, 405, "unknown", false);
-    expect_error(port, "PUT", TWIRP "Ack", json, "{}", 405, "bad_route", true);
+    expect_error(port, "PUT", TWIRP "Ack", json, "{}", 404, "bad_route", true);
+    expect_error(port, "POST", TWIRP "Ack", "text/plain", "{}", 404, "bad_route", true);
     expect_error(port, "POST", CONNECT "Ack", "text/plain", "{}", 415, "unknown", false);
     expect_error(port, "POST", CONNECT "Ack", NULL, "{}", 415, "unknown", false);
     ht_response r;
