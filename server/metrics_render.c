@@ -145,8 +145,11 @@ static void pm_engine(pm_out *o, const rs_engine_stats *e)
            e->flush_batches);
     pm_u64(o, "readstates_flushed_states_total", "counter", "Read states flushed to Redis.",
            e->flushed_states);
-    pm_u64(o, "readstates_flush_errors_total", "counter", "Flush batches that failed.",
-           e->flush_errors);
+    pm_u64(o, "readstates_flush_users_total", "counter",
+           "Users sent to Redis in merge calls (up to --flush-users-per-call per EVALSHA).",
+           e->flush_users);
+    pm_u64(o, "readstates_flush_errors_total", "counter",
+           "Users whose merge failed (they stay dirty and are retried).", e->flush_errors);
     pm_family(o, "readstates_flush_duration_seconds", "summary",
               "Time from sending a flush batch to Redis acknowledging it.");
     pm_printf(o, "readstates_flush_duration_seconds_sum %.17g\n",

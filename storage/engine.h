@@ -75,7 +75,8 @@ typedef struct rs_engine_stats {
     uint64_t dirty_bytes;
     uint64_t flush_batches;
     uint64_t flushed_states;
-    uint64_t flush_errors;
+    uint64_t flush_users;  /* users sent in merge calls (a user flushed twice counts twice) */
+    uint64_t flush_errors; /* users whose merge failed (they stay dirty) */
     uint64_t flush_latency_ns_sum; /* sum over batches */
     uint64_t loads;
     uint64_t loads_in_flight;

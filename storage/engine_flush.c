@@ -400,6 +400,7 @@ static int send_call(rs_engine *e, eng_batch *b, uint32_t first, uint32_t n)
     for (uint32_t i = 0; i < n; i++)
         e->call_users[i]->bits |= RS_USER_FLUSHING;
     b->pending++;
+    e->stats.flush_users += n;
     return 0;
 }
 

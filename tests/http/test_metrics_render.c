@@ -116,6 +116,7 @@ static void test_prometheus(void **state)
     rs_cache_stats cs = {.users = 5, .states = 50, .bytes = 4096, .hits = 7, .misses = 2};
     rs_engine_stats es = {.dirty_users = 4,
                           .flush_batches = 2,
+                          .flush_users = 37,
                           .flush_latency_ns_sum = 3000000,
                           .redis_configured = true,
                           .redis_up = true};
@@ -163,6 +164,7 @@ static void test_prometheus(void **state)
     assert_int_equal(sample(text, "readstates_redis_up"), 1);
     assert_int_equal(sample(text, "readstates_ready"), 1);
     assert_int_equal(sample(text, "readstates_flush_duration_seconds_count"), 2);
+    assert_int_equal(sample(text, "readstates_flush_users_total"), 37);
     assert_int_equal(
         sample(text, "readstates_http_requests_total{handler=\"connect\",code=\"2xx\"}"), 9);
     assert_int_equal(

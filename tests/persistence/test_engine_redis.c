@@ -312,6 +312,40 @@ static void test_call_isolates_failing_user(void **state)
     assert_int_equal(engine_stats(f->e)->flushed_states, 10);
 }
 
+/* Pacing: 500 users due at once are sent one batch (flush_batch users) per
+ * turn of the loop, not all in the turn the tick fires; they all land. */
+static void test_flush_one_batch_per_turn(void **state)
+{
+    fixture *f = *state;
+    f->e = make_engine(f, RS_DURABILITY_WRITE_BEHIND, 0);
+    assert_true(run_until(f, engine_is_ready, f->e, 5000));
+    uint32_t batch = engine_config(f->e)->flush_batch;
+    assert_true(batch < 500);
+    waitrec c;
+    waitrec_init(&c);
+    for (uint64_t id = 1000; id < 1500; id++) {
+        rs_user *u = acquire(f, id);
+        rs_state out;
+        bool applied;
+        assert_int_equal(cache_ack(engine_cache(f->e), u, 3, id, 0, &out, &applied), RS_OK);
+        assert_int_equal(engine_commit(f->e, u, &c.w), RS_OK);
+        engine_release(f->e, u);
+    }
+    uint64_t sent = engine_stats(f->e)->flush_users, most = 0;
+    long long end = rs_mono_ms() + 5000;
+    while (engine_stats(f->e)->dirty_users > 0 && rs_mono_ms() < end) {
+        event_base_loop(f->base, EVLOOP_ONCE);
+        uint64_t now = engine_stats(f->e)->flush_users;
+        most = RS_MAX(most, now - sent);
+        sent = now;
+    }
+    assert_int_equal(engine_stats(f->e)->dirty_users, 0);
+    assert_true(engine_stats(f->e)->flush_users >= 500);
+    assert_true(most > 0);
+    assert_true(most <= batch);
+    expect_hget(f, "readstates:{1499}", "3", "1:1499:0:0");
+}
+
 static void test_write_through_acks_after_redis(void **state)
 {
     fixture *f = *state;
@@ -548,6 +582,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_load_on_miss_coalesces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_behind_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_call_isolates_failing_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush_one_batch_per_turn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_through_acks_after_redis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outage_and_backlog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_noscript_reload, setup, teardown),
