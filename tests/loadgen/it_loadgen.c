@@ -492,13 +492,14 @@ static void test_all_methods(void **state)
         "2",        "--pipeline", "8",     "--users",    "200", "--channels-per-user",
         "5",        "--ack",      "30",    "--get-one",  "20",  "--get-all",
         "15",       "--bulk-ack", "15",    "--mentions", "10",  "--set",
-        "10",       "--cold",     "5",     "--quiet",    NULL};
+        "5",        "--ping",     "5",     "--cold",     "5",   "--quiet",
+        NULL};
     json_t *doc = run_loadgen_(path, args);
     assert_true(num_(doc, "totals", "answered") > 0);
     assert_true(num_(doc, "totals", "errors") == 0);
     const json_t *lat = json_object_get(doc, "latency");
-    static const char *const methods[] = {"ack",      "get_one",  "get_all",
-                                          "bulk_ack", "mentions", "set"};
+    static const char *const methods[] = {"ack",      "get_one", "get_all", "bulk_ack",
+                                          "mentions", "set",     "ping"};
     for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++)
         assert_true(num_(lat, methods[m], "count") > 0);
     json_decref(doc);
