@@ -235,6 +235,17 @@ cpu_ticks() {
     awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t; exit }' /proc/stat
 }
 
+# hiccups_of run.json: the platform hiccup meter's p99, p99.9 and max in ms.
+hiccups_of() {
+    local p99 p999 max
+    p99=$(json_num "$1" hiccups.p99_us)
+    p999=$(json_num "$1" hiccups.p999_us)
+    max=$(json_num "$1" hiccups.max_us)
+    awk -v a="$p99" -v b="$p999" -v c="$max" 'BEGIN {
+        if (a == "-" || a == "null") { print "n/a"; exit }
+        printf "p99 %.2f, p99.9 %.2f, max %.2f", a / 1000, b / 1000, c / 1000 }'
+}
+
 # steal_pct "before" "after": steal as a percentage of all CPU time between.
 steal_pct() {
     echo "$1 $2" | awk '{ dt = $4 - $2; printf "%.1f", (dt > 0 ? 100 * ($3 - $1) / dt : 0) }'
@@ -325,7 +336,7 @@ run_build() {
         --duration "$duration" --warmup "$warmup" --users "$users" \
         --channels-per-user "$cpu" --connections 16 --pipeline 4 --server-pid "$srv" \
         --label "$name" --json "$dir/run.json" --csv "$dir/run.csv" --html "$dir/run.html" \
-        --quiet >"$dir/run.txt" 2>&1 &
+        --hiccups --quiet >"$dir/run.txt" 2>&1 &
     lg=$!
     track "$lg"
     rc=0
@@ -393,6 +404,8 @@ fi
         read -r med max ratio <"$out/$b/server_p99"
         printf '%s: server-side Ack p99 per second, read to reply (us)\tmedian %s, max %s (%sx)\n' \
             "$b" "$med" "$max" "$ratio"
+        printf '%s: hiccups of a load-generator thread sleeping 1 ms (ms late)\t%s\n' "$b" \
+            "$(hiccups_of "$out/$b/run.json")"
     done
     printf 'machine\t%s, %s CPUs\n' "$(uname -srm)" "$ncpu"
     printf 'commit\t%s\n' "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -406,8 +419,9 @@ awk -f "$here/spike_report.awk" -v summary="$out/summary.txt" \
     echo "server-side view (the server's own per-second Ack p99, read to reply) and the machine:"
     for b in nogc gc; do
         read -r med max ratio <"$out/$b/server_p99"
-        printf '  %-5s server p99 median %s us, highest %s us (%sx); hypervisor steal %s%%\n' \
+        printf '  %-5s server p99 median %s us, highest %s us (%sx); hypervisor steal %s%%;\n' \
             "$b" "$med" "$max" "$ratio" "$(cat "$out/$b/steal_pct")"
+        printf '        loadgen thread hiccups (ms) %s\n' "$(hiccups_of "$out/$b/run.json")"
     done
 } >>"$out/summary.txt"
 cat "$out/summary.txt"
