@@ -490,6 +490,20 @@ static bool log_has(void *arg)
     return ok;
 }
 
+/* Write a Connect JSON Ack for (user, channel, msg) on fd; 0 or -1. */
+static int send_ack(int fd, int user, int channel, int msg)
+{
+    char body[128], req[512];
+    snprintf(body, sizeof(body),
+             "{\"userId\":\"%d\",\"channelId\":\"%d\",\"messageId\":\"%d\"}", user, channel,
+             msg);
+    int n = snprintf(req, sizeof(req),
+                     "POST " CONNECT "Ack HTTP/1.1\r\nHost: x\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                     strlen(body), body);
+    return rs_fd_write_all(fd, req, (size_t)n, 5000);
+}
+
 /*
  * Clients that leave while their call waits on storage: Redis is frozen
  * (SIGSTOP) under write-through, so every Ack waits; the clients hang up;
@@ -523,17 +537,9 @@ static void test_client_leaves_before_reply(void **state)
     assert_int_equal(kill(redis.proc.pid, SIGSTOP), 0);
     int fds[12];
     for (int i = 0; i < 12; i++) {
-        char body[128], req[512];
-        snprintf(body, sizeof(body),
-                 "{\"userId\":\"%d\",\"channelId\":\"1\",\"messageId\":\"%d\"}", 1 + i % 3,
-                 10 + i);
-        int n = snprintf(req, sizeof(req),
-                         "POST " CONNECT "Ack HTTP/1.1\r\nHost: x\r\n"
-                         "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-                         strlen(body), body);
         fds[i] = rs_tcp_connect(port, 5000);
         assert_true(fds[i] >= 0);
-        assert_int_equal(rs_fd_write_all(fds[i], req, (size_t)n, 5000), 0);
+        assert_int_equal(send_ack(fds[i], 1 + i % 3, 1, 10 + i), 0);
     }
     /* every call is read and waits on the frozen Redis */
     metric_wait waiting = {port, "readstates_requests_in_flight", 12};
@@ -601,16 +607,9 @@ static void test_stop_with_calls_pending(void **state)
     assert_int_equal(kill(redis.proc.pid, SIGSTOP), 0);
     int fds[4];
     for (int i = 0; i < 4; i++) {
-        char body[128], req[512];
-        snprintf(body, sizeof(body),
-                 "{\"userId\":\"%d\",\"channelId\":\"2\",\"messageId\":\"%d\"}", 1 + i, 20 + i);
-        int n = snprintf(req, sizeof(req),
-                         "POST " CONNECT "Ack HTTP/1.1\r\nHost: x\r\n"
-                         "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-                         strlen(body), body);
         fds[i] = rs_tcp_connect(port, 5000);
         assert_true(fds[i] >= 0);
-        assert_int_equal(rs_fd_write_all(fds[i], req, (size_t)n, 5000), 0);
+        assert_int_equal(send_ack(fds[i], 1 + i, 2, 20 + i), 0);
     }
     metric_wait waiting = {port, "readstates_requests_in_flight", 4};
     assert_true(rs_poll_until(metric_is, &waiting, 10000));
@@ -661,18 +660,6 @@ static ssize_t read_response(int fd, char *buf, size_t cap, int timeout_ms)
     }
 }
 
-static int send_ack(int fd, int user, int msg)
-{
-    char body[128], req[512];
-    snprintf(body, sizeof(body), "{\"userId\":\"%d\",\"channelId\":\"2\",\"messageId\":\"%d\"}",
-             user, msg);
-    int n = snprintf(req, sizeof(req),
-                     "POST " CONNECT "Ack HTTP/1.1\r\nHost: x\r\n"
-                     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-                     strlen(body), body);
-    return rs_fd_write_all(fd, req, (size_t)n, 5000);
-}
-
 static bool http_port_refuses(void *arg)
 {
     int fd = rs_tcp_connect(*(int *)arg, 1000);
@@ -708,20 +695,20 @@ static void test_shutdown_drains_http(void **state)
     char buf[4096];
     int idle = rs_tcp_connect(port, 5000); /* keep-alive, used after SIGTERM */
     assert_true(idle >= 0);
-    assert_int_equal(send_ack(idle, 1, 1), 0);
+    assert_int_equal(send_ack(idle, 1, 2, 1), 0);
     assert_true(read_response(idle, buf, sizeof(buf), 5000) > 0);
     assert_non_null(strstr(buf, "HTTP/1.1 200"));
 
     assert_int_equal(kill(redis.proc.pid, SIGSTOP), 0);
     int waiting = rs_tcp_connect(port, 5000);
     assert_true(waiting >= 0);
-    assert_int_equal(send_ack(waiting, 2, 7), 0);
+    assert_int_equal(send_ack(waiting, 2, 2, 7), 0);
     metric_wait inflight = {port, "readstates_requests_in_flight", 1};
     assert_true(rs_poll_until(metric_is, &inflight, 10000));
 
     assert_int_equal(kill(srv.proc.pid, SIGTERM), 0);
     assert_true(rs_poll_until(http_port_refuses, &port, 10000));
-    assert_int_equal(send_ack(idle, 3, 9), 0);
+    assert_int_equal(send_ack(idle, 3, 2, 9), 0);
     assert_true(read_response(idle, buf, sizeof(buf), 5000) > 0);
     assert_non_null(strstr(buf, "HTTP/1.1 503"));
     assert_non_null(strstr(buf, "\"unavailable\""));
