@@ -29,6 +29,11 @@ end
 local function failed(r)
   return type(r) == 'table' and r.err ~= nil
 end
+-- A value sent: its version (nil if malformed) and whether it is a delete.
+local function version_of(val)
+  if string.byte(val, 1) == 45 then return string.sub(val, 2), true end
+  return string.match(val, '^(%d+):'), false
+end
 -- The fast path; nil when it does not apply (nothing written then).
 local function fast(key, ver, i, n)
   local cur = redis.pcall('HGET', key, '_v')
@@ -42,17 +47,14 @@ local function fast(key, ver, i, n)
   local nv = #sets
   for k = i, i + 2 * n - 1, 2 do
     local val = ARGV[k + 1]
-    local v
-    if string.byte(val, 1) == 45 then
-      v = string.sub(val, 2)
+    local v, del = version_of(val)
+    if not v or not newer(v, cur) then return nil end
+    if del then
       dels[#dels + 1] = ARGV[k]
     else
-      local c = string.find(val, ':', 1, true)
-      v = c and string.sub(val, 1, c - 1)
       sets[#sets + 1] = ARGV[k]
       sets[#sets + 1] = val
     end
-    if not v or not newer(v, cur) then return nil end
   end
   if #sets > 0 then
     local r = redis.pcall('HSET', key, unpack(sets))
@@ -89,9 +91,7 @@ local function merge(key, ver, i, n)
     local nv = #sets
     for j = base + 1, #fields do
       local val = ARGV[i + 2 * (j - base) - 1]
-      local del = string.byte(val, 1) == 45
-      local v
-      if del then v = string.sub(val, 2) else v = string.match(val, '^(%d+):') end
+      local v, del = version_of(val)
       local oldver = old[j] and string.match(old[j], '^(%d+):')
       if v and (not oldver or newer(v, oldver)) then
         if del then
