@@ -40,11 +40,11 @@ rs_tmp
 # the memory-only server first (bench-lib tracks one server: this one is
 # ours to stop, on every exit)
 MEM_PID=""
-floor_cleanup() {
+floor_cleanup() { # then rs_cleanup, which stops the rest and exits
     local rc=$?
     rs_stop_pid "$MEM_PID" 30
     MEM_PID=""
-    exit $rc
+    return $rc
 }
 rs_start_server
 MEM_PID=$RS_SERVER_PID
