@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench-floor.sh: how much of a fixed-rate tail is the machine's.
 #
-#   loadgen/bench-floor.sh [--rate R] [--duration S] [--repeat N] [--no-build]
+#   loadgen/bench-floor.sh [--rate R] [--duration S] [--repeat N]
+#                          [--batch-us U] [--no-build]
 #
 # Starts a private redis-server (appendonly, everysec), readstated --redis
 # (write-behind) and a second, memory-only readstated, fills 100k users x 20
@@ -16,21 +17,24 @@
 #         Redis work on the same vCPUs
 # and prints latency, CPU per request, the platform's hiccups and steal for
 # each. A run whose p99 sits within the ping runs' spread has no tail of its
-# own. Every run is bounded in time.
+# own. --batch-us is passed to the load generator (its send interval; default
+# 50). Every run is bounded in time.
 set -euo pipefail
 . "$(dirname "$0")/bench-lib.sh"
 
 RATE=60000
 DUR=10
 REPEAT=2
+BATCH_US=50
 BUILD_ARG=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --rate) RATE=$2; shift 2 ;;
     --duration) DUR=$2; shift 2 ;;
     --repeat) REPEAT=$2; shift 2 ;;
+    --batch-us) BATCH_US=$2; shift 2 ;;
     --no-build) BUILD_ARG=--no-build; shift ;;
-    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
     *) rs_die "unknown argument $1" ;;
     esac
 done
@@ -74,7 +78,8 @@ for ((i = 1; i <= REPEAT; i++)); do
         j=$RS_TMP/$run-$i.json
         rs_log "$run $i/$REPEAT: $RATE req/s for ${DUR}s"
         timeout $((DUR + 60)) "$RS_LOADGEN" --target "$target" --server-pid "$pid" \
-            --quiet --json "$j" --hiccups --rate "$RATE" --connections 50 --pipeline 16 \
+            --quiet --json "$j" --hiccups --rate "$RATE" --batch-us "$BATCH_US" \
+            --connections 50 --pipeline 16 \
             --duration "$DUR" --warmup 2 "${mix[@]}" --users 100000 --channels-per-user 20 \
             >/dev/null || rs_die "$run run failed"
         [ "$(f "$j" totals.errors)" = 0 ] || rs_die "$run run had errors"
@@ -87,5 +92,5 @@ for ((i = 1; i <= REPEAT; i++)); do
             >>"$RS_TMP/table"
     done
 done
-printf '\n%s req/s, 50 connections x pipeline 16; hic_* = the platform hiccup meter (1 ms sleeps),\nhic_gt1 = share of time in hiccups over 1 ms, steal = hypervisor steal in the run\n' "$RATE"
+printf '\n%s req/s, 50 connections x pipeline 16, --batch-us %s; hic_* = the platform hiccup meter (1 ms sleeps),\nhic_gt1 = share of time in hiccups over 1 ms, steal = hypervisor steal in the run\n' "$RATE" "$BATCH_US"
 cat "$RS_TMP/table"
