@@ -679,7 +679,7 @@ void conn_reap(rs_server *s)
         c->fd = -1;
         rs_sink_unref(&c->sink); /* frees c unless a pending call holds it */
     }
-    server_conn_gone(s);
+    server_output_done(s);
 }
 
 void conn_close_all(rs_server *s)

@@ -65,7 +65,7 @@ static void http_reply_written(struct evhttp_request *req, void *arg)
     (void)req;
     struct rs_http *h = arg;
     h->replies_writing--;
-    server_conn_gone(h->s); /* leaves the loop if this was the last output at exit */
+    server_output_done(h->s); /* leaves the loop if this was the last output at exit */
 }
 
 bool http_writing(const struct rs_http *h)

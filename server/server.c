@@ -139,7 +139,7 @@ static void server_engine_done(void *arg, uint64_t unflushed)
     event_add(s->exit_ev, &tv);
 }
 
-void server_conn_gone(rs_server *s)
+void server_output_done(rs_server *s)
 {
     if (s->exit_pending && s->nconns == 0 && !http_writing(s->http))
         event_base_loopexit(s->base, NULL);

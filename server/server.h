@@ -118,7 +118,7 @@ int server_run(rs_server *s);
 
 /* conn.c tells the server a connection is gone, http.c that a reply was
  * written (either may be the last output a finishing shutdown waits for). */
-void server_conn_gone(rs_server *s);
+void server_output_done(rs_server *s);
 
 /* Begin a graceful shutdown (what SIGTERM does). Safe to call twice. */
 void server_shutdown(rs_server *s);
