@@ -15,17 +15,30 @@ RS_SERVER_PORT=""
 rs_log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 rs_die() { rs_log "error: $*"; exit 1; }
 
-# rs_build [--no-build]: configure and build the two programs when missing.
+# rs_build [--no-build]: configure and build the two programs in $RS_BUILD
+# (an incremental build: quick when nothing changed). With --no-build, use
+# the programs already in $RS_BUILD/bin and build nothing; say what is
+# missing when they are not there. The configure output stays in
+# $RS_BUILD/configure.log. Only the runtime packages are needed: the test
+# suite is skipped when cmocka is absent.
 rs_build() {
-    local force=1
-    [ "${1:-}" = "--no-build" ] && force=0
-    "$RS_ROOT/deploy/install-deps.sh" --runtime || rs_die "could not install dependencies"
-    if [ $force = 1 ] || [ ! -x "$RS_BUILD/bin/readstated" ] ||
-        [ ! -x "$RS_BUILD/bin/readstate-loadgen" ]; then
+    if [ "${1:-}" = "--no-build" ]; then
+        local missing=()
+        [ -x "$RS_BUILD/bin/readstated" ] || missing+=("$RS_BUILD/bin/readstated")
+        [ -x "$RS_BUILD/bin/readstate-loadgen" ] || missing+=("$RS_BUILD/bin/readstate-loadgen")
+        [ ${#missing[@]} -eq 0 ] || rs_die "--no-build: ${missing[*]} not built; run once without --no-build, or set RS_BUILD to a build directory that has them"
+        command -v redis-server >/dev/null 2>&1 ||
+            rs_die "--no-build: redis-server is not installed (deploy/install-deps.sh --runtime)"
+        rs_log "using the existing build in $RS_BUILD (--no-build)"
+    else
+        "$RS_ROOT/deploy/install-deps.sh" --runtime || rs_die "could not install dependencies"
         rs_log "building in $RS_BUILD (Release, tcmalloc)"
+        mkdir -p "$RS_BUILD"
         cmake -S "$RS_ROOT" -B "$RS_BUILD" -DCMAKE_BUILD_TYPE=Release \
-            -DREADSTATES_TCMALLOC=ON -DREADSTATES_SANITIZE=OFF >/dev/null ||
-            rs_die "cmake configure failed"
+            -DREADSTATES_TCMALLOC=ON -DREADSTATES_SANITIZE=OFF >"$RS_BUILD/configure.log" 2>&1 || {
+            tail -20 "$RS_BUILD/configure.log" >&2
+            rs_die "cmake configure failed (log: $RS_BUILD/configure.log)"
+        }
         cmake --build "$RS_BUILD" -j2 --target readstated readstate-loadgen >/dev/null ||
             rs_die "build failed"
     fi

@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
 done
 states=$((users * channels))
 
-rs_build --no-build
+rs_build
 rs_tmp
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }

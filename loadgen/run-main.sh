@@ -8,7 +8,9 @@
 #
 #   loadgen/run-main.sh [--rate R] [--duration S] [--users N] [--out DIR] [--no-build]
 #
-# Results go to out/main/ (or --out DIR).
+# Results go to out/main/ (or --out DIR). The build lives in build-release/
+# (or $RS_BUILD); --no-build runs the programs already there and builds
+# nothing. Only Debian's runtime packages are needed (install-deps --runtime).
 set -euo pipefail
 . "$(dirname "$0")/bench-lib.sh"
 
@@ -25,7 +27,7 @@ while [ $# -gt 0 ]; do
     --users) USERS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --no-build) BUILD_ARG=--no-build; shift ;;
-    -h | --help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
     *) rs_die "unknown argument $1" ;;
     esac
 done

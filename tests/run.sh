@@ -3,7 +3,8 @@
 # formatting, then builds and runs every test in two configurations:
 #   build-test        RelWithDebInfo with tcmalloc, warnings as errors
 #   build-test-asan   AddressSanitizer + UndefinedBehaviorSanitizer (no tcmalloc)
-# plus a short fuzz run of the frame/request decoder.
+# plus a short fuzz run of the frame/request decoder, and the README's main
+# job configured with only the runtime packages visible (no cmocka).
 #
 #   tests/run.sh              everything
 #   tests/run.sh --quick      the normal configuration only
@@ -25,7 +26,7 @@ fi
 run_config() {
   local dir=$1; shift
   echo "== configure $dir ($*)"
-  cmake -S "$root" -B "$root/$dir" -DREADSTATES_WERROR=ON "$@" >/dev/null
+  cmake -S "$root" -B "$root/$dir" -DREADSTATES_WERROR=ON -DREADSTATES_TESTS=ON "$@" >/dev/null
   echo "== build $dir"
   cmake --build "$root/$dir" -j"$jobs"
   echo "== test $dir"
@@ -33,6 +34,8 @@ run_config() {
 }
 
 run_config build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
+echo "== main job with the runtime packages only"
+tests/main-job-runtime-only.sh "$root/build-runtime"
 if [ "${1:-}" != "--quick" ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_config build-test-asan -DCMAKE_BUILD_TYPE=Debug -DREADSTATES_SANITIZE=ON
