@@ -5,7 +5,8 @@
  * the dashboard's JSON and its per-second history) reads the same struct.
  *
  *   request done ──metrics_record(method, status, latency)──> counters,
- *       Prometheus buckets (25 us .. 1 s), and the current second's rs_hist
+ *       Prometheus buckets (1 us .. 10 s, 1-2-5 per decade), and the
+ *       current second's rs_hist
  *   every second ──metrics_tick──> the history ring keeps p50/p99/p99.9 per
  *       method and the rates for the last RS_METRICS_HISTORY seconds
  */
@@ -33,8 +34,9 @@ typedef enum rs_method {
 /* RPC names: "Ping", "Ack", "SetReadState", ..., "Watch", "Invalid". */
 const char *rs_method_name(rs_method m);
 
-/* Prometheus bucket upper bounds in seconds, 25 us .. 1 s. */
-#define RS_METRICS_NBUCKETS 16
+/* Prometheus bucket upper bounds in seconds: 1, 2, 5 per decade from 1 us
+ * to 10 s (then +Inf). */
+#define RS_METRICS_NBUCKETS 22
 extern const double rs_metrics_bucket_bounds[RS_METRICS_NBUCKETS];
 
 /* Status codes tracked per method: index by rs_status value (0..14). */

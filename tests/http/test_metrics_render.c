@@ -1,5 +1,7 @@
 /* test_metrics_render.c: Prometheus text, the per-second history and the
  * dashboard JSON (server/metrics_render.c) from a real rs_metrics. */
+#include <inttypes.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -107,9 +109,9 @@ static void test_prometheus(void **state)
     (void)state;
     rs_metrics *m = calloc(1, sizeof(*m));
     assert_int_equal(metrics_init(m), 0);
-    metrics_record(m, RS_METHOD_ACK, RS_OK, 10000);      /* 10 us */
-    metrics_record(m, RS_METHOD_ACK, RS_OK, 300000);     /* 300 us */
-    metrics_record(m, RS_METHOD_ACK, RS_OK, 2000000000); /* 2 s: +Inf */
+    metrics_record(m, RS_METHOD_ACK, RS_OK, 10000);       /* 10 us */
+    metrics_record(m, RS_METHOD_ACK, RS_OK, 300000);      /* 300 us */
+    metrics_record(m, RS_METHOD_ACK, RS_OK, 20000000000); /* 20 s: +Inf */
     metrics_record(m, RS_METHOD_ACK, RS_ERR_NOT_FOUND, 1000000);
     m->conns_open = 3;
     m->conns_accepted = 10;
@@ -143,11 +145,19 @@ static void test_prometheus(void **state)
 
     const char *ack = "readstates_request_duration_seconds_bucket{method=\"Ack\",le=";
     char series[160];
-    snprintf(series, sizeof(series), "%s\"2.5e-05\"}", ack);
+    snprintf(series, sizeof(series), "%s\"1e-06\"}", ack);
+    assert_int_equal(sample(text, series), 0);
+    snprintf(series, sizeof(series), "%s\"5e-06\"}", ack);
+    assert_int_equal(sample(text, series), 0);
+    snprintf(series, sizeof(series), "%s\"1e-05\"}", ack); /* le: 10 us counts */
+    assert_int_equal(sample(text, series), 1);
+    snprintf(series, sizeof(series), "%s\"0.0002\"}", ack);
     assert_int_equal(sample(text, series), 1);
     snprintf(series, sizeof(series), "%s\"0.0005\"}", ack);
     assert_int_equal(sample(text, series), 2);
     snprintf(series, sizeof(series), "%s\"1\"}", ack);
+    assert_int_equal(sample(text, series), 3);
+    snprintf(series, sizeof(series), "%s\"10\"}", ack);
     assert_int_equal(sample(text, series), 3);
     snprintf(series, sizeof(series), "%s\"+Inf\"}", ack);
     assert_int_equal(sample(text, series), 4);
@@ -267,6 +277,192 @@ static void test_tick(void **state)
     free(m);
 }
 
+/* ---- histogram_quantile over the rendered buckets ----------------------- */
+
+typedef struct prom_bucket {
+    double le;
+    double count;
+} prom_bucket;
+
+/* The cumulative _bucket samples of one method in the exposition text, in
+ * order (the last is +Inf). Each le must parse completely as a float, as
+ * Prometheus parses it. Returns how many. */
+static int parse_buckets(const char *text, const char *method, prom_bucket *out, int max)
+{
+    char prefix[128];
+    snprintf(prefix, sizeof(prefix),
+             "readstates_request_duration_seconds_bucket{method=\"%s\",le=\"", method);
+    size_t pl = strlen(prefix);
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, prefix)) != NULL; p += pl) {
+        if (p != text && p[-1] != '\n')
+            continue;
+        const char *le = p + pl;
+        const char *q = strchr(le, '"');
+        assert_non_null(q);
+        assert_true(q - le > 0 && q - le < 32);
+        assert_true(q[1] == '}' && q[2] == ' ');
+        assert_true(n < max);
+        char buf[32], *end = NULL;
+        memcpy(buf, le, (size_t)(q - le));
+        buf[q - le] = '\0';
+        out[n].le = strcmp(buf, "+Inf") == 0 ? INFINITY : strtod(buf, &end);
+        if (end != NULL && *end != '\0')
+            fail_msg("le=\"%s\" is not a float", buf);
+        out[n].count = strtod(q + 3, &end);
+        assert_true(*end == '\n');
+        n++;
+    }
+    return n;
+}
+
+/* Prometheus's histogram_quantile for one series set (promql/quantile.go,
+ * bucketQuantile): the rank q * count falls in the first bucket whose
+ * cumulative count reaches it, and the answer interpolates linearly inside
+ * that bucket; the lowest bucket starts at 0, and a rank in +Inf answers
+ * the highest finite bound. Buckets sorted, monotonic, the last +Inf. */
+static double histogram_quantile(double q, const prom_bucket *b, int n)
+{
+    if (n < 2 || !isinf(b[n - 1].le) || b[n - 1].count == 0)
+        return NAN;
+    double rank = q * b[n - 1].count;
+    int i = 0;
+    while (i < n - 1 && b[i].count < rank)
+        i++;
+    if (i == n - 1)
+        return b[n - 2].le;
+    if (i == 0 && b[0].le <= 0)
+        return b[0].le;
+    double start = 0, end = b[i].le, count = b[i].count;
+    if (i > 0) {
+        start = b[i - 1].le;
+        count -= b[i - 1].count;
+        rank -= b[i - 1].count;
+    }
+    return start + (end - start) * (rank / count);
+}
+
+/* The bucket of the contract's series (1, 2, 5 per decade, 1 us .. 10 s)
+ * that holds v_ns, as [lo, hi] seconds: the resolution the quantiles must
+ * reach, whatever table the server uses. */
+static void contract_bucket(uint64_t v_ns, double *lo, double *hi)
+{
+    static const uint64_t steps[] = {1, 2, 5};
+    uint64_t prev = 0;
+    for (uint64_t decade = 1000; decade <= 10000000000ULL; decade *= 10)
+        for (int i = 0; i < 3; i++) {
+            uint64_t g = decade * steps[i];
+            if (v_ns <= g) {
+                *lo = (double)prev / 1e9;
+                *hi = (double)g / 1e9;
+                return;
+            }
+            prev = g;
+        }
+    fail_msg("%" PRIu64 " ns is over 10 s", v_ns);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+#define QT_MAX_SAMPLES 10000
+
+/* Known latencies (ns) for distribution `which`; returns how many, 0 past
+ * the last. Quantiles that fall exactly on a cumulative count (where one
+ * more float ulp picks the next bucket) are left out of `qs`. */
+static size_t qt_dist(int which, uint64_t *ns, const char **name, double qs[4])
+{
+    size_t n = 0;
+    switch (which) {
+    case 0:
+        *name = "all at 5 us";
+        for (; n < 1000; n++)
+            ns[n] = 5000;
+        memcpy(qs, (double[4]){0.5, 0.9, 0.99, 0.999}, 4 * sizeof(double));
+        break;
+    case 1:
+        *name = "99% at 3 us, 1% at 40 ms";
+        for (; n < 10000; n++)
+            ns[n] = n % 100 == 0 ? 40000000 : 3000;
+        memcpy(qs, (double[4]){0.5, 0.98, 0.995, 0.999}, 4 * sizeof(double));
+        break;
+    case 2:
+        *name = "cache hits spread over 4..8 us";
+        for (; n < 4001; n++)
+            ns[n] = 4000 + n;
+        memcpy(qs, (double[4]){0.5, 0.9, 0.99, 0.999}, 4 * sizeof(double));
+        break;
+    case 3: { /* 1 us * 10^(i/1000): seven decades */
+        *name = "log-uniform over 1 us .. 10 s";
+        double v = 1000;
+        for (; n < 7001; n++, v *= 1.0023052380778996)
+            ns[n] = (uint64_t)v;
+        memcpy(qs, (double[4]){0.1, 0.5, 0.99, 0.999}, 4 * sizeof(double));
+        break;
+    }
+    default: break;
+    }
+    return n;
+}
+
+/* Feed known latencies through metrics_record, render /metrics, parse the
+ * buckets back and check that histogram_quantile lands in the contract's
+ * bucket of the true quantile (the nearest-rank value). */
+static void test_quantiles(void **state)
+{
+    (void)state;
+    uint64_t *ns = malloc(QT_MAX_SAMPLES * sizeof(uint64_t));
+    assert_non_null(ns);
+    int bad = 0;
+    for (int d = 0;; d++) {
+        const char *name = NULL;
+        double qs[4];
+        size_t n = qt_dist(d, ns, &name, qs);
+        if (n == 0)
+            break;
+        rs_metrics *m = calloc(1, sizeof(*m));
+        assert_int_equal(metrics_init(m), 0);
+        for (size_t i = 0; i < n; i++)
+            metrics_record(m, RS_METHOD_GET, RS_OK, ns[i]);
+        rs_metrics_view v = {.m = m, .ready = true};
+        char *text = render_prom(&v);
+        prom_bucket b[RS_METRICS_NBUCKETS + 1];
+        assert_int_equal(parse_buckets(text, "GetReadStates", b, RS_METRICS_NBUCKETS + 1),
+                         RS_METRICS_NBUCKETS + 1);
+        for (int i = 0; i < RS_METRICS_NBUCKETS; i++)
+            assert_true(b[i].le == rs_metrics_bucket_bounds[i]); /* exact round trip */
+        assert_true(isinf(b[RS_METRICS_NBUCKETS].le));
+        assert_true(b[RS_METRICS_NBUCKETS].count == (double)n);
+        qsort(ns, n, sizeof(ns[0]), cmp_u64);
+        for (int k = 0; k < 4; k++) {
+            uint64_t truth = ns[(size_t)ceil(qs[k] * (double)n) - 1];
+            double lo = 0, hi = 0;
+            contract_bucket(truth, &lo, &hi);
+            double est = histogram_quantile(qs[k], b, RS_METRICS_NBUCKETS + 1);
+            bool ok = est >= lo * (1 - 1e-12) && est <= hi * (1 + 1e-12);
+            printf("%-32s q=%-5g true %10.3f us  histogram_quantile %10.3f us  want "
+                   "[%g, %g] us%s\n",
+                   name, qs[k], (double)truth / 1e3, est * 1e6, lo * 1e6, hi * 1e6,
+                   ok ? "" : "  WRONG");
+            bad += !ok;
+        }
+        free(text);
+        metrics_destroy(m);
+        free(m);
+    }
+    free(ns);
+    assert_int_equal(bad, 0);
+    /* and the table is the contract's: 1 us .. 10 s, no step over 2.5x */
+    assert_true(rs_metrics_bucket_bounds[0] == 1e-6);
+    assert_true(rs_metrics_bucket_bounds[RS_METRICS_NBUCKETS - 1] == 10.0);
+    for (int b = 1; b < RS_METRICS_NBUCKETS; b++)
+        assert_true(rs_metrics_bucket_bounds[b] <=
+                    2.5 * rs_metrics_bucket_bounds[b - 1] + 1e-15);
+}
+
 static json_t *render_dash(const rs_metrics_view *v, uint64_t since)
 {
     struct evbuffer *b = evbuffer_new();
@@ -331,6 +527,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prometheus),
+        cmocka_unit_test(test_quantiles),
         cmocka_unit_test(test_tick),
         cmocka_unit_test(test_dashboard_json),
     };
