@@ -59,10 +59,12 @@ target_compile_definitions(it_http_deploy PRIVATE
   RS_HTTP_SOURCE_DIR="${CMAKE_SOURCE_DIR}" RS_HTTP_LOADGEN_BIN="${RS_HTTP_LOADGEN_BIN}"
   RS_HTTP_TCMALLOC=${RS_HTTP_TCMALLOC})
 
-# Integration: the dashboard page in headless Chromium under load; the
-# screenshot stays in <build>/test-artifacts.
+# Integration: the dashboard page in headless Chromium under load, and a
+# lone second of traffic drawn (screenshot pixels read back with zlib); the
+# screenshots stay in <build>/test-artifacts.
+find_package(ZLIB REQUIRED)
 rs_add_integration_test(it_http_dashboard ${RS_HTTP_TEST_DIR}/it_http_dashboard.c)
-target_link_libraries(it_http_dashboard PRIVATE rs_http_test_client)
+target_link_libraries(it_http_dashboard PRIVATE rs_http_test_client ZLIB::ZLIB)
 target_compile_definitions(it_http_dashboard PRIVATE
   RS_HTTP_LOADGEN_BIN="${RS_HTTP_LOADGEN_BIN}"
   RS_HTTP_ARTIFACT_DIR="${CMAKE_BINARY_DIR}/test-artifacts")
