@@ -6,8 +6,13 @@
  * applies), bounds and help. The environment variable is derived from the
  * flag: --max-memory <-> READSTATED_MAX_MEMORY.
  *
- *   defaults (table) ──> environment ──> argv ──> checks ──> rs_config
- *                         (flag beats env beats default)
+ *   defaults (table) ──> --config file ──> environment ──> argv ──> checks
+ *                         (flag beats env beats file beats default)
+ *
+ * SIGHUP builds the settings anew the same way (config_reread: the file
+ * may have changed), config_diff reports what differs, and
+ * config_apply_live copies the OPT_LIVE settings into the running
+ * configuration; the others need a restart.
  *
  * Flags take `--name value` or `--name=value`; a boolean flag alone means
  * true (`--log-requests`), or takes `=true|false|1|0|yes|no|on|off`.
@@ -44,13 +49,20 @@ typedef struct opt {
     uint64_t min, max; /* numeric bounds (inclusive) */
     const char *metavar;
     const char *help;
+    unsigned flags; /* OPT_LIVE, OPT_SECRET */
 } opt;
+
+/* OPT_LIVE: a reload (SIGHUP) applies a new value to the running server.
+ * OPT_SECRET: never printed; a reload says only that it changed. */
+enum { OPT_LIVE = 1u << 0, OPT_SECRET = 1u << 1 };
 
 #define F(field) offsetof(rs_config, field)
 #define U32MAX   UINT32_MAX
 #define SZMAX    ((uint64_t)1 << 48)
 
 static const opt opts[] = {
+    {"config", OPT_STR, F(config_file), "", 0, 0, "FILE",
+     "settings file, KEY=value per line (READSTATED_KEY or flag name); re-read on SIGHUP"},
     {"listen", OPT_STR, F(listen), "127.0.0.1:7480", 0, 0, "HOST:PORT",
      "address of the framed TCP API (port 0 picks a free port)"},
     {"http", OPT_STR, F(http), "127.0.0.1:7481", 0, 0, "HOST:PORT|off",
@@ -62,7 +74,7 @@ static const opt opts[] = {
     {"redis", OPT_STR, F(redis), "", 0, 0, "HOST:PORT",
      "Redis to persist read states in; empty keeps them in memory only"},
     {"redis-password", OPT_STR, F(redis_password), "", 0, 0, "SECRET",
-     "password for Redis AUTH; empty sends none"},
+     "password for Redis AUTH; empty sends none", OPT_SECRET},
     {"redis-db", OPT_INT, F(redis_db), "0", 0, 1000000, "N", "Redis database number (SELECT)"},
     {"redis-timeout-ms", OPT_U32, F(redis_timeout_ms), "1000", 1, 600000, "MS",
      "per Redis request; loads fail with UNAVAILABLE after this"},
@@ -106,11 +118,11 @@ static const opt opts[] = {
     {"http-timeout-s", OPT_U32, F(http_timeout_s), "30", 1, 100000000, "S",
      "HTTP connection timeout"},
     {"log-level", OPT_LOG_LEVEL, F(log_level), "info", 0, 0, "debug|info|warn|error|off",
-     "lowest level logged (stderr)"},
+     "lowest level logged (stderr); SIGHUP applies a new value", OPT_LIVE},
     {"log-requests", OPT_BOOL, F(log_requests), "false", 0, 0, "true|false",
-     "log one line per request"},
+     "log one line per request; SIGHUP applies a new value", OPT_LIVE},
     {"slow-request-ms", OPT_U32, F(slow_request_ms), "100", 0, 100000000, "MS",
-     "log requests slower than this; 0 = off"},
+     "log requests slower than this; 0 = off; SIGHUP applies a new value", OPT_LIVE},
     {"gc-force-interval-s", OPT_U32, F(gc_force_interval_s), "120", 0, 100000000, "S",
      "garbage-collected comparison build only: force a full collection this often; 0 = never"},
 };
@@ -143,7 +155,7 @@ static int parse_bool(const char *v, bool *out)
 
 /* Set one option from text. src names where the value came from. Returns 0,
  * or -1 after printing an error. */
-static int opt_set(rs_config *cfg, const opt *o, const char *v, const char *src)
+static int opt_set(rs_config *cfg, const opt *o, const char *v, const char *src, FILE *err)
 {
     char *field = (char *)cfg + o->off;
     uint64_t u = 0;
@@ -151,7 +163,7 @@ static int opt_set(rs_config *cfg, const opt *o, const char *v, const char *src)
     switch (o->type) {
     case OPT_STR:
         if (strlen(v) >= RS_ADDR_MAX) {
-            fprintf(stderr, "readstated: %s: value too long (max %d bytes)\n", src,
+            fprintf(err, "readstated: %s: value too long (max %d bytes)\n", src,
                     RS_ADDR_MAX - 1);
             return -1;
         }
@@ -160,7 +172,7 @@ static int opt_set(rs_config *cfg, const opt *o, const char *v, const char *src)
     case OPT_U32:
     case OPT_INT:
         if (rs_parse_u64(v, &u) != 0) {
-            fprintf(stderr, "readstated: %s: '%s' is not a non-negative integer\n", src, v);
+            fprintf(err, "readstated: %s: '%s' is not a non-negative integer\n", src, v);
             return -1;
         }
         break;
@@ -168,7 +180,7 @@ static int opt_set(rs_config *cfg, const opt *o, const char *v, const char *src)
     case OPT_SIZE32:
         if (rs_parse_size(v, &sz) != 0) {
             fprintf(
-                stderr,
+                err,
                 "readstated: %s: '%s' is not a size (examples: 65536, 64KiB, 512MiB, 1GiB)\n",
                 src, v);
             return -1;
@@ -177,7 +189,7 @@ static int opt_set(rs_config *cfg, const opt *o, const char *v, const char *src)
         break;
     case OPT_BOOL:
         if (parse_bool(v, (bool *)field) != 0) {
-            fprintf(stderr, "readstated: %s: '%s' is not a boolean (true or false)\n", src, v);
+            fprintf(err, "readstated: %s: '%s' is not a boolean (true or false)\n", src, v);
             return -1;
         }
         return 0;
@@ -187,22 +199,21 @@ static int opt_set(rs_config *cfg, const opt *o, const char *v, const char *src)
         } else if (strcmp(v, "write-through") == 0) {
             *(rs_durability *)field = RS_DURABILITY_WRITE_THROUGH;
         } else {
-            fprintf(stderr, "readstated: %s: '%s' is not write-behind or write-through\n", src,
-                    v);
+            fprintf(err, "readstated: %s: '%s' is not write-behind or write-through\n", src, v);
             return -1;
         }
         return 0;
     case OPT_LOG_LEVEL:
         if (rs_log_parse_level(v, (rs_log_level *)field) != 0) {
-            fprintf(stderr, "readstated: %s: '%s' is not debug, info, warn, error or off\n",
-                    src, v);
+            fprintf(err, "readstated: %s: '%s' is not debug, info, warn, error or off\n", src,
+                    v);
             return -1;
         }
         return 0;
     default: return -1;
     }
     if (u < o->min || u > o->max) {
-        fprintf(stderr, "readstated: %s: %s is out of range (%llu..%llu)\n", src, v,
+        fprintf(err, "readstated: %s: %s is out of range (%llu..%llu)\n", src, v,
                 (unsigned long long)o->min, (unsigned long long)o->max);
         return -1;
     }
@@ -220,7 +231,7 @@ void config_defaults(rs_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     for (size_t i = 0; i < RS_ARRAY_LEN(opts); i++) {
-        if (opt_set(cfg, &opts[i], opts[i].def, opts[i].name) != 0)
+        if (opt_set(cfg, &opts[i], opts[i].def, opts[i].name, stderr) != 0)
             abort(); /* a bad default in the table: a bug */
     }
 }
@@ -231,8 +242,9 @@ void config_usage(FILE *out)
             "usage: readstated [--flag value | --flag=value]...\n\n"
             "readstates server %s: read states (last read message and mention count per\n"
             "user and channel) over framed protobuf on TCP and Connect RPC on HTTP.\n"
-            "Every flag can also be set in the environment; a flag beats the "
-            "environment.\n\n",
+            "Every flag can also be set in the environment (READSTATED_<FLAG>) or in the\n"
+            "--config file; a flag beats the environment, which beats the file.\n"
+            "SIGHUP re-reads the file and applies the settings marked so below.\n\n",
             RS_VERSION_STRING);
     for (size_t i = 0; i < RS_ARRAY_LEN(opts); i++) {
         const opt *o = &opts[i];
@@ -258,20 +270,20 @@ static const opt *opt_find(const char *name, size_t len)
     return NULL;
 }
 
-static int config_from_env(rs_config *cfg)
+static int config_from_env(rs_config *cfg, FILE *err)
 {
     for (size_t i = 0; i < RS_ARRAY_LEN(opts); i++) {
         char env[96];
         opt_env_name(&opts[i], env, sizeof(env));
         const char *v = getenv(env);
-        if (v != NULL && opt_set(cfg, &opts[i], v, env) != 0)
+        if (v != NULL && opt_set(cfg, &opts[i], v, env, err) != 0)
             return -1;
     }
     return 0;
 }
 
-/* Returns 0, 1 (--help/--version printed) or -1 (error printed). */
-static int config_from_argv(rs_config *cfg, int argc, char **argv)
+/* Returns 0, 1 (--help/--version printed) or -1 (printed to err). */
+static int config_from_argv(rs_config *cfg, int argc, char *const *argv, FILE *err)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -284,7 +296,7 @@ static int config_from_argv(rs_config *cfg, int argc, char **argv)
             return 1;
         }
         if (strncmp(a, "--", 2) != 0) {
-            fprintf(stderr, "readstated: unexpected argument '%s' (see --help)\n", a);
+            fprintf(err, "readstated: unexpected argument '%s' (see --help)\n", a);
             return -1;
         }
         const char *name = a + 2;
@@ -292,7 +304,7 @@ static int config_from_argv(rs_config *cfg, int argc, char **argv)
         size_t nlen = eq != NULL ? (size_t)(eq - name) : strlen(name);
         const opt *o = opt_find(name, nlen);
         if (o == NULL) {
-            fprintf(stderr, "readstated: unknown flag --%.*s (see --help)\n", (int)nlen, name);
+            fprintf(err, "readstated: unknown flag --%.*s (see --help)\n", (int)nlen, name);
             return -1;
         }
         const char *v;
@@ -303,29 +315,29 @@ static int config_from_argv(rs_config *cfg, int argc, char **argv)
         } else if (i + 1 < argc) {
             v = argv[++i];
         } else {
-            fprintf(stderr, "readstated: --%s needs a value (%s)\n", o->name, o->metavar);
+            fprintf(err, "readstated: --%s needs a value (%s)\n", o->name, o->metavar);
             return -1;
         }
         char src[96];
         snprintf(src, sizeof(src), "--%s", o->name);
-        if (opt_set(cfg, o, v, src) != 0)
+        if (opt_set(cfg, o, v, src, err) != 0)
             return -1;
     }
     return 0;
 }
 
 /* Cross-field checks and derived fields. Returns 0, or -1 (printed). */
-static int config_check(rs_config *cfg)
+static int config_check(rs_config *cfg, FILE *err)
 {
     char host[RS_ADDR_MAX];
     int port;
     if (rs_parse_hostport(cfg->listen, host, sizeof(host), &port) != 0) {
-        fprintf(stderr, "readstated: --listen '%s' is not HOST:PORT\n", cfg->listen);
+        fprintf(err, "readstated: --listen '%s' is not HOST:PORT\n", cfg->listen);
         return -1;
     }
     if (strcmp(cfg->http, "off") != 0 &&
         rs_parse_hostport(cfg->http, host, sizeof(host), &port) != 0) {
-        fprintf(stderr, "readstated: --http '%s' is not HOST:PORT or off\n", cfg->http);
+        fprintf(err, "readstated: --http '%s' is not HOST:PORT or off\n", cfg->http);
         return -1;
     }
     cfg->redis_host[0] = '\0';
@@ -334,27 +346,232 @@ static int config_check(rs_config *cfg)
         if (rs_parse_hostport(cfg->redis, cfg->redis_host, sizeof(cfg->redis_host),
                               &cfg->redis_port) != 0 ||
             cfg->redis_port == 0) {
-            fprintf(stderr, "readstated: --redis '%s' is not HOST:PORT\n", cfg->redis);
+            fprintf(err, "readstated: --redis '%s' is not HOST:PORT\n", cfg->redis);
             return -1;
         }
     }
     if (cfg->max_output < (size_t)cfg->max_frame) {
-        fprintf(stderr, "readstated: --max-output (%zu) must be at least --max-frame (%u)\n",
+        fprintf(err, "readstated: --max-output (%zu) must be at least --max-frame (%u)\n",
                 cfg->max_output, cfg->max_frame);
         return -1;
     }
     return 0;
 }
 
-int config_load(rs_config *cfg, int argc, char **argv)
+/* The settings file: --config (the last one) in argv, else READSTATED_CONFIG,
+ * else none (""). */
+static const char *config_file_path(int argc, char *const *argv)
+{
+    const char *path = getenv("READSTATED_CONFIG");
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            path = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+    }
+    return path != NULL ? path : "";
+}
+
+static char *trim(char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t n = strlen(p);
+    while (n > 0 &&
+           (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r' || p[n - 1] == '\n'))
+        p[--n] = '\0';
+    return p;
+}
+
+/* The option a settings-file key names: READSTATED_SOME_FLAG or some-flag. */
+static const opt *opt_find_key(const char *key)
+{
+    for (size_t i = 0; i < RS_ARRAY_LEN(opts); i++) {
+        char env[96];
+        opt_env_name(&opts[i], env, sizeof(env));
+        if (strcmp(key, env) == 0 || strcmp(key, opts[i].name) == 0)
+            return &opts[i];
+    }
+    return NULL;
+}
+
+/* One setting a line, KEY=value, in the format of a systemd EnvironmentFile
+ * (so /etc/default/readstated serves as both): '#' starts a comment line,
+ * an optional `export ` prefix and quotes around the value are dropped.
+ * Returns 0, or -1 (printed to err with the file and line). */
+static int config_from_file(rs_config *cfg, const char *path, FILE *err)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(err, "readstated: --config %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char line[1024];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            fprintf(err, "readstated: %s:%d: line too long\n", path, lineno);
+            rc = -1;
+            break;
+        }
+        char *p = trim(line);
+        if (*p == '\0' || *p == '#')
+            continue;
+        if (strncmp(p, "export ", 7) == 0)
+            p = trim(p + 7);
+        char *eq = strchr(p, '=');
+        if (eq == NULL) {
+            fprintf(err, "readstated: %s:%d: expected KEY=value\n", path, lineno);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(p), *v = trim(eq + 1);
+        size_t vn = strlen(v);
+        if (vn >= 2 && (v[0] == '"' || v[0] == '\'') && v[vn - 1] == v[0]) {
+            v[vn - 1] = '\0';
+            v++;
+        }
+        const opt *o = opt_find_key(key);
+        if (o == NULL || strcmp(o->name, "config") == 0) {
+            fprintf(err, "readstated: %s:%d: unknown setting '%s' (see --help)\n", path, lineno,
+                    key);
+            rc = -1;
+            break;
+        }
+        char src[RS_ADDR_MAX + 96];
+        snprintf(src, sizeof(src), "%s:%d: %s", path, lineno, key);
+        rc = opt_set(cfg, o, v, src, err);
+    }
+    if (rc == 0 && ferror(f)) {
+        fprintf(err, "readstated: --config %s: read error\n", path);
+        rc = -1;
+    }
+    fclose(f);
+    return rc;
+}
+
+/* defaults -> settings file -> environment -> argv -> checks. Returns 0, 1
+ * (--help/--version printed) or -1 (printed to err). */
+static int config_build(rs_config *cfg, int argc, char *const *argv, FILE *err)
 {
     config_defaults(cfg);
-    if (config_from_env(cfg) != 0)
+    for (int i = 1; i < argc; i++) /* answered before any file is read */
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
+            strcmp(argv[i], "--version") == 0)
+            return config_from_argv(cfg, argc, argv, err);
+    const char *path = config_file_path(argc, argv);
+    if (path[0] != '\0' && config_from_file(cfg, path, err) != 0)
         return -1;
-    int rc = config_from_argv(cfg, argc, argv);
+    if (config_from_env(cfg, err) != 0)
+        return -1;
+    int rc = config_from_argv(cfg, argc, argv, err);
     if (rc != 0)
         return rc;
-    return config_check(cfg) == 0 ? 0 : -1;
+    return config_check(cfg, err) == 0 ? 0 : -1;
+}
+
+int config_load(rs_config *cfg, int argc, char **argv)
+{
+    return config_build(cfg, argc, argv, stderr);
+}
+
+int config_reread(rs_config *next, int argc, char *const *argv, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *ef = open_memstream(&buf, &len);
+    if (ef == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = config_build(next, argc, argv, ef);
+    fclose(ef);
+    if (rc != 0) {
+        /* one line, without the program-name prefix */
+        const char *m = buf != NULL ? buf : "";
+        if (strncmp(m, "readstated: ", 12) == 0)
+            m += 12;
+        snprintf(err, errlen, "%s", m[0] != '\0' ? m : "--help or --version in argv");
+        for (char *p = err; *p != '\0'; p++)
+            if (*p == '\n' || *p == '"')
+                *p = *p == '\n' ? ' ' : '\'';
+        for (size_t n = strlen(err); n > 0 && err[n - 1] == ' ';)
+            err[--n] = '\0';
+        rc = -1;
+    }
+    free(buf);
+    return rc;
+}
+
+/* The value of o in cfg as text, as a flag would give it. */
+static void opt_format(const rs_config *cfg, const opt *o, char *buf, size_t len)
+{
+    const char *field = (const char *)cfg + o->off;
+    switch (o->type) {
+    case OPT_STR: snprintf(buf, len, "%s", field); break;
+    case OPT_U32:
+    case OPT_SIZE32: snprintf(buf, len, "%u", *(const uint32_t *)field); break;
+    case OPT_INT: snprintf(buf, len, "%d", *(const int *)field); break;
+    case OPT_SIZE: snprintf(buf, len, "%zu", *(const size_t *)field); break;
+    case OPT_BOOL: snprintf(buf, len, "%s", *(const bool *)field ? "true" : "false"); break;
+    case OPT_DURABILITY:
+        snprintf(buf, len, "%s",
+                 *(const rs_durability *)field == RS_DURABILITY_WRITE_THROUGH ? "write-through"
+                                                                              : "write-behind");
+        break;
+    case OPT_LOG_LEVEL: {
+        static const char *const names[] = {"debug", "info", "warn", "error", "off"};
+        rs_log_level l = *(const rs_log_level *)field;
+        snprintf(buf, len, "%s", (size_t)l < RS_ARRAY_LEN(names) ? names[l] : "?");
+        break;
+    }
+    default: snprintf(buf, len, "?"); break;
+    }
+}
+
+size_t config_diff(const rs_config *cur, const rs_config *next, config_diff_fn fn, void *arg)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < RS_ARRAY_LEN(opts); i++) {
+        const opt *o = &opts[i];
+        char a[RS_ADDR_MAX + 32], b[RS_ADDR_MAX + 32];
+        opt_format(cur, o, a, sizeof(a));
+        opt_format(next, o, b, sizeof(b));
+        if (strcmp(a, b) == 0)
+            continue;
+        n++;
+        if (o->flags & OPT_SECRET)
+            fn(arg, o->name, "(hidden)", "(hidden)", (o->flags & OPT_LIVE) != 0);
+        else
+            fn(arg, o->name, a, b, (o->flags & OPT_LIVE) != 0);
+    }
+    return n;
+}
+
+static size_t opt_width(opt_type t)
+{
+    switch (t) {
+    case OPT_STR: return RS_ADDR_MAX;
+    case OPT_U32:
+    case OPT_SIZE32: return sizeof(uint32_t);
+    case OPT_INT: return sizeof(int);
+    case OPT_SIZE: return sizeof(size_t);
+    case OPT_BOOL: return sizeof(bool);
+    case OPT_DURABILITY: return sizeof(rs_durability);
+    case OPT_LOG_LEVEL: return sizeof(rs_log_level);
+    default: return 0;
+    }
+}
+
+void config_apply_live(rs_config *cur, const rs_config *next)
+{
+    for (size_t i = 0; i < RS_ARRAY_LEN(opts); i++)
+        if (opts[i].flags & OPT_LIVE)
+            memcpy((char *)cur + opts[i].off, (const char *)next + opts[i].off,
+                   opt_width(opts[i].type));
 }
 
 /* 16 random bytes for the cache's SipHash key. */

@@ -2,7 +2,8 @@
  * config.h: every setting of readstated, from flags and READSTATED_* env.
  *
  * Each flag --some-flag has the environment variable READSTATED_SOME_FLAG;
- * a flag beats the environment, the environment beats the default.
+ * a flag beats the environment, the environment beats the settings file
+ * (--config, KEY=value lines), and that beats the default.
  * `readstated --help` lists them all with their defaults.
  */
 #ifndef RS_CONFIG_H
@@ -18,6 +19,7 @@
 #define RS_ADDR_MAX 256
 
 typedef struct rs_config {
+    char config_file[RS_ADDR_MAX]; /* --config: settings file re-read on SIGHUP */
     /* network */
     char listen[RS_ADDR_MAX];    /* host:port of the framed TCP API; default 127.0.0.1:7480 */
     char http[RS_ADDR_MAX];      /* host:port of the HTTP port; "off" disables; default
@@ -60,10 +62,27 @@ typedef struct rs_config {
     uint32_t gc_force_interval_s; /* default 120 */
 } rs_config;
 
-/* Defaults, then the environment, then argv. On --help prints usage to
- * stdout and returns 1; on an error prints a message to stderr and returns
- * -1; otherwise returns 0. */
+/* Defaults, then the --config file (or READSTATED_CONFIG), then the
+ * environment, then argv. On --help prints usage to stdout and returns 1;
+ * on an error prints a message to stderr and returns -1; otherwise
+ * returns 0. */
 int config_load(rs_config *cfg, int argc, char **argv);
+
+/* Build the settings anew as config_load did at start (the settings file
+ * is read again; argv and the environment are the process's own), quietly.
+ * Returns 0, or -1 with a one-line reason in err. */
+int config_reread(rs_config *next, int argc, char *const *argv, char *err, size_t errlen);
+
+/* Called for each setting whose value differs; live says whether
+ * config_apply_live applies it (else it needs a restart). Secrets show as
+ * "(hidden)". */
+typedef void (*config_diff_fn)(void *arg, const char *name, const char *old_value,
+                               const char *new_value, bool live);
+/* Report every difference between cur and next; returns their number. */
+size_t config_diff(const rs_config *cur, const rs_config *next, config_diff_fn fn, void *arg);
+/* Copy the settings that can change at run time (log level, request
+ * logging, slow-request threshold) from next into cur. */
+void config_apply_live(rs_config *cur, const rs_config *next);
 void config_defaults(rs_config *cfg);
 void config_usage(FILE *out);
 /* Fill an engine configuration from the server configuration. */

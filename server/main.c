@@ -2,12 +2,12 @@
  * main.c: readstated, a thin main over server.h.
  *
  *   config_load ─> server_init ─> server_listen ─> http_start ─> server_run
- *   (until SIGTERM/SIGINT and a graceful shutdown) ─> http_stop ─> server_destroy
+ *   (until SIGTERM/SIGINT and a graceful shutdown; SIGHUP reloads) ─> http_stop ─>
+ * server_destroy
  *
  * Exit codes: 0 after a clean shutdown (everything flushed) or --help;
  * 1 when start-up failed or states were left unflushed; 2 on bad flags.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,7 @@
 #include "config.h"
 #include "http.h"
 #include "server.h"
+#include "signals.h"
 
 int main(int argc, char **argv)
 {
@@ -25,10 +26,7 @@ int main(int argc, char **argv)
     if (rc < 0)
         return 2;
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
+    signals_ignore_quiet(); /* SIGPIPE and co. (signals.h) */
 
     rs_server *s = malloc(sizeof(*s));
     if (s == NULL) {
@@ -36,7 +34,10 @@ int main(int argc, char **argv)
         return 1;
     }
     int code = 1;
-    if (server_init(s, &cfg) == 0 && server_listen(s) == 0) {
+    int ok = server_init(s, &cfg);
+    s->argc = argc; /* for reloads (SIGHUP) */
+    s->argv = argv;
+    if (ok == 0 && server_listen(s) == 0) {
         /* http_start also installs the metrics tick; NULL with --http off. */
         s->http = http_start(s);
         if (s->http != NULL || strcmp(cfg.http, "off") == 0)

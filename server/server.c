@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <event2/util.h>
 #include <netdb.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +31,7 @@
 #include "gc_force.h"
 #include "http.h"
 #include "notify.h"
+#include "signals.h"
 #include "watch.h"
 
 #define SERVER_ARENA_CHUNK (64u * 1024u)
@@ -201,12 +201,32 @@ void server_shutdown(rs_server *s)
     event_active(s->drain_ev, EV_TIMEOUT, 0);
 }
 
-static void server_signal_cb(evutil_socket_t sig, short what, void *arg)
+static void server_log_status(rs_server *s)
 {
-    (void)what;
+    const rs_engine_stats *es = engine_stats(s->engine);
+    const rs_cache_stats *cs = cache_stats(engine_cache(s->engine));
+    RS_LOG(&s->log, RS_LOG_INFO, "status",
+           "conns=%u inflight=%llu users=%llu states=%llu cache_bytes=%llu dirty_users=%llu "
+           "redis_configured=%d redis_up=%d shutting_down=%d",
+           s->nconns, (unsigned long long)s->inflight, (unsigned long long)cs->users,
+           (unsigned long long)cs->states, (unsigned long long)cs->bytes,
+           (unsigned long long)es->dirty_users, es->redis_configured, es->redis_up,
+           s->shutting_down);
+}
+
+static void server_on_signal(void *arg, int sig, rs_sig_action action)
+{
     rs_server *s = arg;
-    RS_LOG(&s->log, RS_LOG_INFO, "signal", "name=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    server_shutdown(s);
+    static const char *const actions[] = {"shutdown", "reload", "status", "ignored"};
+    char buf[32];
+    RS_LOG(&s->log, RS_LOG_INFO, "signal", "name=%s action=%s",
+           signals_name(sig, buf, sizeof(buf)), actions[action]);
+    switch (action) {
+    case RS_SIG_SHUTDOWN: server_shutdown(s); break;
+    case RS_SIG_RELOAD: server_reload(s); break;
+    case RS_SIG_STATUS: server_log_status(s); break;
+    case RS_SIG_IGNORED: break;
+    }
 }
 
 /* ---- listener ------------------------------------------------------------ */
@@ -350,12 +370,9 @@ int server_init(rs_server *s, const rs_config *cfg)
     s->exit_ev = server_event(s, -1, 0, server_exit_cb);
     s->accept_retry_ev = server_event(s, -1, 0, server_accept_retry_cb);
     s->tick_ev = server_event(s, -1, EV_PERSIST, server_tick_cb);
-    s->sigterm_ev = server_event(s, SIGTERM, EV_SIGNAL | EV_PERSIST, server_signal_cb);
-    s->sigint_ev = server_event(s, SIGINT, EV_SIGNAL | EV_PERSIST, server_signal_cb);
+    s->signals = signals_start(s->base, rs_gc_force_enabled(), server_on_signal, s);
     struct timeval second = {1, 0};
     event_add(s->tick_ev, &second);
-    event_add(s->sigterm_ev, NULL);
-    event_add(s->sigint_ev, NULL);
     s->gc_force = rs_gc_force_start(s->base, s->cfg.gc_force_interval_s, &s->log);
 
     RS_LOG(&s->log, RS_LOG_INFO, "starting",
@@ -400,17 +417,12 @@ void server_destroy(rs_server *s)
     server_event_free(&s->exit_ev);
     server_event_free(&s->accept_retry_ev);
     server_event_free(&s->tick_ev);
-    if (s->shutting_down) {
-        /* Past the graceful shutdown: a repeated SIGTERM/SIGINT must not
-         * kill the teardown and turn the exit code into a signal's. */
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGTERM);
-        sigaddset(&set, SIGINT);
-        sigprocmask(SIG_BLOCK, &set, NULL);
-    }
-    server_event_free(&s->sigterm_ev);
-    server_event_free(&s->sigint_ev);
+    /* Past the event loop: a repeated SIGTERM/SIGINT must not kill the
+     * teardown and turn the exit code into a signal's. */
+    if (s->shutting_down)
+        signals_block_shutdown();
+    signals_stop(s->signals);
+    s->signals = NULL;
     engine_free(s->engine);
     s->engine = NULL;
     dispatch_destroy(s);

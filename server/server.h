@@ -17,6 +17,10 @@
  * Lifecycle: server_init -> server_listen -> [http_start] -> server_run
  * (returns after a graceful shutdown) -> [http_stop] -> server_destroy.
  *
+ * Signals (signals.h): SIGHUP reloads (reload.c), SIGUSR1 logs a status
+ * line, and SIGTERM, SIGINT, SIGQUIT, SIGXCPU and SIGPWR shut down
+ * gracefully; none of the others an operator might send kills the server.
+ *
  * Graceful shutdown (SIGTERM/SIGINT or server_shutdown): stop accepting,
  * stop reading every connection, let in-flight requests finish (at most
  * shutdown_timeout_ms), then engine_shutdown flushes everything dirty; the
@@ -78,8 +82,9 @@ struct rs_server {
     rs_watch_registry watch;
 
     /* signals, tick, shutdown */
-    struct event *sigterm_ev;
-    struct event *sigint_ev;
+    struct rs_signals *signals; /* signals.h: shutdown, reload, status */
+    int argc;                   /* the process's arguments, for reloads */
+    char **argv;
     struct event *tick_ev;
     struct event *drain_ev; /* checks whether in-flight requests are done */
     uint64_t drain_deadline_ns;
@@ -119,6 +124,11 @@ int server_run(rs_server *s);
 /* conn.c tells the server a connection is gone, http.c that a reply was
  * written (either may be the last output a finishing shutdown waits for). */
 void server_output_done(rs_server *s);
+
+/* Re-read the settings (SIGHUP, reload.c): apply those that can change at
+ * run time, log each difference and whether it applied or needs a
+ * restart. A settings file that does not parse changes nothing. */
+void server_reload(rs_server *s);
 
 /* Begin a graceful shutdown (what SIGTERM does). Safe to call twice. */
 void server_shutdown(rs_server *s);

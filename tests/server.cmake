@@ -3,7 +3,8 @@
 # with a capturing sink; the dispatch fuzz harness over the frame corpus.
 # Integration (label `integration`): the real
 # readstated and redis-server for idle timeouts, loads answered out of
-# order, SIGTERM with requests in flight, and flag handling.
+# order, SIGTERM with requests in flight, and flag handling; SIGHUP reloads
+# under load and every other signal an operator might send (it_signals).
 include(${CMAKE_CURRENT_LIST_DIR}/support.cmake)
 
 if(TARGET readstated_lib)
@@ -29,5 +30,6 @@ if(TARGET readstated_lib)
   endif()
   if(TARGET rs_client)
     rs_add_integration_test(it_server ${RS_SERVER_TEST_DIR}/it_server.c)
+    rs_add_integration_test(it_signals ${RS_SERVER_TEST_DIR}/it_signals.c)
   endif()
 endif()

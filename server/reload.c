@@ -1,0 +1,69 @@
+/*
+ * reload.c: what SIGHUP does. The settings are built anew exactly as at
+ * start (defaults, the --config file read again, the environment, argv);
+ * each setting that differs from the running one is logged once, either
+ * applied (log level, request logging, slow-request threshold: the server
+ * reads them from s->cfg on every request) or reported as needing a
+ * restart, and one summary line closes the reload (these lines are written
+ * whatever the log level, unless logs are off):
+ *
+ *   level=info event=reload_applied name=log-level old=info new=debug
+ *   level=warn event=reload_needs_restart name=max-memory running=... new=...
+ *   level=info event=reload changed=2 applied=1 needs_restart=1 config=/etc/...
+ *
+ * A file that does not parse (or a setting out of range) changes nothing:
+ * the server keeps every running setting and logs reload_failed with the
+ * reason. A reload never stops the server or touches its data.
+ */
+#include <stdio.h>
+
+#include "server.h"
+
+/* A reload is an operator's act: its lines are written whatever the log
+ * level (a reload that lowers the level still says so), unless logs are
+ * off. */
+#define RELOAD_LOG(s, level, event, ...)                                                       \
+    do {                                                                                       \
+        if ((s)->log.min != RS_LOG_OFF)                                                        \
+            rs_log_write(&(s)->log, (level), (event), __VA_ARGS__);                            \
+    } while (0)
+
+typedef struct reload_count {
+    rs_server *s;
+    unsigned applied, restart;
+} reload_count;
+
+static void reload_report(void *arg, const char *name, const char *old_value,
+                          const char *new_value, bool live)
+{
+    reload_count *rc = arg;
+    if (live) {
+        rc->applied++;
+        RELOAD_LOG(rc->s, RS_LOG_INFO, "reload_applied", "name=%s old=\"%s\" new=\"%s\"", name,
+                   old_value, new_value);
+    } else {
+        rc->restart++;
+        RELOAD_LOG(rc->s, RS_LOG_WARN, "reload_needs_restart",
+                   "name=%s running=\"%s\" new=\"%s\"", name, old_value, new_value);
+    }
+}
+
+void server_reload(rs_server *s)
+{
+    rs_config next;
+    char err[512];
+    if (config_reread(&next, s->argc, s->argv, err, sizeof(err)) != 0) {
+        RELOAD_LOG(s, RS_LOG_ERROR, "reload_failed", "config=\"%s\" error=\"%s\" changed=0",
+                   s->cfg.config_file, err);
+        return;
+    }
+    reload_count rc = {s, 0, 0};
+    /* Apply before logging, so a raised level shows its own lines. */
+    rs_config before = s->cfg;
+    config_apply_live(&s->cfg, &next);
+    s->log.min = s->cfg.log_level;
+    size_t changed = config_diff(&before, &next, reload_report, &rc);
+    RELOAD_LOG(s, RS_LOG_INFO, "reload",
+               "changed=%zu applied=%u needs_restart=%u config=\"%s\"", changed, rc.applied,
+               rc.restart, s->cfg.config_file);
+}
