@@ -1,14 +1,18 @@
 /*
  * test_server_config.c: readstated's flags and READSTATED_* environment:
- * defaults, precedence (flag > env > default), value forms, and the errors
- * for bad values; config_to_engine's mapping.
+ * defaults, precedence (flag > env > --config file > default), value
+ * forms, and the errors for bad values; the settings file's format;
+ * config_reread, config_diff and config_apply_live (what SIGHUP uses);
+ * config_to_engine's mapping.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -167,12 +171,122 @@ static void test_to_engine(void **state)
     assert_false(a.cache.keep_tombstones);
 }
 
+/* A settings file with the given text; its path goes into path. */
+static void write_conf(char *path, size_t len, const char *text)
+{
+    snprintf(path, len, "%s/rs-config-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_config_file(void **state)
+{
+    (void)state;
+    char path[512];
+    write_conf(path, sizeof(path),
+               "# comment\n\n  READSTATED_LOG_LEVEL = debug\nexport slow-request-ms=\"7\"\n"
+               "READSTATED_MAX_MEMORY='2GiB'\nflush-interval-ms=300\nlog-requests=true\n");
+    rs_config c;
+    assert_int_equal(load(&c, "--config", path, NULL), 0);
+    assert_int_equal(c.log_level, RS_LOG_DEBUG);
+    assert_int_equal(c.slow_request_ms, 7);
+    assert_int_equal(c.max_memory, (size_t)2 << 30);
+    assert_true(c.log_requests);
+    assert_string_equal(c.config_file, path);
+    /* env beats the file, a flag beats both */
+    setenv("READSTATED_FLUSH_INTERVAL_MS", "400", 1);
+    assert_int_equal(load(&c, "--config", path, NULL), 0);
+    assert_int_equal(c.flush_interval_ms, 400);
+    assert_int_equal(load(&c, "--config", path, "--flush-interval-ms", "500", NULL), 0);
+    assert_int_equal(c.flush_interval_ms, 500);
+    unsetenv("READSTATED_FLUSH_INTERVAL_MS");
+    /* READSTATED_CONFIG names the file too */
+    setenv("READSTATED_CONFIG", path, 1);
+    assert_int_equal(load(&c, NULL), 0);
+    assert_int_equal(c.flush_interval_ms, 300);
+    unsetenv("READSTATED_CONFIG");
+    unlink(path);
+
+    const char *bad[] = {"no-such-setting=1\n", "log-level\n", "log-level=loud\n",
+                         "config=/x\n", "max-list=0\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        write_conf(path, sizeof(path), bad[i]);
+        assert_int_equal(load(&c, "--config", path, NULL), -1);
+        unlink(path);
+    }
+    assert_int_equal(load(&c, "--config", "/nonexistent/readstated.conf", NULL), -1);
+}
+
+typedef struct diff_seen {
+    char names[8][64];
+    bool live[8];
+    size_t n;
+    bool secret_shown;
+} diff_seen;
+
+static void on_diff(void *arg, const char *name, const char *old_value, const char *new_value,
+                    bool live)
+{
+    diff_seen *d = arg;
+    if (strstr(old_value, "hunter") != NULL || strstr(new_value, "hunter") != NULL)
+        d->secret_shown = true;
+    if (d->n < 8) {
+        snprintf(d->names[d->n], sizeof(d->names[d->n]), "%s", name);
+        d->live[d->n++] = live;
+    }
+}
+
+static void test_reread_diff_apply(void **state)
+{
+    (void)state;
+    char path[512];
+    write_conf(path, sizeof(path), "log-level=info\nredis-password=hunter1\n");
+    char *argv[] = {"readstated", "--config", path, "--max-list", "50", NULL};
+    rs_config cur, next;
+    assert_int_equal(config_load(&cur, 5, argv), 0);
+
+    FILE *f = fopen(path, "w"); /* the file changes under the same name */
+    assert_non_null(f);
+    fputs("log-level=warn\nredis-password=hunter2\nmax-memory=3GiB\nmax-list=60\n", f);
+    fclose(f);
+    char err[256];
+    assert_int_equal(config_reread(&next, 5, argv, err, sizeof(err)), 0);
+    assert_int_equal(next.max_list, 50); /* the flag still wins */
+
+    diff_seen d;
+    memset(&d, 0, sizeof(d));
+    assert_int_equal(config_diff(&cur, &next, on_diff, &d), 3);
+    assert_false(d.secret_shown);
+    for (size_t i = 0; i < d.n; i++)
+        assert_int_equal(d.live[i], strcmp(d.names[i], "log-level") == 0);
+
+    config_apply_live(&cur, &next);
+    assert_int_equal(cur.log_level, RS_LOG_WARN);
+    assert_int_equal(cur.max_memory, (size_t)1 << 30); /* needs a restart: unchanged */
+    assert_string_equal(cur.redis_password, "hunter1");
+
+    /* A file that does not parse: an error line, nothing built. */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("log-level=warn\nmax-frame=1\n", f);
+    fclose(f);
+    assert_int_equal(config_reread(&next, 5, argv, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "max-frame"));
+    assert_null(strchr(err, '\n'));
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),    cmocka_unit_test(test_flag_beats_env),
         cmocka_unit_test(test_value_forms), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_help),        cmocka_unit_test(test_to_engine),
+        cmocka_unit_test(test_config_file), cmocka_unit_test(test_reread_diff_apply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
