@@ -136,216 +136,6 @@ static void check_console(const char *err)
     assert_int_equal(bad, 0);
 }
 
-static void test_dashboard_in_chromium(void **state)
-{
-    (void)state;
-    rs_test_server srv;
-    rs_test_server_opts o = {.http = true};
-    assert_int_equal(rs_test_server_start_opts(&srv, &o), 0);
-    char target[64];
-    snprintf(target, sizeof(target), "rs://127.0.0.1:%d", srv.port);
-    const char *lg[] = {RS_HTTP_LOADGEN_BIN,
-                        "--target",
-                        target,
-                        "--rate",
-                        "1000",
-                        "--connections",
-                        "2",
-                        "--duration",
-                        "40",
-                        "--ack",
-                        "80",
-                        "--get-one",
-                        "20",
-                        "--users",
-                        "1000",
-                        "--quiet",
-                        NULL};
-    rs_proc load;
-    assert_int_equal(rs_proc_start(lg, NULL, &load), 0);
-    seconds_wait w = {srv.http_port, 3};
-    assert_true(rs_poll_until(history_filled, &w, 20000));
-
-    char url[128];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/dashboard", srv.http_port);
-    char *dom = NULL, *err = NULL;
-    int code = chromium(url, "--dump-dom", &dom, &err);
-    if (code != 0 || dom == NULL)
-        fail_msg("chromium --dump-dom exited %d:\n%s", code, err ? err : "");
-    check_console(err);
-
-    int polls = attr_int(dom, "data-polls=\"");
-    int points = attr_int(dom, "data-points=\"");
-    printf("dashboard: %d polls, %d seconds of history, %d lines drawn\n", polls, points,
-           count(dom, "class=\"line\""));
-    assert_true(polls >= 3);
-    assert_true(points >= 3);
-    assert_int_equal(attr_int(dom, "data-errors=\""), 0);
-    assert_non_null(strstr(dom, "<div id=\"errors\"></div>"));
-    assert_non_null(strstr(dom, "data-chart=\"latency-Ack\""));
-    assert_non_null(strstr(dom, "data-chart=\"latency-GetReadStates\""));
-    assert_non_null(strstr(dom, "data-chart=\"rps\""));
-    assert_non_null(strstr(dom, "data-chart=\"hit-rate\""));
-    assert_non_null(strstr(dom, "data-chart=\"dirty\""));
-    assert_non_null(strstr(dom, "data-chart=\"redis\""));
-    /* p50, p99, p99.9 and max for two methods, plus the other charts */
-    assert_true(count(dom, "class=\"line\"") >= 10);
-    assert_non_null(strstr(dom, "<b id=\"s-ready\" class=\"ok\">ready</b>"));
-    free(dom);
-    free(err);
-
-    /* A screenshot for people, kept with the build. */
-    mkdir(RS_HTTP_ARTIFACT_DIR, 0755);
-    char shot[PATH_MAX + 32];
-    snprintf(shot, sizeof(shot), "--screenshot=%s/dashboard.png", RS_HTTP_ARTIFACT_DIR);
-    remove(RS_HTTP_ARTIFACT_DIR "/dashboard.png");
-    code = chromium(url, shot, NULL, &err);
-    if (code != 0)
-        fail_msg("chromium --screenshot exited %d:\n%s", code, err ? err : "");
-    check_console(err);
-    free(err);
-    size_t len = 0;
-    char *png = rs_read_file(RS_HTTP_ARTIFACT_DIR "/dashboard.png", &len);
-    assert_non_null(png);
-    assert_true(len > 20000);
-    assert_memory_equal(png, "\x89PNG", 4);
-    free(png);
-    printf("screenshot: %s/dashboard.png (%zu bytes)\n", RS_HTTP_ARTIFACT_DIR, len);
-
-    rs_proc_stop(&load, 0, 10000, NULL);
-    rs_proc_cleanup(&load);
-    rs_test_server_cleanup(&srv);
-}
-
-/* ---- lone seconds --------------------------------------------------------- */
-
-/* GET /dashboard.json parsed, or NULL. */
-static json_t *dash_get(int port)
-{
-    ht_response r;
-    if (ht_get(port, "/dashboard.json", &r) != 0)
-        return NULL;
-    json_t *j = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
-    ht_response_free(&r);
-    return j;
-}
-
-static int method_index(json_t *j, const char *name)
-{
-    json_t *methods = json_object_get(j, "methods");
-    for (size_t m = 0; m < json_array_size(methods); m++)
-        if (strcmp(json_string_value(json_array_get(methods, m)), name) == 0)
-            return (int)m;
-    return -1;
-}
-
-/* history.requests[m]: requests per second of method m, oldest first. */
-static json_t *method_requests(json_t *j, int m)
-{
-    return json_array_get(json_object_get(json_object_get(j, "history"), "requests"),
-                          (size_t)m);
-}
-
-static long long req_at(json_t *req, size_t i)
-{
-    return json_integer_value(json_array_get(req, i));
-}
-
-/* Seconds with requests whose neighbours (both present) have none. */
-static int lone_seconds(json_t *req, int *nonzero)
-{
-    size_t n = json_array_size(req);
-    int lone = 0;
-    *nonzero = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (req_at(req, i) == 0)
-            continue;
-        (*nonzero)++;
-        lone += i > 0 && i + 1 < n && req_at(req, i - 1) == 0 && req_at(req, i + 1) == 0;
-    }
-    return lone;
-}
-
-static long long newest_second(json_t *j)
-{
-    json_t *t = json_object_get(json_object_get(j, "history"), "t");
-    size_t n = json_array_size(t);
-    return n ? json_integer_value(json_array_get(t, n - 1)) : 0;
-}
-
-typedef struct tick_wait {
-    int port;
-    long long after;  /* newest history second seen before */
-    const char *name; /* for burst_closed: the method */
-} tick_wait;
-
-/* The server closed a new second of history since tw->after. */
-static bool new_tick(void *arg)
-{
-    tick_wait *tw = arg;
-    json_t *j = dash_get(tw->port);
-    bool ok = j != NULL && newest_second(j) > tw->after;
-    json_decref(j);
-    return ok;
-}
-
-/* The method's newest second with requests is followed by a closed second. */
-static bool burst_closed(void *arg)
-{
-    tick_wait *tw = arg;
-    json_t *j = dash_get(tw->port);
-    int m = j != NULL ? method_index(j, tw->name) : -1;
-    bool ok = false;
-    if (m >= 0) {
-        json_t *req = method_requests(j, m);
-        size_t n = json_array_size(req);
-        for (size_t i = n; i-- > 0;)
-            if (req_at(req, i) > 0) {
-                ok = i + 1 < n;
-                break;
-            }
-    }
-    json_decref(j);
-    return ok;
-}
-
-#define BURST_CALLS 20
-
-/* One burst of method `name` (SetReadState or DeleteReadStates) right after
- * a tick, so it falls into one second; then wait until the second after it
- * is closed too. Retried (3 times at most) until the history shows a lone
- * second of that method. */
-static void lone_burst(int port, rs_client *c, const char *name, bool set)
-{
-    for (int attempt = 0; attempt < 3; attempt++) {
-        json_t *j = dash_get(port);
-        assert_non_null(j);
-        tick_wait tw = {port, newest_second(j), name};
-        json_decref(j);
-        assert_true(rs_poll_until(new_tick, &tw, 5000));
-        long long t0 = rs_mono_ms();
-        for (uint64_t i = 0; i < BURST_CALLS; i++) {
-            uint64_t channel = 7;
-            rs_status st = set ? rs_client_set(c, 100 + i, channel, 1000 + i, 0, NULL)
-                               : rs_client_delete(c, 100 + i, &channel, 1, false, NULL, NULL);
-            if (st != RS_OK)
-                fail_msg("%s: %s (%s)", name, rs_status_name(st), rs_client_errmsg(c));
-        }
-        long long took = rs_mono_ms() - t0;
-        assert_true(rs_poll_until(burst_closed, &tw, 5000));
-        j = dash_get(port);
-        assert_non_null(j);
-        int nonzero = 0,
-            lone = lone_seconds(method_requests(j, method_index(j, name)), &nonzero);
-        json_decref(j);
-        printf("%s: burst of %d calls in %lld ms; %d lone of %d seconds with traffic\n", name,
-               BURST_CALLS, took, lone, nonzero);
-        if (lone > 0)
-            return;
-    }
-    fail_msg("%s: no lone second of traffic after 3 bursts", name);
-}
-
 /* ---- the screenshot ------------------------------------------------------ */
 
 typedef struct rgb_image {
@@ -540,6 +330,228 @@ static char *chart_svg(const char *dom, const char *id)
     memcpy(svg, start, (size_t)(end - start));
     svg[end - start] = '\0';
     return svg;
+}
+
+static void test_dashboard_in_chromium(void **state)
+{
+    (void)state;
+    rs_test_server srv;
+    rs_test_server_opts o = {.http = true};
+    assert_int_equal(rs_test_server_start_opts(&srv, &o), 0);
+    char target[64];
+    snprintf(target, sizeof(target), "rs://127.0.0.1:%d", srv.port);
+    const char *lg[] = {RS_HTTP_LOADGEN_BIN,
+                        "--target",
+                        target,
+                        "--rate",
+                        "1000",
+                        "--connections",
+                        "2",
+                        "--duration",
+                        "40",
+                        "--ack",
+                        "80",
+                        "--get-one",
+                        "20",
+                        "--users",
+                        "1000",
+                        "--quiet",
+                        NULL};
+    rs_proc load;
+    assert_int_equal(rs_proc_start(lg, NULL, &load), 0);
+    seconds_wait w = {srv.http_port, 3};
+    assert_true(rs_poll_until(history_filled, &w, 20000));
+
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/dashboard", srv.http_port);
+    char *dom = NULL, *err = NULL;
+    int code = chromium(url, "--dump-dom", &dom, &err);
+    if (code != 0 || dom == NULL)
+        fail_msg("chromium --dump-dom exited %d:\n%s", code, err ? err : "");
+    check_console(err);
+
+    int polls = attr_int(dom, "data-polls=\"");
+    int points = attr_int(dom, "data-points=\"");
+    printf("dashboard: %d polls, %d seconds of history, %d lines drawn\n", polls, points,
+           count(dom, "class=\"line\""));
+    assert_true(polls >= 3);
+    assert_true(points >= 3);
+    assert_int_equal(attr_int(dom, "data-errors=\""), 0);
+    assert_non_null(strstr(dom, "<div id=\"errors\"></div>"));
+    assert_non_null(strstr(dom, "data-chart=\"latency-Ack\""));
+    assert_non_null(strstr(dom, "data-chart=\"latency-GetReadStates\""));
+    assert_non_null(strstr(dom, "data-chart=\"rps\""));
+    assert_non_null(strstr(dom, "data-chart=\"hit-rate\""));
+    assert_non_null(strstr(dom, "data-chart=\"dirty\""));
+    assert_non_null(strstr(dom, "data-chart=\"redis\""));
+    /* p50, p99, p99.9 and max for two methods, plus the other charts */
+    assert_true(count(dom, "class=\"line\"") >= 10);
+    assert_non_null(strstr(dom, "<b id=\"s-ready\" class=\"ok\">ready</b>"));
+    free(dom);
+    free(err);
+
+    /* A screenshot for people, kept with the build. */
+    mkdir(RS_HTTP_ARTIFACT_DIR, 0755);
+    char shot[PATH_MAX + 32];
+    snprintf(shot, sizeof(shot), "--screenshot=%s/dashboard.png", RS_HTTP_ARTIFACT_DIR);
+    remove(RS_HTTP_ARTIFACT_DIR "/dashboard.png");
+    code = chromium(url, shot, NULL, &err);
+    if (code != 0)
+        fail_msg("chromium --screenshot exited %d:\n%s", code, err ? err : "");
+    check_console(err);
+    free(err);
+    size_t len = 0;
+    char *png = rs_read_file(RS_HTTP_ARTIFACT_DIR "/dashboard.png", &len);
+    assert_non_null(png);
+    assert_true(len > 20000);
+    assert_memory_equal(png, "\x89PNG", 4);
+    /* Its latency panels (Ack, GetReadStates) hold lines: series-coloured
+     * pixels across seconds of history, as the lone-second test reads them. */
+    rgb_image img;
+    assert_int_equal(png_decode((const unsigned char *)png, len, &img), 0);
+    free(png);
+    px_box panels[3];
+    assert_int_equal(latency_panels(&img, panels, 3), 2);
+    for (int k = 0; k < 2; k++) {
+        int x_lo, x_hi, lit = plot_pixels(&img, panels[k], &x_lo, &x_hi);
+        assert_true(lit >= 20);
+        assert_true(x_hi - x_lo >= 10);
+    }
+    free(img.px);
+    printf("screenshot: %s/dashboard.png (%zu bytes)\n", RS_HTTP_ARTIFACT_DIR, len);
+
+    rs_proc_stop(&load, 0, 10000, NULL);
+    rs_proc_cleanup(&load);
+    rs_test_server_cleanup(&srv);
+}
+
+/* ---- lone seconds --------------------------------------------------------- */
+
+/* GET /dashboard.json parsed, or NULL. */
+static json_t *dash_get(int port)
+{
+    ht_response r;
+    if (ht_get(port, "/dashboard.json", &r) != 0)
+        return NULL;
+    json_t *j = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
+    ht_response_free(&r);
+    return j;
+}
+
+static int method_index(json_t *j, const char *name)
+{
+    json_t *methods = json_object_get(j, "methods");
+    for (size_t m = 0; m < json_array_size(methods); m++)
+        if (strcmp(json_string_value(json_array_get(methods, m)), name) == 0)
+            return (int)m;
+    return -1;
+}
+
+/* history.requests[m]: requests per second of method m, oldest first. */
+static json_t *method_requests(json_t *j, int m)
+{
+    return json_array_get(json_object_get(json_object_get(j, "history"), "requests"),
+                          (size_t)m);
+}
+
+static long long req_at(json_t *req, size_t i)
+{
+    return json_integer_value(json_array_get(req, i));
+}
+
+/* Seconds with requests whose neighbours (both present) have none. */
+static int lone_seconds(json_t *req, int *nonzero)
+{
+    size_t n = json_array_size(req);
+    int lone = 0;
+    *nonzero = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (req_at(req, i) == 0)
+            continue;
+        (*nonzero)++;
+        lone += i > 0 && i + 1 < n && req_at(req, i - 1) == 0 && req_at(req, i + 1) == 0;
+    }
+    return lone;
+}
+
+static long long newest_second(json_t *j)
+{
+    json_t *t = json_object_get(json_object_get(j, "history"), "t");
+    size_t n = json_array_size(t);
+    return n ? json_integer_value(json_array_get(t, n - 1)) : 0;
+}
+
+typedef struct tick_wait {
+    int port;
+    long long after;  /* newest history second seen before */
+    const char *name; /* for burst_closed: the method */
+} tick_wait;
+
+/* The server closed a new second of history since tw->after. */
+static bool new_tick(void *arg)
+{
+    tick_wait *tw = arg;
+    json_t *j = dash_get(tw->port);
+    bool ok = j != NULL && newest_second(j) > tw->after;
+    json_decref(j);
+    return ok;
+}
+
+/* The method's newest second with requests is followed by a closed second. */
+static bool burst_closed(void *arg)
+{
+    tick_wait *tw = arg;
+    json_t *j = dash_get(tw->port);
+    int m = j != NULL ? method_index(j, tw->name) : -1;
+    bool ok = false;
+    if (m >= 0) {
+        json_t *req = method_requests(j, m);
+        size_t n = json_array_size(req);
+        for (size_t i = n; i-- > 0;)
+            if (req_at(req, i) > 0) {
+                ok = i + 1 < n;
+                break;
+            }
+    }
+    json_decref(j);
+    return ok;
+}
+
+#define BURST_CALLS 20
+
+/* One burst of method `name` (SetReadState or DeleteReadStates) right after
+ * a tick, so it falls into one second; then wait until the second after it
+ * is closed too. Retried (3 times at most) until the history shows a lone
+ * second of that method. */
+static void lone_burst(int port, rs_client *c, const char *name, bool set)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        json_t *j = dash_get(port);
+        assert_non_null(j);
+        tick_wait tw = {port, newest_second(j), name};
+        json_decref(j);
+        assert_true(rs_poll_until(new_tick, &tw, 5000));
+        long long t0 = rs_mono_ms();
+        for (uint64_t i = 0; i < BURST_CALLS; i++) {
+            uint64_t channel = 7;
+            rs_status st = set ? rs_client_set(c, 100 + i, channel, 1000 + i, 0, NULL)
+                               : rs_client_delete(c, 100 + i, &channel, 1, false, NULL, NULL);
+            if (st != RS_OK)
+                fail_msg("%s: %s (%s)", name, rs_status_name(st), rs_client_errmsg(c));
+        }
+        long long took = rs_mono_ms() - t0;
+        assert_true(rs_poll_until(burst_closed, &tw, 5000));
+        j = dash_get(port);
+        assert_non_null(j);
+        int nonzero = 0,
+            lone = lone_seconds(method_requests(j, method_index(j, name)), &nonzero);
+        json_decref(j);
+        printf("%s: burst of %d calls in %lld ms; %d lone of %d seconds with traffic\n", name,
+               BURST_CALLS, took, lone, nonzero);
+        if (lone > 0)
+            return;
+    }
+    fail_msg("%s: no lone second of traffic after 3 bursts", name);
 }
 
 static void test_lone_second_drawn(void **state)
