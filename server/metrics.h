@@ -82,6 +82,12 @@ typedef struct rs_metrics {
     rs_metrics_second history[RS_METRICS_HISTORY];
     uint32_t history_head; /* next slot to write */
     uint32_t history_len;
+    /* The bucket lookup, from rs_metrics_bucket_bounds (metrics_init): the
+     * bounds in ns (the last UINT64_MAX, for +Inf), and by the bit length
+     * of a latency in ns the first bucket that can hold it. Bounds at
+     * least 2x apart put a latency in that bucket or the next. */
+    uint64_t bucket_ns[RS_METRICS_NBUCKETS + 1];
+    uint8_t bucket_by_bits[65];
 } rs_metrics;
 
 /* Allocate the per-second histograms. Returns 0, or -1 on out of memory. */

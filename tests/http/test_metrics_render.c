@@ -408,6 +408,45 @@ static size_t qt_dist(int which, uint64_t *ns, const char **name, double qs[4])
     return n;
 }
 
+/* The bucket lookup on the hot path (bit length, then one comparison)
+ * agrees with the plain definition, the first bound >= the latency, at
+ * every bound, either side of it, and over a sweep of all magnitudes. */
+static void test_bucket_lookup(void **state)
+{
+    (void)state;
+    rs_metrics *m = calloc(1, sizeof(*m));
+    assert_int_equal(metrics_init(m), 0);
+    uint64_t probes[4096];
+    size_t np = 0;
+    probes[np++] = 0;
+    probes[np++] = UINT64_MAX;
+    for (int b = 0; b < RS_METRICS_NBUCKETS; b++) {
+        uint64_t ns = (uint64_t)(rs_metrics_bucket_bounds[b] * 1e9 + 0.5);
+        probes[np++] = ns - 1;
+        probes[np++] = ns;
+        probes[np++] = ns + 1;
+    }
+    uint64_t x = 88172645463325252ULL;
+    while (np < sizeof(probes) / sizeof(probes[0])) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        probes[np++] = x >> (x % 64); /* every bit length */
+    }
+    for (size_t i = 0; i < np; i++) {
+        int want = 0;
+        while (want < RS_METRICS_NBUCKETS &&
+               (double)probes[i] / 1e9 > rs_metrics_bucket_bounds[want])
+            want++;
+        uint64_t before = m->method[RS_METHOD_PING].buckets[want];
+        metrics_record(m, RS_METHOD_PING, RS_OK, probes[i]);
+        if (m->method[RS_METHOD_PING].buckets[want] != before + 1)
+            fail_msg("%" PRIu64 " ns: not in bucket %d", probes[i], want);
+    }
+    metrics_destroy(m);
+    free(m);
+}
+
 /* Feed known latencies through metrics_record, render /metrics, parse the
  * buckets back and check that histogram_quantile lands in the contract's
  * bucket of the true quantile (the nearest-rank value). */
@@ -526,9 +565,8 @@ static void test_dashboard_json(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_prometheus),
-        cmocka_unit_test(test_quantiles),
-        cmocka_unit_test(test_tick),
+        cmocka_unit_test(test_prometheus),     cmocka_unit_test(test_bucket_lookup),
+        cmocka_unit_test(test_quantiles),      cmocka_unit_test(test_tick),
         cmocka_unit_test(test_dashboard_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
