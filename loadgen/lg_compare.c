@@ -6,6 +6,8 @@
  * the combined HTML chart. `readstate-loadgen field FILE key.key` prints one
  * value of a saved run (for scripts).
  */
+#include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,21 +18,39 @@ static const json_t *get2_(const json_t *doc, const char *a, const char *b)
     return json_object_get(json_object_get(doc, a), b);
 }
 
-static void row_(const char *name, const json_t *x, const json_t *y, double scale)
+/* One run's value: a count (requests, errors) as a whole number, any other
+ * figure scaled, with three decimals. */
+static void cell_(const json_t *x, double scale, bool count)
+{
+    if (!json_is_number(x))
+        printf(" %14s", "n/a");
+    else if (count)
+        printf(" %14lld", (long long)llround(json_number_value(x)));
+    else
+        printf(" %14.3f", json_number_value(x) * scale);
+}
+
+static void line_(const char *name, const json_t *x, const json_t *y, double scale, bool count)
 {
     printf("%-28s", name);
-    if (json_is_number(x))
-        printf(" %14.3f", json_number_value(x) * scale);
-    else
-        printf(" %14s", "n/a");
-    if (json_is_number(y))
-        printf(" %14.3f", json_number_value(y) * scale);
-    else
-        printf(" %14s", "n/a");
+    cell_(x, scale, count);
+    cell_(y, scale, count);
     if (json_is_number(x) && json_is_number(y) && json_number_value(y) != 0)
         printf(" %10.2f\n", json_number_value(x) / json_number_value(y));
     else
         printf(" %10s\n", "n/a");
+}
+
+/* A figure of both runs and the ratio A/B. */
+static void row_(const char *name, const json_t *x, const json_t *y, double scale)
+{
+    line_(name, x, y, scale, false);
+}
+
+/* A count of both runs and the ratio A/B. */
+static void count_row_(const char *name, const json_t *x, const json_t *y)
+{
+    line_(name, x, y, 1, true);
 }
 
 static void print_compare_(const json_t *a, const json_t *b)
@@ -40,8 +60,8 @@ static void print_compare_(const json_t *a, const json_t *b)
     printf("%-28s %14.14s %14.14s %10s\n", "", la ? la : "A", lb ? lb : "B", "A/B");
     row_("throughput (answered/s)", get2_(a, "totals", "throughput_rps"),
          get2_(b, "totals", "throughput_rps"), 1);
-    row_("answered", get2_(a, "totals", "answered"), get2_(b, "totals", "answered"), 1);
-    row_("errors", get2_(a, "totals", "errors"), get2_(b, "totals", "errors"), 1);
+    count_row_("answered", get2_(a, "totals", "answered"), get2_(b, "totals", "answered"));
+    count_row_("errors", get2_(a, "totals", "errors"), get2_(b, "totals", "errors"));
     static const char *const names[LG_REPORT_NPCT] = {"p50 (ms)",   "p90 (ms)",    "p99 (ms)",
                                                       "p99.9 (ms)", "p99.99 (ms)", "max (ms)"};
     const json_t *sa = get2_(a, "latency", "all"), *sb = get2_(b, "latency", "all");

@@ -202,22 +202,41 @@ static void rate_chart_(FILE *f, const json_t *const *docs, int n)
     fprintf(f, "</svg>\n");
 }
 
+/* doc.obj.key, or doc.key for an empty obj; NULL when absent. */
+static const json_t *field_(const json_t *doc, const char *obj, const char *key)
+{
+    return json_object_get(obj[0] ? json_object_get(doc, obj) : doc, key);
+}
+
+static bool any_key_(const json_t *const *docs, int n, const char *obj, const char *key)
+{
+    for (int i = 0; i < n; i++)
+        if (field_(docs[i], obj, key) != NULL)
+            return true;
+    return false;
+}
+
 static void summary_table_(FILE *f, const json_t *const *docs, int n)
 {
-    /* {object, key, name}; an empty object: a key of the document itself;
-     * "hiccups" rows only when some run has them */
-    static const char *const rows[][3] = {
-        {"totals", "throughput_rps", "throughput (answered/s)"},
-        {"totals", "sent", "sent"},
-        {"totals", "answered", "answered"},
-        {"totals", "errors", "errors"},
-        {"cpu", "loadgen_us_per_req", "load generator CPU (us/request)"},
-        {"cpu", "server_us_per_req", "server CPU (us/request)"},
-        {"hiccups", "p99_us", "platform hiccup p99 (us, 1 ms sleeps)"},
-        {"hiccups", "p999_us", "platform hiccup p99.9 (us)"},
-        {"hiccups", "max_us", "platform hiccup max (us)"},
-        {"hiccups", "over_1ms_pct", "time in hiccups &gt; 1 ms (%)"},
-        {"", "steal_pct", "hypervisor steal (% of CPU time)"},
+    /* an empty object: a key of the document itself; "hiccups" rows only
+     * when some run has them; counts print as integers, figures with two
+     * decimals */
+    static const struct {
+        const char *obj, *key, *name;
+        bool count;
+    } rows[] = {
+        {"totals", "throughput_rps", "throughput (answered/s)", false},
+        {"totals", "sent", "sent", true},
+        {"totals", "answered", "answered", true},
+        {"totals", "errors", "errors", true},
+        {"totals", "states_written", "states written (fill)", true},
+        {"cpu", "loadgen_us_per_req", "load generator CPU (us/request)", false},
+        {"cpu", "server_us_per_req", "server CPU (us/request)", false},
+        {"hiccups", "p99_us", "platform hiccup p99 (us, 1 ms sleeps)", false},
+        {"hiccups", "p999_us", "platform hiccup p99.9 (us)", false},
+        {"hiccups", "max_us", "platform hiccup max (us)", false},
+        {"hiccups", "over_1ms_pct", "time in hiccups &gt; 1 ms (%)", false},
+        {"", "steal_pct", "hypervisor steal (% of CPU time)", false},
     };
     bool any_hiccups = false;
     for (int i = 0; i < n; i++)
@@ -230,17 +249,20 @@ static void summary_table_(FILE *f, const json_t *const *docs, int n)
     }
     fprintf(f, "%s</tr>\n", n == 2 ? "<th>ratio 1st/2nd</th>" : "");
     for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
-        if (strcmp(rows[r][0], "hiccups") == 0 && !any_hiccups)
+        if (strcmp(rows[r].obj, "hiccups") == 0 && !any_hiccups)
             continue;
-        fprintf(f, "<tr><td>%s</td>", rows[r][2]);
+        if (rows[r].count && !any_key_(docs, n, rows[r].obj, rows[r].key))
+            continue; /* states written: fill runs only */
+        fprintf(f, "<tr><td>%s</td>", rows[r].name);
         double v[4] = {0};
         bool have[4] = {false};
         for (int i = 0; i < n; i++) {
-            const json_t *o = rows[r][0][0] ? json_object_get(docs[i], rows[r][0]) : docs[i];
-            const json_t *x = json_object_get(o, rows[r][1]);
+            const json_t *x = field_(docs[i], rows[r].obj, rows[r].key);
             have[i] = json_is_number(x);
             v[i] = have[i] ? json_number_value(x) : 0;
-            if (have[i])
+            if (have[i] && rows[r].count)
+                fprintf(f, "<td>%lld</td>", (long long)llround(v[i]));
+            else if (have[i])
                 fprintf(f, "<td>%.2f</td>", v[i]);
             else
                 fprintf(f, "<td>n/a</td>");

@@ -21,6 +21,7 @@
  */
 #include "lg_report.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -232,6 +233,15 @@ static double num_(const json_t *o, const char *k)
     return json_is_number(v) ? json_number_value(v) : 0.0;
 }
 
+/* A count of the document (requests, samples) as a whole number. */
+static long long count_(const json_t *o, const char *k)
+{
+    const json_t *v = json_object_get(o, k);
+    if (json_is_integer(v))
+        return (long long)json_integer_value(v);
+    return json_is_number(v) ? llround(json_number_value(v)) : 0;
+}
+
 /* The platform's share: hiccups (--hiccups) and hypervisor steal. */
 static void platform_text_(FILE *out, const json_t *doc)
 {
@@ -241,9 +251,9 @@ static void platform_text_(FILE *out, const json_t *doc)
     if (json_is_object(h))
         fprintf(out,
                 "platform hiccups (1 ms sleeps): p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms,"
-                " time in hiccups > 1 ms: %.2f%%  (%.0f sleeps)\n",
+                " time in hiccups > 1 ms: %.2f%%  (%lld sleeps)\n",
                 num_(h, "p50_us") / 1e3, num_(h, "p99_us") / 1e3, num_(h, "p999_us") / 1e3,
-                num_(h, "max_us") / 1e3, num_(h, "over_1ms_pct"), num_(h, "samples"));
+                num_(h, "max_us") / 1e3, num_(h, "over_1ms_pct"), count_(h, "samples"));
     if (json_is_number(steal))
         fprintf(out, "hypervisor steal in the measured phase: %.1f%% of all CPU time%s\n",
                 json_number_value(steal),
@@ -261,14 +271,17 @@ void lg_report_text(FILE *out, const json_t *doc)
             json_string_value(json_object_get(cfg, "mode")));
     if (num_(cfg, "rate") > 0)
         fprintf(out, " %.0f req/s", num_(cfg, "rate"));
-    fprintf(out, ", %.0f connections x pipeline %.0f, %.1f s measured (+%.1f s warm-up)\n",
-            num_(cfg, "connections"), num_(cfg, "pipeline"), num_(tot, "duration_s"),
+    fprintf(out, ", %lld connections x pipeline %lld, %.1f s measured (+%.1f s warm-up)\n",
+            count_(cfg, "connections"), count_(cfg, "pipeline"), num_(tot, "duration_s"),
             num_(cfg, "warmup_s"));
     fprintf(out,
-            "requests: scheduled %.0f  sent %.0f  answered %.0f  ok %.0f  errors %.0f"
-            "  (unsent %.0f, unanswered %.0f)\n",
-            num_(tot, "scheduled"), num_(tot, "sent"), num_(tot, "answered"), num_(tot, "ok"),
-            num_(tot, "errors"), num_(tot, "unsent"), num_(tot, "unanswered"));
+            "requests: scheduled %lld  sent %lld  answered %lld  ok %lld  errors %lld"
+            "  (unsent %lld, unanswered %lld)\n",
+            count_(tot, "scheduled"), count_(tot, "sent"), count_(tot, "answered"),
+            count_(tot, "ok"), count_(tot, "errors"), count_(tot, "unsent"),
+            count_(tot, "unanswered"));
+    if (json_object_get(tot, "states_written") != NULL)
+        fprintf(out, "fill: states written %lld\n", count_(tot, "states_written"));
     fprintf(out, "throughput: %.1f answered/s\n\n", num_(tot, "throughput_rps"));
     fprintf(out, "%-10s %10s %10s %10s %10s %10s %10s %10s   (ms)\n", "method", "count", "p50",
             "p90", "p99", "p99.9", "p99.99", "max");
@@ -276,7 +289,7 @@ void lg_report_text(FILE *out, const json_t *doc)
     const json_t *v;
     json_object_foreach((json_t *)json_object_get(doc, "latency"), k, v)
     {
-        fprintf(out, "%-10s %10.0f", k, num_(v, "count"));
+        fprintf(out, "%-10s %10lld", k, count_(v, "count"));
         for (int i = 0; i < LG_REPORT_NPCT; i++)
             fprintf(out, " %10.3f", num_(v, lg_report_pct_keys[i]) / 1e3);
         fprintf(out, "\n");
@@ -336,14 +349,14 @@ int lg_report_write_csv(const char *path, const json_t *doc)
     const json_t *r;
     json_array_foreach(rows, i, r)
     {
-        fprintf(f, "%.0f,%.0f,%.0f,%.0f,%.3f,%.3f,%.3f,%.3f", num_(r, "t"), num_(r, "sent"),
-                num_(r, "answered"), num_(r, "errors"), num_(r, "p50_us"), num_(r, "p99_us"),
-                num_(r, "p999_us"), num_(r, "max_us"));
+        fprintf(f, "%lld,%lld,%lld,%lld,%.3f,%.3f,%.3f,%.3f", count_(r, "t"), count_(r, "sent"),
+                count_(r, "answered"), count_(r, "errors"), num_(r, "p50_us"),
+                num_(r, "p99_us"), num_(r, "p999_us"), num_(r, "max_us"));
         const json_t *per = json_object_get(r, "methods");
         json_object_foreach((json_t *)first, k, v)
         {
             const json_t *o = json_object_get(per, k);
-            fprintf(f, ",%.0f,%.3f,%.3f,%.3f", num_(o, "answered"), num_(o, "p50_us"),
+            fprintf(f, ",%lld,%.3f,%.3f,%.3f", count_(o, "answered"), num_(o, "p50_us"),
                     num_(o, "p99_us"), num_(o, "max_us"));
         }
         const json_t *hic = json_object_get(r, "hiccup_max_us");

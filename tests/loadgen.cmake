@@ -1,5 +1,5 @@
 # Load generator tests: histograms, schedule, Zipf sampler, the platform
-# hiccup meter and steal reading (unit), and runs
+# hiccup meter and steal reading, how the reports render (unit), and runs
 # of the real readstate-loadgen against a real readstated and a real
 # redis-server (integration).
 if(TARGET readstate_loadgen_lib)
@@ -14,6 +14,8 @@ if(TARGET readstate_loadgen_lib)
   target_link_libraries(test_lg_proto PRIVATE readstate_loadgen_lib)
   rs_add_unit_test(test_lg_hiccup ${CMAKE_CURRENT_SOURCE_DIR}/loadgen/test_hiccup.c)
   target_link_libraries(test_lg_hiccup PRIVATE readstate_loadgen_lib)
+  rs_add_unit_test(test_lg_report ${CMAKE_CURRENT_SOURCE_DIR}/loadgen/test_report.c)
+  target_link_libraries(test_lg_report PRIVATE readstate_loadgen_lib)
 
   include(${CMAKE_CURRENT_LIST_DIR}/support.cmake)
   rs_add_integration_test(it_loadgen ${CMAKE_CURRENT_SOURCE_DIR}/loadgen/it_loadgen.c)

@@ -144,6 +144,19 @@ static void check_outputs_(fixture *f, const char *json, const char *csv, const 
     assert_non_null(out);
     assert_non_null(strstr(out, "throughput"));
     assert_non_null(strstr(out, "1.00")); /* a run against itself: ratio 1 */
+    /* counts are whole numbers: "answered   4000   4000   1.00" */
+    json_t *doc = load_json_(json);
+    assert_non_null(doc);
+    long long answered = (long long)num_(doc, "totals", "answered");
+    json_decref(doc);
+    const char *row = strstr(out, "\nanswered ");
+    char a_cell[32] = "", b_cell[32] = "", ratio[32] = "", want[128];
+    assert_non_null(row);
+    assert_int_equal(sscanf(row + 9, "%31s %31s %31s", a_cell, b_cell, ratio), 3);
+    snprintf(want, sizeof(want), "%lld", answered);
+    assert_string_equal(a_cell, want);
+    assert_string_equal(b_cell, want);
+    assert_string_equal(ratio, "1.00");
     free(out);
     const char *pages[] = {html, cmp_html};
     for (int i = 0; i < 2; i++) {
@@ -155,6 +168,10 @@ static void check_outputs_(fixture *f, const char *json, const char *csv, const 
         assert_null(strstr(page, "<script"));
         assert_null(strstr(page, "src="));
         assert_null(strstr(page, "href="));
+        /* the summary's counts are whole numbers, not "4000.00" */
+        snprintf(want, sizeof(want), "<tr><td>answered</td><td>%lld</td>", answered);
+        if (strstr(page, want) == NULL)
+            fail_msg("%s: no '%s'", pages[i], want);
         free(page);
     }
 }
