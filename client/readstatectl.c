@@ -27,6 +27,7 @@
 #define CTL_EXIT_USAGE     2
 #define CTL_MAX_IDS        100000
 #define CTL_ADDR_MAX       256
+#define CTL_PARSED_VERSION 3 /* parse_args: --version given */
 
 typedef struct ctl_args {
     const char *server;
@@ -74,6 +75,7 @@ static void usage(FILE *out)
             "  --json              print JSON (64-bit ids as strings) instead of tables\n"
             "  --timeout-ms N      connect and request timeout (default %d)\n"
             "  --help              show this help\n"
+            "  --version           print the version and exit\n"
             "\n"
             "exit status: 0 ok; 2 usage error; otherwise the failure's code\n"
             "(3 INVALID_ARGUMENT, 4 DEADLINE_EXCEEDED, 8 RESOURCE_EXHAUSTED, 13 INTERNAL,\n"
@@ -122,7 +124,8 @@ static const char *opt_value(int argc, char **argv, int *i)
     return argv[++*i];
 }
 
-/* Returns 0, 1 for --help, or CTL_EXIT_USAGE. Options may appear anywhere. */
+/* Returns 0, 1 for --help, CTL_PARSED_VERSION for --version, or
+ * CTL_EXIT_USAGE. Options may appear anywhere. */
 static int parse_args(int argc, char **argv, ctl_args *a)
 {
     const char *env = getenv("READSTATECTL_SERVER");
@@ -137,6 +140,8 @@ static int parse_args(int argc, char **argv, ctl_args *a)
         long long n;
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             return 1;
+        } else if (strcmp(arg, "--version") == 0) {
+            return CTL_PARSED_VERSION;
         } else if (strcmp(arg, "--json") == 0) {
             a->json = true;
         } else if (strcmp(arg, "--all") == 0) {
@@ -616,6 +621,9 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc == 1) {
         usage(stdout);
+        rc = 0;
+    } else if (rc == CTL_PARSED_VERSION) {
+        printf("readstatectl %s\n", RS_VERSION_STRING);
         rc = 0;
     } else if (rc == 0) {
         rc = run(&a);

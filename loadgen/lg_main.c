@@ -68,7 +68,8 @@ static void usage_(FILE *f)
            "  --json F --csv F --html F   results, per-second rows, self-contained report\n"
            "  --label S               name of this run in reports\n"
            "  --server-pid PID        also measure the server's CPU per request\n"
-           "  --live / --quiet        a line every second (default: when stderr is a tty)\n");
+           "  --live / --quiet        a line every second (default: when stderr is a tty)\n"
+           "  --version               print the version and exit\n");
 }
 
 enum {
@@ -98,6 +99,7 @@ enum {
     OPT_LIVE,
     OPT_QUIET,
     OPT_HELP,
+    OPT_VERSION,
     OPT_CONNECT_TIMEOUT,
     OPT_HICCUPS,
     OPT_MIX_BASE /* + lg_method */
@@ -130,6 +132,7 @@ static const struct option opts_[] = {
     {"live", no_argument, NULL, OPT_LIVE},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
     {"hiccups", no_argument, NULL, OPT_HICCUPS},
     {"ack", required_argument, NULL, OPT_MIX_BASE + LG_ACK},
@@ -289,6 +292,10 @@ static int parse_(lg_cli *cli, int argc, char **argv)
         if (o == 'h' || o == OPT_HELP) {
             usage_(stdout);
             exit(0);
+        }
+        if (o == OPT_VERSION) {
+            printf("readstate-loadgen %s\n", RS_VERSION_STRING);
+            exit(fflush(stdout) == 0 ? 0 : 1);
         }
         if (o == '?')
             return -1;

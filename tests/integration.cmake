@@ -16,3 +16,10 @@ rs_add_integration_test(it_ctl ${RS_IT_DIR}/it_ctl.c ${RS_IT_COMMON})
 pkg_check_modules(RS_IT_JANSSON REQUIRED IMPORTED_TARGET jansson)
 target_link_libraries(it_ctl PRIVATE PkgConfig::RS_IT_JANSSON)
 rs_add_integration_test(it_client ${RS_IT_DIR}/it_client.c ${RS_IT_COMMON})
+# Every program's --version (readstate-loadgen's when it is built).
+rs_add_integration_test(it_version ${RS_IT_DIR}/it_version.c)
+if(TARGET readstate-loadgen)
+  target_compile_definitions(it_version PRIVATE
+    RS_LOADGEN_BIN="$<TARGET_FILE:readstate-loadgen>")
+  add_dependencies(it_version readstate-loadgen)
+endif()
