@@ -16,6 +16,11 @@ rs_add_integration_test(it_ctl ${RS_IT_DIR}/it_ctl.c ${RS_IT_COMMON})
 pkg_check_modules(RS_IT_JANSSON REQUIRED IMPORTED_TARGET jansson)
 target_link_libraries(it_ctl PRIVATE PkgConfig::RS_IT_JANSSON)
 rs_add_integration_test(it_client ${RS_IT_DIR}/it_client.c ${RS_IT_COMMON})
+# The container health check of deploy/compose.yaml and the Dockerfile, run
+# as written against a real readstated (Docker itself is not needed).
+rs_add_integration_test(it_compose ${RS_IT_DIR}/it_compose.c ${RS_IT_COMMON})
+target_link_libraries(it_compose PRIVATE PkgConfig::RS_IT_JANSSON)
+target_compile_definitions(it_compose PRIVATE RS_IT_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 # Every program's --version (readstate-loadgen's when it is built).
 rs_add_integration_test(it_version ${RS_IT_DIR}/it_version.c)
 if(TARGET readstate-loadgen)
