@@ -48,7 +48,11 @@ target_link_libraries(it_http_rpc PRIVATE rs_http_test_client)
 # Integration: the deploy files with the real Prometheus, promtool and
 # systemd-analyze, under load from the real readstate-loadgen.
 set(RS_HTTP_LOADGEN_BIN "${CMAKE_BINARY_DIR}/bin/readstate-loadgen")
-rs_add_integration_test(it_http_deploy ${RS_HTTP_TEST_DIR}/it_http_deploy.c)
+# It also renders /metrics from known latencies (the server's own metrics
+# code) for promtool to compute histogram_quantile on.
+rs_add_integration_test(it_http_deploy ${RS_HTTP_TEST_DIR}/it_http_deploy.c
+                        ${RS_SERVER_DIR}/metrics.c ${RS_SERVER_DIR}/metrics_render.c)
+target_include_directories(it_http_deploy PRIVATE ${RS_SERVER_DIR})
 target_link_libraries(it_http_deploy PRIVATE rs_http_test_client m)
 if(READSTATES_TCMALLOC)
   set(RS_HTTP_TCMALLOC 1)
