@@ -51,9 +51,11 @@ typedef struct rs_config {
     uint32_t reqs_per_event;  /* requests served per connection per wake-up, default 64 */
     uint32_t max_watches;     /* users one connection may watch, default 100000 */
     /* HTTP */
-    size_t http_max_body;    /* default 1MiB */
-    size_t http_max_headers; /* default 16KiB */
-    uint32_t http_timeout_s; /* default 30 */
+    size_t http_max_body;          /* default 1MiB */
+    size_t http_max_headers;       /* default 16KiB */
+    uint32_t http_timeout_s;       /* idle between requests, or stalled writing; default 30 */
+    uint32_t http_max_connections; /* default 1000 */
+    uint32_t http_request_deadline_ms; /* headers and body of one request; default 10000 */
     /* logs */
     rs_log_level log_level;   /* default info */
     bool log_requests;        /* one line per request; default off */

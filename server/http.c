@@ -1,7 +1,7 @@
 /*
- * http.c: the HTTP port on the server's event base (libevent evhttp).
+ * http.c: the HTTP port's routes on the server's event base.
  *
- *   evhttp (limits: body, headers, timeout) ──gencb──> http_route
+ *   http_conn (connection cap, request deadline, limits) ──on_request──> http_route
  *     ├── POST /readstates.v1.ReadStates/<M>, /twirp/...  ──> http_rpc.c
  *     ├── GET  /metrics          Prometheus text 0.0.4 (metrics_render.c)
  *     ├── GET  /healthz          200 "ok" while the process runs
@@ -20,8 +20,6 @@
 #include "http.h"
 
 #include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,14 +56,19 @@ static rs_http_handler http_handler_of(const char *path)
     return RS_HTTP_HANDLER_OTHER;
 }
 
-/* evhttp wrote a reply out (it does not call this when the connection
- * fails first; the exit grace timer covers those). */
-static void http_reply_written(struct evhttp_request *req, void *arg)
+/* A reply was written out (or its connection failed first). */
+static void http_reply_written(void *arg)
 {
-    (void)req;
     struct rs_http *h = arg;
     h->replies_writing--;
     server_output_done(h->s); /* leaves the loop if this was the last output at exit */
+}
+
+void http_reply(struct rs_http *h, rs_http_req *req, int status, const char *reason,
+                struct evbuffer *body)
+{
+    h->replies_writing++;
+    http_req_reply(req, status, reason, body);
 }
 
 bool http_writing(const struct rs_http *h)
@@ -73,14 +76,11 @@ bool http_writing(const struct rs_http *h)
     return h != NULL && h->replies_writing > 0;
 }
 
-void http_finish(struct rs_http *h, struct evhttp_request *req, const char *what,
-                 int http_status, uint64_t start_ns, bool log)
+void http_finish(struct rs_http *h, rs_http_req *req, const char *what, int http_status,
+                 uint64_t start_ns, bool log)
 {
     rs_server *s = h->s;
-    /* Every reply goes out right after this: count it until written. */
-    evhttp_request_set_on_complete_cb(req, http_reply_written, h);
-    h->replies_writing++;
-    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    const char *path = http_req_path(req);
     int cls = http_status / 100 - 1;
     if (cls >= 0 && cls < RS_HTTP_CLASSES)
         h->stats.requests[http_handler_of(path)][cls]++;
@@ -90,28 +90,22 @@ void http_finish(struct rs_http *h, struct evhttp_request *req, const char *what
     bool slow = s->cfg.slow_request_ms > 0 && ns >= (uint64_t)s->cfg.slow_request_ms * 1000000u;
     if (!slow && !s->cfg.log_requests)
         return;
-    char *peer = NULL;
-    ev_uint16_t port = 0;
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    if (evcon != NULL)
-        evhttp_connection_get_peer(evcon, &peer, &port);
     RS_LOG(&s->log, slow ? RS_LOG_WARN : RS_LOG_INFO, slow ? "slow_request" : "request",
-           "transport=http path=%s result=%s http_status=%d latency_us=%llu peer=%s:%u",
+           "transport=http path=%s result=%s http_status=%d latency_us=%llu peer=%s",
            path != NULL ? path : "-", what, http_status, (unsigned long long)(ns / 1000),
-           peer != NULL ? peer : "-", (unsigned)port);
+           http_req_peer(req));
 }
 
-static void http_send_text(struct rs_http *h, struct evhttp_request *req, int status,
-                           const char *reason, const char *ctype, struct evbuffer *body,
-                           uint64_t start_ns)
+static void http_send_text(struct rs_http *h, rs_http_req *req, int status, const char *reason,
+                           const char *ctype, struct evbuffer *body, uint64_t start_ns)
 {
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", ctype);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+    http_req_add_header(req, "Content-Type", ctype);
+    http_req_add_header(req, "Cache-Control", "no-store");
     http_finish(h, req, reason, status, start_ns, true);
-    evhttp_send_reply(req, status, reason, body);
+    http_reply(h, req, status, reason, body);
 }
 
-static void http_send_string(struct rs_http *h, struct evhttp_request *req, int status,
+static void http_send_string(struct rs_http *h, rs_http_req *req, int status,
                              const char *reason, const char *text, uint64_t start_ns)
 {
     struct evbuffer *b = evbuffer_new();
@@ -149,7 +143,7 @@ static void http_view(struct rs_http *h, rs_metrics_view *v, rs_proc_stats *proc
     v->http = &h->stats;
 }
 
-static void http_metrics(struct rs_http *h, struct evhttp_request *req, uint64_t start_ns)
+static void http_metrics(struct rs_http *h, rs_http_req *req, uint64_t start_ns)
 {
     rs_metrics_view v;
     rs_proc_stats proc;
@@ -166,19 +160,20 @@ static void http_metrics(struct rs_http *h, struct evhttp_request *req, uint64_t
     evbuffer_free(b);
 }
 
-static void http_dashboard_json(struct rs_http *h, struct evhttp_request *req,
-                                uint64_t start_ns)
+static void http_dashboard_json(struct rs_http *h, rs_http_req *req, uint64_t start_ns)
 {
     uint64_t since = 0;
-    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-    if (query != NULL) {
-        struct evkeyvalq params; /* initialised by evhttp_parse_query_str */
-        if (evhttp_parse_query_str(query, &params) == 0) {
-            const char *sv = evhttp_find_header(&params, "since");
-            if (sv != NULL && rs_parse_u64(sv, &since) != 0)
+    const char *query = http_req_query(req);
+    for (const char *p = query; p != NULL && *p != '\0';) { /* ?since=<unix s> */
+        size_t n = strcspn(p, "&");
+        if (n > 6 && n < 32 && strncmp(p, "since=", 6) == 0) {
+            char v[32];
+            memcpy(v, p + 6, n - 6);
+            v[n - 6] = '\0';
+            if (rs_parse_u64(v, &since) != 0)
                 since = 0;
         }
-        evhttp_clear_headers(&params);
+        p += n + (p[n] == '&');
     }
     rs_metrics_view v;
     http_view(h, &v, NULL, NULL);
@@ -193,7 +188,7 @@ static void http_dashboard_json(struct rs_http *h, struct evhttp_request *req,
     evbuffer_free(b);
 }
 
-static void http_dashboard(struct rs_http *h, struct evhttp_request *req, uint64_t start_ns)
+static void http_dashboard(struct rs_http *h, rs_http_req *req, uint64_t start_ns)
 {
     struct evbuffer *b = evbuffer_new();
     if (b != NULL)
@@ -203,7 +198,7 @@ static void http_dashboard(struct rs_http *h, struct evhttp_request *req, uint64
         evbuffer_free(b);
 }
 
-static void http_readyz(struct rs_http *h, struct evhttp_request *req, uint64_t start_ns)
+static void http_readyz(struct rs_http *h, rs_http_req *req, uint64_t start_ns)
 {
     rs_server *s = h->s;
     if (s->shutting_down)
@@ -231,12 +226,12 @@ static const char *const http_route_paths[HTTP_ROUTE_MAX] = {
     "/healthz", "/readyz", "/metrics", "/dashboard", "/dashboard.json", "/", "/favicon.ico",
 };
 
-static void http_route_get(struct rs_http *h, struct evhttp_request *req, http_route_id r,
+static void http_route_get(struct rs_http *h, rs_http_req *req, http_route_id r,
                            uint64_t start_ns)
 {
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+    rs_http_method m = http_req_method(req);
+    if (m != HTTP_M_GET && m != HTTP_M_HEAD) {
+        http_req_add_header(req, "Allow", "GET, HEAD");
         http_send_string(h, req, 405, "Method Not Allowed", "use GET\n", start_ns);
         return;
     }
@@ -248,23 +243,21 @@ static void http_route_get(struct rs_http *h, struct evhttp_request *req, http_r
     case HTTP_ROUTE_DASHBOARD_JSON: http_dashboard_json(h, req, start_ns); break;
     case HTTP_ROUTE_FAVICON: /* browsers ask; an empty answer keeps consoles clean */
         http_finish(h, req, "no_content", 204, start_ns, true);
-        evhttp_send_reply(req, 204, "No Content", NULL);
+        http_reply(h, req, 204, "No Content", NULL);
         break;
     case HTTP_ROUTE_ROOT:
     default:
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Location", "/dashboard");
+        http_req_add_header(req, "Location", "/dashboard");
         http_send_string(h, req, 302, "Found", "see /dashboard\n", start_ns);
         break;
     }
 }
 
-static void http_route(struct evhttp_request *req, void *arg)
+static void http_route(void *arg, rs_http_req *req)
 {
     struct rs_http *h = arg;
     uint64_t start_ns = rs_now_ns();
-    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-    if (path == NULL)
-        path = "/";
+    const char *path = http_req_path(req);
     size_t nc = strlen(HTTP_RPC_CONNECT_PREFIX), nt = strlen(HTTP_RPC_TWIRP_PREFIX);
     if (strncmp(path, HTTP_RPC_CONNECT_PREFIX, nc) == 0) {
         http_rpc_handle(h, req, HTTP_RPC_CONNECT, path + nc, start_ns);
@@ -307,19 +300,6 @@ static void http_tick_off(rs_server *s, void *arg)
 
 /* ---- start / stop ------------------------------------------------------ */
 
-static int http_bound_port(struct evhttp_bound_socket *bs)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &len) != 0)
-        return -1;
-    if (ss.ss_family == AF_INET)
-        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return -1;
-}
-
 static int http_listen(struct rs_http *h)
 {
     rs_server *s = h->s;
@@ -329,21 +309,17 @@ static int http_listen(struct rs_http *h)
         RS_LOG(&s->log, RS_LOG_ERROR, "http_bad_address", "addr=%s", s->cfg.http);
         return -1;
     }
-    struct evhttp_bound_socket *bs =
-        evhttp_bind_socket_with_handle(h->evh, host, (ev_uint16_t)port);
-    if (bs == NULL) {
-        RS_LOG(&s->log, RS_LOG_ERROR, "http_listen_failed", "addr=%s", s->cfg.http);
+    h->port = http_conns_listen(h->conns, host, port);
+    if (h->port < 0)
         return -1;
-    }
-    h->port = http_bound_port(bs);
-    h->bound = bs;
     if (s->cfg.http_port_file[0] != '\0' &&
         server_write_port_file(s->cfg.http_port_file, h->port) != 0) {
         RS_LOG(&s->log, RS_LOG_ERROR, "http_port_file_failed", "path=%s",
                s->cfg.http_port_file);
         return -1;
     }
-    RS_LOG(&s->log, RS_LOG_INFO, "http_listening", "addr=%s port=%d", host, h->port);
+    RS_LOG(&s->log, RS_LOG_INFO, "http_listening", "addr=%s port=%d max_connections=%u", host,
+           h->port, s->cfg.http_max_connections);
     return 0;
 }
 
@@ -358,21 +334,18 @@ struct rs_http *http_start(rs_server *s)
     if (h == NULL)
         return NULL;
     h->s = s;
-    h->evh = evhttp_new(s->base);
-    if (h->evh == NULL) {
-        free(h);
-        return NULL;
-    }
-    evhttp_set_max_body_size(h->evh, (ev_ssize_t)s->cfg.http_max_body);
-    evhttp_set_max_headers_size(h->evh, (ev_ssize_t)s->cfg.http_max_headers);
-    evhttp_set_timeout(h->evh, (int)s->cfg.http_timeout_s);
-    /* Accept every common method so that a wrong one gets our 405. */
-    evhttp_set_allowed_methods(h->evh, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                           EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-    evhttp_set_gencb(h->evh, http_route, h);
+    rs_http_limits lim = {
+        .max_connections = s->cfg.http_max_connections,
+        .max_headers = s->cfg.http_max_headers,
+        .max_body = s->cfg.http_max_body,
+        .request_deadline_ms = s->cfg.http_request_deadline_ms,
+        .idle_timeout_ms = s->cfg.http_timeout_s * 1000u,
+    };
+    rs_http_callbacks cb = {
+        .on_request = http_route, .on_written = http_reply_written, .arg = h};
+    h->conns = http_conns_new(s->base, &lim, &s->log, &cb);
     if (http_listen(h) != 0) {
-        evhttp_free(h->evh);
+        http_conns_free(h->conns);
         free(h);
         return NULL;
     }
@@ -389,10 +362,10 @@ void http_maybe_free(struct rs_http *h)
 
 void http_stop_accepting(struct rs_http *h)
 {
-    if (h == NULL || h->bound == NULL)
+    if (h == NULL || h->stopped_accepting)
         return;
-    evhttp_del_accept_socket(h->evh, h->bound); /* closes the socket */
-    h->bound = NULL;
+    http_conns_stop_accepting(h->conns); /* closes the socket */
+    h->stopped_accepting = true;
     RS_LOG(&h->s->log, RS_LOG_INFO, "http_stop_accepting", "port=%d", h->port);
 }
 
@@ -407,8 +380,8 @@ void http_stop(struct rs_http *h)
     }
     /* Closes every connection: pending calls see their close callback and
      * drop their replies; the struct lives until the last call lets go. */
-    evhttp_free(h->evh);
-    h->evh = NULL;
+    http_conns_free(h->conns);
+    h->conns = NULL;
     h->stopped = true;
     http_maybe_free(h);
 }

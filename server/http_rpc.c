@@ -1,5 +1,5 @@
 /*
- * http_rpc.c: Connect and Twirp unary RPC over evhttp.
+ * http_rpc.c: Connect and Twirp unary RPC over the HTTP port (http_conn.h).
  *
  *   POST /readstates.v1.ReadStates/Ack         (Connect)
  *   POST /twirp/readstates.v1.ReadStates/Ack   (Twirp)
@@ -17,24 +17,16 @@
  *
  * Lifetime of a call (http_call embeds the rs_sink):
  * - Created with one reference; dispatch takes its own while pending.
- * - While unanswered, the connection's close callback points at the call.
- *   If evhttp closes the connection first, it either frees the request
- *   right after the callback (it is still on the connection's list: the
- *   case of http_stop with calls pending) or detaches it (evcon NULL, the
- *   case of a read error or timeout noticed meanwhile) and leaves it to us:
- *   the callback tells the two apart, and the reply then drops the answer,
- *   freeing a detached request. (libevent 2.1 does not read a connection
- *   while its request is served, so a client that merely hangs up shows
- *   only when the reply is written; evhttp then frees it all itself.)
- * - Answering clears the close callback first, so a kept-alive connection
- *   never calls back into a freed call.
+ * - While unanswered, the request's gone callback points at the call: if
+ *   the connection closes first (http_stop, a write error), the call drops
+ *   the request and its reply is never sent.
+ * - Answering clears the gone callback first (http_call_take).
  * - The last unref frees the call; http_stop defers freeing rs_http until
  *   no call refers to it.
  */
 #include "http_rpc.h"
 
 #include <event2/buffer.h>
-#include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,8 +59,7 @@ static const http_rpc_method http_rpc_methods[] = {
 typedef struct http_call {
     rs_sink sink; /* first: the sink pointer is the call pointer */
     struct rs_http *h;
-    struct evhttp_request *req; /* NULL once answered or freed by evhttp */
-    bool detached;              /* evhttp gave the request up to us */
+    rs_http_req *req; /* NULL once answered or gone */
     http_rpc_protocol proto;
     http_body_kind body;
     const ProtobufCFieldDescriptor *resp_field; /* expected Response member */
@@ -110,7 +101,7 @@ static const char *http_reason(int code)
 
 /* Send an error body: Connect {"code","message"} or Twirp {"code","msg"}.
  * Not logged here: see http_rpc_send_error. */
-static void http_rpc_write_error(struct evhttp_request *req, http_rpc_protocol proto,
+static void http_rpc_write_error(struct rs_http *h, rs_http_req *req, http_rpc_protocol proto,
                                  int status, const char *code, const char *message)
 {
     json_t *j = json_object();
@@ -120,32 +111,30 @@ static void http_rpc_write_error(struct evhttp_request *req, http_rpc_protocol p
                         msg != NULL ? msg : json_string("(message not valid UTF-8)"));
     char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(j);
-    struct evkeyvalq *hdr = evhttp_request_get_output_headers(req);
-    evhttp_add_header(hdr, "Content-Type", "application/json");
+    http_req_add_header(req, "Content-Type", "application/json");
     if (status == 405)
-        evhttp_add_header(hdr, "Allow", "POST");
+        http_req_add_header(req, "Allow", "POST");
     struct evbuffer *out = evbuffer_new();
     if (out != NULL && text != NULL)
         evbuffer_add(out, text, strlen(text));
     free(text);
-    evhttp_send_reply(req, status, http_reason(status), out);
+    http_reply(h, req, status, http_reason(status), out);
     if (out != NULL)
         evbuffer_free(out);
 }
 
 /* An error found by the HTTP layer itself (dispatch never saw the call):
  * logged like a request, then sent. */
-static void http_rpc_send_error(struct rs_http *h, struct evhttp_request *req,
-                                http_rpc_protocol proto, int status, const char *code,
-                                const char *message, uint64_t start_ns)
+static void http_rpc_send_error(struct rs_http *h, rs_http_req *req, http_rpc_protocol proto,
+                                int status, const char *code, const char *message,
+                                uint64_t start_ns)
 {
     http_finish(h, req, code, status, start_ns, true);
-    http_rpc_write_error(req, proto, status, code, message);
+    http_rpc_write_error(h, req, proto, status, code, message);
 }
 
-static void http_rpc_send_status(struct rs_http *h, struct evhttp_request *req,
-                                 http_rpc_protocol proto, rs_status st, const char *message,
-                                 uint64_t start_ns)
+static void http_rpc_send_status(struct rs_http *h, rs_http_req *req, http_rpc_protocol proto,
+                                 rs_status st, const char *message, uint64_t start_ns)
 {
     http_rpc_send_error(h, req, proto, http_status_of(proto, st), rs_status_rpc_name(st),
                         message, start_ns);
@@ -195,51 +184,37 @@ static int http_rpc_body(struct evbuffer *out, http_body_kind kind, const Protob
 
 /* ---- the sink ------------------------------------------------------------ */
 
-/* The call's client went away: drop or adopt the request (see the top). */
-static void http_call_closed(struct evhttp_connection *evcon, void *arg)
+/* The call's client went away: the request is gone, the reply is dropped. */
+static void http_call_gone(void *arg)
 {
     http_call *c = arg;
-    if (c->req == NULL)
-        return;
-    bool attached = evhttp_request_get_connection(c->req) == evcon;
+    c->req = NULL;
     c->h->stats.clients_gone++;
-    if (attached)
-        c->req = NULL; /* still on the connection: evhttp frees it next */
-    else
-        c->detached = true; /* detached: ours to free */
-    RS_LOG(&c->h->s->log, RS_LOG_DEBUG, "http_client_gone", "method=%s request=%s", c->rpc,
-           attached ? "freed" : "detached");
+    RS_LOG(&c->h->s->log, RS_LOG_DEBUG, "http_client_gone", "method=%s", c->rpc);
 }
 
 /* Take the request out of the call for answering; NULL if there is no one
- * to answer (the client left; a detached request is freed here). */
-static struct evhttp_request *http_call_take(http_call *c)
+ * to answer (the client left). */
+static rs_http_req *http_call_take(http_call *c)
 {
-    struct evhttp_request *req = c->req;
+    rs_http_req *req = c->req;
     c->req = NULL;
-    if (req == NULL)
-        return NULL;
-    if (c->detached) {
-        evhttp_request_free(req);
-        return NULL;
-    }
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    if (evcon != NULL)
-        evhttp_connection_set_closecb(evcon, NULL, NULL);
+    if (req != NULL)
+        http_req_on_gone(req, NULL, NULL);
     return req;
 }
 
 static void http_call_reply(rs_sink *sink, const Readstates__V1__Response *resp)
 {
     http_call *c = (http_call *)sink;
-    struct evhttp_request *req = http_call_take(c);
+    rs_http_req *req = http_call_take(c);
     if (req == NULL)
         return;
     rs_status st = resp->status != NULL ? (rs_status)resp->status->code : RS_OK;
     if (st != RS_OK) { /* dispatch has logged the call */
         http_finish(c->h, req, rs_status_rpc_name(st), http_status_of(c->proto, st),
                     c->start_ns, false);
-        http_rpc_write_error(req, c->proto, http_status_of(c->proto, st),
+        http_rpc_write_error(c->h, req, c->proto, http_status_of(c->proto, st),
                              rs_status_rpc_name(st),
                              resp->status != NULL ? resp->status->message : NULL);
         return;
@@ -262,9 +237,9 @@ static void http_call_reply(rs_sink *sink, const Readstates__V1__Response *resp)
     const char *ctype = c->body == HTTP_BODY_JSON    ? "application/json"
                         : c->proto == HTTP_RPC_TWIRP ? "application/protobuf"
                                                      : "application/proto";
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", ctype);
+    http_req_add_header(req, "Content-Type", ctype);
     http_finish(c->h, req, "ok", 200, c->start_ns, false);
-    evhttp_send_reply(req, 200, "OK", out);
+    http_reply(c->h, req, 200, "OK", out);
     evbuffer_free(out);
 }
 
@@ -272,7 +247,7 @@ static void http_call_release(rs_sink *sink)
 {
     http_call *c = (http_call *)sink;
     /* Dispatch always replies before letting go; if it did not, answer. */
-    struct evhttp_request *req = http_call_take(c);
+    rs_http_req *req = http_call_take(c);
     if (req != NULL)
         http_rpc_send_status(c->h, req, c->proto, RS_ERR_INTERNAL, "no reply", c->start_ns);
     struct rs_http *h = c->h;
@@ -319,13 +294,12 @@ static int http_body_kind_of(const char *ctype)
 
 /* Decode the body as `desc`. Returns the message (free_unpacked) or NULL
  * with a reason in err. */
-static ProtobufCMessage *http_rpc_decode(struct evhttp_request *req, http_body_kind kind,
+static ProtobufCMessage *http_rpc_decode(rs_http_req *req, http_body_kind kind,
                                          const ProtobufCMessageDescriptor *desc, char *err,
                                          size_t errlen)
 {
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    const uint8_t *data = len > 0 ? evbuffer_pullup(in, -1) : (const uint8_t *)"";
+    size_t len = 0;
+    const uint8_t *data = http_req_body(req, &len);
     if (data == NULL) {
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -341,7 +315,7 @@ static ProtobufCMessage *http_rpc_decode(struct evhttp_request *req, http_body_k
     return m;
 }
 
-void http_rpc_handle(struct rs_http *h, struct evhttp_request *req, http_rpc_protocol proto,
+void http_rpc_handle(struct rs_http *h, rs_http_req *req, http_rpc_protocol proto,
                      const char *method, uint64_t start_ns)
 {
     const char *bad_route = proto == HTTP_RPC_TWIRP ? "bad_route" : "unimplemented";
@@ -364,20 +338,19 @@ void http_rpc_handle(struct rs_http *h, struct evhttp_request *req, http_rpc_pro
     /* A wrong method or Content-Type: Connect answers 405/415 (code
      * unknown); Twirp servers treat both as an unroutable request: 404
      * bad_route. */
-    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+    if (http_req_method(req) != HTTP_M_POST) {
         http_rpc_send_error(h, req, proto, proto == HTTP_RPC_TWIRP ? 404 : 405,
                             proto == HTTP_RPC_TWIRP ? "bad_route" : "unknown",
                             "RPC methods take POST", start_ns);
         return;
     }
-    struct evkeyvalq *in_hdr = evhttp_request_get_input_headers(req);
-    const char *enc = evhttp_find_header(in_hdr, "Content-Encoding");
+    const char *enc = http_req_header(req, "Content-Encoding");
     if (enc != NULL && strcasecmp(enc, "identity") != 0) {
         http_rpc_send_error(h, req, proto, 501, "unimplemented",
                             "compressed request bodies are not supported", start_ns);
         return;
     }
-    const char *ctype = evhttp_find_header(in_hdr, "Content-Type");
+    const char *ctype = http_req_header(req, "Content-Type");
     int kind = http_body_kind_of(ctype);
     if (kind < 0) {
         http_rpc_send_error(h, req, proto, proto == HTTP_RPC_TWIRP ? 404 : 415,
@@ -415,7 +388,7 @@ void http_rpc_handle(struct rs_http *h, struct evhttp_request *req, http_rpc_pro
     c->rpc = m->rpc;
     c->start_ns = start_ns;
     h->calls_live++;
-    evhttp_connection_set_closecb(evhttp_request_get_connection(req), http_call_closed, c);
+    http_req_on_gone(req, http_call_gone, c);
 
     Readstates__V1__Request r = READSTATES__V1__REQUEST__INIT;
     r.id = ++h->next_id;

@@ -24,9 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "accept_pause.h"
 #include "conn.h"
 #include "gc_force.h"
 #include "http.h"
@@ -194,7 +196,7 @@ void server_shutdown(rs_server *s)
         evconnlistener_free(s->listener); /* closes the socket: no new connections */
         s->listener = NULL;
     }
-    event_del(s->accept_retry_ev);
+    accept_pause_forget(&s->accept_pause);
     http_stop_accepting(s->http);
     conn_drain_all(s);
     s->drain_deadline_ns = rs_now_ns() + (uint64_t)s->cfg.shutdown_timeout_ms * 1000000u;
@@ -241,22 +243,7 @@ static void server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 static void server_accept_error_cb(struct evconnlistener *l, void *arg)
 {
     rs_server *s = arg;
-    int err = EVUTIL_SOCKET_ERROR();
-    RS_LOG(&s->log, RS_LOG_ERROR, "accept_failed", "errno=%d error=\"%s\"", err,
-           evutil_socket_error_to_string(err));
-    /* Out of descriptors or memory: back off instead of spinning. */
-    evconnlistener_disable(l);
-    struct timeval tv = {0, 100 * 1000};
-    event_add(s->accept_retry_ev, &tv);
-}
-
-static void server_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    rs_server *s = arg;
-    if (s->listener != NULL)
-        evconnlistener_enable(s->listener);
+    accept_pause_failed(&s->accept_pause, l, EVUTIL_SOCKET_ERROR());
 }
 
 int server_listen(rs_server *s)
@@ -331,6 +318,30 @@ static struct event *server_event(rs_server *s, evutil_socket_t fd, short what,
     return ev;
 }
 
+/* Raise the soft descriptor limit to what the connection caps need (both
+ * ports, plus Redis, listeners, logs and slack). Past the hard limit it
+ * says so: the listeners then pause at the limit (accept_pause.h). */
+static void server_raise_fd_limit(rs_server *s)
+{
+    rlim_t need = (rlim_t)s->cfg.max_connections + s->cfg.http_max_connections + 64;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+        return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+    if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        rl.rlim_cur = was;
+    if (rl.rlim_cur >= need)
+        RS_LOG(&s->log, RS_LOG_INFO, "fd_limit_raised", "from=%llu to=%llu",
+               (unsigned long long)was, (unsigned long long)rl.rlim_cur);
+    else
+        RS_LOG(&s->log, RS_LOG_WARN, "fd_limit_low",
+               "limit=%llu need=%llu max_connections=%u http_max_connections=%u "
+               "hint=\"raise ulimit -n or LimitNOFILE; at the limit new connections wait\"",
+               (unsigned long long)rl.rlim_cur, (unsigned long long)need,
+               s->cfg.max_connections, s->cfg.http_max_connections);
+}
+
 int server_init(rs_server *s, const rs_config *cfg)
 {
     memset(s, 0, sizeof(*s));
@@ -338,6 +349,7 @@ int server_init(rs_server *s, const rs_config *cfg)
     s->log.min = cfg->log_level;
     s->log.out = NULL;
     s->started_wall_ms = rs_wall_ms();
+    server_raise_fd_limit(s);
     rs_arena_init(&s->arena, SERVER_ARENA_CHUNK);
     dispatch_init(s);
     uint64_t key[2];
@@ -368,7 +380,7 @@ int server_init(rs_server *s, const rs_config *cfg)
     s->flush_ev = server_event(s, -1, 0, server_flush_cb);
     s->drain_ev = server_event(s, -1, 0, server_drain_cb);
     s->exit_ev = server_event(s, -1, 0, server_exit_cb);
-    s->accept_retry_ev = server_event(s, -1, 0, server_accept_retry_cb);
+    accept_pause_init(&s->accept_pause, s->base, &s->log, "tcp");
     s->tick_ev = server_event(s, -1, EV_PERSIST, server_tick_cb);
     s->signals = signals_start(s->base, rs_gc_force_enabled(), server_on_signal, s);
     struct timeval second = {1, 0};
@@ -415,7 +427,7 @@ void server_destroy(rs_server *s)
     server_event_free(&s->flush_ev);
     server_event_free(&s->drain_ev);
     server_event_free(&s->exit_ev);
-    server_event_free(&s->accept_retry_ev);
+    accept_pause_destroy(&s->accept_pause);
     server_event_free(&s->tick_ev);
     /* Past the event loop: a repeated SIGTERM/SIGINT must not kill the
      * teardown and turn the exit code into a signal's. */

@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "accept_pause.h"
 #include "config.h"
 #include "engine.h"
 #include "metrics.h"
@@ -70,7 +71,7 @@ struct rs_server {
     struct event *flush_ev; /* runs conn_flush_pending, activated on demand */
     uint32_t nconns;
     uint64_t next_conn_id;
-    struct event *accept_retry_ev; /* re-enables the listener after EMFILE */
+    rs_accept_pause accept_pause; /* EMFILE and co.: pause, log once per interval */
 
     /* requests (dispatch.c) */
     rs_arena arena;       /* per-request memory, reset when depth drops to 0 */
