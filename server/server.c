@@ -318,12 +318,18 @@ static struct event *server_event(rs_server *s, evutil_socket_t fd, short what,
     return ev;
 }
 
+/* Descriptors kept for what is not a client connection: listeners, Redis,
+ * the event base, logs, /proc reads. */
+#define SERVER_FD_RESERVE 32
+
 /* Raise the soft descriptor limit to what the connection caps need (both
- * ports, plus Redis, listeners, logs and slack). Past the hard limit it
- * says so: the listeners then pause at the limit (accept_pause.h). */
-static void server_raise_fd_limit(rs_server *s)
+ * ports plus SERVER_FD_RESERVE). Where the hard limit is lower, lower the
+ * caps to fit it, in proportion (as Redis lowers maxclients), and say so:
+ * a cap then refuses a connection cleanly instead of accept() failing. */
+static void server_fit_fd_limit(rs_server *s)
 {
-    rlim_t need = (rlim_t)s->cfg.max_connections + s->cfg.http_max_connections + 64;
+    uint64_t tcp = s->cfg.max_connections, http = s->cfg.http_max_connections;
+    rlim_t need = (rlim_t)(tcp + http + SERVER_FD_RESERVE);
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
         return;
@@ -331,15 +337,23 @@ static void server_raise_fd_limit(rs_server *s)
     rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
     if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) != 0)
         rl.rlim_cur = was;
-    if (rl.rlim_cur >= need)
+    if (rl.rlim_cur >= need) {
         RS_LOG(&s->log, RS_LOG_INFO, "fd_limit_raised", "from=%llu to=%llu",
                (unsigned long long)was, (unsigned long long)rl.rlim_cur);
-    else
-        RS_LOG(&s->log, RS_LOG_WARN, "fd_limit_low",
-               "limit=%llu need=%llu max_connections=%u http_max_connections=%u "
-               "hint=\"raise ulimit -n or LimitNOFILE; at the limit new connections wait\"",
-               (unsigned long long)rl.rlim_cur, (unsigned long long)need,
-               s->cfg.max_connections, s->cfg.http_max_connections);
+        return;
+    }
+    uint64_t avail = rl.rlim_cur > SERVER_FD_RESERVE + 2 ? rl.rlim_cur - SERVER_FD_RESERVE : 2;
+    uint64_t new_tcp = avail * tcp / (tcp + http);
+    new_tcp = new_tcp < 1 ? 1 : new_tcp;
+    uint64_t new_http = avail - new_tcp < 1 ? 1 : avail - new_tcp;
+    RS_LOG(&s->log, RS_LOG_WARN, "fd_limit_low",
+           "limit=%llu need=%llu max_connections=%llu was=%llu http_max_connections=%llu "
+           "http_was=%llu hint=\"raise ulimit -n or LimitNOFILE to keep the configured caps\"",
+           (unsigned long long)rl.rlim_cur, (unsigned long long)need,
+           (unsigned long long)new_tcp, (unsigned long long)tcp, (unsigned long long)new_http,
+           (unsigned long long)http);
+    s->cfg.max_connections = (uint32_t)new_tcp;
+    s->cfg.http_max_connections = (uint32_t)new_http;
 }
 
 int server_init(rs_server *s, const rs_config *cfg)
@@ -349,7 +363,7 @@ int server_init(rs_server *s, const rs_config *cfg)
     s->log.min = cfg->log_level;
     s->log.out = NULL;
     s->started_wall_ms = rs_wall_ms();
-    server_raise_fd_limit(s);
+    server_fit_fd_limit(s);
     rs_arena_init(&s->arena, SERVER_ARENA_CHUNK);
     dispatch_init(s);
     uint64_t key[2];
