@@ -299,6 +299,23 @@ static rs_status engine_start_load(rs_engine *e, uint64_t user_id, rs_waiter *w)
     return RS_PENDING;
 }
 
+/* Test hook: user_id's load answered with reply, nothing sent: the slot and
+ * LOADING user engine_start_load makes, then the real reply path
+ * (engine_load_reply), no waiters. For tests/fuzz/fuzz_redis_reply.c. */
+rs_user *engine_load_inject(rs_engine *e, uint64_t user_id, const redisReply *reply)
+{
+    if (cache_peek(e->cache, user_id) != NULL || eng_slot_find(&e->slots, user_id) != NULL)
+        return NULL;
+    eng_slot *slot = eng_slot_get(&e->slots, e, user_id);
+    slot->loading = true;
+    rs_user *u = cache_insert(e->cache, user_id);
+    u->status = RS_USER_LOADING;
+    e->stats.loads++;
+    e->stats.loads_in_flight++;
+    engine_load_reply(slot, reply);
+    return cache_peek(e->cache, user_id);
+}
+
 rs_status engine_acquire(rs_engine *e, uint64_t user_id, rs_waiter *w, rs_user **out)
 {
     rs_user *u = cache_lookup(e->cache, user_id);

@@ -571,6 +571,53 @@ static bool flush_one_batch(rs_engine *e, uint64_t now, uint64_t delay)
     return sent_all;
 }
 
+/* Test hook: one merge call answered with reply, nothing sent: the queued
+ * users (up to flush_call_users) go into a batch as flush_one_batch puts
+ * them (FLUSHING, in flight), and reply goes to the real reply path
+ * (flush_reply). Returns the users of the call. For
+ * tests/fuzz/fuzz_redis_reply.c. */
+uint32_t engine_flush_inject(rs_engine *e, const redisReply *reply)
+{
+    uint32_t cap = RS_MAX(e->cfg.flush_call_users, 1u);
+    eng_batch *b = calloc(1, sizeof(*b) + cap * sizeof(eng_flush));
+    if (b == NULL)
+        abort();
+    b->e = e;
+    b->start_ns = rs_now_ns();
+    eng_qent q;
+    while (b->n < cap && eng_ring_pop(&e->ring, &q)) {
+        rs_user *u = cache_peek(e->cache, q.user_id);
+        if (u != NULL)
+            u->bits &= (uint8_t)~RS_USER_DIRTY_QUEUED;
+        if (u == NULL || u->status != RS_USER_READY || !rs_user_dirty(u)) {
+            unaccount(e, u);
+            continue;
+        }
+        eng_flush *f = &b->ents[b->n++];
+        f->batch = b;
+        f->user_id = u->user_id;
+        f->version = u->version;
+        f->since_ns = q.since_ns;
+        f->nstates = unflushed_count(u);
+        u->bits |= RS_USER_FLUSHING;
+    }
+    uint32_t n = b->n;
+    if (n == 0) {
+        free(b);
+        return 0;
+    }
+    b->ents[0].ncall = n;
+    b->pending = 1;
+    e->stats.flush_users += n;
+    b->next = e->inflight;
+    if (e->inflight != NULL)
+        e->inflight->prev = b;
+    e->inflight = b;
+    e->inflight_batches++;
+    flush_reply(&b->ents[0], reply);
+    return n;
+}
+
 static void flush_pass(rs_engine *e)
 {
     if (e->closing)

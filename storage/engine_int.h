@@ -146,4 +146,10 @@ void engine_flush_store_state(rs_engine *e, bool up);
 rs_status engine_flush_commit(rs_engine *e, rs_user *u, rs_waiter *w);
 void engine_flush_shutdown(rs_engine *e, rs_engine_done_fn done, void *arg);
 
+/* Test hooks (tests/fuzz/fuzz_redis_reply.c): the reply paths of a load
+ * (user_id not cached; returns the READY user or NULL) and of one merge
+ * call of the queued users (returns how many), with nothing sent. */
+rs_user *engine_load_inject(rs_engine *e, uint64_t user_id, const redisReply *reply);
+uint32_t engine_flush_inject(rs_engine *e, const redisReply *reply);
+
 #endif /* RS_ENGINE_INT_H */
