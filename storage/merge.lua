@@ -19,9 +19,19 @@
 -- applies, so the user costs one HGET and one HSET (and an HDEL for
 -- deletes). Otherwise _v and the fields are read with one HMGET and written
 -- with one HSET and one HDEL per chunk of 500 (unpack has a stack limit).
+-- Every stored value the script compares is checked first (stored_value.h
+-- has the rules; the fast path reads and compares only _v): _v must be a canonical decimal (no sign, no leading zero,
+-- at most 2^64-1) and a field read must be
+-- <version>:<last_message_id>:<mention_count>:<flags> of canonical
+-- decimals in range. A user whose hash fails the check gets the error
+-- "STORED_INVALID <key> field <name>: <what>" and nothing of that hash is
+-- written (all chunks are read and checked before the first write), so a
+-- hand-written "0005" is never compared as a string and never written over.
 -- Returns an array with one entry per key: the number of fields changed,
 -- or the error of that user's failed command (redis.pcall: one user's
 -- wrong-type key does not stop the others).
+local U64 = '18446744073709551615'
+local U32 = '4294967295'
 local function newer(a, b)
   if #a ~= #b then return #a > #b end
   return a > b
@@ -29,6 +39,25 @@ end
 local function failed(r)
   return type(r) == 'table' and r.err ~= nil
 end
+-- A canonical decimal no larger than max (a decimal string).
+local function canon(s, max)
+  if not string.find(s, '^%d+$') then return false end
+  if #s > 1 and string.byte(s, 1) == 48 then return false end
+  return #s < #max or (#s == #max and s <= max)
+end
+-- A stored state's version, or nil when the value breaks the format.
+local function stored_version(val)
+  local v, m, c, f = string.match(val, '^(%d+):(%d+):(%d+):(%d+)$')
+  if v and canon(v, U64) and canon(m, U64) and canon(c, U32) and canon(f, '1') then
+    return v
+  end
+  return nil
+end
+local function invalid(key, field, what)
+  return {err = 'STORED_INVALID ' .. key .. ' field ' .. field .. ': ' .. what}
+end
+local BAD_V = 'not a canonical decimal in [0, 2^64-1]'
+local BAD_STATE = 'not <version>:<last_message_id>:<mention_count>:<flags> of canonical decimals'
 -- A value sent: its version (nil if malformed) and whether it is a delete.
 local function version_of(val)
   if string.byte(val, 1) == 45 then return string.sub(val, 2), true end
@@ -39,6 +68,7 @@ local function fast(key, ver, i, n)
   local cur = redis.pcall('HGET', key, '_v')
   if failed(cur) then return cur end
   if not cur then return nil end
+  if not canon(cur, U64) then return invalid(key, '_v', BAD_V) end
   local sets, dels = {}, {}
   if newer(ver, cur) then
     sets[1] = '_v'
@@ -67,37 +97,59 @@ local function fast(key, ver, i, n)
   end
   return (#sets - nv) / 2 + gone
 end
+-- Read _v and the fields sent, in chunks of 500, and check every value
+-- read; returns the chunks, or nil and the error.
+local function read_checked(key, i, n)
+  local chunks = {}
+  local stop = i + 2 * n
+  local k = i
+  repeat
+    local last = math.min(k + 998, stop - 1)
+    local fields = {}
+    if k == i then fields[1] = '_v' end
+    local base = #fields
+    for a = k, last, 2 do fields[#fields + 1] = ARGV[a] end
+    local old = redis.pcall('HMGET', key, unpack(fields))
+    if failed(old) then return nil, old end
+    if base == 1 and old[1] and not canon(old[1], U64) then
+      return nil, invalid(key, '_v', BAD_V)
+    end
+    local vers = {}
+    for j = base + 1, #fields do
+      if old[j] then
+        vers[j] = stored_version(old[j])
+        if not vers[j] then return nil, invalid(key, fields[j], BAD_STATE) end
+      end
+    end
+    chunks[#chunks + 1] = {at = k, fields = fields, base = base, old = old, vers = vers}
+    k = last + 2
+  until k >= stop
+  return chunks
+end
 local function merge(key, ver, i, n)
   if n <= 500 then
     local r = fast(key, ver, i, n)
     if r then return r end
   end
+  local chunks, err = read_checked(key, i, n)
+  if not chunks then return err end
   local changed = 0
-  local first = true
-  local stop = i + 2 * n
-  repeat
-    local last = math.min(i + 998, stop - 1)
-    local fields = {}
-    if first then fields[1] = '_v' end
-    local base = #fields
-    for k = i, last, 2 do fields[#fields + 1] = ARGV[k] end
-    local old = redis.pcall('HMGET', key, unpack(fields))
-    if failed(old) then return old end
+  for _, c in ipairs(chunks) do
     local sets, dels = {}, {}
-    if first and (not old[1] or newer(ver, old[1])) then
+    if c.base == 1 and (not c.old[1] or newer(ver, c.old[1])) then
       sets[1] = '_v'
       sets[2] = ver
     end
     local nv = #sets
-    for j = base + 1, #fields do
-      local val = ARGV[i + 2 * (j - base) - 1]
+    for j = c.base + 1, #c.fields do
+      local val = ARGV[c.at + 2 * (j - c.base) - 1]
       local v, del = version_of(val)
-      local oldver = old[j] and string.match(old[j], '^(%d+):')
+      local oldver = c.vers[j]
       if v and (not oldver or newer(v, oldver)) then
         if del then
-          if old[j] then dels[#dels + 1] = fields[j] end
+          if c.old[j] then dels[#dels + 1] = c.fields[j] end
         else
-          sets[#sets + 1] = fields[j]
+          sets[#sets + 1] = c.fields[j]
           sets[#sets + 1] = val
         end
       end
@@ -111,9 +163,7 @@ local function merge(key, ver, i, n)
       if failed(r) then return r end
     end
     changed = changed + (#sets - nv) / 2 + #dels
-    first = false
-    i = last + 2
-  until i >= stop
+  end
   return changed
 end
 local out = {}

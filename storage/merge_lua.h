@@ -18,7 +18,10 @@
  * read with one HMGET and written with one HSET/HDEL per chunk of 500: a
  * few commands per user, not two per state, and many users per call. The
  * reply is an array with one entry per key: the number of fields changed,
- * or that user's error (the other users are still merged). With one key per
+ * or that user's error (the other users are still merged). A stored _v or
+ * field the script reads and is not canonical (stored_value.h) fails its
+ * user with "STORED_INVALID <key> field <name>: <what>" before anything of
+ * that hash is written. With one key per
  * call (--flush-users-per-call 1) every call touches one hash slot, as Redis
  * Cluster requires. storage/merge.lua is the commented copy; the string here
  * is the same script without comments.

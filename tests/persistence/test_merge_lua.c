@@ -3,8 +3,10 @@
  * (no readstated): a field is replaced only by a higher version, _v only
  * rises, a delete removes a field only when it is newer, versions compare
  * exactly as decimal numbers, one call merges several users and one user's
- * failure does not stop the others, and the readable storage/merge.lua is
- * the script the server embeds.
+ * failure does not stop the others, the readable storage/merge.lua is the
+ * script the server embeds, and a stored _v or field that is not canonical
+ * (hand-written "0005", "1:abc:0:0") fails its user and is never compared
+ * or written over.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -322,6 +324,172 @@ static void test_noscript_after_flush(void **state)
     freeReplyObject(r);
 }
 
+/* ---- stored values that break the format ---------------------------------- */
+
+/* HSET key field value ... (NULL-terminated), as written by hand. */
+static void hset(fixture *f, const char *key, ...)
+{
+    const char *argv[32];
+    size_t n = 0;
+    argv[n++] = "HSET";
+    argv[n++] = key;
+    va_list ap;
+    va_start(ap, key);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && n < RS_ARRAY_LEN(argv))
+        argv[n++] = a;
+    va_end(ap);
+    redisReply *r = redisCommandArgv(f->c, (int)n, argv, NULL);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+}
+
+/* One user's merge that the script must refuse: its entry is the error
+ * "STORED_INVALID <key> field <field>: ...". */
+static void expect_refused(fixture *f, const char *key, const char *field, const char *ver,
+                           const char *ch, const char *val)
+{
+    const char *argv[] = {"EVALSHA", f->sha, "1", key, ver, "1", ch, val};
+    redisReply *r = redisCommandArgv(f->c, (int)RS_ARRAY_LEN(argv), argv, NULL);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->elements, 1);
+    if (r->element[0]->type != REDIS_REPLY_ERROR)
+        fail_msg("merge into %s was not refused (reply type %d, %lld)", key,
+                 r->element[0]->type, r->element[0]->integer);
+    char want[96];
+    snprintf(want, sizeof(want), "STORED_INVALID %s field %s: ", key, field);
+    if (strncmp(r->element[0]->str, want, strlen(want)) != 0)
+        fail_msg("error \"%s\", want the prefix \"%s\"", r->element[0]->str, want);
+    freeReplyObject(r);
+}
+
+/* A hand-written _v "0005": compared as a string it ranks above "6" (longer),
+ * so every merge would leave _v behind. The script refuses the user, on the
+ * fast path and on the field-by-field one, and writes nothing. */
+static void test_refuses_noncanonical_v(void **state)
+{
+    fixture *f = *state;
+    const char *k = "readstates:{60}";
+    hset(f, k, "_v", "0005", "3", "4:100:0:0", NULL);
+    expect_refused(f, k, "_v", "6", "3", "6:200:0:0"); /* fast path (6 > _v?) */
+    expect_refused(f, k, "_v", "6", "3", "-6");
+    expect_field(f, k, "_v", "0005");
+    expect_field(f, k, "3", "4:100:0:0");
+    /* Other malformed _v values: sign, space, past 2^64-1, empty, junk. */
+    static const char *const bad[] = {
+        "+5", " 5", "5 ",   "-1", "18446744073709551616", "99999999999999999999",
+        "",   "5x", "0x10", "00"};
+    for (size_t i = 0; i < RS_ARRAY_LEN(bad); i++) {
+        hset(f, k, "_v", bad[i], NULL);
+        expect_refused(f, k, "_v", "7", "3", "7:300:0:0");
+        expect_field(f, k, "3", "4:100:0:0");
+    }
+    /* Fixed by an operator: the same merge lands. */
+    hset(f, k, "_v", "5", NULL);
+    assert_int_equal(merge(f, k, "7", "3", "7:300:0:0", NULL), 1);
+    expect_field(f, k, "_v", "7");
+    expect_field(f, k, "3", "7:300:0:0");
+    /* The largest version is canonical and compares right. */
+    hset(f, k, "_v", "18446744073709551615", NULL);
+    assert_int_equal(merge(f, k, "8", "3", "8:400:0:0", NULL), 1);
+    expect_field(f, k, "_v", "18446744073709551615");
+    expect_field(f, k, "3", "8:400:0:0");
+}
+
+/* Fields the script reads (the field-by-field path: a version not newer
+ * than _v) must be canonical too: "0004" would rank above "6", and
+ * "1:abc:0:0" is no state at all. */
+static void test_refuses_bad_field(void **state)
+{
+    fixture *f = *state;
+    const char *k = "readstates:{61}";
+    static const char *const bad[] = {
+        "0004:100:0:0", "1:abc:0:0",        "1:2:3",
+        "1:2:3:4:5",    "1:2:3:0:",         ":1:2:0",
+        "1:2:3:2",      "1:2:4294967296:0", "18446744073709551616:1:0:0",
+        "1:-2:0:0",     "1: 2:0:0"};
+    for (size_t i = 0; i < RS_ARRAY_LEN(bad); i++) {
+        hset(f, k, "_v", "9", "3", bad[i], NULL);
+        expect_refused(f, k, "3", "6", "3", "6:200:0:0");
+        expect_refused(f, k, "3", "6", "3", "-6");
+        expect_field(f, k, "3", bad[i]);
+        expect_field(f, k, "_v", "9");
+    }
+    /* A good field beside it still merges once the bad one is fixed. */
+    hset(f, k, "3", "4:100:0:0", NULL);
+    assert_int_equal(merge(f, k, "6", "3", "6:200:0:0", NULL), 1);
+    expect_field(f, k, "3", "6:200:0:0");
+    expect_field(f, k, "_v", "9");
+}
+
+/* A bad field in the third chunk of a large merge: nothing of the hash is
+ * written, not even the first chunks (all are read and checked first). */
+static void test_refuses_before_any_chunk_is_written(void **state)
+{
+    fixture *f = *state;
+    const char *k = "readstates:{62}";
+    enum { N = 1200 };
+    static char bufs[2 * N][48];
+    const char *argv[2 * N + 6];
+    hset(f, k, "_v", "5000", "1100", "7:x:0:0", NULL);
+    size_t n = 0;
+    argv[n++] = "EVALSHA";
+    argv[n++] = f->sha;
+    argv[n++] = "1";
+    argv[n++] = k;
+    argv[n++] = "4000"; /* below _v: the field-by-field path */
+    char count[16];
+    snprintf(count, sizeof(count), "%d", N);
+    argv[n++] = count;
+    for (int i = 0; i < N; i++) {
+        snprintf(bufs[2 * i], sizeof(bufs[0]), "%d", i + 1);
+        snprintf(bufs[2 * i + 1], sizeof(bufs[0]), "%d:%d:0:0", 3000 + i, 100 + i);
+        argv[n++] = bufs[2 * i];
+        argv[n++] = bufs[2 * i + 1];
+    }
+    redisReply *r = redisCommandArgv(f->c, (int)n, argv, NULL);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->element[0]->type, REDIS_REPLY_ERROR);
+    assert_non_null(strstr(r->element[0]->str, "STORED_INVALID readstates:{62} field 1100: "));
+    freeReplyObject(r);
+    r = redisCommand(f->c, "HLEN %s", k);
+    assert_non_null(r);
+    assert_int_equal(r->integer, 2); /* _v and the bad field: nothing added */
+    freeReplyObject(r);
+}
+
+/* One call, three users: the one with a bad _v is refused, the others are
+ * merged. */
+static void test_refusal_fails_only_its_user(void **state)
+{
+    fixture *f = *state;
+    hset(f, "readstates:{64}", "_v", "007", NULL);
+    /* clang-format off */
+    const char *argv[] = {
+        "EVALSHA", f->sha, "3", "readstates:{63}", "readstates:{64}", "readstates:{65}",
+        "4", "1", "1", "4:40:0:0",
+        "9", "1", "1", "9:90:0:0",
+        "2", "1", "1", "2:20:0:0",
+    };
+    /* clang-format on */
+    redisReply *r = redisCommandArgv(f->c, (int)RS_ARRAY_LEN(argv), argv, NULL);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->elements, 3);
+    assert_int_equal(r->element[0]->integer, 1);
+    assert_int_equal(r->element[1]->type, REDIS_REPLY_ERROR);
+    assert_non_null(strstr(r->element[1]->str, "STORED_INVALID readstates:{64} field _v"));
+    assert_int_equal(r->element[2]->integer, 1);
+    freeReplyObject(r);
+    expect_field(f, "readstates:{63}", "1", "4:40:0:0");
+    expect_field(f, "readstates:{64}", "1", NULL);
+    expect_field(f, "readstates:{64}", "_v", "007");
+    expect_field(f, "readstates:{65}", "1", "2:20:0:0");
+}
+
 /* storage/merge.lua without its comment lines is the embedded script. */
 static void test_readable_copy_matches(void **state)
 {
@@ -357,6 +525,10 @@ int main(void)
         cmocka_unit_test(test_several_users),
         cmocka_unit_test(test_noscript_after_flush),
         cmocka_unit_test(test_readable_copy_matches),
+        cmocka_unit_test(test_refuses_noncanonical_v),
+        cmocka_unit_test(test_refuses_bad_field),
+        cmocka_unit_test(test_refuses_before_any_chunk_is_written),
+        cmocka_unit_test(test_refusal_fails_only_its_user),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
