@@ -45,6 +45,11 @@ target_link_libraries(rs_http_test_client PUBLIC rs_testsupport PkgConfig::RS_HT
 rs_add_integration_test(it_http_rpc ${RS_HTTP_TEST_DIR}/it_http_rpc.c)
 target_link_libraries(it_http_rpc PRIVATE rs_http_test_client)
 
+# Integration: the HTTP port's limits (slowloris deadline, connection cap,
+# descriptor limits) with thousands of real loopback connections.
+rs_add_integration_test(it_http_limits ${RS_HTTP_TEST_DIR}/it_http_limits.c)
+target_link_libraries(it_http_limits PRIVATE rs_http_test_client)
+
 # Integration: the deploy files with the real Prometheus, promtool and
 # systemd-analyze, under load from the real readstate-loadgen.
 set(RS_HTTP_LOADGEN_BIN "${CMAKE_BINARY_DIR}/bin/readstate-loadgen")
