@@ -37,6 +37,10 @@ rs_add_unit_test(test_metrics_render ${RS_HTTP_TEST_DIR}/test_metrics_render.c
 target_include_directories(test_metrics_render PRIVATE ${RS_SERVER_DIR})
 target_link_libraries(test_metrics_render PRIVATE PkgConfig::RS_HTTP_JANSSON ${RS_MALLOC_LIBS})
 
+rs_add_unit_test(test_http_parse ${RS_HTTP_TEST_DIR}/test_http_parse.c
+                 ${RS_SERVER_DIR}/http_parse.c)
+target_include_directories(test_http_parse PRIVATE ${RS_SERVER_DIR})
+
 # Integration: the real readstated's HTTP port.
 add_library(rs_http_test_client STATIC ${RS_HTTP_TEST_DIR}/http_test_client.c)
 target_include_directories(rs_http_test_client PUBLIC ${RS_HTTP_TEST_DIR})
