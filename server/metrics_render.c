@@ -220,6 +220,18 @@ static void pm_http(pm_out *o, const rs_http_stats *h)
         }
     pm_u64(o, "readstates_http_clients_gone_total", "counter",
            "HTTP calls whose connection closed before their reply.", h->clients_gone);
+    pm_u64(o, "readstates_http_connections_open", "gauge", "Open HTTP connections.",
+           h->conns_open);
+    pm_u64(o, "readstates_http_connections_accepted_total", "counter",
+           "HTTP connections accepted.", h->conns_accepted);
+    pm_u64(o, "readstates_http_connections_rejected_total", "counter",
+           "HTTP connections refused over --http-max-connections (503).", h->conns_rejected);
+    pm_u64(o, "readstates_http_deadline_closed_total", "counter",
+           "HTTP connections closed at the request deadline (408).", h->deadline_closed);
+    pm_u64(o, "readstates_http_idle_closed_total", "counter",
+           "HTTP connections closed idle, or not reading their reply.", h->idle_closed);
+    pm_u64(o, "readstates_http_bad_requests_total", "counter",
+           "HTTP requests refused by the parser (4xx/5xx, then closed).", h->bad_requests);
 }
 
 int metrics_render_prometheus(struct evbuffer *out, const rs_metrics_view *v)
@@ -235,6 +247,13 @@ int metrics_render_prometheus(struct evbuffer *out, const rs_metrics_view *v)
            "Requests dispatched and not yet answered (all transports).", v->inflight);
     pm_requests(&o, v->m);
     pm_connections(&o, v->m);
+    pm_family(&o, "readstates_accept_failures_total", "counter",
+              "accept() errors (EMFILE and co.); the listener pauses 100 ms on each.");
+    pm_printf(&o, "readstates_accept_failures_total{listener=\"tcp\"} %" PRIu64 "\n",
+              v->tcp_accept_failures);
+    if (v->http != NULL)
+        pm_printf(&o, "readstates_accept_failures_total{listener=\"http\"} %" PRIu64 "\n",
+                  v->http->accept_failures);
     if (v->cache != NULL)
         pm_cache(&o, v->cache, v->cache_max_bytes);
     if (v->engine != NULL)

@@ -1,17 +1,25 @@
-# The frame/request fuzz harness: replayed over the committed corpus in every
-# build (fuzz_corpus test); built as a libFuzzer binary with READSTATES_FUZZ.
-add_executable(fuzz_corpus fuzz/corpus_driver.c fuzz/fuzz_frame.c)
-target_link_libraries(fuzz_corpus PRIVATE readstates_core)
-add_test(NAME fuzz_corpus COMMAND fuzz_corpus ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus)
-set_tests_properties(fuzz_corpus PROPERTIES TIMEOUT 60 LABELS unit
-                     PASS_REGULAR_EXPRESSION "corpus: [1-9][0-9]* inputs replayed")
+# Fuzz harnesses of the core and server decoders (the registry is
+# tests/fuzz/fuzzers.cmake; each is replayed over its committed corpus in
+# every build, and built as a libFuzzer binary with READSTATES_FUZZ):
+#   fuzz_frame        frame codec and Request decoding (test fuzz_corpus)
+#   fuzz_req_decode   the hand-written Ack decoder against protobuf-c
+#   fuzz_redis_reply  Redis replies (hiredis's reader) through the engine's
+#                     load and merge reply handling
+#   fuzz_config       the settings file and argv parser
+include(${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzzers.cmake)
+set(RS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR}/fuzz)
 
-if(READSTATES_FUZZ)
-  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
-    message(FATAL_ERROR "READSTATES_FUZZ needs clang (-DCMAKE_C_COMPILER=clang)")
-  endif()
-  add_executable(fuzz_frame fuzz/fuzz_frame.c)
-  target_compile_options(fuzz_frame PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_options(fuzz_frame PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_libraries(fuzz_frame PRIVATE readstates_core)
+rs_add_fuzzer(NAME fuzz_frame CORPUS ${RS_FUZZ_DIR}/corpus CORPUS_TEST fuzz_corpus
+              SOURCES ${RS_FUZZ_DIR}/fuzz_frame.c LIBS readstates_core)
+
+if(TARGET readstated_lib)
+  rs_add_fuzzer(NAME fuzz_req_decode CORPUS ${RS_FUZZ_DIR}/corpus_req_decode
+                SOURCES ${RS_FUZZ_DIR}/fuzz_req_decode.c LIBS readstated_lib)
+  rs_add_fuzzer(NAME fuzz_config CORPUS ${RS_FUZZ_DIR}/corpus_config
+                SOURCES ${RS_FUZZ_DIR}/fuzz_config.c LIBS readstated_lib)
 endif()
+rs_add_fuzzer(NAME fuzz_redis_reply CORPUS ${RS_FUZZ_DIR}/corpus_redis_reply
+              SOURCES ${RS_FUZZ_DIR}/fuzz_redis_reply.c LIBS readstates_core)
+rs_add_fuzzer(NAME fuzz_stored_value CORPUS ${RS_FUZZ_DIR}/corpus_stored_value
+              SOURCES ${RS_FUZZ_DIR}/fuzz_stored_value.c LIBS readstates_core
+              INCLUDES ${CMAKE_SOURCE_DIR}/storage)

@@ -87,23 +87,10 @@ if(TARGET readstate-loadgen)
 endif()
 
 # The JSON codec's fuzz harness: replayed over its committed corpus in every
-# build; a libFuzzer binary with READSTATES_FUZZ.
-set(RS_HTTP_FUZZ_SOURCES ${RS_HTTP_TEST_DIR}/fuzz_json_codec.c ${RS_SERVER_DIR}/json_codec.c
-    ${RS_HTTP_GEN_DIR}/codec_types.pb-c.c)
-add_executable(fuzz_json_codec_corpus ${CMAKE_CURRENT_LIST_DIR}/fuzz/corpus_driver.c
-               ${RS_HTTP_FUZZ_SOURCES})
-target_include_directories(fuzz_json_codec_corpus PRIVATE ${RS_SERVER_DIR})
-target_include_directories(fuzz_json_codec_corpus SYSTEM PRIVATE ${RS_HTTP_GEN_DIR})
-target_link_libraries(fuzz_json_codec_corpus PRIVATE readstates_core PkgConfig::RS_HTTP_JANSSON)
-add_test(NAME fuzz_json_codec_corpus
-         COMMAND fuzz_json_codec_corpus ${RS_HTTP_TEST_DIR}/fuzz_corpus)
-set_tests_properties(fuzz_json_codec_corpus PROPERTIES TIMEOUT 60 LABELS unit
-                     PASS_REGULAR_EXPRESSION "corpus: [1-9][0-9]* inputs replayed")
-if(READSTATES_FUZZ)
-  add_executable(fuzz_json_codec ${RS_HTTP_FUZZ_SOURCES})
-  target_include_directories(fuzz_json_codec PRIVATE ${RS_SERVER_DIR})
-  target_include_directories(fuzz_json_codec SYSTEM PRIVATE ${RS_HTTP_GEN_DIR})
-  target_compile_options(fuzz_json_codec PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_options(fuzz_json_codec PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_libraries(fuzz_json_codec PRIVATE readstates_core PkgConfig::RS_HTTP_JANSSON)
-endif()
+# build; a libFuzzer binary with READSTATES_FUZZ (tests/fuzz/fuzzers.cmake).
+include(${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzzers.cmake)
+rs_add_fuzzer(NAME fuzz_json_codec CORPUS ${RS_HTTP_TEST_DIR}/fuzz_corpus
+              SOURCES ${RS_HTTP_TEST_DIR}/fuzz_json_codec.c ${RS_SERVER_DIR}/json_codec.c
+                      ${RS_HTTP_GEN_DIR}/codec_types.pb-c.c
+              LIBS readstates_core PkgConfig::RS_HTTP_JANSSON INCLUDES ${RS_SERVER_DIR}
+              SYSTEM_INCLUDES ${RS_HTTP_GEN_DIR})

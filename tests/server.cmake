@@ -14,20 +14,10 @@ if(TARGET readstated_lib)
     target_link_libraries(${t} PRIVATE readstated_lib)
   endforeach()
   # Dispatch fuzz harness: replayed over the frame corpus in every build,
-  # a libFuzzer binary with READSTATES_FUZZ.
-  add_executable(fuzz_dispatch_corpus ${CMAKE_CURRENT_LIST_DIR}/fuzz/corpus_driver.c
-                 ${RS_SERVER_TEST_DIR}/fuzz_dispatch.c)
-  target_link_libraries(fuzz_dispatch_corpus PRIVATE readstated_lib)
-  add_test(NAME fuzz_dispatch_corpus
-           COMMAND fuzz_dispatch_corpus ${CMAKE_CURRENT_LIST_DIR}/fuzz/corpus)
-  set_tests_properties(fuzz_dispatch_corpus PROPERTIES TIMEOUT 60 LABELS unit
-                       PASS_REGULAR_EXPRESSION "corpus: [1-9][0-9]* inputs replayed")
-  if(READSTATES_FUZZ)
-    add_executable(fuzz_dispatch ${RS_SERVER_TEST_DIR}/fuzz_dispatch.c)
-    target_compile_options(fuzz_dispatch PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_options(fuzz_dispatch PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_libraries(fuzz_dispatch PRIVATE readstated_lib)
-  endif()
+  # a libFuzzer binary with READSTATES_FUZZ (tests/fuzz/fuzzers.cmake).
+  include(${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzzers.cmake)
+  rs_add_fuzzer(NAME fuzz_dispatch CORPUS ${CMAKE_CURRENT_LIST_DIR}/fuzz/corpus
+                SOURCES ${RS_SERVER_TEST_DIR}/fuzz_dispatch.c LIBS readstated_lib)
   if(TARGET rs_client)
     rs_add_integration_test(it_server ${RS_SERVER_TEST_DIR}/it_server.c)
     rs_add_integration_test(it_signals ${RS_SERVER_TEST_DIR}/it_signals.c)
