@@ -13,6 +13,16 @@
  * frees it, also half-built after an error: a repeated field's count only
  * ever covers fully built elements, and a oneof case is set together with
  * its member.
+ *
+ * 64-bit integers as JSON numbers: jansson reads an integer literal as a
+ * long long and refuses the whole document when one does not fit, yet
+ * proto3 JSON lets a uint64 be any number up to 2^64-1. So before jansson
+ * sees the text, jc_mark_big copies it with every integer literal outside
+ * int64 written as a string that starts with a marker: a control character
+ * no escape in this document produces, so no string of the document itself
+ * starts with it. The integer and floating-point readers take a marked
+ * string as the number it was (range-checked as usual); every other field
+ * kind refuses it, as it refuses any number.
  */
 #include "json_codec.h"
 
@@ -32,6 +42,7 @@
 typedef struct jc_err {
     char *buf;
     size_t len;
+    char mark; /* marks big integer literals (see above); 0: none in the text */
 } jc_err;
 
 static void jc_fail(jc_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -317,6 +328,116 @@ typedef struct jc_range {
     uint64_t max;
 } jc_range;
 
+/* ---- integer literals past int64 -------------------------------------------- */
+
+/* Is [p, p + n) an integer literal (-?(0|[1-9][0-9]*)) outside int64? */
+static bool jc_big_literal(const char *p, size_t n)
+{
+    bool neg = n > 0 && p[0] == '-';
+    const char *d = p + neg;
+    size_t nd = n - neg;
+    if (nd == 0 || (d[0] == '0' && nd > 1))
+        return false;
+    for (size_t i = 0; i < nd; i++)
+        if (d[i] < '0' || d[i] > '9')
+            return false;
+    if (nd != 19)
+        return nd > 19;
+    return memcmp(d, neg ? "9223372036854775808" : "9223372036854775807", 19) > 0;
+}
+
+static int jc_hex(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* One pass over JSON text: counts the big integer literals outside strings
+ * and sets bit c of *escapes for every \u00XX escape of a control
+ * character c; with out, also writes the text with each big literal as
+ * "\u00MM<literal>" (MM = mark) and returns its length in *outlen. Bytes
+ * that are not JSON are copied as they are (jansson refuses them later). */
+static size_t jc_scan_big(const char *t, size_t len, uint32_t *escapes, char mark, char *out,
+                          size_t *outlen)
+{
+    size_t nbig = 0, o = 0;
+    for (size_t i = 0; i < len;) {
+        if (t[i] == '"') { /* a string: up to its closing quote */
+            size_t j = i + 1;
+            while (j < len && t[j] != '"') {
+                if (t[j] == '\\' && j + 5 < len && t[j + 1] == 'u' && t[j + 2] == '0' &&
+                    t[j + 3] == '0' && jc_hex(t[j + 4]) >= 0 && jc_hex(t[j + 4]) < 2 &&
+                    jc_hex(t[j + 5]) >= 0)
+                    *escapes |= 1u << (jc_hex(t[j + 4]) * 16 + jc_hex(t[j + 5]));
+                j += t[j] == '\\' ? 2 : 1;
+            }
+            j = j < len ? j + 1 : len;
+            if (out != NULL)
+                memcpy(out + o, t + i, j - i);
+            o += j - i;
+            i = j;
+            continue;
+        }
+        size_t j = i + 1;
+        if (t[i] == '-' || (t[i] >= '0' && t[i] <= '9')) /* a number: its whole token */
+            while (j < len && ((t[j] >= '0' && t[j] <= '9') || t[j] == '.' || t[j] == 'e' ||
+                               t[j] == 'E' || t[j] == '+' || t[j] == '-'))
+                j++;
+        if (j - i > 1 && jc_big_literal(t + i, j - i)) {
+            nbig++;
+            if (out != NULL) {
+                snprintf(out + o, 8, "\"\\u%04x", (unsigned)(unsigned char)mark);
+                memcpy(out + o + 7, t + i, j - i);
+                out[o + 7 + (j - i)] = '"';
+            }
+            o += 8 + (j - i);
+        } else {
+            if (out != NULL)
+                memcpy(out + o, t + i, j - i);
+            o += j - i;
+        }
+        i = j;
+    }
+    if (outlen != NULL)
+        *outlen = o;
+    return nbig;
+}
+
+/* The text jansson should parse: text itself (*copy NULL, e->mark 0) when no
+ * integer literal lies outside int64, else a copy with those marked (*copy,
+ * to be freed; e->mark set). Returns -1 when out of memory. When every
+ * marker candidate is taken (the document escapes them all) the literals
+ * are left as they are, and jansson refuses them as before. */
+static int jc_mark_big(const char *text, size_t len, jc_err *e, char **copy, size_t *copylen)
+{
+    /* control characters no short escape (\b \t \n \f \r) produces */
+    static const char candidates[] = "\x1f\x1e\x1d\x1c\x1b\x1a\x19\x18\x17\x16\x15\x14\x13"
+                                     "\x12\x11\x10\x0f\x0e\x0b\x07\x06\x05\x04\x03\x02\x01";
+    uint32_t escapes = 0;
+    *copy = NULL;
+    e->mark = 0;
+    if (jc_scan_big(text, len, &escapes, 0, NULL, copylen) == 0)
+        return 0;
+    for (const char *c = candidates; *c != '\0' && e->mark == 0; c++)
+        if ((escapes & (1u << *c)) == 0)
+            e->mark = *c;
+    if (e->mark == 0)
+        return 0;
+    *copy = malloc(*copylen + 1);
+    if (*copy == NULL)
+        return -1;
+    jc_scan_big(text, len, &escapes, e->mark, *copy, copylen);
+    return 0;
+}
+
+/* Is j a string jc_mark_big made of a big integer literal? */
+static bool jc_marked(const jc_err *e, const json_t *j)
+{
+    return e->mark != 0 && json_is_string(j) && json_string_value(j)[0] == e->mark;
+}
+
 static jc_range jc_int_range(ProtobufCType t)
 {
     switch (t) {
@@ -335,7 +456,8 @@ static jc_range jc_int_range(ProtobufCType t)
 
 /* An integer from a JSON number or decimal string, range-checked. The
  * result is stored as u (unsigned types) or s (signed types). */
-static int jc_integer(const json_t *j, ProtobufCType t, int64_t *s, uint64_t *u)
+static int jc_integer(const jc_err *e, const json_t *j, ProtobufCType t, int64_t *s,
+                      uint64_t *u)
 {
     jc_range r = jc_int_range(t);
     if (json_is_integer(j)) {
@@ -370,6 +492,10 @@ static int jc_integer(const json_t *j, ProtobufCType t, int64_t *s, uint64_t *u)
         return -1;
     const char *str = json_string_value(j);
     size_t n = json_string_length(j);
+    if (jc_marked(e, j)) { /* a number literal past int64: read like its string */
+        str++;
+        n--;
+    }
     if (n == 0 || n > 24 || strlen(str) != n)
         return -1;
     const char *digits = str[0] == '-' ? str + 1 : str;
@@ -393,7 +519,7 @@ static int jc_integer(const json_t *j, ProtobufCType t, int64_t *s, uint64_t *u)
     return 0;
 }
 
-static int jc_double(const json_t *j, double *out)
+static int jc_double(const jc_err *e, const json_t *j, double *out)
 {
     if (json_is_number(j)) {
         *out = json_number_value(j);
@@ -401,7 +527,7 @@ static int jc_double(const json_t *j, double *out)
     }
     if (!json_is_string(j))
         return -1;
-    const char *s = json_string_value(j);
+    const char *s = json_string_value(j) + (jc_marked(e, j) ? 1 : 0);
     if (strcmp(s, "NaN") == 0)
         *out = NAN;
     else if (strcmp(s, "Infinity") == 0)
@@ -431,33 +557,33 @@ static int jc_decode_value(const ProtobufCFieldDescriptor *f, const json_t *j, v
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
     case PROTOBUF_C_TYPE_SFIXED32:
-        if (jc_integer(j, f->type, &s, &u) != 0)
+        if (jc_integer(e, j, f->type, &s, &u) != 0)
             goto bad;
         *(int32_t *)p = (int32_t)s;
         return 0;
     case PROTOBUF_C_TYPE_UINT32:
     case PROTOBUF_C_TYPE_FIXED32:
-        if (jc_integer(j, f->type, &s, &u) != 0)
+        if (jc_integer(e, j, f->type, &s, &u) != 0)
             goto bad;
         *(uint32_t *)p = (uint32_t)u;
         return 0;
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
-        if (jc_integer(j, f->type, &s, &u) != 0)
+        if (jc_integer(e, j, f->type, &s, &u) != 0)
             goto bad;
         *(int64_t *)p = s;
         return 0;
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:
-        if (jc_integer(j, f->type, &s, &u) != 0)
+        if (jc_integer(e, j, f->type, &s, &u) != 0)
             goto bad;
         *(uint64_t *)p = u;
         return 0;
     case PROTOBUF_C_TYPE_FLOAT:
     case PROTOBUF_C_TYPE_DOUBLE: {
         double dv;
-        if (jc_double(j, &dv) != 0)
+        if (jc_double(e, j, &dv) != 0)
             goto bad;
         if (f->type == PROTOBUF_C_TYPE_FLOAT) {
             if (isfinite(dv) && (dv > FLT_MAX || dv < -FLT_MAX))
@@ -474,6 +600,8 @@ static int jc_decode_value(const ProtobufCFieldDescriptor *f, const json_t *j, v
         *(protobuf_c_boolean *)p = json_is_true(j);
         return 0;
     case PROTOBUF_C_TYPE_ENUM: {
+        if (jc_marked(e, j))
+            goto bad;
         if (json_is_string(j)) {
             const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value_by_name(
                 f->descriptor, json_string_value(j));
@@ -482,13 +610,13 @@ static int jc_decode_value(const ProtobufCFieldDescriptor *f, const json_t *j, v
             *(int *)p = ev->value;
             return 0;
         }
-        if (jc_integer(j, f->type, &s, &u) != 0)
+        if (jc_integer(e, j, f->type, &s, &u) != 0)
             goto bad;
         *(int *)p = (int)s;
         return 0;
     }
     case PROTOBUF_C_TYPE_STRING: {
-        if (!json_is_string(j))
+        if (!json_is_string(j) || jc_marked(e, j))
             goto bad;
         size_t n = json_string_length(j);
         char *str = malloc(n + 1);
@@ -500,7 +628,7 @@ static int jc_decode_value(const ProtobufCFieldDescriptor *f, const json_t *j, v
     }
     case PROTOBUF_C_TYPE_BYTES: {
         ProtobufCBinaryData *bd = p;
-        if (!json_is_string(j))
+        if (!json_is_string(j) || jc_marked(e, j))
             goto bad;
         if (jc_b64_decode(json_string_value(j), json_string_length(j), &bd->data, &bd->len) !=
             0)
@@ -650,11 +778,24 @@ fail:
 ProtobufCMessage *json_codec_decode(const ProtobufCMessageDescriptor *desc, const char *text,
                                     size_t len, char *err, size_t errlen)
 {
-    jc_err e = {err, errlen};
+    jc_err e = {err, errlen, 0};
     if (err != NULL && errlen > 0)
         err[0] = '\0';
+    char *marked = NULL;
+    size_t marked_len = 0;
+    if (jc_mark_big(text, len, &e, &marked, &marked_len) != 0) {
+        jc_fail(&e, "out of memory");
+        return NULL;
+    }
     json_error_t je;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    bool was_marked = marked != NULL;
+    json_t *root = json_loadb(was_marked ? marked : text, was_marked ? marked_len : len,
+                              JSON_REJECT_DUPLICATES, &je);
+    free(marked);
+    if (root == NULL && was_marked) { /* the error where the caller's text has it */
+        json_t *again = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+        json_decref(again);
+    }
     if (root == NULL) {
         jc_fail(&e, "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
         return NULL;

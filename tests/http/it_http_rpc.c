@@ -121,6 +121,28 @@ static void test_connect_json(void **state)
                      1);
     json_decref(j);
 
+    /* 64-bit ids as JSON numbers, past 2^63 too (replies write them as strings) */
+    j = post_json(port, CONNECT "Ack",
+                  "{\"userId\":18446744073709551615,\"channelId\":9223372036854775808,"
+                  "\"messageId\":18446744073709551614}",
+                  &st);
+    assert_int_equal(st, 200);
+    assert_true(json_is_true(json_object_get(j, "applied")));
+    assert_string_equal(jstr(json_object_get(j, "state"), "channelId"), "9223372036854775808");
+    assert_string_equal(jstr(json_object_get(j, "state"), "lastMessageId"),
+                        "18446744073709551614");
+    json_decref(j);
+    j = post_json(port, CONNECT "GetReadStates", "{\"userId\":\"18446744073709551615\"}", &st);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "states")), 1);
+    json_decref(j);
+    j = post_json(port, CONNECT "Ack", "{\"userId\":18446744073709551616,\"channelId\":1}",
+                  &st);
+    assert_int_equal(st, 400);
+    assert_string_equal(jstr(j, "code"), "invalid_argument");
+    assert_non_null(strstr(jstr(j, "message"), "user_id"));
+    json_decref(j);
+
     j = post_json(port, CONNECT "Ping", "{}", &st);
     assert_int_equal(st, 200);
     assert_true(strlen(jstr(j, "serverVersion")) > 0);

@@ -364,6 +364,89 @@ static void test_scalar_edges(void **state)
     protobuf_c_message_free_unpacked(m, NULL);
 }
 
+/* uint64 ids take every value as a JSON number, not only as a string:
+ * 2^63 and 2^64-1 (past jansson's integers) as numbers and strings, in
+ * singular and repeated fields; 2^64, signed fields past int64, fractions
+ * and huge literals are refused naming the field; a big number is not a
+ * string, and strings that merely look like the codec's own marking stay
+ * strings. */
+static void test_uint64_numbers(void **state)
+{
+    (void)state;
+    const ProtobufCMessageDescriptor *d = &readstates__v1__ack_request__descriptor;
+    ProtobufCMessage *m = decode(d, "{\"userId\":9223372036854775808,"
+                                    "\"channelId\":18446744073709551615,"
+                                    "\"messageId\":\"18446744073709551615\"}");
+    assert_non_null(m);
+    Readstates__V1__AckRequest *a = (Readstates__V1__AckRequest *)m;
+    assert_true(a->user_id == (uint64_t)1 << 63);
+    assert_true(a->channel_id == UINT64_MAX);
+    assert_true(a->message_id == UINT64_MAX);
+    protobuf_c_message_free_unpacked(m, NULL);
+    m = decode(d,
+               "{\"userId\":\"9223372036854775808\", \"channelId\" : 12345678901234567890 }");
+    assert_non_null(m);
+    a = (Readstates__V1__AckRequest *)m;
+    assert_true(a->user_id == (uint64_t)1 << 63);
+    assert_true(a->channel_id == 12345678901234567890u);
+    protobuf_c_message_free_unpacked(m, NULL);
+    expect_fail(d, "{\"userId\":18446744073709551616}", "user_id");
+    expect_fail(d, "{\"userId\":\"18446744073709551616\"}", "user_id");
+    expect_fail(d, "{\"messageId\":99999999999999999999999999999999}", "message_id");
+    expect_fail(d, "{\"userId\":-9223372036854775809}", "user_id");
+    expect_fail(d, "{\"userId\":18446744073709551615.5}", "user_id");
+    expect_fail(d, "{\"mentionCount\":18446744073709551615}", "mention_count");
+    expect_fail(d, "{\"userId\":018446744073709551615}", "malformed");
+    expect_fail(d, "{\"userId\":18446744073709551615", "malformed");
+
+    /* repeated uint64 (GetReadStates channel ids) */
+    m = decode(
+        &readstates__v1__get_read_states_request__descriptor,
+        "{\"userId\":1,\"channelIds\":[18446744073709551615,\"9223372036854775808\",3]}");
+    assert_non_null(m);
+    Readstates__V1__GetReadStatesRequest *g = (Readstates__V1__GetReadStatesRequest *)m;
+    assert_int_equal(g->n_channel_ids, 3);
+    assert_true(g->channel_ids[0] == UINT64_MAX);
+    assert_true(g->channel_ids[1] == (uint64_t)1 << 63);
+    assert_int_equal(g->channel_ids[2], 3);
+    protobuf_c_message_free_unpacked(m, NULL);
+
+    /* other field kinds */
+    const ProtobufCMessageDescriptor *t = &codectest__all_types__descriptor;
+    m = decode(t, "{\"f64\":18446744073709551615,\"db\":100000000000000000000}");
+    assert_non_null(m);
+    assert_true(((Codectest__AllTypes *)m)->f64 == UINT64_MAX);
+    assert_true(((Codectest__AllTypes *)m)->db == 1e20);
+    protobuf_c_message_free_unpacked(m, NULL);
+    expect_fail(t, "{\"i64\":9223372036854775808}", "i64");
+    expect_fail(t, "{\"s64\":-9223372036854775809}", "s64");
+    expect_fail(t, "{\"text\":18446744073709551615}", "text");
+    expect_fail(t, "{\"names\":[\"a\",18446744073709551615]}", "names");
+    expect_fail(t, "{\"data\":18446744073709551615}", "data");
+    expect_fail(t, "{\"color\":18446744073709551615}", "color");
+    expect_fail(t, "{\"flag\":18446744073709551615}", "flag");
+    /* every control-character escape in the document: still decoded right */
+    m = decode(t, "{\"text\":\"\\u001f1\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007"
+                  "\\u000b\\u000e\\u000f\\u0010\\u0011\\u0012\\u0013\\u0014\\u0015\\u0016"
+                  "\\u0017\\u0018\\u0019\\u001a\\u001b\\u001c\\u001d\\u001e\",\"f64\":1}");
+    assert_non_null(m);
+    assert_int_equal(((Codectest__AllTypes *)m)->text[0], 0x1f);
+    assert_int_equal(((Codectest__AllTypes *)m)->f64, 1);
+    protobuf_c_message_free_unpacked(m, NULL);
+    m = decode(t, "{\"text\":\"\\u001f18446744073709551615\",\"f64\":18446744073709551615}");
+    assert_non_null(m);
+    assert_string_equal(((Codectest__AllTypes *)m)->text, "\x1f"
+                                                          "18446744073709551615");
+    assert_true(((Codectest__AllTypes *)m)->f64 == UINT64_MAX);
+    protobuf_c_message_free_unpacked(m, NULL);
+    /* a big number inside a string is text, not a number */
+    m = decode(t, "{\"text\":\"x 18446744073709551615 \\\" 18446744073709551616\"}");
+    assert_non_null(m);
+    assert_string_equal(((Codectest__AllTypes *)m)->text,
+                        "x 18446744073709551615 \" 18446744073709551616");
+    protobuf_c_message_free_unpacked(m, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -379,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_all_types),
         cmocka_unit_test(test_scalar_edges),
+        cmocka_unit_test(test_uint64_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
