@@ -140,7 +140,16 @@ static void http_view(struct rs_http *h, rs_metrics_view *v, rs_proc_stats *proc
         metrics_alloc_read(alloc);
         v->alloc = alloc;
     }
+    const rs_http_conn_stats *cs = http_conns_stats(h->conns);
+    h->stats.conns_open = cs->open;
+    h->stats.conns_accepted = cs->accepted;
+    h->stats.conns_rejected = cs->rejected;
+    h->stats.deadline_closed = cs->deadline_closed;
+    h->stats.idle_closed = cs->idle_closed;
+    h->stats.bad_requests = cs->bad_requests;
+    h->stats.accept_failures = cs->accept_failures;
     v->http = &h->stats;
+    v->tcp_accept_failures = s->accept_pause.failures;
 }
 
 static void http_metrics(struct rs_http *h, rs_http_req *req, uint64_t start_ns)
