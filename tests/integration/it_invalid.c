@@ -2,8 +2,8 @@
  * it_invalid.c: every invalid argument of the contract gets
  * INVALID_ARGUMENT with a message naming the field, changes nothing, and
  * leaves the connection usable: zero user/channel ids, zero ids inside
- * lists, lists over 1000 entries, a request with no call, a Watch without
- * users. Lists of exactly 1000 entries are accepted.
+ * lists (message_id 0 is valid: "before any message"), lists over 1000 entries, a request with
+ * no call, a Watch without users. Lists of exactly 1000 entries are accepted.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +103,13 @@ static void test_ack_and_set_zero_ids(void **state)
     set.user_id = U;
     set.channel_id = 0;
     expect_invalid(c, &req, "channel_id");
+
+    /* message_id 0 is valid ("before any message"): an Ack of it answers
+     * the current state and applies nothing. */
+    rs_client_ack_result r;
+    it_assert_ok(c, rs_client_ack(c, U, CH, 0, 0, &r));
+    assert_false(r.applied);
+    assert_int_equal(r.state.last_message_id, 100);
 
     /* Through the blocking API: the message is in rs_client_errmsg. */
     assert_int_equal(rs_client_ack(c, 0, CH, 1, 0, NULL), RS_ERR_INVALID);

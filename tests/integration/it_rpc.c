@@ -429,6 +429,80 @@ static void test_users_are_independent(void **state)
     rs_client_close(c);
 }
 
+/* message_id 0 means "before any message": an Ack of 0 never applies (it
+ * answers the current state), SetReadState to 0 marks the whole channel
+ * unread, a BulkAck entry of 0 applies nothing, and a mention in message 0
+ * counts nothing. None of them is an invalid argument. */
+static void test_message_id_zero(void **state)
+{
+    it_ctx *ctx = *state;
+    rs_client *c = it_connect(ctx);
+    const uint64_t u = 1020;
+    rs_client_ack_result r;
+
+    it_assert_ok(c, rs_client_ack(c, u, 5, 100, 3, &r));
+    assert_int_equal(r.user_version, 1);
+    it_assert_ok(c, rs_client_ack(c, u, 5, 0, 7, &r));
+    assert_false(r.applied);
+    assert_int_equal(r.state.channel_id, 5);
+    assert_int_equal(r.state.last_message_id, 100);
+    assert_int_equal(r.state.mention_count, 3);
+    assert_int_equal(r.state.version, 1);
+    assert_int_equal(r.user_version, 1);
+
+    /* SetReadState to 0: the whole channel unread, MANUAL, version bumps. */
+    it_assert_ok(c, rs_client_set(c, u, 5, 0, 2, &r));
+    assert_true(r.applied);
+    assert_int_equal(r.state.last_message_id, 0);
+    assert_int_equal(r.state.mention_count, 2);
+    assert_int_equal(r.state.flags, RS_CLIENT_FLAG_MANUAL);
+    assert_int_equal(r.state.version, 2);
+    assert_int_equal(r.user_version, 2);
+    /* an Ack of 0 does not apply even at 0; the first message does */
+    it_assert_ok(c, rs_client_ack(c, u, 5, 0, 0, &r));
+    assert_false(r.applied);
+    assert_int_equal(r.state.flags, RS_CLIENT_FLAG_MANUAL);
+    assert_int_equal(r.state.mention_count, 2);
+    assert_int_equal(r.user_version, 2);
+    it_assert_ok(c, rs_client_ack(c, u, 5, 1, 0, &r));
+    assert_true(r.applied);
+    assert_int_equal(r.state.last_message_id, 1);
+    assert_int_equal(r.state.flags, 0);
+    assert_int_equal(r.user_version, 3);
+
+    /* SetReadState to 0 on a missing state creates it, unread. */
+    it_assert_ok(c, rs_client_set(c, u, 6, 0, 0, &r));
+    assert_true(r.applied);
+    assert_int_equal(r.state.channel_id, 6);
+    assert_int_equal(r.state.last_message_id, 0);
+    assert_int_equal(r.state.flags, RS_CLIENT_FLAG_MANUAL);
+    assert_int_equal(r.user_version, 4);
+
+    /* BulkAck entries of 0 apply nothing; the others do. */
+    rs_client_ack_entry entries[] = {{5, 0}, {7, 0}, {7, 9}};
+    rs_client_states s;
+    it_assert_ok(c, rs_client_bulk_ack(c, u, entries, RS_ARRAY_LEN(entries), &s));
+    assert_int_equal(s.applied, 1);
+    assert_int_equal(s.states[0].last_message_id, 1);
+    assert_int_equal(s.states[1].last_message_id, 0);
+    assert_int_equal(s.states[2].last_message_id, 9);
+    assert_int_equal(s.user_version, 5);
+    rs_client_states_free(&s);
+
+    /* A mention in message 0 counts nothing, not even on a missing state. */
+    uint64_t users[] = {u, 1021};
+    uint32_t counts[2] = {99, 99};
+    it_assert_ok(c, rs_client_add_mentions(c, 6, 0, users, 2, 4, counts));
+    assert_int_equal(counts[0], 0);
+    assert_int_equal(counts[1], 0);
+    assert_int_equal(user_version(c, u), 5);
+    assert_int_equal(user_version(c, 1021), 0);
+    it_assert_ok(c, rs_client_get(c, 1021, NULL, 0, &s));
+    assert_int_equal(s.n, 0);
+    rs_client_states_free(&s);
+    rs_client_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +516,7 @@ int main(void)
         cmocka_unit_test(test_get_sorted_and_filtered),
         cmocka_unit_test(test_delete_listed_and_all),
         cmocka_unit_test(test_users_are_independent),
+        cmocka_unit_test(test_message_id_zero),
     };
     return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);
 }
