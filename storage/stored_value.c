@@ -20,7 +20,7 @@ int sv_parse_decimal(const char *s, size_t len, uint64_t max, uint64_t *out)
         if (s[i] < '0' || s[i] > '9')
             return -1;
         uint64_t d = (uint64_t)(s[i] - '0');
-        if (v > (max - d) / 10)
+        if (d > max || v > (max - d) / 10)
             return -1; /* v * 10 + d > max */
         v = v * 10 + d;
     }
