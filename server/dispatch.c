@@ -316,6 +316,14 @@ static const char *op_status_text(rs_status st)
     }
 }
 
+/* Why the engine refused the op's user with INTERNAL (its stored data is
+ * invalid: the key and the field), else fallback. */
+static const char *op_problem_text(op *o, const char *fallback)
+{
+    const char *p = engine_user_problem(o->s->engine, o->user_id);
+    return p != NULL ? dispatch_sprintf(o->s, "%s", p) : fallback;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -479,7 +487,9 @@ static rs_status op_apply(op *o, rs_user *u)
         o->applied = o->napplied > 0;
         break;
     case RS_METHOD_DELETE:
-        if (allowed == RS_OK) {
+        if (allowed == RS_OK && cache_version_full(u, 1))
+            st = RS_ERR_EXHAUSTED; /* refused below unless nothing would go */
+        if (st == RS_OK) {
             o->napplied = cache_delete(c, u, o->ids, o->nids, o->all);
         } else {
             bool any = o->all ? u->nstates > 0 : false;
@@ -493,9 +503,18 @@ static rs_status op_apply(op *o, rs_user *u)
     default: st = RS_ERR_INTERNAL; break;
     }
     o->version = u->version;
-    if (st == RS_ERR_EXHAUSTED && allowed == RS_OK)
+    if (st == RS_ERR_EXHAUSTED && allowed == RS_OK &&
+        cache_version_full(u, RS_MAX(o->nentries, (size_t)1)))
+        o->why = dispatch_sprintf(o->s,
+                                  "the user's version is %llu and may not pass 2^64-1: "
+                                  "the change is refused (versions never wrap)",
+                                  (unsigned long long)u->version);
+    else if (st == RS_ERR_EXHAUSTED && allowed == RS_OK)
         o->why = dispatch_sprintf(o->s, "the user has the maximum of %u read states",
                                   cache_config(c)->max_states_per_user);
+    else if (st == RS_ERR_INTERNAL && allowed == RS_ERR_INTERNAL)
+        o->why = op_problem_text(o, "its stored data is invalid; writes are refused until it "
+                                    "is fixed in Redis");
     else if (st == RS_ERR_EXHAUSTED)
         o->why = "unflushed changes fill the dirty budget; retry later";
     return st;
@@ -544,6 +563,11 @@ static void op_committed(rs_waiter *w, rs_user *u, rs_status st)
     server_arena_enter(s);
     if (st == RS_OK)
         op_reply_result(o);
+    else if (st == RS_ERR_INTERNAL)
+        op_reply_error(o, st,
+                       dispatch_sprintf(s,
+                                        "the change is in memory but the store refused it: %s",
+                                        op_problem_text(o, "its stored data is invalid")));
     else
         op_reply_error(o, st, "the change is in memory but the store did not acknowledge it");
     engine_release(s->engine, o->u);
@@ -560,7 +584,9 @@ static void op_acquired(rs_waiter *w, rs_user *u, rs_status st)
         op_run(o, u);
     } else {
         op_reply_error(o, st == RS_OK ? RS_ERR_INTERNAL : st,
-                       "could not be loaded from storage");
+                       st == RS_ERR_INTERNAL
+                           ? op_problem_text(o, "could not be loaded from storage")
+                           : "could not be loaded from storage");
         op_finish(o);
     }
     server_arena_leave(s);

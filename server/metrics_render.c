@@ -160,6 +160,10 @@ static void pm_engine(pm_out *o, const rs_engine_stats *e)
            e->loads_in_flight);
     pm_u64(o, "readstates_redis_load_errors_total", "counter", "Loads from Redis that failed.",
            e->load_errors);
+    pm_u64(o, "readstates_stored_invalid_total", "counter",
+           "Loads and merges refused because the user's stored hash in Redis is invalid "
+           "(not canonical, out of range, too many fields, not a hash).",
+           e->stored_invalid);
     pm_u64(o, "readstates_redis_errors_total", "counter", "Errors talking to Redis.",
            e->redis_errors);
     pm_u64(o, "readstates_redis_reconnects_total", "counter", "Reconnections to Redis.",

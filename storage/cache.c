@@ -17,8 +17,9 @@
  *   arrays; stats.users and stats.states count users and live states.
  * - Every applied change bumps u->version once per state (once per call for
  *   deletes) and calls the change hook after the change, with a copy.
- * - A change that would create a live state past max_states_per_user
- *   returns RS_ERR_EXHAUSTED before touching anything.
+ * - A change that would create a live state past max_states_per_user, or
+ *   take the user's version past 2^64-1, returns RS_ERR_EXHAUSTED before
+ *   touching anything (versions never wrap).
  * - A tombstone exists only when keep_tombstones is set, and only until the
  *   store acknowledges its version (cache_flushed).
  * - All per-call work is bounded by the user's slot count (the per-user
@@ -375,9 +376,12 @@ static void state_ref_find(const rs_user *u, uint64_t channel_id, state_ref *r)
 
 /* The live slot for r: existing, revived from a tombstone (as a zero state)
  * or inserted. RS_ERR_EXHAUSTED, with nothing changed, if that would create a
- * live state past the per-user limit. */
+ * live state past the per-user limit, or if the change it is made for would
+ * take the user's version past 2^64-1. */
 static rs_status state_make_live(rs_cache *c, rs_user *u, const state_ref *r, rs_state **out)
 {
+    if (cache_version_full(u, 1))
+        return RS_ERR_EXHAUSTED; /* the change would wrap the version */
     if (r->live) {
         *out = &u->states[r->idx];
         return RS_OK;
@@ -513,8 +517,15 @@ rs_status cache_bulk_ack(rs_cache *c, rs_user *u, const rs_ack_entry *entries, s
         if (i == 0 || ids[i] != ids[i - 1])
             ids[distinct++] = ids[i];
 
+    /* Entries that may apply (each bumps the version once): none may wrap. */
+    uint64_t may_apply = 0;
+    for (size_t i = 0; i < n; i++) {
+        const rs_state *cur = cache_state(u, entries[i].channel_id);
+        may_apply += entries[i].message_id > (cur != NULL ? cur->last_message_id : 0);
+    }
     rs_status st = RS_OK;
-    if ((uint64_t)u->nstates + distinct > c->cfg.max_states_per_user) {
+    if ((uint64_t)u->nstates + distinct > c->cfg.max_states_per_user ||
+        cache_version_full(u, may_apply)) {
         for (size_t i = 0; i < n; i++) {
             state_ref r;
             state_ref_find(u, entries[i].channel_id, &r);
@@ -573,7 +584,7 @@ static void delete_mark(rs_state *st, uint64_t v, rs_state *removed, uint32_t *n
 uint32_t cache_delete(rs_cache *c, rs_user *u, const uint64_t *channel_ids, size_t n, bool all)
 {
     assert(u->status == RS_USER_READY);
-    if (u->nstates == 0)
+    if (u->nstates == 0 || cache_version_full(u, 1))
         return 0;
     size_t room = all ? u->nstates : RS_MIN(n, (size_t)u->nstates);
     if (room == 0)

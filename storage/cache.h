@@ -18,7 +18,9 @@
  *   holds live states and, when the cache keeps tombstones (a store is
  *   attached), deleted states waiting to be flushed (RS_STATE_TOMBSTONE).
  *   u->nstates counts the live ones; the per-user limit applies to them.
- * - Every applied change sets state.version = ++u->version. A user is dirty
+ * - Every applied change sets state.version = ++u->version, and versions
+ *   never wrap: a change that would take u->version past 2^64-1 is refused
+ *   with RS_ERR_EXHAUSTED before anything changes. A user is dirty
  *   while u->version > u->flushed_version; a state needs flushing while its
  *   version > u->flushed_version.
  * - The LRU is bumped at most once per clock tick (second) per user
@@ -63,6 +65,7 @@ typedef enum rs_user_status {
 #define RS_USER_DIRTY_QUEUED 0x1u /* engine: the user is on the flush queue */
 #define RS_USER_FLUSHING     0x2u /* engine: a flush of this user is in flight */
 #define RS_USER_WATCHED      0x4u /* server: someone may watch this user */
+#define RS_USER_STORED_BAD   0x8u /* engine: its Redis hash failed the stored-value check */
 
 typedef struct rs_user {
     uint64_t user_id;
@@ -148,7 +151,8 @@ const rs_state *cache_state(const rs_user *u, uint64_t channel_id);
 
 /* Ack: forward-only (see the contract). *out receives the current state
  * (zeroed with channel_id set if none exists and the ack was a no-op),
- * *applied whether it changed anything. RS_ERR_EXHAUSTED if it would create
+ * *applied whether it changed anything. RS_ERR_EXHAUSTED if it would need
+ * a version past 2^64-1 or create
  * a state beyond the per-user limit (nothing changed). */
 rs_status cache_ack(rs_cache *c, rs_user *u, uint64_t channel_id, uint64_t message_id,
                     uint32_t mention_count, rs_state *out, bool *applied);
@@ -180,7 +184,8 @@ rs_status cache_add_mentions(rs_cache *c, rs_user *u, uint64_t channel_id, uint6
 
 /* DeleteReadStates: removes the listed channels (or all live states when
  * all is true); the version bumps once if anything was removed. Returns the
- * number removed. */
+ * number removed; removes nothing when the version is at 2^64-1 (callers
+ * refuse that case first, see cache_version_full). */
 uint32_t cache_delete(rs_cache *c, rs_user *u, const uint64_t *channel_ids, size_t n, bool all);
 
 /* ---- persistence support (used by the engine) ----------------------- */
@@ -199,6 +204,13 @@ void cache_flushed(rs_cache *c, rs_user *u, uint64_t version);
 
 /* Bytes accounted to one user (struct + state array). */
 size_t cache_user_bytes(const rs_user *u);
+
+/* True when n more version bumps would take u's version past 2^64-1 (the
+ * change is then refused, never wrapped). */
+static inline bool cache_version_full(const rs_user *u, uint64_t n)
+{
+    return u->version > UINT64_MAX - n;
+}
 
 static inline bool rs_state_live(const rs_state *st)
 {

@@ -5,7 +5,8 @@
  * commit completes at once, and eviction may drop any unpinned user.
  *
  * Redis mode: a miss inserts the user as RS_USER_LOADING and sends one
- * HGETALL readstates:{id}; acquires of that user meanwhile join the load's
+ * load (HGETALL readstates:{id} in a small script that first checks the
+ * field count, see load_lua_script); acquires of that user meanwhile join the load's
  * waiter list (eng_slot, keyed by user id), so one load serves them all and
  * requests for other users never wait behind it.
  *
@@ -14,9 +15,14 @@
  *        │ absent, store UP ────> insert LOADING, HGETALL, slot(id), RS_PENDING
  *        └ absent, store down ──> RS_ERR_UNAVAILABLE (nothing registered)
  *
- *   HGETALL reply ──ok──> cache_load (READY, flushed_version = _v),
- *                         pin once per waiter, call each waiter (RS_OK)
- *                 └─err─> remove the LOADING user, waiters get UNAVAILABLE
+ *   load reply ──ok──> every field through the strict parser
+ *              │       (stored_value.h), cache_load (READY, flushed_version
+ *              │       = _v), pin once per waiter, call each waiter (RS_OK)
+ *              ├─invalid hash, too many fields, not a hash─> counted,
+ *              │       logged, remembered (engine_user_problem); remove the
+ *              │       LOADING user, waiters get INTERNAL (the next acquire
+ *              │       loads again: a fixed hash is served without a restart)
+ *              └─err─> remove the LOADING user, waiters get UNAVAILABLE
  *
  * A load cannot hang: the store times every request out (redis_timeout_ms)
  * and completes it with NULL. Dirty tracking, flushes, write-through
@@ -25,10 +31,13 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine_int.h"
+#include "stored_value.h"
 
 void engine_config_defaults(rs_engine_config *cfg)
 {
@@ -153,57 +162,109 @@ void engine_set_change_hook(rs_engine *e, rs_change_fn fn, void *ctx)
     e->server_hook_ctx = ctx;
 }
 
+/* ---- stored data that fails the check ------------------------------------ */
+
+static eng_problem *problem_find(rs_engine *e, uint64_t user_id)
+{
+    if (e->nproblems == 0)
+        return NULL;
+    for (size_t i = 0; i < ENG_PROBLEMS; i++)
+        if (e->problems[i].user_id == user_id)
+            return &e->problems[i];
+    return NULL;
+}
+
+void eng_stored_invalid(rs_engine *e, uint64_t user_id, const char *during, const char *what)
+{
+    e->stats.stored_invalid++;
+    char text[ENG_PROBLEM_TEXT];
+    snprintf(text, sizeof(text), "stored data in readstates:{%llu} is invalid: %s",
+             (unsigned long long)user_id, what);
+    uint64_t now = rs_now_ns();
+    bool log = true;
+    eng_problem *p = problem_find(e, user_id);
+    if (p != NULL) {
+        log = strcmp(p->text, text) != 0 || now - p->logged_ns >= ENG_PROBLEM_LOG_NS;
+    } else if (e->nproblems < ENG_PROBLEMS) {
+        for (size_t i = 0; p == NULL; i++)
+            if (e->problems[i].user_id == 0)
+                p = &e->problems[i];
+        e->nproblems++;
+    } else {
+        p = &e->problems[e->problem_next];
+        e->problem_next = (e->problem_next + 1) % ENG_PROBLEMS;
+    }
+    p->user_id = user_id;
+    memcpy(p->text, text, sizeof(text));
+    if (!log)
+        return; /* said recently: once per ENG_PROBLEM_LOG_NS, not per request */
+    p->logged_ns = now;
+    char quoted[ENG_PROBLEM_TEXT * 2];
+    RS_LOG(e->cfg.log, RS_LOG_ERROR, "redis_stored_invalid",
+           "user_id=%llu key=readstates:{%llu} during=%s problem=%s",
+           (unsigned long long)user_id, (unsigned long long)user_id, during,
+           sv_quote(what, strlen(what), ENG_PROBLEM_TEXT, quoted, sizeof(quoted)));
+}
+
+void eng_stored_valid(rs_engine *e, uint64_t user_id)
+{
+    eng_problem *p = problem_find(e, user_id);
+    if (p == NULL)
+        return;
+    RS_LOG(e->cfg.log, RS_LOG_INFO, "redis_stored_valid", "user_id=%llu",
+           (unsigned long long)user_id);
+    memset(p, 0, sizeof(*p));
+    e->nproblems--;
+}
+
+const char *engine_user_problem(rs_engine *e, uint64_t user_id)
+{
+    eng_problem *p = problem_find(e, user_id);
+    return p != NULL ? p->text : NULL;
+}
+
 /* ---- load on miss ---------------------------------------------------------- */
 
-static int parse_u64(const char **p, const char *end, char stop, uint64_t *out)
+/* The load: HGETALL, unless the hash has more fields than a user may have
+ * (ARGV[1] = max_states_per_user + 1, for _v): then only its field count,
+ * so an oversized hash never crosses the wire nor gets parsed on the loop.
+ * A wrong-type key answers its error. One round trip, as a plain HGETALL
+ * was; Redis keeps the compiled script (by its SHA1) after the first EVAL. */
+static const char load_lua_script[] = "local n = redis.pcall('HLEN', KEYS[1])\n"
+                                      "if type(n) ~= 'number' then return n end\n"
+                                      "if n > tonumber(ARGV[1]) then return n end\n"
+                                      "return redis.pcall('HGETALL', KEYS[1])\n";
+
+/* Refuse the load of u: the hash failed the check (what: why). */
+static rs_status load_refused(rs_engine *e, rs_user *u, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static rs_status load_refused(rs_engine *e, rs_user *u, const char *fmt, ...)
 {
-    uint64_t v = 0;
-    const char *s = *p;
-    if (s == end || *s < '0' || *s > '9')
-        return -1;
-    while (s < end && *s >= '0' && *s <= '9') {
-        uint64_t d = (uint64_t)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-        s++;
-    }
-    if (stop != '\0') {
-        if (s == end || *s != stop)
-            return -1;
-        s++;
-    } else if (s != end) {
-        return -1;
-    }
-    *p = s;
-    *out = v;
-    return 0;
+    char what[ENG_PROBLEM_TEXT];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    eng_stored_invalid(e, u->user_id, "load", what);
+    return RS_ERR_INTERNAL;
 }
 
-/* "<version>:<last_message_id>:<mention_count>:<flags>" for field channel. */
-static int parse_state(const redisReply *field, const redisReply *val, rs_state *st)
-{
-    const char *p = field->str;
-    uint64_t ch, ver, lm, mc, fl;
-    if (parse_u64(&p, field->str + field->len, '\0', &ch) != 0 || ch == 0)
-        return -1;
-    p = val->str;
-    const char *end = val->str + val->len;
-    if (parse_u64(&p, end, ':', &ver) != 0 || parse_u64(&p, end, ':', &lm) != 0 ||
-        parse_u64(&p, end, ':', &mc) != 0 || parse_u64(&p, end, '\0', &fl) != 0 ||
-        mc > UINT32_MAX || fl > UINT32_MAX)
-        return -1;
-    st->channel_id = ch;
-    st->version = ver;
-    st->last_message_id = lm;
-    st->mention_count = (uint32_t)mc;
-    st->flags = (uint32_t)fl & RS_STATE_PROTO_FLAGS;
-    return 0;
-}
-
-/* Fill u from an HGETALL reply. Returns RS_OK or an error status. */
+/* Fill u from the load's reply. Every field goes through the strict parser
+ * (stored_value.h); the first one that fails refuses the whole user, so
+ * nothing of an invalid hash is served nor, since the user is not cached,
+ * written over. Returns RS_OK, RS_ERR_INTERNAL (refused) or
+ * RS_ERR_UNAVAILABLE (no usable reply). */
 static rs_status engine_apply_load(rs_engine *e, rs_user *u, const redisReply *r)
 {
+    uint32_t limit = cache_config(e->cache)->max_states_per_user;
+    if (r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "WRONGTYPE", 9) == 0)
+        return load_refused(e, u, "the key is not a hash (WRONGTYPE)");
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+        return load_refused(e, u,
+                            "it has %lld fields, more than --max-states-per-user (%u) "
+                            "channels and _v",
+                            r->integer, limit);
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
         RS_LOG(e->cfg.log, RS_LOG_WARN, "redis_load_failed",
                "user_id=%llu reason=%s error=\"%s\"", (unsigned long long)u->user_id,
@@ -212,6 +273,11 @@ static rs_status engine_apply_load(rs_engine *e, rs_user *u, const redisReply *r
         return RS_ERR_UNAVAILABLE;
     }
     size_t need = r->elements / 2;
+    if (need > (size_t)limit + 1) /* grew between HLEN and HGETALL: cannot, but checked */
+        return load_refused(e, u,
+                            "it has %zu fields, more than --max-states-per-user (%u) "
+                            "channels and _v",
+                            need, limit);
     if (need > e->load_cap) {
         rs_state *n = realloc(e->load_buf, need * sizeof(*n));
         if (n == NULL)
@@ -223,21 +289,30 @@ static rs_status engine_apply_load(rs_engine *e, rs_user *u, const redisReply *r
     uint64_t version = 0;
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
         const redisReply *f = r->element[i], *v = r->element[i + 1];
-        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-            continue;
-        if (f->len == 2 && memcmp(f->str, "_v", 2) == 0) {
-            const char *p = v->str;
-            if (parse_u64(&p, v->str + v->len, '\0', &version) != 0)
-                version = 0;
-            continue;
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
+            RS_LOG(e->cfg.log, RS_LOG_WARN, "redis_load_failed",
+                   "user_id=%llu reason=bad_reply error=\"\"", (unsigned long long)u->user_id);
+            return RS_ERR_UNAVAILABLE;
         }
-        if (parse_state(f, v, &e->load_buf[n]) == 0)
-            n++;
-        else
-            RS_LOG(e->cfg.log, RS_LOG_WARN, "redis_bad_field", "user_id=%llu field=%.*s",
-                   (unsigned long long)u->user_id, (int)RS_MIN(f->len, 32), f->str);
+        sv_field sf;
+        switch (sv_parse_field(f->str, f->len, v->str, v->len, &sf)) {
+        case SV_VERSION: version = sf.version; break;
+        case SV_STATE: e->load_buf[n++] = sf.state; break;
+        default: {
+            char qf[48], qv[96];
+            return load_refused(e, u, "field %s = %s: %s",
+                                sv_quote(f->str, f->len, 32, qf, sizeof(qf)),
+                                sv_quote(v->str, v->len, 64, qv, sizeof(qv)), sf.why);
+        }
+        }
     }
-    return cache_load(e->cache, u, e->load_buf, n, version);
+    if (n > limit)
+        return load_refused(e, u, "it has %zu channels, more than --max-states-per-user (%u)",
+                            n, limit);
+    rs_status st = cache_load(e->cache, u, e->load_buf, n, version);
+    if (st == RS_OK)
+        eng_stored_valid(e, u->user_id);
+    return st;
 }
 
 static void engine_load_reply(void *arg, const redisReply *reply)
@@ -269,7 +344,7 @@ static void engine_load_reply(void *arg, const redisReply *reply)
         rs_waiter *w = list;
         list = w->next;
         w->next = NULL;
-        w->fn(w, u, st == RS_OK ? RS_OK : RS_ERR_UNAVAILABLE);
+        w->fn(w, u, st);
     }
 }
 
@@ -277,12 +352,14 @@ static rs_status engine_start_load(rs_engine *e, uint64_t user_id, rs_waiter *w)
 {
     if (!store_redis_up(e->store))
         return RS_ERR_UNAVAILABLE;
-    char key[48];
+    char key[48], max[24];
     int klen = snprintf(key, sizeof(key), "readstates:{%llu}", (unsigned long long)user_id);
-    const char *argv[2] = {"HGETALL", key};
-    size_t lens[2] = {7, (size_t)klen};
+    int mlen = snprintf(max, sizeof(max), "%llu",
+                        (unsigned long long)cache_config(e->cache)->max_states_per_user + 1);
+    const char *argv[5] = {"EVAL", load_lua_script, "1", key, max};
+    size_t lens[5] = {4, sizeof(load_lua_script) - 1, 1, (size_t)klen, (size_t)mlen};
     eng_slot *slot = eng_slot_get(&e->slots, e, user_id);
-    if (store_redis_command(e->store, 2, argv, lens, engine_load_reply, slot) != 0) {
+    if (store_redis_command(e->store, 5, argv, lens, engine_load_reply, slot) != 0) {
         eng_slot_release(&e->slots, slot);
         return RS_ERR_UNAVAILABLE;
     }
@@ -361,9 +438,10 @@ void engine_release(rs_engine *e, rs_user *u)
 
 rs_status engine_write_allowed(rs_engine *e, const rs_user *u)
 {
-    (void)u;
     if (e->store == NULL)
         return RS_OK;
+    if (u->bits & RS_USER_STORED_BAD)
+        return RS_ERR_INTERNAL; /* the merge script refuses its hash: nothing would land */
     if (e->cfg.durability == RS_DURABILITY_WRITE_THROUGH)
         return store_redis_up(e->store) ? RS_OK : RS_ERR_UNAVAILABLE;
     if (e->cfg.dirty_budget > 0 && e->stats.dirty_bytes >= e->cfg.dirty_budget)

@@ -9,11 +9,19 @@
  *
  *   server op ──acquire──> READY user (fast path, synchronous)
  *                 └──────> RS_PENDING: load from Redis (coalesced per user);
- *                          w->fn(w, user, RS_OK | RS_ERR_UNAVAILABLE) later
- *   server op ──write_allowed──> OK | RESOURCE_EXHAUSTED | UNAVAILABLE
+ *                          w->fn(w, user, RS_OK | RS_ERR_UNAVAILABLE |
+ *                          RS_ERR_INTERNAL) later
+ *   server op ──write_allowed──> OK | RESOURCE_EXHAUSTED | UNAVAILABLE | INTERNAL
  *   server op ──commit──> OK (write-behind: dirty, flushed within the interval)
  *                 └────> RS_PENDING (write-through): w->fn once Redis acked
  *   server op ──release──> unpin
+ *
+ * Stored data that fails the stored-value check (stored_value.h) is never
+ * used or written over: the load fails with RS_ERR_INTERNAL (the user is not
+ * cached, so the next acquire loads again), a merge refused by the script
+ * keeps the user dirty and marks it (RS_USER_STORED_BAD: writes get
+ * RS_ERR_INTERNAL until a merge lands), and engine_user_problem says what
+ * is wrong for the error message.
  *
  * Without a store (memory only), acquire inserts missing users at once,
  * commits complete at once and eviction drops users (data is not kept).
@@ -83,6 +91,7 @@ typedef struct rs_engine_stats {
     uint64_t load_errors;
     uint64_t redis_errors;
     uint64_t reconnects;
+    uint64_t stored_invalid; /* loads and merges refused: the stored hash failed the check */
     bool redis_configured;
     bool redis_up;
 } rs_engine_stats;
@@ -104,26 +113,38 @@ void engine_set_change_hook(rs_engine *e, rs_change_fn fn, void *ctx);
 /* Get a user ready for an operation.
  *   RS_OK:       *out is READY and pinned now.
  *   RS_PENDING:  w->fn runs exactly once later (pinned user, or an error:
- *                RS_ERR_UNAVAILABLE when the store cannot load in time).
+ *                RS_ERR_UNAVAILABLE when the store cannot load in time,
+ *                RS_ERR_INTERNAL when the stored hash is invalid or has
+ *                more states than max_states_per_user).
  *   RS_ERR_UNAVAILABLE: the store is down; nothing was registered. */
 rs_status engine_acquire(rs_engine *e, uint64_t user_id, rs_waiter *w, rs_user **out);
 /* Unpin a user; may evict if the cache is over budget. */
 void engine_release(rs_engine *e, rs_user *u);
 
 /* Before applying a change to u: RS_OK, RS_ERR_EXHAUSTED (write-behind and
- * the dirty budget is full) or RS_ERR_UNAVAILABLE (write-through, store down). */
+ * the dirty budget is full), RS_ERR_UNAVAILABLE (write-through, store down)
+ * or RS_ERR_INTERNAL (the user's stored hash is invalid: RS_USER_STORED_BAD). */
 rs_status engine_write_allowed(rs_engine *e, const rs_user *u);
+
+/* What is wrong with the user's stored data ("stored data in
+ * readstates:{7} is invalid: field ..."), for the message of an
+ * RS_ERR_INTERNAL; NULL when nothing is known. Valid until the next call
+ * into the engine. */
+const char *engine_user_problem(rs_engine *e, uint64_t user_id);
 
 /* After applying changes (u still pinned): RS_OK when the answer may go out
  * now; RS_PENDING when w->fn runs once the store acknowledged u->version
- * (RS_OK) or failed (RS_ERR_UNAVAILABLE). */
+ * (RS_OK) or failed (RS_ERR_UNAVAILABLE; RS_ERR_INTERNAL when the merge
+ * script refused the stored hash). */
 rs_status engine_commit(rs_engine *e, rs_user *u, rs_waiter *w);
 
 /* Ready for traffic: no store configured, or the store is connected. */
 bool engine_ready(const rs_engine *e);
 
 /* Flush everything dirty and stop. done(arg, unflushed_states) runs once,
- * with 0 when all was flushed, from the event loop. */
+ * with 0 when all was flushed, from the event loop. Users whose merge the
+ * script refuses (invalid stored hash) are not retried during shutdown:
+ * their states count as unflushed at once. */
 typedef void (*rs_engine_done_fn)(void *arg, uint64_t unflushed_states);
 void engine_shutdown(rs_engine *e, rs_engine_done_fn done, void *arg);
 

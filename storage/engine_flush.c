@@ -21,6 +21,10 @@
  *             waiters with version <= flushed_version
  *     err ──> counted; the user stays dirty and goes back on the ring
  *             (a failed call fails all its users; merges are idempotent)
+ *     STORED_INVALID (the script refused the stored hash) ──> counted,
+ *             logged, user marked RS_USER_STORED_BAD (writes refused),
+ *             back on the ring with a delay; at shutdown: not retried,
+ *             reported as unflushed
  *   still dirty (changed meanwhile) ──> back on the ring
  *
  * Timing: write-behind waits interval/2 after a user became dirty (so
@@ -43,6 +47,7 @@
 
 static void flush_pass(rs_engine *e);
 static void shutdown_check(rs_engine *e);
+static uint64_t unflushed_states(rs_engine *e, uint64_t user_id);
 
 static uint64_t ms_to_ns(uint32_t ms)
 {
@@ -418,17 +423,64 @@ static void batch_done(rs_engine *e, eng_batch *b)
     free(b);
 }
 
+/* The merge script refused the user's stored hash (or the key is not a
+ * hash): what is wrong, or NULL for any other outcome. */
+static const char *stored_refusal(const redisReply *r)
+{
+    static const char prefix[] = "STORED_INVALID ";
+    if (r == NULL || r->type != REDIS_REPLY_ERROR || r->str == NULL)
+        return NULL;
+    if (strncmp(r->str, "WRONGTYPE", 9) == 0)
+        return "the key is not a hash (WRONGTYPE)";
+    if (strncmp(r->str, prefix, sizeof(prefix) - 1) != 0)
+        return NULL;
+    const char *what = strstr(r->str, " field "); /* after the key */
+    return what != NULL ? what + 1 : r->str + sizeof(prefix) - 1;
+}
+
+/* Fail u's write-through waiters at once with st (their change is in
+ * memory, but the store refused it). */
+static void fail_user_commits(rs_engine *e, uint64_t user_id, rs_status st)
+{
+    if (e->commit_waiters == 0)
+        return;
+    eng_slot *slot = eng_slot_find(&e->slots, user_id);
+    if (slot == NULL || slot->commit_head == NULL)
+        return;
+    rs_waiter *list = take_durable(e, slot, UINT64_MAX);
+    eng_slot_release(&e->slots, slot);
+    while (list != NULL) {
+        rs_waiter *w = list;
+        list = w->next;
+        w->next = NULL;
+        w->fn(w, NULL, st);
+    }
+}
+
 /* One user's outcome (r: its entry of the reply, NULL when the call
- * failed). Returns true when the merge landed. */
+ * failed). Returns true when the merge landed.
+ *
+ * A merge the script refused because the stored hash is invalid (see
+ * merge.lua) is not an outage: the user is marked RS_USER_STORED_BAD (its
+ * writes are refused until a merge lands), counted and logged, its
+ * write-through waiters fail with INTERNAL, and it is retried no sooner
+ * than half a flush interval later (it goes to the tail with the current
+ * time), so a hash fixed by an operator gets the pending changes. During a
+ * shutdown it is not retried: its states count as unflushed at once. */
 static bool user_flushed(rs_engine *e, eng_batch *b, const eng_flush *f, const redisReply *r)
 {
     bool ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
+    const char *refused = ok ? NULL : stored_refusal(r);
     rs_user *u = cache_peek(e->cache, f->user_id);
     if (ok) {
         e->stats.flushed_states += f->nstates;
+        if (e->nproblems > 0)
+            eng_stored_valid(e, f->user_id);
     } else {
         e->stats.flush_errors++;
-        if (r != NULL)
+        if (refused != NULL && !e->closing)
+            eng_stored_invalid(e, f->user_id, "merge", refused);
+        else if (r != NULL)
             RS_LOG(e->cfg.log, RS_LOG_WARN, "redis_flush_failed", "user_id=%llu error=\"%s\"",
                    (unsigned long long)f->user_id,
                    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
@@ -436,16 +488,28 @@ static bool user_flushed(rs_engine *e, eng_batch *b, const eng_flush *f, const r
     if (u == NULL)
         return ok;
     u->bits &= (uint8_t)~RS_USER_FLUSHING;
-    if (ok)
+    if (ok) {
         cache_flushed(e->cache, u, f->version);
+        u->bits &= (uint8_t)~RS_USER_STORED_BAD;
+    } else if (refused != NULL) {
+        u->bits |= RS_USER_STORED_BAD;
+        if (!e->closing)
+            fail_user_commits(e, u->user_id, RS_ERR_INTERNAL);
+    }
     if (!rs_user_dirty(u))
         unaccount(e, u);
     else if (!e->closing)
         account(e, u); /* its size may have changed; keeps it counted */
     if (rs_user_dirty(u) && (u->bits & RS_USER_DIRTY_QUEUED) == 0 && !e->closing) {
+        if (refused != NULL && e->shutting_down) {
+            /* Not retried: reported by the shutdown as not flushed. */
+            e->shutdown_refused_states += unflushed_states(e, u->user_id);
+            e->shutdown_refused_users++;
+            return ok;
+        }
         /* Changed while in flight (dirty since at most the batch start),
-         * or failed (keeps its age so it goes first). */
-        queue_user(e, u, ok ? b->start_ns : f->since_ns);
+         * failed (keeps its age so it goes first), or refused (waits). */
+        queue_user(e, u, ok ? b->start_ns : refused != NULL ? rs_now_ns() : f->since_ns);
         if (e->cfg.durability == RS_DURABILITY_WRITE_THROUGH && ok)
             engine_flush_kick(e, true);
     }
@@ -665,15 +729,17 @@ static void shutdown_report(rs_engine *e, uint64_t unflushed)
     if (e->shutdown_ev != NULL)
         event_del(e->shutdown_ev);
     RS_LOG(e->cfg.log, unflushed == 0 ? RS_LOG_INFO : RS_LOG_ERROR, "engine_shutdown",
-           "unflushed_states=%llu flushed_states=%llu", (unsigned long long)unflushed,
-           (unsigned long long)e->stats.flushed_states);
+           "unflushed_states=%llu flushed_states=%llu stored_invalid_users=%llu",
+           (unsigned long long)unflushed, (unsigned long long)e->stats.flushed_states,
+           (unsigned long long)e->shutdown_refused_users);
     e->shutdown_done(e->shutdown_arg, unflushed);
 }
 
 static void shutdown_check(rs_engine *e)
 {
+    /* Nothing left to send: what the script refused is all that is missing. */
     if (!e->shutdown_reported && e->ring.count == 0 && e->inflight_batches == 0)
-        shutdown_report(e, 0);
+        shutdown_report(e, e->shutdown_refused_states);
 }
 
 static void shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -681,7 +747,7 @@ static void shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     rs_engine *e = arg;
-    uint64_t n = 0;
+    uint64_t n = e->shutdown_refused_states;
     for (size_t i = 0; i < e->ring.count; i++)
         n += unflushed_states(e, eng_ring_at(&e->ring, i)->user_id);
     for (eng_batch *b = e->inflight; b != NULL; b = b->next)

@@ -97,6 +97,22 @@ struct eng_batch {
     eng_flush ents[];
 };
 
+/* ---- users whose stored data was refused ------------------------------------- */
+
+/* What is wrong with one user's stored hash, for error messages and for
+ * logging it once (not once per request) per ENG_PROBLEM_LOG_NS. A fixed
+ * table: when full, the oldest entry goes (its user's errors then carry a
+ * generic text). Entries go when a load or a merge of the user succeeds. */
+#define ENG_PROBLEMS       64
+#define ENG_PROBLEM_TEXT   256
+#define ENG_PROBLEM_LOG_NS (10ull * 1000000000ull)
+
+typedef struct eng_problem {
+    uint64_t user_id; /* 0: free */
+    uint64_t logged_ns;
+    char text[ENG_PROBLEM_TEXT];
+} eng_problem;
+
 struct rs_engine {
     struct event_base *base;
     rs_engine_config cfg;
@@ -120,8 +136,14 @@ struct rs_engine {
     rs_waiter *fail_list;  /* commit waiters to fail with UNAVAILABLE */
     bool urgent;           /* next pass ignores the coalescing delay */
 
+    eng_problem problems[ENG_PROBLEMS];
+    uint32_t nproblems;    /* entries in use */
+    uint32_t problem_next; /* the entry replaced when the table is full */
+
     bool shutting_down;
     bool shutdown_reported;
+    uint64_t shutdown_refused_states; /* not flushed: the script refused the hash */
+    uint64_t shutdown_refused_users;
     struct event *shutdown_ev;
     rs_engine_done_fn shutdown_done;
     void *shutdown_arg;
@@ -136,6 +158,12 @@ struct rs_engine {
     size_t argv_cap;
     rs_user **call_users; /* the users of the merge call being built */
 };
+
+/* engine.c: the user's stored hash failed the check (during "load" or
+ * "merge"; what: which field and why): count, remember and log it. */
+void eng_stored_invalid(rs_engine *e, uint64_t user_id, const char *during, const char *what);
+/* A load or merge of the user succeeded: forget its problem, if any. */
+void eng_stored_valid(rs_engine *e, uint64_t user_id);
 
 /* engine_flush.c */
 int engine_flush_init(rs_engine *e);

@@ -20,7 +20,7 @@ add_library(rs_persist_util STATIC ${RS_PERSIST_DIR}/persist_util.c)
 target_include_directories(rs_persist_util PUBLIC ${RS_PERSIST_DIR})
 target_link_libraries(rs_persist_util PUBLIC rs_testsupport rs_client)
 
-foreach(t restart crash outage order)
+foreach(t restart crash outage order stored_data)
   rs_add_persistence_test(persist_${t} ${RS_PERSIST_DIR}/test_${t}.c)
   target_link_libraries(persist_${t} PRIVATE rs_persist_util)
 endforeach()
