@@ -483,15 +483,12 @@ static void http_reject(rs_http_conns *hc, evutil_socket_t fd)
     }
 }
 
-static void http_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-                           int salen, void *arg)
+/* A connected socket becomes a connection (or is refused over the cap). */
+static int http_conn_add(rs_http_conns *hc, evutil_socket_t fd, const char *peer)
 {
-    (void)l;
-    (void)salen;
-    rs_http_conns *hc = arg;
     if (hc->st.open >= hc->lim.max_connections) {
         http_reject(hc, fd);
-        return;
+        return -1;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -510,7 +507,7 @@ static void http_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct 
         fputs("readstated: out of memory (http events)\n", stderr);
         abort();
     }
-    conn_peer(c->peer, sizeof(c->peer), sa);
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
     c->state = HC_READ_HEAD;
     c->next = hc->conns;
     if (hc->conns != NULL)
@@ -519,6 +516,26 @@ static void http_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct 
     hc->st.open++;
     hc->st.accepted++;
     conn_update_events(c);
+    return 0;
+}
+
+static void http_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                           int salen, void *arg)
+{
+    (void)l;
+    (void)salen;
+    char peer[INET6_ADDRSTRLEN + 8];
+    conn_peer(peer, sizeof(peer), sa);
+    http_conn_add(arg, fd, peer);
+}
+
+int http_conns_adopt(rs_http_conns *hc, evutil_socket_t fd, const char *peer)
+{
+    if (evutil_make_socket_nonblocking(fd) != 0) {
+        evutil_closesocket(fd);
+        return -1;
+    }
+    return http_conn_add(hc, fd, peer);
 }
 
 static void http_accept_error_cb(struct evconnlistener *l, void *arg)

@@ -84,6 +84,11 @@ rs_http_conns *http_conns_new(struct event_base *base, const rs_http_limits *lim
  * (logged). */
 int http_conns_listen(rs_http_conns *hc, const char *host, int port);
 
+/* Serve an already connected socket (a socketpair's end in the fuzzer and
+ * tests) as if accepted: made non-blocking, subject to the cap. Takes the
+ * descriptor either way. Returns 0, or -1 if it was refused. */
+int http_conns_adopt(rs_http_conns *hc, evutil_socket_t fd, const char *peer);
+
 /* Close the listening socket; open connections stay. */
 void http_conns_stop_accepting(rs_http_conns *hc);
 
