@@ -177,7 +177,7 @@ static bool reading_state(const rs_http_conn *c)
 static void conn_update_events(rs_http_conn *c)
 {
     const rs_http_limits *lim = &c->hc->lim;
-    bool want_read = reading_state(c) && !c->close_after;
+    bool want_read = reading_state(c); /* close_after only ends it after the reply */
     bool want_write = evbuffer_get_length(c->out) > 0;
     if (want_read != (event_pending(c->rev, EV_READ, NULL) != 0)) {
         if (want_read)

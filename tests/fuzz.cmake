@@ -6,6 +6,8 @@
 #   fuzz_redis_reply  Redis replies (hiredis's reader) through the engine's
 #                     load and merge reply handling
 #   fuzz_config       the settings file and argv parser
+#   fuzz_http_request bytes from a client through the HTTP port: connection,
+#                     parser, routes, the Connect/Twirp RPC layer, dispatch
 include(${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzzers.cmake)
 set(RS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR}/fuzz)
 
@@ -17,6 +19,8 @@ if(TARGET readstated_lib)
                 SOURCES ${RS_FUZZ_DIR}/fuzz_req_decode.c LIBS readstated_lib)
   rs_add_fuzzer(NAME fuzz_config CORPUS ${RS_FUZZ_DIR}/corpus_config
                 SOURCES ${RS_FUZZ_DIR}/fuzz_config.c LIBS readstated_lib)
+  rs_add_fuzzer(NAME fuzz_http_request CORPUS ${RS_FUZZ_DIR}/corpus_http
+                SOURCES ${RS_FUZZ_DIR}/fuzz_http_request.c LIBS readstated_lib)
 endif()
 rs_add_fuzzer(NAME fuzz_redis_reply CORPUS ${RS_FUZZ_DIR}/corpus_redis_reply
               SOURCES ${RS_FUZZ_DIR}/fuzz_redis_reply.c LIBS readstates_core)

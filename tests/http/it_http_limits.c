@@ -412,10 +412,47 @@ static void test_accept_out_of_descriptors(void **state)
     rs_test_server_cleanup(&srv);
 }
 
+/* An HTTP/1.0 request (no keep-alive) whose body comes after its head: the
+ * body is read and the call answered (it once waited forever: reading
+ * stopped as soon as the head said the connection would close). */
+static void test_http10_body_after_head(void **state)
+{
+    (void)state;
+    rs_test_server srv;
+    rs_test_server_opts o = {.http = true};
+    assert_int_equal(rs_test_server_start_opts(&srv, &o), 0);
+    int fd = rs_tcp_connect(srv.http_port, 5000);
+    assert_true(fd >= 0);
+    static const char head[] = "POST /readstates.v1.ReadStates/Ping HTTP/1.0\r\n"
+                               "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n";
+    assert_int_equal(rs_fd_write_all(fd, head, sizeof(head) - 1, 5000), 0);
+    rs_sleep_ms(200); /* pacing: the head is read on its own */
+    assert_int_equal(rs_fd_write_all(fd, "{}", 2, 5000), 0);
+    char buf[1024];
+    size_t len = 0;
+    long long end = rs_mono_ms() + 5000;
+    while (len < sizeof(buf) - 1 && rs_mono_ms() < end) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    close(fd);
+    assert_non_null(strstr(buf, "HTTP/1.1 200 OK"));
+    assert_non_null(strstr(buf, "serverTimeMs"));
+    rs_test_server_stop(&srv, 30000, NULL);
+    rs_test_server_cleanup(&srv);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_http10_body_after_head),
         cmocka_unit_test(test_connection_cap),
         cmocka_unit_test(test_low_fd_limit_at_start),
         cmocka_unit_test(test_accept_out_of_descriptors),

@@ -1,0 +1,110 @@
+/*
+ * fuzz_http_request.c: bytes from a client through the whole HTTP request
+ * path: the connection state machine and parser (http_conn.c,
+ * http_parse.c), the routes, the Connect/Twirp RPC layer (http_rpc.c, the
+ * JSON codec, protobuf-c) and dispatch, on an in-process rs_server
+ * (memory-only engine, small limits) that lives across inputs.
+ *
+ * Each input is written into one end of a socketpair whose other end the
+ * HTTP port adopts (http_conns_adopt); the write side is then shut, and the
+ * event loop runs (bounded) until the server closes the connection.
+ * Checks: whatever the server sends is HTTP/1.1 responses (it starts with
+ * "HTTP/1.1 "), the server closes the connection after the client's EOF,
+ * and no connection, call or reply is left behind.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "http.h"
+#include "http_rpc.h"
+#include "server.h"
+
+#define FZ_MAX_ROUNDS 4000
+
+static rs_server *fz_server;
+
+static void fz_fail(const char *what)
+{
+    fprintf(stderr, "fuzz_http_request: %s\n", what);
+    abort();
+}
+
+static rs_server *fz_get_server(void)
+{
+    if (fz_server != NULL)
+        return fz_server;
+    rs_config cfg;
+    config_defaults(&cfg);
+    strcpy(cfg.http, "127.0.0.1:0"); /* bound on loopback, never connected to */
+    cfg.log_level = RS_LOG_OFF;
+    cfg.max_list = 50;
+    cfg.max_states_per_user = 100;
+    cfg.max_memory = 1u << 20;
+    cfg.http_max_body = 8192;
+    cfg.http_max_headers = 2048;
+    fz_server = malloc(sizeof(*fz_server));
+    if (fz_server == NULL || server_init(fz_server, &cfg) != 0)
+        fz_fail("server_init");
+    fz_server->http = http_start(fz_server);
+    if (fz_server->http == NULL)
+        fz_fail("http_start");
+    return fz_server;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    rs_server *s = fz_get_server();
+    struct rs_http *h = s->http;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+        fz_fail("socketpair");
+    if (http_conns_adopt(h->conns, sv[0], "fuzz") != 0)
+        fz_fail("adopt");
+    size_t off = 0, got = 0;
+    bool shut = false, closed = false;
+    char first[9] = {0};
+    for (int round = 0; round < FZ_MAX_ROUNDS && !closed; round++) {
+        if (off < size) {
+            ssize_t n = send(sv[1], data + off, size - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n > 0)
+                off += (size_t)n;
+        } else if (!shut) {
+            shutdown(sv[1], SHUT_WR);
+            shut = true;
+        }
+        event_base_loop(s->base, EVLOOP_NONBLOCK);
+        for (;;) {
+            char buf[4096];
+            ssize_t n = recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT);
+            if (n == 0) {
+                closed = true;
+                break;
+            }
+            if (n < 0) {
+                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                    closed = true; /* reset: the server closed too */
+                break;
+            }
+            for (ssize_t i = 0; i < n && got < 9; i++)
+                first[got++] = buf[i];
+        }
+    }
+    if (!closed)
+        fz_fail("the server did not close the connection after the client's EOF");
+    if (got > 0 && strncmp(first, "HTTP/1.1 ", got) != 0)
+        fz_fail("the server sent something that is not an HTTP/1.1 response");
+    close(sv[1]);
+    if (http_conns_stats(h->conns)->open != 0)
+        fz_fail("a connection was left open");
+    if (h->replies_writing != 0 || h->calls_live != 0 || s->inflight != 0)
+        fz_fail("a reply, call or request was left behind");
+    return 0;
+}
