@@ -74,7 +74,14 @@ static const opt opts[] = {
     {"redis", OPT_STR, F(redis), "", 0, 0, "HOST:PORT",
      "Redis to persist read states in; empty keeps them in memory only"},
     {"redis-password", OPT_STR, F(redis_password), "", 0, 0, "SECRET",
-     "password for Redis AUTH; empty sends none", OPT_SECRET},
+     "password for Redis AUTH; empty sends none. Prefer the environment or "
+     "--redis-password-file: a value given as a flag is scrubbed from the arguments, "
+     "with a warning",
+     OPT_SECRET},
+    {"redis-password-file", OPT_STR, F(redis_password_file), "", 0, 0, "FILE",
+     "read the Redis password from the first line of FILE (not with --redis-password)"},
+    {"redis-user", OPT_STR, F(redis_user), "", 0, 0, "USER",
+     "Redis 6+ ACL user: sends AUTH USER PASSWORD; empty uses the default user"},
     {"redis-db", OPT_INT, F(redis_db), "0", 0, 1000000, "N", "Redis database number (SELECT)"},
     {"redis-timeout-ms", OPT_U32, F(redis_timeout_ms), "1000", 1, 600000, "MS",
      "per Redis request; loads fail with UNAVAILABLE after this"},
@@ -330,6 +337,68 @@ static int config_from_argv(rs_config *cfg, int argc, char *const *argv, FILE *e
     return 0;
 }
 
+/* The password from --redis-password-file: the file's first line, without
+ * its line end. Returns 0, or -1 (printed, naming the flag). */
+static int read_password_file(rs_config *cfg, FILE *err)
+{
+    const char *path = cfg->redis_password_file;
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(err, "readstated: --redis-password-file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char line[RS_ADDR_MAX + 2];
+    bool got = fgets(line, sizeof(line), f) != NULL;
+    bool failed = ferror(f) != 0;
+    fclose(f);
+    if (failed) {
+        fprintf(err, "readstated: --redis-password-file %s: read error\n", path);
+        return -1;
+    }
+    size_t n = got ? strlen(line) : 0;
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    if (n == 0) {
+        fprintf(
+            err,
+            "readstated: --redis-password-file %s: empty (the password is its first line)\n",
+            path);
+        return -1;
+    }
+    if (n >= RS_ADDR_MAX) {
+        fprintf(err, "readstated: --redis-password-file %s: password too long (max %d bytes)\n",
+                path, RS_ADDR_MAX - 1);
+        explicit_bzero(line, sizeof(line));
+        return -1;
+    }
+    memcpy(cfg->redis_password, line, n + 1);
+    explicit_bzero(line, sizeof(line));
+    return 0;
+}
+
+/* The Redis password from one source only, and a user only with a
+ * password. Returns 0, or -1 (printed). */
+static int config_redis_secret(rs_config *cfg, FILE *err)
+{
+    if (cfg->redis_password_file[0] != '\0') {
+        if (cfg->redis_password[0] != '\0') {
+            fprintf(err, "readstated: --redis-password-file and --redis-password (or "
+                         "READSTATED_REDIS_PASSWORD) are both set: give one\n");
+            return -1;
+        }
+        if (read_password_file(cfg, err) != 0)
+            return -1;
+    }
+    if (cfg->redis_user[0] != '\0' && cfg->redis_password[0] == '\0') {
+        fprintf(err,
+                "readstated: --redis-user %s needs a password (--redis-password-file or "
+                "READSTATED_REDIS_PASSWORD)\n",
+                cfg->redis_user);
+        return -1;
+    }
+    return 0;
+}
+
 /* Cross-field checks and derived fields. Returns 0, or -1 (printed). */
 static int config_check(rs_config *cfg, FILE *err)
 {
@@ -354,6 +423,8 @@ static int config_check(rs_config *cfg, FILE *err)
             return -1;
         }
     }
+    if (config_redis_secret(cfg, err) != 0)
+        return -1;
     if (cfg->max_output < (size_t)cfg->max_frame) {
         fprintf(err, "readstated: --max-output (%zu) must be at least --max-frame (%u)\n",
                 cfg->max_output, cfg->max_frame);
@@ -510,6 +581,85 @@ int config_reread(rs_config *next, int argc, char *const *argv, char *err, size_
     return rc;
 }
 
+/* Walk argv as config_from_argv does and call fn for each secret flag's
+ * value (never the empty value). */
+typedef void (*argv_secret_fn)(void *arg, const opt *o, char *value);
+
+static void argv_secrets(int argc, char *const *argv, argv_secret_fn fn, void *arg)
+{
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0)
+            continue;
+        char *name = a + 2;
+        char *eq = strchr(name, '=');
+        size_t nlen = eq != NULL ? (size_t)(eq - name) : strlen(name);
+        const opt *o = opt_find(name, nlen);
+        if (o == NULL)
+            continue;
+        char *v = NULL;
+        if (eq != NULL)
+            v = eq + 1;
+        else if (o->type != OPT_BOOL && i + 1 < argc)
+            v = argv[++i];
+        if (v != NULL && v[0] != '\0' && (o->flags & OPT_SECRET))
+            fn(arg, o, v);
+    }
+}
+
+typedef struct scrub_ctx {
+    config_scrub_fn fn;
+    void *arg;
+    size_t n;
+} scrub_ctx;
+
+static void scrub_one(void *arg, const opt *o, char *value)
+{
+    scrub_ctx *c = arg;
+    memset(value, '*', strlen(value));
+    c->n++;
+    if (c->fn == NULL)
+        return;
+    /* the safer ways: a --<name>-file flag if there is one, and the environment */
+    char env[96], file_flag[96], hint[256];
+    opt_env_name(o, env, sizeof(env));
+    snprintf(file_flag, sizeof(file_flag), "%s-file", o->name);
+    if (opt_find(file_flag, strlen(file_flag)) != NULL)
+        snprintf(hint, sizeof(hint), "use --%s or %s", file_flag, env);
+    else
+        snprintf(hint, sizeof(hint), "use %s", env);
+    c->fn(c->arg, o->name, hint);
+}
+
+size_t config_scrub_argv(int argc, char **argv, config_scrub_fn fn, void *arg)
+{
+    scrub_ctx c = {fn, arg, 0};
+    argv_secrets(argc, argv, scrub_one, &c);
+    return c.n;
+}
+
+typedef struct restore_ctx {
+    rs_config *next;
+    const rs_config *cur;
+} restore_ctx;
+
+static void restore_one(void *arg, const opt *o, char *value)
+{
+    (void)value;
+    restore_ctx *c = arg;
+    if (o->type == OPT_STR) /* every secret is text */
+        memcpy((char *)c->next + o->off, (const char *)c->cur + o->off, RS_ADDR_MAX);
+}
+
+void config_restore_argv_secrets(rs_config *next, const rs_config *cur, int argc,
+                                 char *const *argv)
+{
+    /* argv beats the file and the environment: a secret that argv gives is
+     * the running one, whatever else changed */
+    restore_ctx c = {next, cur};
+    argv_secrets(argc, argv, restore_one, &c);
+}
+
 /* The value of o in cfg as text, as a flag would give it. */
 static void opt_format(const rs_config *cfg, const opt *o, char *buf, size_t len)
 {
@@ -606,6 +756,7 @@ void config_to_engine(const rs_config *cfg, rs_engine_config *ec, const rs_log *
         ec->redis_host = NULL;
     }
     ec->redis_password = cfg->redis_password[0] != '\0' ? cfg->redis_password : NULL;
+    ec->redis_user = cfg->redis_user[0] != '\0' ? cfg->redis_user : NULL;
     ec->redis_db = cfg->redis_db;
     ec->durability = cfg->durability;
     ec->flush_interval_ms = cfg->flush_interval_ms;

@@ -27,10 +27,12 @@ typedef struct rs_config {
     char port_file[RS_ADDR_MAX]; /* write the bound TCP port here */
     char http_port_file[RS_ADDR_MAX]; /* write the bound HTTP port here */
     /* storage */
-    char redis[RS_ADDR_MAX]; /* host:port; empty = memory only */
-    char redis_password[RS_ADDR_MAX];
-    char redis_host[RS_ADDR_MAX]; /* parsed from redis by config_load; empty = none */
-    int redis_port;               /* parsed from redis by config_load */
+    char redis[RS_ADDR_MAX];               /* host:port; empty = memory only */
+    char redis_password[RS_ADDR_MAX];      /* secret: flag (scrubbed from argv), env or file */
+    char redis_password_file[RS_ADDR_MAX]; /* its first line is the password */
+    char redis_user[RS_ADDR_MAX];          /* Redis 6 ACL user; empty = the default user */
+    char redis_host[RS_ADDR_MAX];          /* parsed from redis by config_load; empty = none */
+    int redis_port;                        /* parsed from redis by config_load */
     int redis_db;
     uint32_t redis_timeout_ms;    /* default 1000 */
     rs_durability durability;     /* default write-behind */
@@ -87,6 +89,21 @@ size_t config_diff(const rs_config *cur, const rs_config *next, config_diff_fn f
 void config_apply_live(rs_config *cur, const rs_config *next);
 void config_defaults(rs_config *cfg);
 void config_usage(FILE *out);
+/* Called by config_scrub_argv for each secret it scrubbed: flag without
+ * the dashes, and a hint naming the safer ways to give it. */
+typedef void (*config_scrub_fn)(void *arg, const char *flag, const char *hint);
+/* Overwrite in place, with '*', the value of every secret flag in argv
+ * (--redis-password VALUE or --redis-password=VALUE), so that
+ * /proc/PID/cmdline and ps no longer show it; call after config_load, which
+ * has copied the values. fn (may be NULL) is called for each. Returns the
+ * number of values scrubbed. */
+size_t config_scrub_argv(int argc, char **argv, config_scrub_fn fn, void *arg);
+/* After config_reread over an argv that config_scrub_argv scrubbed: take
+ * every secret that argv gives from the running settings cur again (argv
+ * holds only '*' now), so a reload neither uses nor reports a changed
+ * secret. */
+void config_restore_argv_secrets(rs_config *next, const rs_config *cur, int argc,
+                                 char *const *argv);
 /* Fill an engine configuration from the server configuration. */
 void config_to_engine(const rs_config *cfg, rs_engine_config *ec, const rs_log *log);
 

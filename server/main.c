@@ -1,9 +1,9 @@
 /*
  * main.c: readstated, a thin main over server.h.
  *
- *   config_load ─> server_init ─> server_listen ─> http_start ─> server_run
- *   (until SIGTERM/SIGINT and a graceful shutdown; SIGHUP reloads) ─> http_stop ─>
- * server_destroy
+ *   config_load ─> config_scrub_argv ─> server_init ─> server_listen ─> http_start
+ *   ─> server_run (until SIGTERM/SIGINT and a graceful shutdown; SIGHUP reloads)
+ *   ─> http_stop ─> server_destroy
  *
  * Exit codes: 0 after a clean shutdown (everything flushed) or --help;
  * 1 when start-up failed or states were left unflushed; 2 on bad flags.
@@ -17,6 +17,14 @@
 #include "server.h"
 #include "signals.h"
 
+/* A secret was given as a flag: it is scrubbed now, but was visible to
+ * every local user until this moment. */
+static void warn_secret_in_argv(void *arg, const char *flag, const char *hint)
+{
+    RS_LOG((const rs_log *)arg, RS_LOG_WARN, "secret_in_argv", "flag=--%s hint=\"%s\"", flag,
+           hint);
+}
+
 int main(int argc, char **argv)
 {
     rs_config cfg;
@@ -25,6 +33,10 @@ int main(int argc, char **argv)
         return 0; /* --help or --version */
     if (rc < 0)
         return 2;
+    /* Out of /proc/PID/cmdline and ps at once (config_load copied it);
+     * reloads take it from the running settings (server_reload). */
+    rs_log boot_log = {.min = cfg.log_level, .out = NULL};
+    config_scrub_argv(argc, argv, warn_secret_in_argv, &boot_log);
 
     signals_ignore_quiet(); /* SIGPIPE and co. (signals.h) */
 

@@ -11,6 +11,9 @@
  *   level=warn event=reload_needs_restart name=max-memory running=... new=...
  *   level=info event=reload changed=2 applied=1 needs_restart=1 config=/etc/...
  *
+ * A secret given as a flag (--redis-password) was scrubbed from argv at
+ * start: the reload keeps the running value rather than the '*' it reads.
+ *
  * A file that does not parse (or a setting out of range) changes nothing:
  * the server keeps every running setting and logs reload_failed with the
  * reason. A reload never stops the server or touches its data.
@@ -57,6 +60,9 @@ void server_reload(rs_server *s)
                    s->cfg.config_file, err);
         return;
     }
+    /* A secret given as a flag was scrubbed from argv at start (main.c):
+     * the running value is still the one argv gave. */
+    config_restore_argv_secrets(&next, &s->cfg, s->argc, s->argv);
     reload_count rc = {s, 0, 0};
     /* Apply before logging, so a raised level shows its own lines. */
     rs_config before = s->cfg;

@@ -85,6 +85,7 @@ static int engine_open_store(rs_engine *e)
         .host = e->cfg.redis_host,
         .port = e->cfg.redis_port,
         .password = e->cfg.redis_password,
+        .user = e->cfg.redis_user,
         .db = e->cfg.redis_db,
         .timeout_ms = e->cfg.redis_timeout_ms,
         .log = e->cfg.log,

@@ -67,6 +67,7 @@ typedef struct rs_engine_config {
     const char *redis_host; /* NULL: memory only */
     int redis_port;
     const char *redis_password; /* NULL: no AUTH */
+    const char *redis_user; /* NULL: AUTH password (default user); else AUTH user password */
     int redis_db;
     rs_durability durability;
     uint32_t flush_interval_ms;   /* write-behind: every dirty user within this */

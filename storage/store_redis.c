@@ -55,6 +55,7 @@ struct store_redis {
     store_redis_config cfg;
     char *host;
     char *password;
+    char *user; /* NULL: AUTH password; else AUTH user password */
     redisAsyncContext *ac;
     store_state state;
     uint32_t backoff_ms;
@@ -176,8 +177,9 @@ static void store_handshake_reply(store_redis *s, store_req_kind kind, const red
             s->stats.reconnects++;
         s->backoff_ms = s->cfg.backoff_min_ms;
         RS_LOG(s->cfg.log, RS_LOG_INFO, "redis_up",
-               "addr=%s:%d db=%d connects=%llu attempts=%u", s->host, s->cfg.port, s->cfg.db,
-               (unsigned long long)s->stats.connects, s->failed_attempts + 1);
+               "addr=%s:%d db=%d connects=%llu attempts=%u%s%s", s->host, s->cfg.port,
+               s->cfg.db, (unsigned long long)s->stats.connects, s->failed_attempts + 1,
+               s->user != NULL ? " user=" : "", s->user != NULL ? s->user : "");
         s->failed_attempts = 0;
         store_set_state(s, STORE_UP);
     }
@@ -288,7 +290,11 @@ static void store_connect(store_redis *s)
     s->ac = ac;
     store_set_state(s, STORE_CONNECTING);
     /* hiredis buffers these until the socket is connected. */
-    if (s->password != NULL) {
+    if (s->password != NULL && s->user != NULL) { /* a Redis 6 ACL user */
+        const char *argv[3] = {"AUTH", s->user, s->password};
+        size_t lens[3] = {4, strlen(s->user), strlen(s->password)};
+        store_send(s, REQ_AUTH, 3, argv, lens, NULL, NULL);
+    } else if (s->password != NULL) {
         const char *argv[2] = {"AUTH", s->password};
         size_t lens[2] = {4, strlen(s->password)};
         store_send(s, REQ_AUTH, 2, argv, lens, NULL, NULL);
@@ -324,14 +330,18 @@ store_redis *store_redis_new(struct event_base *base, const store_redis_config *
     s->host = strdup(cfg->host != NULL ? cfg->host : "127.0.0.1");
     if (cfg->password != NULL && cfg->password[0] != '\0')
         s->password = strdup(cfg->password);
+    if (cfg->user != NULL && cfg->user[0] != '\0')
+        s->user = strdup(cfg->user);
     s->reconnect_ev = evtimer_new(base, store_reconnect_cb, s);
     if (s->host == NULL || s->reconnect_ev == NULL ||
-        (cfg->password != NULL && cfg->password[0] != '\0' && s->password == NULL)) {
+        (cfg->password != NULL && cfg->password[0] != '\0' && s->password == NULL) ||
+        (cfg->user != NULL && cfg->user[0] != '\0' && s->user == NULL)) {
         store_redis_free(s);
         return NULL;
     }
     s->cfg.host = s->host;
     s->cfg.password = s->password;
+    s->cfg.user = s->user;
     s->state_fn = state_fn;
     s->state_ctx = ctx;
     s->state = STORE_DOWN;
@@ -355,6 +365,7 @@ void store_redis_free(store_redis *s)
     free(s->argvlen);
     free(s->host);
     free(s->password);
+    free(s->user);
     free(s);
 }
 

@@ -2,7 +2,8 @@
  * store_redis.h: one asynchronous Redis connection on the server's event
  * base (hiredis async + its libevent adapter), with what hiredis 0.14.1
  * lacks: per-request timeouts, reconnection with capped exponential backoff,
- * AUTH/SELECT and SCRIPT LOAD of the merge script on every connect.
+ * AUTH (with an ACL user when one is configured)/SELECT and SCRIPT LOAD of
+ * the merge script on every connect.
  *
  *          connect ok + AUTH/SELECT/SCRIPT LOAD ok
  *   DOWN ──> CONNECTING ───────────────────────────> UP
@@ -41,6 +42,8 @@ typedef struct store_redis_config {
     const char *host; /* copied */
     int port;
     const char *password; /* NULL or empty: no AUTH; copied */
+    const char *user;     /* Redis 6 ACL user, sent as AUTH user password; NULL or empty:
+                             AUTH password (the default user); copied */
     int db;
     uint32_t timeout_ms;     /* per request and for the connect handshake */
     uint32_t backoff_min_ms; /* 0 means 50 */

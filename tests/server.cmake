@@ -4,12 +4,13 @@
 # Integration (label `integration`): the real
 # readstated and redis-server for idle timeouts, loads answered out of
 # order, SIGTERM with requests in flight, and flag handling; SIGHUP reloads
-# under load and every other signal an operator might send (it_signals).
+# under load and every other signal an operator might send (it_signals);
+# Redis secrets against a Redis that requires them (it_secrets).
 include(${CMAKE_CURRENT_LIST_DIR}/support.cmake)
 
 if(TARGET readstated_lib)
   set(RS_SERVER_TEST_DIR ${CMAKE_CURRENT_LIST_DIR}/server)
-  foreach(t test_server_config test_server_dispatch)
+  foreach(t test_server_config test_server_dispatch test_config_secrets)
     rs_add_unit_test(${t} ${RS_SERVER_TEST_DIR}/${t}.c)
     target_link_libraries(${t} PRIVATE readstated_lib)
   endforeach()
@@ -21,5 +22,7 @@ if(TARGET readstated_lib)
   if(TARGET rs_client)
     rs_add_integration_test(it_server ${RS_SERVER_TEST_DIR}/it_server.c)
     rs_add_integration_test(it_signals ${RS_SERVER_TEST_DIR}/it_signals.c)
+    # Redis secrets: argv scrubbing, the password file, ACL users.
+    rs_add_integration_test(it_secrets ${RS_SERVER_TEST_DIR}/it_secrets.c)
   endif()
 endif()
