@@ -12,6 +12,12 @@
  *   a real readstated on an ephemeral loopback port  ─> exit 0
  *   a closed loopback port                           ─> exit != 0
  *
+ * And what the compose file exposes, on purpose: every service is on a
+ * named network declared in the file (no host networking), every host port
+ * mapping binds 127.0.0.1, and Redis publishes no host port at all; the
+ * image's readstated listens on 0.0.0.0, which compose keeps to that
+ * network and the loopback mappings.
+ *
  * The files are read with a strict reader for the few shapes used here
  * (block mappings, one-line flow sequences of double-quoted strings, which
  * are JSON arrays); anything else fails the test rather than guessing.
@@ -367,11 +373,154 @@ static void test_dockerfile_healthcheck(void **state)
     json_decref(h.cmd);
 }
 
+/* ---- exposure ------------------------------------------------------------ */
+
+/* A value without surrounding double quotes, into buf. */
+static const char *unquote(const char *v, char *buf, size_t len)
+{
+    size_t n = strlen(v);
+    while (n > 0 && v[n - 1] == ' ')
+        n--;
+    if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+        v++;
+        n -= 2;
+    }
+    snprintf(buf, len, "%.*s", (int)n, v);
+    return buf;
+}
+
+/* The items of a list whose key is at t->line[at] (indent `indent`):
+ * a one-line flow list `key: [a, b]` or a block list of `- item` lines.
+ * Returns the number found (at most max), each unquoted into items[]. */
+static size_t list_items(const text_lines *t, size_t at, size_t end, int indent,
+                         const char *key, char items[][128], size_t max)
+{
+    const char *v = key_value(t->line[at], indent, key);
+    size_t n = 0;
+    if (v[0] == '[') {
+        const char *close = strchr(v, ']');
+        if (close == NULL)
+            fail_msg("compose.yaml:%zu: %s: unterminated flow list", at + 1, key);
+        const char *p = v + 1;
+        while (p < close && n < max) {
+            while (*p == ' ')
+                p++;
+            const char *q = p;
+            while (q < close && *q != ',')
+                q++;
+            char one[128];
+            snprintf(one, sizeof(one), "%.*s", (int)(q - p), p);
+            if (one[0] != '\0')
+                unquote(one, items[n++], 128);
+            p = q + 1;
+        }
+        return n;
+    }
+    if (v[0] != '\0')
+        fail_msg("compose.yaml:%zu: %s: expected a list, found '%s'", at + 1, key, v);
+    for (size_t i = at + 1; i < end && n < max; i++) {
+        int in = indent_of(t->line[i]);
+        if (in < 0)
+            continue;
+        const char *l = t->line[i] + in;
+        if (in != indent + 2 || strncmp(l, "- ", 2) != 0)
+            fail_msg("compose.yaml:%zu: %s: only `- item` lines are understood here: %s", i + 1,
+                     key, l);
+        if (strchr(l + 2, ':') != NULL && l[2] != '"')
+            fail_msg("compose.yaml:%zu: %s: the long syntax is not understood here: %s", i + 1,
+                     key, l);
+        unquote(l + 2, items[n++], 128);
+    }
+    return n;
+}
+
+static void test_compose_exposure(void **state)
+{
+    (void)state;
+    text_lines t;
+    lines_load(&t, "deploy/compose.yaml");
+    /* the networks the file declares */
+    char declared[8][128];
+    size_t ndeclared = 0, nets_end;
+    long nets = find_key(&t, 0, t.n, 0, "networks", &nets_end);
+    if (nets < 0)
+        fail_msg("compose.yaml: no top-level networks: the services must share a named one");
+    for (size_t i = (size_t)nets + 1; i < nets_end && ndeclared < 8; i++) {
+        const char *l = t.line[i];
+        if (indent_of(l) != 2)
+            continue;
+        const char *colon = strchr(l, ':');
+        assert_non_null(colon);
+        snprintf(declared[ndeclared++], 128, "%.*s", (int)(colon - (l + 2)), l + 2);
+    }
+    assert_true(ndeclared > 0);
+
+    size_t svc_end;
+    long svc = find_key(&t, 0, t.n, 0, "services", &svc_end);
+    assert_true(svc >= 0);
+    int services = 0;
+    bool saw_redis = false, saw_readstated = false;
+    for (size_t i = (size_t)svc + 1; i < svc_end; i++) {
+        const char *l = t.line[i];
+        if (indent_of(l) != 2)
+            continue;
+        char name[64];
+        const char *colon = strchr(l, ':');
+        assert_non_null(colon);
+        snprintf(name, sizeof(name), "%.*s", (int)(colon - (l + 2)), l + 2);
+        size_t end, kend;
+        assert_true(find_key(&t, i, svc_end, 2, name, &end) == (long)i);
+        services++;
+        saw_redis |= strcmp(name, "redis") == 0;
+        saw_readstated |= strcmp(name, "readstated") == 0;
+        if (find_key(&t, i + 1, end, 4, "network_mode", &kend) >= 0)
+            fail_msg("compose.yaml: %s sets network_mode (host networking exposes every port)",
+                     name);
+        /* on a named network the file declares */
+        long nk = find_key(&t, i + 1, end, 4, "networks", &kend);
+        if (nk < 0)
+            fail_msg("compose.yaml: %s is not on a named network", name);
+        char items[8][128];
+        size_t n = list_items(&t, (size_t)nk, kend, 4, "networks", items, 8);
+        if (n == 0)
+            fail_msg("compose.yaml: %s: empty networks", name);
+        for (size_t k = 0; k < n; k++) {
+            bool known = false;
+            for (size_t d = 0; d < ndeclared; d++)
+                known |= strcmp(items[k], declared[d]) == 0;
+            if (!known)
+                fail_msg("compose.yaml: %s: network %s is not declared", name, items[k]);
+        }
+        /* host ports on loopback only; Redis none */
+        long pk = find_key(&t, i + 1, end, 4, "ports", &kend);
+        if (pk < 0)
+            continue;
+        if (strcmp(name, "redis") == 0)
+            fail_msg("compose.yaml: redis publishes a host port");
+        n = list_items(&t, (size_t)pk, kend, 4, "ports", items, 8);
+        for (size_t k = 0; k < n; k++) {
+            int host_port = 0, container_port = 0;
+            char tail;
+            if (sscanf(items[k], "127.0.0.1:%d:%d%c", &host_port, &container_port, &tail) !=
+                    2 ||
+                host_port <= 0 || container_port <= 0)
+                fail_msg("compose.yaml: %s publishes \"%s\": host ports must be "
+                         "\"127.0.0.1:HOST:CONTAINER\"",
+                         name, items[k]);
+        }
+    }
+    assert_true(services >= 2);
+    assert_true(saw_redis);
+    assert_true(saw_readstated);
+    lines_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compose_healthcheck),
         cmocka_unit_test(test_dockerfile_healthcheck),
+        cmocka_unit_test(test_compose_exposure),
     };
     return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);
 }
