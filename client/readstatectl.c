@@ -1,7 +1,8 @@
 /*
  * readstatectl: the operator's command line for readstates.
  *
- *   readstatectl [--server host:port] [--json] [--timeout-ms N] COMMAND ARGS
+ *   readstatectl [--server host:port] [--json] [--timeout-ms N]
+ *                [--token TOKEN | --token-file FILE] COMMAND ARGS
  *
  * One command, one connection, one request (watch: a stream of events).
  * Output is a readable table, or with --json one JSON object (proto3 JSON
@@ -10,6 +11,10 @@
  * otherwise the numeric code of the failure (the server's code, e.g. 3 for
  * INVALID_ARGUMENT, or 14 UNAVAILABLE when the server cannot be reached),
  * with "error: CODE: message" on stderr.
+ *
+ * A server with tokens (--auth-token-file) needs one on every connection:
+ * --token, else --token-file, else $READSTATES_TOKEN; the connection sends
+ * the Auth call right after connecting, before the command.
  *
  *   argv ──parse──> ctl_args ──command table──> rs_client_* ──> print_*
  *
@@ -33,10 +38,15 @@ typedef struct ctl_args {
     const char *server;
     bool json;
     int timeout_ms;
-    bool all;             /* delete --all */
-    uint32_t count;       /* mentions --count (0: the server's default of 1) */
-    long long max_events; /* watch --events (0: unlimited) */
-    long long for_ms;     /* watch --for-ms (0: until interrupted) */
+    bool all;               /* delete --all */
+    uint32_t count;         /* mentions --count (0: the server's default of 1) */
+    long long max_events;   /* watch --events (0: unlimited) */
+    long long for_ms;       /* watch --for-ms (0: until interrupted) */
+    const char *token;      /* --token */
+    const char *token_file; /* --token-file */
+    char token_buf[4096];   /* the token to send (run: from --token, the file or env) */
+    bool have_token;
+    int connect_rc; /* the exit status when ctl_connect fails */
     const char *cmd;
     char **pos; /* positional arguments after the command */
     int npos;
@@ -56,7 +66,8 @@ typedef struct ctl_command {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: readstatectl [--server HOST:PORT] [--json] [--timeout-ms N] COMMAND ...\n"
+            "usage: readstatectl [--server HOST:PORT] [--json] [--timeout-ms N]\n"
+            "                    [--token TOKEN | --token-file FILE] COMMAND ...\n"
             "\n"
             "commands:\n"
             "  ping                                  check the server, show its version\n"
@@ -74,12 +85,17 @@ static void usage(FILE *out)
             "  --server HOST:PORT  server address (default $READSTATECTL_SERVER, else %s)\n"
             "  --json              print JSON (64-bit ids as strings) instead of tables\n"
             "  --timeout-ms N      connect and request timeout (default %d)\n"
+            "  --token TOKEN       bearer token for a server with --auth-token-file (sent\n"
+            "                      in an Auth call right after connecting); prefer the\n"
+            "                      file or $READSTATES_TOKEN, argv is visible to others\n"
+            "  --token-file FILE   read the token from FILE (its first token line)\n"
             "  --help              show this help\n"
             "  --version           print the version and exit\n"
             "\n"
             "exit status: 0 ok; 2 usage error; otherwise the failure's code\n"
             "(3 INVALID_ARGUMENT, 4 DEADLINE_EXCEEDED, 8 RESOURCE_EXHAUSTED, 13 INTERNAL,\n"
-            "14 UNAVAILABLE, ...), with \"error: CODE: message\" on stderr.\n",
+            "14 UNAVAILABLE, 16 UNAUTHENTICATED, ...), with \"error: CODE: message\" on\n"
+            "stderr.\n",
             CTL_DEFAULT_SERVER, RS_CLIENT_TIMEOUT_DEFAULT_MS);
 }
 
@@ -154,6 +170,12 @@ static int parse_args(int argc, char **argv, ctl_args *a)
                 n > 3600000)
                 return usage_error("%s needs a number of milliseconds (1..3600000)", arg);
             a->timeout_ms = (int)n;
+        } else if (strcmp(arg, "--token") == 0) {
+            if ((a->token = opt_value(argc, argv, &i)) == NULL)
+                return usage_error("%s needs a token", arg);
+        } else if (strcmp(arg, "--token-file") == 0) {
+            if ((a->token_file = opt_value(argc, argv, &i)) == NULL)
+                return usage_error("%s needs a file", arg);
         } else if (strcmp(arg, "--count") == 0) {
             if ((v = opt_value(argc, argv, &i)) == NULL || parse_u32(v, &a->count) != 0)
                 return usage_error("%s needs a count (0..4294967295)", arg);
@@ -258,7 +280,11 @@ static int report_error(const ctl_args *a, rs_status st, const char *msg)
     const char *text = msg;
     if (strncmp(msg, name, nl) == 0 && msg[nl] == ':' && msg[nl + 1] == ' ')
         text = msg + nl + 2;
-    fprintf(stderr, "error: %s: %s\n", name, text);
+    const char *hint = st == RS_ERR_UNAUTHENTICATED && !a->have_token
+                           ? " (the server needs a token: give --token, --token-file or "
+                             "READSTATES_TOKEN)"
+                           : "";
+    fprintf(stderr, "error: %s: %s%s\n", name, text, hint);
     if (a->json) {
         printf("{\"error\":{\"code\":");
         json_string(stdout, name);
@@ -278,12 +304,27 @@ static rs_client *ctl_connect(ctl_args *a)
     int port;
     if (rs_parse_hostport(a->server, host, sizeof(host), &port) != 0) {
         snprintf(err, sizeof(err), "not HOST:PORT: %s", a->server);
-        report_error(a, RS_ERR_UNAVAILABLE, err);
+        a->connect_rc = report_error(a, RS_ERR_UNAVAILABLE, err);
         return NULL;
     }
     a->client = rs_client_connect(host, port, a->timeout_ms, err, sizeof(err));
-    if (a->client == NULL)
-        report_error(a, RS_ERR_UNAVAILABLE, err);
+    if (a->client == NULL) {
+        a->connect_rc = report_error(a, RS_ERR_UNAVAILABLE, err);
+        return NULL;
+    }
+    if (a->have_token) {
+        rs_status st = rs_client_auth(a->client, a->token_buf);
+        if (st != RS_OK) {
+            const char *m = rs_client_errmsg(a->client);
+            size_t nl = strlen(rs_status_name(st));
+            if (strncmp(m, rs_status_name(st), nl) == 0 && strncmp(m + nl, ": ", 2) == 0)
+                m += nl + 2;
+            snprintf(err, sizeof(err), "the server refused the token (%s)", m);
+            a->connect_rc = report_error(a, st, err);
+            rs_client_close(a->client);
+            a->client = NULL;
+        }
+    }
     return a->client;
 }
 
@@ -295,7 +336,7 @@ static int cmd_ping(ctl_args *a)
     char version[128];
     rs_client *c = ctl_connect(a);
     if (c == NULL)
-        return RS_ERR_UNAVAILABLE;
+        return a->connect_rc;
     rs_status st = rs_client_ping(c, &server_ms, version, sizeof(version));
     if (st != RS_OK)
         return report_error(a, st, rs_client_errmsg(c));
@@ -322,7 +363,7 @@ static int ack_or_set(ctl_args *a, bool set)
         return usage_error("not a mention count: %s", a->pos[3]);
     rs_client *c = ctl_connect(a);
     if (c == NULL)
-        return RS_ERR_UNAVAILABLE;
+        return a->connect_rc;
     rs_client_ack_result r;
     rs_status st = set ? rs_client_set(c, user, channel, msg, mentions, &r)
                        : rs_client_ack(c, user, channel, msg, mentions, &r);
@@ -405,7 +446,8 @@ static int cmd_bulk_ack(ctl_args *a)
     }
     rs_client *c = ctl_connect(a);
     rs_client_states s;
-    rs_status st = c != NULL ? rs_client_bulk_ack(c, user, ents, n, &s) : RS_ERR_UNAVAILABLE;
+    rs_status st =
+        c != NULL ? rs_client_bulk_ack(c, user, ents, n, &s) : (rs_status)a->connect_rc;
     free(ents);
     if (c == NULL)
         return st;
@@ -431,8 +473,7 @@ static int cmd_mentions(ctl_args *a)
     if (c == NULL || counts == NULL) {
         free(counts);
         free(users);
-        return c == NULL ? RS_ERR_UNAVAILABLE
-                         : report_error(a, RS_ERR_INTERNAL, "out of memory");
+        return c == NULL ? a->connect_rc : report_error(a, RS_ERR_INTERNAL, "out of memory");
     }
     rs_status st = rs_client_add_mentions(c, channel, msg, users, (size_t)n, a->count, counts);
     int rc = 0;
@@ -469,7 +510,7 @@ static int cmd_get(ctl_args *a)
     rs_client *c = ctl_connect(a);
     rs_client_states s;
     rs_status st =
-        c != NULL ? rs_client_get(c, user, channels, (size_t)n, &s) : RS_ERR_UNAVAILABLE;
+        c != NULL ? rs_client_get(c, user, channels, (size_t)n, &s) : (rs_status)a->connect_rc;
     free(channels);
     if (c == NULL)
         return st;
@@ -497,7 +538,7 @@ static int cmd_delete(ctl_args *a)
     uint64_t version = 0;
     rs_status st =
         c != NULL ? rs_client_delete(c, user, channels, (size_t)n, a->all, &deleted, &version)
-                  : RS_ERR_UNAVAILABLE;
+                  : (rs_status)a->connect_rc;
     free(channels);
     if (c == NULL)
         return st;
@@ -537,7 +578,8 @@ static int cmd_watch(ctl_args *a)
         return CTL_EXIT_USAGE;
     }
     rs_client *c = ctl_connect(a);
-    rs_status st = c != NULL ? rs_client_watch(c, users, (size_t)n, NULL) : RS_ERR_UNAVAILABLE;
+    rs_status st =
+        c != NULL ? rs_client_watch(c, users, (size_t)n, NULL) : (rs_status)a->connect_rc;
     free(users);
     if (c == NULL)
         return st;
@@ -609,6 +651,10 @@ static int run(ctl_args *a)
     int port;
     if (rs_parse_hostport(a->server, host, sizeof(host), &port) != 0)
         return usage_error("not HOST:PORT: %s", a->server);
+    int got = rs_client_token(a->token, a->token_file, a->token_buf, sizeof(a->token_buf));
+    if (got < 0)
+        return usage_error("no token: %s", a->token_buf);
+    a->have_token = got > 0;
     rc = cmd->run(a);
     rs_client_close(a->client);
     a->client = NULL;

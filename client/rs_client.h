@@ -128,6 +128,27 @@ const char *rs_client_errmsg(const rs_client *c);
 
 /* ---- blocking calls ----------------------------------------------------- */
 
+/*
+ * Auth: present a bearer token to a server that has --auth-token-file; do
+ * it first on a connection, since every other call before it is refused
+ * with RS_ERR_UNAUTHENTICATED (and the server closes a connection after a
+ * few refusals). A server without tokens answers RS_OK whatever the token.
+ * Returns RS_OK, RS_ERR_UNAUTHENTICATED for a token the server does not
+ * know (the connection stays open, not yet authenticated), or a transport
+ * error.
+ */
+rs_status rs_client_auth(rs_client *c, const char *token);
+
+/*
+ * The token to use from its usual sources: `token` if not NULL, else the
+ * first token line of the file `token_file` if not NULL (blank lines and
+ * '#' comments skipped, blanks trimmed), else $READSTATES_TOKEN if set and
+ * not empty. Returns 1 with the token in out, 0 when no source gives one,
+ * or -1 with a reason in out (an unreadable or empty file, a token longer
+ * than outlen - 1).
+ */
+int rs_client_token(const char *token, const char *token_file, char *out, size_t outlen);
+
 /* Ping. server_time_ms and version (a buffer of versionlen bytes) may be
  * NULL. */
 rs_status rs_client_ping(rs_client *c, uint64_t *server_time_ms, char *version,

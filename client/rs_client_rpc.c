@@ -14,6 +14,8 @@
  * rs_client_errmsg; a result of the wrong kind (or a mention list not
  * aligned with the users) is RS_ERR_INTERNAL, not sticky.
  */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +71,7 @@ static const char *result_name(Readstates__V1__Response__ResultCase rc)
     case READSTATES__V1__RESPONSE__RESULT_GET: return "get";
     case READSTATES__V1__RESPONSE__RESULT_DELETE: return "delete";
     case READSTATES__V1__RESPONSE__RESULT_EVENT: return "event";
+    case READSTATES__V1__RESPONSE__RESULT_AUTH: return "auth";
     default: return "none";
     }
 }
@@ -102,6 +105,78 @@ static rs_status call_expect(rs_client *c, Readstates__V1__Request *req,
     }
     *out = resp;
     return RS_OK;
+}
+
+rs_status rs_client_auth(rs_client *c, const char *token)
+{
+    Readstates__V1__AuthRequest auth = READSTATES__V1__AUTH_REQUEST__INIT;
+    auth.token = (char *)(token != NULL ? token : "");
+    Readstates__V1__Request req = READSTATES__V1__REQUEST__INIT;
+    req.call_case = READSTATES__V1__REQUEST__CALL_AUTH;
+    req.auth = &auth;
+    Readstates__V1__Response *resp;
+    rs_status st = call_expect(c, &req, READSTATES__V1__RESPONSE__RESULT_AUTH, &resp);
+    if (st != RS_OK)
+        return st;
+    rs_client_response_free(resp);
+    return RS_OK;
+}
+
+static bool token_blank(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\v' || ch == '\f';
+}
+
+/* s trimmed of blanks into out. Returns 1, 0 when nothing is left, or -1
+ * (reason in out) when it does not fit. */
+static int token_put(const char *s, size_t len, char *out, size_t outlen)
+{
+    while (len > 0 && token_blank(*s)) {
+        s++;
+        len--;
+    }
+    while (len > 0 && token_blank(s[len - 1]))
+        len--;
+    if (len == 0)
+        return 0;
+    if (len >= outlen) {
+        snprintf(out, outlen, "token too long (max %zu bytes)", outlen > 0 ? outlen - 1 : 0);
+        return -1;
+    }
+    memcpy(out, s, len);
+    out[len] = '\0';
+    return 1;
+}
+
+int rs_client_token(const char *token, const char *token_file, char *out, size_t outlen)
+{
+    if (token != NULL)
+        return token_put(token, strlen(token), out, outlen);
+    if (token_file != NULL) {
+        FILE *f = fopen(token_file, "r");
+        if (f == NULL) {
+            snprintf(out, outlen, "%s: %s", token_file, strerror(errno));
+            return -1;
+        }
+        char line[8192];
+        int rc = 0;
+        while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+            const char *p = line;
+            while (token_blank(*p))
+                p++;
+            if (*p == '\0' || *p == '#')
+                continue;
+            rc = token_put(p, strlen(p), out, outlen);
+        }
+        fclose(f);
+        if (rc == 0)
+            snprintf(out, outlen, "%s: no token in the file", token_file);
+        return rc != 0 ? rc : -1;
+    }
+    const char *env = getenv("READSTATES_TOKEN");
+    if (env != NULL && env[0] != '\0')
+        return token_put(env, strlen(env), out, outlen);
+    return 0;
 }
 
 rs_status rs_client_ping(rs_client *c, uint64_t *server_time_ms, char *version,

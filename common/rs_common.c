@@ -18,6 +18,7 @@ const char *rs_status_name(rs_status st)
     case RS_ERR_UNIMPLEMENTED: return "UNIMPLEMENTED";
     case RS_ERR_INTERNAL: return "INTERNAL";
     case RS_ERR_UNAVAILABLE: return "UNAVAILABLE";
+    case RS_ERR_UNAUTHENTICATED: return "UNAUTHENTICATED";
     case RS_PENDING: return "PENDING";
     default: return "UNKNOWN";
     }
@@ -34,6 +35,7 @@ const char *rs_status_rpc_name(rs_status st)
     case RS_ERR_UNIMPLEMENTED: return "unimplemented";
     case RS_ERR_INTERNAL: return "internal";
     case RS_ERR_UNAVAILABLE: return "unavailable";
+    case RS_ERR_UNAUTHENTICATED: return "unauthenticated";
     default: return "unknown";
     }
 }

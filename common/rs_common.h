@@ -23,6 +23,7 @@ typedef enum rs_status {
     RS_ERR_UNIMPLEMENTED = 12,
     RS_ERR_INTERNAL = 13,
     RS_ERR_UNAVAILABLE = 14,
+    RS_ERR_UNAUTHENTICATED = 16, /* tokens are on: no valid token (yet) */
     RS_STATUS_MAX
 } rs_status;
 

@@ -610,6 +610,14 @@ void lg_engine_on_conn_error(lg_conn *c, const char *why)
     maybe_finish_(e);
 }
 
+void lg_engine_fail(lg_engine *e, const char *why)
+{
+    if (!e->failed)
+        snprintf(e->err, sizeof(e->err), "%s", why);
+    e->failed = true;
+    finish_(e);
+}
+
 static void retry_cb_(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -682,6 +690,8 @@ int lg_engine_run(lg_engine *e)
     event_base_dispatch(e->base);
     lg_hiccup_stop(e->hiccup); /* join before anything reads its record */
     evsignal_del(e->sigint);
+    if (e->failed)
+        return -1;
     if (!e->started) {
         if (e->err[0] == '\0')
             snprintf(e->err, sizeof(e->err), "could not connect to %.200s:%d", e->cfg.host,

@@ -48,6 +48,8 @@ struct event;
 struct bufferevent;
 struct redisAsyncContext;
 
+#define LG_TOKEN_MAX 4096
+
 typedef enum lg_mode {
     LG_MODE_RATE,   /* open loop at a fixed rate */
     LG_MODE_CLOSED, /* closed loop: keep every pipeline full */
@@ -80,6 +82,9 @@ typedef struct lg_config {
     bool live;         /* a line every second */
     uint64_t batch_ns; /* rate mode: at most one send batch per this (LG_TICK_MIN_NS) */
     bool hiccups;      /* run the platform hiccup meter (lg_hiccup.h) beside the load */
+    /* rs target: a bearer token sent in an Auth call on every connection
+     * before it carries load (empty: none) */
+    char token[LG_TOKEN_MAX];
 } lg_config;
 
 typedef struct lg_slot {
@@ -184,6 +189,7 @@ struct lg_engine {
     bool collecting;      /* inside ops->collect: the caller pumps after */
     uint32_t live_sec;    /* next window to print */
     uint64_t conn_errors; /* connection failures seen */
+    bool failed;          /* lg_engine_fail: the run stops, lg_engine_run returns -1 */
     char err[256];
     void *target_data; /* target's own state (e.g. script hashes) */
 };
@@ -207,6 +213,9 @@ void lg_engine_on_answer(lg_conn *c, uint32_t slot, int status);
 void lg_engine_on_answer_at(lg_conn *c, uint32_t slot, int status, uint64_t done_ns);
 /* The connection failed: every request in flight fails, reconnect later. */
 void lg_engine_on_conn_error(lg_conn *c, const char *why);
+/* Nothing can succeed (the server refused the token): stop the run now;
+ * lg_engine_run returns -1 with why in e->err. */
+void lg_engine_fail(lg_engine *e, const char *why);
 
 extern const lg_target_ops lg_target_rs_ops;
 extern const lg_target_ops lg_target_redis_ops;

@@ -8,7 +8,9 @@
  *   readstate-loadgen compare A.json B.json [--html out.html]
  *   readstate-loadgen field RESULT.json totals.throughput_rps
  */
+#include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +24,8 @@ typedef struct lg_cli {
     lg_config cfg;
     char target_url[300];
     const char *json_path, *csv_path, *html_path, *label;
-    int live; /* -1 auto (a terminal), 0 off, 1 on */
+    const char *token, *token_file; /* --token, --token-file */
+    int live;                       /* -1 auto (a terminal), 0 off, 1 on */
     bool mix_given;
 } lg_cli;
 
@@ -47,6 +50,12 @@ static void usage_(FILE *f)
            "  --batch-us U            rate mode: send at most once per U us; requests due\n"
            "                          closer together go out in one write (default 50;\n"
            "                          the wait counts in their latency)\n"
+           "  --token T               rs target: bearer token for a server with\n"
+           "                          --auth-token-file, sent in an Auth call on every\n"
+           "                          connection before load starts (default\n"
+           "                          $READSTATES_TOKEN; prefer it or --token-file: argv\n"
+           "                          is visible to others)\n"
+           "  --token-file F          read the token from F (its first token line)\n"
            "  --hiccups               also measure the platform's own stalls: a thread\n"
            "                          sleeps 1 ms over and over and records how late it\n"
            "                          wakes (hypervisor pauses, steal, scheduling)\n"
@@ -102,6 +111,8 @@ enum {
     OPT_VERSION,
     OPT_CONNECT_TIMEOUT,
     OPT_HICCUPS,
+    OPT_TOKEN,
+    OPT_TOKEN_FILE,
     OPT_MIX_BASE /* + lg_method */
 };
 
@@ -135,6 +146,8 @@ static const struct option opts_[] = {
     {"version", no_argument, NULL, OPT_VERSION},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
     {"hiccups", no_argument, NULL, OPT_HICCUPS},
+    {"token", required_argument, NULL, OPT_TOKEN},
+    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
     {"ack", required_argument, NULL, OPT_MIX_BASE + LG_ACK},
     {"get-one", required_argument, NULL, OPT_MIX_BASE + LG_GET_ONE},
     {"get-all", required_argument, NULL, OPT_MIX_BASE + LG_GET_ALL},
@@ -262,10 +275,76 @@ static int parse_one_(lg_cli *cli, int o, const char *arg, const char *name)
         c->server_pid = (int)u;
         return 0;
     case OPT_HICCUPS: c->hiccups = true; return 0;
+    case OPT_TOKEN: cli->token = arg; return 0;
+    case OPT_TOKEN_FILE: cli->token_file = arg; return 0;
     case OPT_LIVE: cli->live = 1; return 0;
     case OPT_QUIET: cli->live = 0; return 0;
     default: return -1;
     }
+}
+
+static bool blank_(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\v' || ch == '\f';
+}
+
+/* s (len bytes) trimmed into the config's token. Returns 1, 0 when blank,
+ * -1 (printed) when too long. */
+static int token_put_(lg_config *c, const char *s, size_t len, const char *src)
+{
+    while (len > 0 && blank_(*s)) {
+        s++;
+        len--;
+    }
+    while (len > 0 && blank_(s[len - 1]))
+        len--;
+    if (len == 0)
+        return 0;
+    if (len >= sizeof(c->token)) {
+        fprintf(stderr, "readstate-loadgen: %s: token too long (max %zu bytes)\n", src,
+                sizeof(c->token) - 1);
+        return -1;
+    }
+    memcpy(c->token, s, len);
+    c->token[len] = '\0';
+    return 1;
+}
+
+/* The token: --token, else the first token line of --token-file ('#'
+ * comments and blank lines skipped), else $READSTATES_TOKEN. Returns 0, or
+ * -1 (printed) for a file that gives none. */
+static int token_resolve_(lg_cli *cli)
+{
+    lg_config *c = &cli->cfg;
+    c->token[0] = '\0';
+    if (cli->token != NULL)
+        return token_put_(c, cli->token, strlen(cli->token), "--token") < 0 ? -1 : 0;
+    if (cli->token_file != NULL) {
+        FILE *f = fopen(cli->token_file, "r");
+        if (f == NULL) {
+            fprintf(stderr, "readstate-loadgen: --token-file %s: %s\n", cli->token_file,
+                    strerror(errno));
+            return -1;
+        }
+        char line[LG_TOKEN_MAX + 64];
+        int rc = 0;
+        while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+            const char *p = line;
+            while (blank_(*p))
+                p++;
+            if (*p != '\0' && *p != '#')
+                rc = token_put_(c, p, strlen(p), "--token-file");
+        }
+        fclose(f);
+        if (rc == 0)
+            fprintf(stderr, "readstate-loadgen: --token-file %s: no token in the file\n",
+                    cli->token_file);
+        return rc > 0 ? 0 : -1;
+    }
+    const char *env = getenv("READSTATES_TOKEN");
+    if (env != NULL && token_put_(c, env, strlen(env), "READSTATES_TOKEN") < 0)
+        return -1;
+    return 0;
 }
 
 static int parse_(lg_cli *cli, int argc, char **argv)
@@ -312,6 +391,16 @@ static int parse_(lg_cli *cli, int argc, char **argv)
         if (!duration_given)
             c->duration_s = 600;
         c->warmup_s = 0;
+    }
+    if (token_resolve_(cli) != 0)
+        return -1;
+    if (c->token[0] != '\0' && c->target != LG_TARGET_RS) {
+        if (cli->token != NULL || cli->token_file != NULL) {
+            fprintf(stderr,
+                    "readstate-loadgen: --token and --token-file are for rs:// targets\n");
+            return -1;
+        }
+        c->token[0] = '\0'; /* $READSTATES_TOKEN is readstated's, not Redis's */
     }
     if (cli->live < 0)
         cli->live = isatty(STDERR_FILENO) ? 1 : 0;

@@ -34,6 +34,11 @@
  * Answers are not decoded into structs: a small scanner walks the
  * Response's top-level fields for the id (1) and the status code (2.1) and
  * skips the rest.
+ *
+ * Tokens (--token): a connection sends an Auth call as soon as it is
+ * connected and is ready for load only once that is answered OK. Until
+ * then it sits outside the epoll set, read by its own one-off event, so
+ * the paths above never see it; a refused token stops the run.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -53,6 +58,7 @@
 #include "frame.h"
 #include "lg_engine.h"
 #include "lg_proto.h"
+#include "readstates.pb-c.h"
 #include "rs_common.h"
 
 #define IN_CHUNK    (64u * 1024u)
@@ -66,9 +72,14 @@ typedef struct rs_conn {
     struct evbuffer *out;
     uint8_t *in;
     size_t in_len, in_pos, in_cap;
-    bool dirty;  /* queued in the dirty list */
-    bool polled; /* in the epoll set */
+    bool dirty;        /* queued in the dirty list */
+    bool polled;       /* in the epoll set */
+    bool authing;      /* connected, waiting for the answer to Auth */
+    struct event *rev; /* reads the Auth answer, while authing */
 } rs_conn;
+
+/* The Auth request's id: no slot's (slots are gen << 32 | slot < depth). */
+#define AUTH_ID UINT64_MAX
 
 typedef struct rs_target {
     struct sockaddr_storage addr;
@@ -363,12 +374,94 @@ static void rs_collect_(lg_engine *e)
     t->batching--;
 }
 
+/* Connected (and authenticated): into the epoll set, ready for load. */
+static void conn_ready_(lg_conn *c)
+{
+    rs_conn *r = &tgt_(c)->rc[c->idx];
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = c->idx};
+    if (epoll_ctl(tgt_(c)->ep, EPOLL_CTL_ADD, r->fd, &ev) != 0) {
+        lg_engine_on_conn_error(c, strerror(errno));
+        return;
+    }
+    r->polled = true;
+    lg_engine_on_ready(c);
+    rs_flush_(c->eng);
+}
+
+/* The answer to Auth: OK makes the connection ready; a refusal ends the
+ * run (every connection has the same token). */
+static void auth_read_cb_(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    lg_conn *c = arg;
+    rs_conn *r = &tgt_(c)->rc[c->idx];
+    if (grow_in_(r) != 0) {
+        lg_engine_on_conn_error(c, "out of memory");
+        return;
+    }
+    ssize_t n = recv(fd, r->in + r->in_len, r->in_cap - r->in_len, MSG_DONTWAIT);
+    if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return;
+        lg_engine_on_conn_error(c, n == 0 ? "closed by peer during Auth" : strerror(errno));
+        return;
+    }
+    r->in_len += (size_t)n;
+    uint32_t len = 0;
+    frame_result fr = frame_peek(r->in, r->in_len, FRAME_RESPONSE_MAX_DEFAULT, &len);
+    if (fr == FRAME_NEED_MORE)
+        return;
+    uint64_t id = 0;
+    uint32_t code = 0;
+    if (fr != FRAME_OK || lg_scan_response(r->in + FRAME_HEADER_LEN, len, &id, &code) != 0 ||
+        id != AUTH_ID) {
+        lg_engine_on_conn_error(c, "not an answer to Auth");
+        return;
+    }
+    if (code != 0) {
+        char why[160];
+        snprintf(why, sizeof(why), "the server refused the token (Auth answered %s)",
+                 rs_status_name((rs_status)code));
+        lg_engine_fail(c->eng, why);
+        return;
+    }
+    r->in_len = r->in_pos = 0; /* nothing else was asked */
+    event_free(r->rev);
+    r->rev = NULL;
+    r->authing = false;
+    conn_ready_(c);
+}
+
+/* Connected: send Auth first, and wait for its answer on its own event. */
+static void auth_start_(lg_conn *c)
+{
+    rs_conn *r = &tgt_(c)->rc[c->idx];
+    Readstates__V1__AuthRequest auth = READSTATES__V1__AUTH_REQUEST__INIT;
+    auth.token = c->eng->cfg.token;
+    Readstates__V1__Request req = READSTATES__V1__REQUEST__INIT;
+    req.id = AUTH_ID;
+    req.call_case = READSTATES__V1__REQUEST__CALL_AUTH;
+    req.auth = &auth;
+    size_t need = frame_size(&req.base);
+    struct evbuffer_iovec v;
+    r->rev = event_new(c->eng->base, r->fd, EV_READ | EV_PERSIST, auth_read_cb_, c);
+    if (r->rev == NULL || evbuffer_reserve_space(r->out, (ev_ssize_t)need, &v, 1) != 1) {
+        lg_engine_on_conn_error(c, "out of memory");
+        return;
+    }
+    v.iov_len = frame_encode(&req.base, v.iov_base);
+    evbuffer_commit_space(r->out, &v, 1);
+    r->authing = true;
+    event_add(r->rev, NULL);
+    flush_one_(c);
+}
+
 static void write_cb_(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     lg_conn *c = arg;
     rs_conn *r = &tgt_(c)->rc[c->idx];
-    if (c->state == LG_CONN_CONNECTING) {
+    if (c->state == LG_CONN_CONNECTING && !r->authing) {
         int err = 0;
         socklen_t len = sizeof(err);
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
@@ -377,14 +470,10 @@ static void write_cb_(evutil_socket_t fd, short what, void *arg)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = c->idx};
-        if (epoll_ctl(tgt_(c)->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            lg_engine_on_conn_error(c, strerror(errno));
-            return;
-        }
-        r->polled = true;
-        lg_engine_on_ready(c);
-        rs_flush_(c->eng);
+        if (c->eng->cfg.token[0] != '\0')
+            auth_start_(c);
+        else
+            conn_ready_(c);
         return;
     }
     flush_one_(c);
@@ -397,6 +486,10 @@ static void rs_close_(lg_conn *c)
     if (r->polled)
         epoll_ctl(t->ep, EPOLL_CTL_DEL, r->fd, NULL);
     r->polled = false;
+    if (r->rev != NULL)
+        event_free(r->rev);
+    r->rev = NULL;
+    r->authing = false;
     if (r->wev != NULL)
         event_free(r->wev);
     if (r->out != NULL)

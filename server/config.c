@@ -134,6 +134,14 @@ static const opt opts[] = {
      "log one line per request; SIGHUP applies a new value", OPT_LIVE},
     {"slow-request-ms", OPT_U32, F(slow_request_ms), "100", 0, 100000000, "MS",
      "log requests slower than this; 0 = off; SIGHUP applies a new value", OPT_LIVE},
+    {"auth-token-file", OPT_STR, F(auth_token_file), "", 0, 0, "FILE",
+     "bearer tokens, one a line ('#' comments): calls need one (TCP: an Auth call first; "
+     "HTTP: Authorization: Bearer); empty accepts every caller; SIGHUP re-reads the file",
+     OPT_LIVE},
+    {"auth-admin", OPT_BOOL, F(auth_admin), "false", 0, 0, "true|false",
+     "with --auth-token-file, /metrics and /dashboard also need a token; SIGHUP applies a "
+     "new value",
+     OPT_LIVE},
     {"gc-force-interval-s", OPT_U32, F(gc_force_interval_s), "120", 0, 100000000, "S",
      "garbage-collected comparison build only: force a full collection this often; 0 = never"},
 };
@@ -428,6 +436,10 @@ static int config_check(rs_config *cfg, FILE *err)
     if (cfg->max_output < (size_t)cfg->max_frame) {
         fprintf(err, "readstated: --max-output (%zu) must be at least --max-frame (%u)\n",
                 cfg->max_output, cfg->max_frame);
+        return -1;
+    }
+    if (cfg->auth_admin && cfg->auth_token_file[0] == '\0') {
+        fprintf(err, "readstated: --auth-admin needs --auth-token-file\n");
         return -1;
     }
     return 0;

@@ -62,6 +62,9 @@ typedef struct rs_config {
     rs_log_level log_level;   /* default info */
     bool log_requests;        /* one line per request; default off */
     uint32_t slow_request_ms; /* log requests slower than this; default 100; 0 = off */
+    /* access */
+    char auth_token_file[RS_ADDR_MAX]; /* bearer tokens, one a line; empty = no tokens */
+    bool auth_admin; /* tokens also guard /metrics and /dashboard; default off */
     /* garbage-collected comparison build only */
     uint32_t gc_force_interval_s; /* default 120 */
 } rs_config;
@@ -85,7 +88,8 @@ typedef void (*config_diff_fn)(void *arg, const char *name, const char *old_valu
 /* Report every difference between cur and next; returns their number. */
 size_t config_diff(const rs_config *cur, const rs_config *next, config_diff_fn fn, void *arg);
 /* Copy the settings that can change at run time (log level, request
- * logging, slow-request threshold) from next into cur. */
+ * logging, slow-request threshold, the token file and --auth-admin) from
+ * next into cur. */
 void config_apply_live(rs_config *cur, const rs_config *next);
 void config_defaults(rs_config *cfg);
 void config_usage(FILE *out);

@@ -292,6 +292,26 @@ static conn_next conn_next_frame(rs_conn *c, conn_window *w, const uint8_t **fra
     return CONN_NEXT_FRAME;
 }
 
+/* Tokens (auth.h): a request on a connection not authenticated yet goes
+ * through the gate; past too many failures the connection answers nothing
+ * more and closes once the refusal is written. */
+static dispatch_gate conn_auth(rs_conn *c, const Readstates__V1__Request *req, uint64_t now)
+{
+    rs_server *s = c->s;
+    dispatch_gate g = dispatch_auth_gate(s, &c->sink, req, now, &c->auth_failures);
+    if (g == DISPATCH_GATE_PASS || g == DISPATCH_GATE_OK) {
+        c->authenticated = true;
+    } else if (g == DISPATCH_GATE_CLOSE) {
+        s->metrics.auth_closed++;
+        RS_LOG(&s->log, RS_LOG_WARN, "auth_closed", "conn=%llu peer=%s failures=%u",
+               (unsigned long long)c->id, c->peer, c->auth_failures);
+        conn_set_state(c, CONN_CLOSING);
+        if (conn_output_len(c) == 0)
+            conn_close(c, "auth_failed");
+    }
+    return g;
+}
+
 /* The driver: serve complete frames while READING, within the budget. */
 static void conn_drive(rs_conn *c)
 {
@@ -333,7 +353,8 @@ static void conn_drive(rs_conn *c)
             conn_protocol_error(c, "bad_protobuf", len);
             break;
         }
-        dispatch_request(s, &c->sink, req, now);
+        if (c->authenticated || conn_auth(c, req, now) == DISPATCH_GATE_PASS)
+            dispatch_request(s, &c->sink, req, now);
         server_arena_leave(s);
         w.done += FRAME_HEADER_LEN + len;
         budget--;

@@ -48,6 +48,8 @@ struct rs_conn {
     const struct timeval *idle_tv; /* read_ev's timeout, NULL when none */
     struct timeval idle_buf;       /* idle_tv's storage if not a common timeout */
     char peer[64];
+    bool authenticated;     /* may call (tokens off, or a good Auth came: dispatch.h) */
+    uint32_t auth_failures; /* refused calls before authenticating */
 };
 
 /* Take a freshly accepted socket: a new connection, or closed at once when

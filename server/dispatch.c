@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "dispatch_int.h"
 #include "server.h"
 #include "watch.h"
@@ -151,6 +152,7 @@ rs_method dispatch_method(const Readstates__V1__Request *req)
     case READSTATES__V1__REQUEST__CALL_GET: return RS_METHOD_GET;
     case READSTATES__V1__REQUEST__CALL_DELETE: return RS_METHOD_DELETE;
     case READSTATES__V1__REQUEST__CALL_WATCH: return RS_METHOD_WATCH;
+    case READSTATES__V1__REQUEST__CALL_AUTH: return RS_METHOD_AUTH;
     default: return RS_METHOD_INVALID;
     }
 }
@@ -219,6 +221,7 @@ static const char *dispatch_validate(rs_server *s, const Readstates__V1__Request
                          req->delete_->n_channel_ids, 0);
     case READSTATES__V1__REQUEST__CALL_WATCH:
         return check_ids(s, "watch.user_ids", req->watch->user_ids, req->watch->n_user_ids, 1);
+    case READSTATES__V1__REQUEST__CALL_AUTH: return NULL;
     default: return "request has no call set";
     }
 }
@@ -700,6 +703,72 @@ static void dispatch_watch(rs_server *s, rs_sink *sink, const Readstates__V1__Re
     dispatch_reply(s, sink, RS_METHOD_WATCH, req->id, start_ns, RS_OK, NULL, &resp);
 }
 
+/* ---- Auth ---------------------------------------------------------------------- */
+
+static bool dispatch_auth_token_ok(rs_server *s, const Readstates__V1__Request *req)
+{
+    const char *t = req->auth->token;
+    return t != NULL && auth_check(s->auth, t, strlen(t));
+}
+
+static void dispatch_auth_ok(rs_server *s, rs_sink *sink, const Readstates__V1__Request *req,
+                             uint64_t start_ns)
+{
+    Readstates__V1__AuthResponse auth = READSTATES__V1__AUTH_RESPONSE__INIT;
+    Readstates__V1__Response resp = READSTATES__V1__RESPONSE__INIT;
+    resp.result_case = READSTATES__V1__RESPONSE__RESULT_AUTH;
+    resp.auth = &auth;
+    dispatch_reply(s, sink, RS_METHOD_AUTH, req->id, start_ns, RS_OK, NULL, &resp);
+}
+
+#define DISPATCH_AUTH_WRONG "the token is not valid"
+
+/* Auth on a connection that may call already: with tokens on the token is
+ * checked (a wrong one is refused, but the connection stays authenticated,
+ * as Redis's AUTH does); with tokens off every Auth is answered OK. */
+static void dispatch_auth(rs_server *s, rs_sink *sink, const Readstates__V1__Request *req,
+                          uint64_t start_ns)
+{
+    if (auth_enabled(s->auth) && !dispatch_auth_token_ok(s, req)) {
+        s->metrics.auth_failures_tcp++;
+        dispatch_errorf(s, sink, RS_METHOD_AUTH, req->id, start_ns, RS_ERR_UNAUTHENTICATED,
+                        DISPATCH_AUTH_WRONG);
+        return;
+    }
+    dispatch_auth_ok(s, sink, req, start_ns);
+}
+
+dispatch_gate dispatch_auth_gate(rs_server *s, rs_sink *sink,
+                                 const Readstates__V1__Request *req, uint64_t start_ns,
+                                 uint32_t *failures)
+{
+    if (!auth_enabled(s->auth))
+        return DISPATCH_GATE_PASS;
+    server_arena_enter(s);
+    sink->inflight++;
+    s->inflight++;
+    rs_method m = dispatch_method(req);
+    dispatch_gate g;
+    if (m == RS_METHOD_AUTH && dispatch_auth_token_ok(s, req)) {
+        dispatch_auth_ok(s, sink, req, start_ns);
+        g = DISPATCH_GATE_OK;
+    } else {
+        s->metrics.auth_failures_tcp++;
+        ++*failures;
+        g = *failures >= RS_AUTH_MAX_FAILURES ? DISPATCH_GATE_CLOSE : DISPATCH_GATE_REFUSED;
+        if (m == RS_METHOD_AUTH)
+            dispatch_errorf(s, sink, m, req->id, start_ns, RS_ERR_UNAUTHENTICATED,
+                            DISPATCH_AUTH_WRONG "%s",
+                            g == DISPATCH_GATE_CLOSE ? "; too many failures: closing" : "");
+        else
+            dispatch_errorf(s, sink, m, req->id, start_ns, RS_ERR_UNAUTHENTICATED,
+                            "call Auth first: this connection has not authenticated%s",
+                            g == DISPATCH_GATE_CLOSE ? "; too many failures: closing" : "");
+    }
+    server_arena_leave(s);
+    return g;
+}
+
 /* ---- the door ------------------------------------------------------------------ */
 
 void dispatch_request(rs_server *s, rs_sink *sink, const Readstates__V1__Request *req,
@@ -716,6 +785,7 @@ void dispatch_request(rs_server *s, rs_sink *sink, const Readstates__V1__Request
         switch (m) {
         case RS_METHOD_PING: dispatch_ping(s, sink, req, start_ns); break;
         case RS_METHOD_WATCH: dispatch_watch(s, sink, req, start_ns); break;
+        case RS_METHOD_AUTH: dispatch_auth(s, sink, req, start_ns); break;
         case RS_METHOD_ADD_MENTIONS: dispatch_add_mentions(s, sink, req, start_ns); break;
         default: op_start(s, sink, req, m, start_ns); break;
         }

@@ -72,4 +72,27 @@ void dispatch_request(rs_server *s, rs_sink *sink, const Readstates__V1__Request
 /* The method of a request, for metrics and logs. */
 rs_method dispatch_method(const Readstates__V1__Request *req);
 
+/* What the access check of a framed connection that is not authenticated
+ * yet did with a request (dispatch_auth_gate). */
+typedef enum dispatch_gate {
+    DISPATCH_GATE_PASS,    /* tokens are off: the connection is authenticated; dispatch req */
+    DISPATCH_GATE_OK,      /* an Auth with a good token: answered OK, now authenticated */
+    DISPATCH_GATE_REFUSED, /* answered UNAUTHENTICATED; one more failure counted */
+    DISPATCH_GATE_CLOSE,   /* answered UNAUTHENTICATED, too many failures: close once
+                              the answer is written */
+    DISPATCH_GATE_MAX
+} dispatch_gate;
+
+/* The first calls of a framed connection while tokens are on (auth.h):
+ * an Auth with a loaded token is answered OK; any other call ("call Auth
+ * first") or a wrong token is answered UNAUTHENTICATED and counts in
+ * *failures (and in readstates_auth_failures_total{transport="tcp"}); at
+ * RS_AUTH_MAX_FAILURES the caller closes the connection. With tokens off
+ * nothing is answered: the caller dispatches req as usual. Once a
+ * connection is authenticated its requests (Auth again included) go
+ * straight to dispatch_request. */
+dispatch_gate dispatch_auth_gate(rs_server *s, rs_sink *sink,
+                                 const Readstates__V1__Request *req, uint64_t start_ns,
+                                 uint32_t *failures);
+
 #endif /* RS_DISPATCH_H */

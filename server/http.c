@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "auth.h"
 #include "http_rpc.h"
 
 /* Defined in the generated dashboard_html.c (server/dashboard.cmake). */
@@ -235,9 +236,33 @@ static const char *const http_route_paths[HTTP_ROUTE_MAX] = {
     "/healthz", "/readyz", "/metrics", "/dashboard", "/dashboard.json", "/", "/favicon.ico",
 };
 
+/* --auth-admin: /metrics, /dashboard and /dashboard.json need a token too
+ * (/healthz and /readyz never do). Returns true after answering 401. */
+static bool http_admin_refused(struct rs_http *h, rs_http_req *req, http_route_id r,
+                               uint64_t start_ns)
+{
+    rs_server *s = h->s;
+    if (!s->cfg.auth_admin || !auth_enabled(s->auth) ||
+        (r != HTTP_ROUTE_METRICS && r != HTTP_ROUTE_DASHBOARD &&
+         r != HTTP_ROUTE_DASHBOARD_JSON))
+        return false;
+    const char *authz = http_req_header(req, "Authorization");
+    if (auth_check_bearer(s->auth, authz))
+        return false;
+    s->metrics.auth_failures_http++;
+    http_req_add_header(req, "WWW-Authenticate",
+                        authz == NULL ? "Bearer realm=\"readstates\""
+                                      : "Bearer realm=\"readstates\", error=\"invalid_token\"");
+    http_send_string(h, req, 401, "Unauthorized",
+                     "unauthenticated: send Authorization: Bearer <token>\n", start_ns);
+    return true;
+}
+
 static void http_route_get(struct rs_http *h, rs_http_req *req, http_route_id r,
                            uint64_t start_ns)
 {
+    if (http_admin_refused(h, req, r, start_ns))
+        return;
     rs_http_method m = http_req_method(req);
     if (m != HTTP_M_GET && m != HTTP_M_HEAD) {
         http_req_add_header(req, "Allow", "GET, HEAD");

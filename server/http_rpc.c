@@ -32,6 +32,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth.h"
 #include "dispatch.h"
 #include "json_codec.h"
 
@@ -78,6 +79,7 @@ static int http_status_of(http_rpc_protocol proto, rs_status st)
     case RS_ERR_UNAVAILABLE: return 503;
     case RS_ERR_DEADLINE: return proto == HTTP_RPC_TWIRP ? 408 : 504;
     case RS_ERR_UNIMPLEMENTED: return 501;
+    case RS_ERR_UNAUTHENTICATED: return 401;
     default: return 500;
     }
 }
@@ -87,6 +89,7 @@ static const char *http_reason(int code)
     switch (code) {
     case 200: return "OK";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
@@ -315,9 +318,37 @@ static ProtobufCMessage *http_rpc_decode(rs_http_req *req, http_body_kind kind,
     return m;
 }
 
+/* Tokens (auth.h): with tokens on, every RPC needs `Authorization: Bearer
+ * <token>`, checked before anything else is looked at. Returns true when
+ * the call may go on; otherwise it has been answered 401 (Connect and
+ * Twirp both say "unauthenticated") with a WWW-Authenticate challenge. */
+static bool http_rpc_authorized(struct rs_http *h, rs_http_req *req, http_rpc_protocol proto,
+                                uint64_t start_ns)
+{
+    rs_server *s = h->s;
+    if (!auth_enabled(s->auth))
+        return true;
+    const char *authz = http_req_header(req, "Authorization");
+    if (auth_check_bearer(s->auth, authz))
+        return true;
+    s->metrics.auth_failures_http++;
+    http_req_add_header(req, "WWW-Authenticate",
+                        authz == NULL ? "Bearer realm=\"readstates\""
+                                      : "Bearer realm=\"readstates\", error=\"invalid_token\"");
+    http_rpc_send_status(h, req, proto, RS_ERR_UNAUTHENTICATED,
+                         authz == NULL
+                             ? "this server needs a token: send Authorization: Bearer "
+                               "<token>"
+                             : "the token is not valid",
+                         start_ns);
+    return false;
+}
+
 void http_rpc_handle(struct rs_http *h, rs_http_req *req, http_rpc_protocol proto,
                      const char *method, uint64_t start_ns)
 {
+    if (!http_rpc_authorized(h, req, proto, start_ns))
+        return;
     const char *bad_route = proto == HTTP_RPC_TWIRP ? "bad_route" : "unimplemented";
     const http_rpc_method *m = NULL;
     for (size_t i = 0; i < RS_ARRAY_LEN(http_rpc_methods); i++)

@@ -18,7 +18,7 @@ const double rs_metrics_bucket_bounds[RS_METRICS_NBUCKETS] = {
 static const char *const method_names[RS_METHOD_MAX] = {
     "Ping",        "Ack",           "SetReadState",     "BulkAck",
     "AddMentions", "GetReadStates", "DeleteReadStates", "Watch",
-    "Invalid",
+    "Auth",        "Invalid",
 };
 
 const char *rs_method_name(rs_method m)

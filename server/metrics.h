@@ -27,11 +27,12 @@ typedef enum rs_method {
     RS_METHOD_GET,
     RS_METHOD_DELETE,
     RS_METHOD_WATCH,
+    RS_METHOD_AUTH,    /* the framed protocol's Auth (tokens, auth.h) */
     RS_METHOD_INVALID, /* a request with no call set */
     RS_METHOD_MAX
 } rs_method;
 
-/* RPC names: "Ping", "Ack", "SetReadState", ..., "Watch", "Invalid". */
+/* RPC names: "Ping", "Ack", "SetReadState", ..., "Watch", "Auth", "Invalid". */
 const char *rs_method_name(rs_method m);
 
 /* Prometheus bucket upper bounds in seconds: 1, 2, 5 per decade from 1 us
@@ -39,8 +40,8 @@ const char *rs_method_name(rs_method m);
 #define RS_METRICS_NBUCKETS 22
 extern const double rs_metrics_bucket_bounds[RS_METRICS_NBUCKETS];
 
-/* Status codes tracked per method: index by rs_status value (0..14). */
-#define RS_METRICS_NCODES 15
+/* Status codes tracked per method: index by rs_status value (0..16). */
+#define RS_METRICS_NCODES 17
 
 #define RS_METRICS_HISTORY 600 /* seconds of per-second history */
 
@@ -76,6 +77,12 @@ typedef struct rs_metrics {
     uint64_t conns_idle_closed;
     uint64_t watchers; /* open watches (connection, user) */
     uint64_t events_sent;
+    /* Calls refused for want of a valid token (auth.h), by transport: on
+     * TCP every call before a good Auth and every wrong token; on HTTP
+     * every 401. */
+    uint64_t auth_failures_tcp;
+    uint64_t auth_failures_http;
+    uint64_t auth_closed; /* TCP connections closed after too many failures */
     /* The current second, per method (for the history's percentiles). */
     rs_hist *second[RS_METHOD_MAX];
     /* The history ring. */

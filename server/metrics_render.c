@@ -116,6 +116,15 @@ static void pm_connections(pm_out *o, const rs_metrics *m)
            m->watchers);
     pm_u64(o, "readstates_watch_events_sent_total", "counter", "Watch events sent.",
            m->events_sent);
+    pm_family(o, "readstates_auth_failures_total", "counter",
+              "Calls refused for want of a valid token, by transport (TCP: calls before a "
+              "good Auth and wrong tokens; HTTP: 401 answers).");
+    pm_printf(o, "readstates_auth_failures_total{transport=\"tcp\"} %" PRIu64 "\n",
+              m->auth_failures_tcp);
+    pm_printf(o, "readstates_auth_failures_total{transport=\"http\"} %" PRIu64 "\n",
+              m->auth_failures_http);
+    pm_u64(o, "readstates_auth_closed_total", "counter",
+           "TCP connections closed after too many failed authentications.", m->auth_closed);
 }
 
 static void pm_cache(pm_out *o, const rs_cache_stats *c, uint64_t max_bytes)

@@ -17,9 +17,16 @@
  * A file that does not parse (or a setting out of range) changes nothing:
  * the server keeps every running setting and logs reload_failed with the
  * reason. A reload never stops the server or touches its data.
+ *
+ * The token file (--auth-token-file) is read again on every reload: a new
+ * path or new contents apply at once (reload_auth tokens=N); a file that
+ * does not load keeps the tokens in use and logs reload_failed
+ * what=auth-token-file.
  */
 #include <stdio.h>
+#include <string.h>
 
+#include "auth.h"
 #include "server.h"
 
 /* A reload is an operator's act: its lines are written whatever the log
@@ -51,6 +58,29 @@ static void reload_report(void *arg, const char *name, const char *old_value,
     }
 }
 
+/* The token file is read again on every reload, even when its path did
+ * not change (rotating tokens means rewriting the file in place). A file
+ * that does not load keeps the tokens in use, and the running path and
+ * --auth-admin with them. Connections already authenticated stay so. */
+static void reload_auth(rs_server *s, rs_config *next)
+{
+    char err[512];
+    if (auth_reload(s->auth, next->auth_token_file, err, sizeof(err)) != 0) {
+        RELOAD_LOG(s, RS_LOG_ERROR, "reload_failed",
+                   "what=auth-token-file error=\"%s\" kept_tokens=%zu", err,
+                   auth_count(s->auth));
+        memcpy(next->auth_token_file, s->cfg.auth_token_file, sizeof(next->auth_token_file));
+        next->auth_admin = s->cfg.auth_admin;
+        return;
+    }
+    if (auth_enabled(s->auth))
+        RELOAD_LOG(s, RS_LOG_INFO, "reload_auth", "mode=tokens tokens=%zu admin_protected=%s",
+                   auth_count(s->auth), next->auth_admin ? "true" : "false");
+    else
+        RELOAD_LOG(s, RS_LOG_WARN, "reload_auth",
+                   "mode=off warning=\"accepting unauthenticated calls\"");
+}
+
 void server_reload(rs_server *s)
 {
     rs_config next;
@@ -66,6 +96,7 @@ void server_reload(rs_server *s)
     reload_count rc = {s, 0, 0};
     /* Apply before logging, so a raised level shows its own lines. */
     rs_config before = s->cfg;
+    reload_auth(s, &next);
     config_apply_live(&s->cfg, &next);
     s->log.min = s->cfg.log_level;
     size_t changed = config_diff(&before, &next, reload_report, &rc);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "accept_pause.h"
+#include "auth.h"
 #include "conn.h"
 #include "gc_force.h"
 #include "http.h"
@@ -356,6 +357,27 @@ static void server_fit_fd_limit(rs_server *s)
     s->cfg.http_max_connections = (uint32_t)new_http;
 }
 
+/* Load the tokens of --auth-token-file (a file that does not load stops
+ * the start) and say whether calls need one. */
+static int server_auth_start(rs_server *s)
+{
+    char err[512];
+    s->auth = auth_new();
+    if (auth_reload(s->auth, s->cfg.auth_token_file, err, sizeof(err)) != 0) {
+        RS_LOG(&s->log, RS_LOG_ERROR, "init_failed", "what=auth-token-file error=\"%s\"", err);
+        return -1;
+    }
+    if (auth_enabled(s->auth))
+        RS_LOG(&s->log, RS_LOG_INFO, "auth",
+               "mode=tokens tokens=%zu admin_protected=%s file=%s", auth_count(s->auth),
+               s->cfg.auth_admin ? "true" : "false", s->cfg.auth_token_file);
+    else
+        RS_LOG(&s->log, RS_LOG_WARN, "auth",
+               "mode=off warning=\"accepting unauthenticated calls\" "
+               "hint=\"set --auth-token-file to require a token\"");
+    return 0;
+}
+
 int server_init(rs_server *s, const rs_config *cfg)
 {
     memset(s, 0, sizeof(*s));
@@ -407,7 +429,7 @@ int server_init(rs_server *s, const rs_config *cfg)
            s->cfg.durability == RS_DURABILITY_WRITE_THROUGH ? "write-through" : "write-behind",
            s->cfg.redis[0] != '\0' ? s->cfg.redis : "none", s->cfg.max_memory,
            event_get_version(), event_base_get_method(s->base));
-    return 0;
+    return server_auth_start(s);
 }
 
 int server_run(rs_server *s)
@@ -454,6 +476,8 @@ void server_destroy(rs_server *s)
     dispatch_destroy(s);
     watch_destroy(&s->watch);
     metrics_destroy(&s->metrics);
+    auth_free(s->auth);
+    s->auth = NULL;
     if (s->arena.first != NULL)
         rs_arena_destroy(&s->arena);
     if (s->base != NULL) {

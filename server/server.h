@@ -107,6 +107,10 @@ struct rs_server {
     struct rs_gc_force *gc_force;
 
     uint64_t started_wall_ms;
+
+    /* Bearer tokens (auth.h): none loaded means every caller is accepted.
+     * Loaded at start from --auth-token-file, re-read on SIGHUP. */
+    struct rs_auth *auth;
 };
 
 /* Set up the event base, the engine (from cfg), metrics, signals and the
