@@ -11,6 +11,11 @@
  * pending) POLLOUT, so writing a long pipeline never deadlocks against a
  * server that is busy writing answers back: we read while we write.
  *
+ * With TLS (rs_client_connect_tls) the same loop moves bytes through
+ * OpenSSL: the handshake is done at connect, reads drain OpenSSL until it
+ * would block (decrypted bytes it holds raise no poll event, so a wait
+ * first checks SSL_pending), writes are partial records.
+ *
  * Invariants:
  *  - the socket is non-blocking; every wait is bounded by a deadline;
  *  - every decoded Response is in the queue until exactly one caller takes
@@ -18,11 +23,15 @@
  *  - a transport error is sticky (c->err != RS_OK): nothing more is written
  *    or read, but responses already queued can still be taken.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,6 +55,8 @@ typedef struct rs_qnode {
 
 struct rs_client {
     int fd;
+    SSL_CTX *tls_ctx; /* TLS (rs_client_connect_tls), else NULL */
+    SSL *ssl;
     int timeout_ms;
     uint64_t next_id;
     rs_status err;                    /* sticky transport error */
@@ -187,10 +198,112 @@ rs_client *rs_client_connect(const char *host, int port, int timeout_ms, char *e
     return c;
 }
 
+/* ---- TLS ------------------------------------------------------------- */
+
+static void tls_errstr(char *err, size_t errlen, const char *what)
+{
+    unsigned long e = ERR_get_error();
+    char buf[200] = "";
+    if (e != 0)
+        ERR_error_string_n(e, buf, sizeof(buf));
+    ERR_clear_error();
+    if (err != NULL)
+        snprintf(err, errlen, "%s%s%s", what, buf[0] != '\0' ? ": " : "", buf);
+}
+
+static int tls_setup(rs_client *c, const char *host, const rs_client_tls *t, char *err,
+                     size_t errlen)
+{
+    c->tls_ctx = SSL_CTX_new(TLS_client_method());
+    if (c->tls_ctx == NULL) {
+        tls_errstr(err, errlen, "TLS");
+        return -1;
+    }
+    SSL_CTX_set_min_proto_version(c->tls_ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(c->tls_ctx,
+                     SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    int ok = t->ca_file != NULL ? SSL_CTX_load_verify_locations(c->tls_ctx, t->ca_file, NULL)
+                                : SSL_CTX_set_default_verify_paths(c->tls_ctx);
+    if (ok != 1) {
+        tls_errstr(err, errlen, "TLS CA file");
+        return -1;
+    }
+    SSL_CTX_set_verify(c->tls_ctx, SSL_VERIFY_PEER, NULL);
+    if (t->cert_file != NULL &&
+        (SSL_CTX_use_certificate_chain_file(c->tls_ctx, t->cert_file) != 1 ||
+         SSL_CTX_use_PrivateKey_file(c->tls_ctx,
+                                     t->key_file != NULL ? t->key_file : t->cert_file,
+                                     SSL_FILETYPE_PEM) != 1)) {
+        tls_errstr(err, errlen, "TLS client certificate");
+        return -1;
+    }
+    c->ssl = SSL_new(c->tls_ctx);
+    if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+        tls_errstr(err, errlen, "TLS");
+        return -1;
+    }
+    const char *name = t->server_name != NULL ? t->server_name : host;
+    unsigned char addr[16];
+    X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
+    if (inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1) {
+        X509_VERIFY_PARAM_set1_ip_asc(vp, name);
+    } else {
+        SSL_set_tlsext_host_name(c->ssl, name);
+        SSL_set1_host(c->ssl, name);
+    }
+    /* the handshake, bounded by the connect timeout */
+    long long end = (long long)(rs_now_ns() / 1000000ull) + c->timeout_ms;
+    for (;;) {
+        int rc = SSL_connect(c->ssl);
+        if (rc == 1)
+            return 0;
+        int e = SSL_get_error(c->ssl, rc);
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+            long v = SSL_get_verify_result(c->ssl);
+            if (v != X509_V_OK && err != NULL) {
+                snprintf(err, errlen, "TLS handshake: certificate: %s",
+                         X509_verify_cert_error_string(v));
+                ERR_clear_error();
+            } else {
+                tls_errstr(err, errlen, "TLS handshake");
+            }
+            return -1;
+        }
+        long long left = end - (long long)(rs_now_ns() / 1000000ull);
+        struct pollfd pfd = {.fd = c->fd,
+                             .events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT};
+        if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+            if (err != NULL)
+                snprintf(err, errlen, "TLS handshake: timed out");
+            return -1;
+        }
+    }
+}
+
+rs_client *rs_client_connect_tls(const char *host, int port, const rs_client_tls *tls,
+                                 int timeout_ms, char *err, size_t errlen)
+{
+    rs_client *c = rs_client_connect(host, port, timeout_ms, err, errlen);
+    if (c == NULL || tls == NULL)
+        return c;
+    if (tls_setup(c, host, tls, err, errlen) != 0) {
+        rs_client_close(c);
+        return NULL;
+    }
+    return c;
+}
+
 void rs_client_close(rs_client *c)
 {
     if (c == NULL)
         return;
+    if (c->ssl != NULL) {
+        if (SSL_is_init_finished(c->ssl))
+            SSL_shutdown(c->ssl);
+        SSL_free(c->ssl);
+    }
+    SSL_CTX_free(c->tls_ctx);
+    ERR_clear_error();
     if (c->fd >= 0)
         close(c->fd);
     for (rs_qnode *n = c->qhead, *next; n != NULL; n = next) {
@@ -276,8 +389,34 @@ static rs_status decode_frames(rs_client *c)
     return RS_OK;
 }
 
+/* TLS: read until OpenSSL would block (it may hold decrypted bytes no
+ * poll would announce, so never stop early). */
+static rs_status do_read_tls(rs_client *c)
+{
+    uint8_t buf[READ_CHUNK];
+    for (;;) {
+        int r = SSL_read(c->ssl, buf, (int)sizeof(buf));
+        if (r > 0) {
+            if (frame_reader_feed(&c->in, buf, (size_t)r) != 0)
+                return fail(c, RS_ERR_INTERNAL, "out of memory", 0);
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+            break;
+        ERR_clear_error();
+        decode_frames(c);
+        return fail(
+            c, RS_ERR_UNAVAILABLE,
+            e == SSL_ERROR_ZERO_RETURN ? "the server closed the connection" : "TLS read", 0);
+    }
+    return decode_frames(c);
+}
+
 static rs_status do_read(rs_client *c)
 {
+    if (c->ssl != NULL)
+        return do_read_tls(c);
     uint8_t buf[READ_CHUNK];
     for (int i = 0; i < READS_PER_WAKEUP; i++) {
         ssize_t r = recv(c->fd, buf, sizeof(buf), 0);
@@ -305,6 +444,18 @@ static rs_status do_read(rs_client *c)
 
 static rs_status do_write(rs_client *c)
 {
+    while (c->ssl != NULL && c->opos < c->olen) {
+        int w = SSL_write(c->ssl, c->obuf + c->opos, (int)RS_MIN(c->olen - c->opos, 1u << 20));
+        if (w > 0) {
+            c->opos += (size_t)w;
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, w);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+            return RS_OK;
+        ERR_clear_error();
+        return fail(c, RS_ERR_UNAVAILABLE, "TLS write", 0);
+    }
     while (c->opos < c->olen) {
         ssize_t w = send(c->fd, c->obuf + c->opos, c->olen - c->opos, MSG_NOSIGNAL);
         if (w > 0) {
@@ -330,6 +481,8 @@ static rs_status io_once(rs_client *c, int timeout_ms)
 {
     if (c->err != RS_OK)
         return c->err;
+    if (c->ssl != NULL && SSL_pending(c->ssl) > 0)
+        return do_read(c); /* decrypted already: poll would not say so */
     struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
     if (c->olen > c->opos)
         pfd.events |= POLLOUT;

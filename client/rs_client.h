@@ -110,6 +110,19 @@ typedef struct rs_client_event {
 rs_client *rs_client_connect(const char *host, int port, int timeout_ms, char *err,
                              size_t errlen);
 
+/* TLS to a server started with --tls-cert. */
+typedef struct rs_client_tls {
+    const char *ca_file;     /* CAs to verify the server with; NULL: the system's */
+    const char *cert_file;   /* client certificate for mutual TLS; NULL: none */
+    const char *key_file;    /* its private key */
+    const char *server_name; /* name (or address) to verify and send as SNI; NULL: host */
+} rs_client_tls;
+
+/* rs_client_connect, then a TLS handshake (TLS 1.2+, the server's
+ * certificate verified against ca_file and its name). tls NULL: plain. */
+rs_client *rs_client_connect_tls(const char *host, int port, const rs_client_tls *tls,
+                                 int timeout_ms, char *err, size_t errlen);
+
 /* Close the connection and free everything, including queued responses. */
 void rs_client_close(rs_client *c);
 

@@ -124,6 +124,11 @@ static const opt opts[] = {
      "largest HTTP request headers"},
     {"http-timeout-s", OPT_U32, F(http_timeout_s), "30", 1, 100000000, "S",
      "close an HTTP connection idle this long between requests, or not reading its reply"},
+    {"tls-cert", OPT_STR, F(tls_cert), "", 0, 0, "FILE",
+     "PEM certificate chain: TLS (1.2+) on both ports; SIGHUP re-reads the files"},
+    {"tls-key", OPT_STR, F(tls_key), "", 0, 0, "FILE", "PEM private key for --tls-cert"},
+    {"tls-client-ca", OPT_STR, F(tls_client_ca), "", 0, 0, "FILE",
+     "PEM CA certificates: clients must present a certificate they signed (mutual TLS)"},
     {"http-max-connections", OPT_U32, F(http_max_connections), "1000", 1, 10000000, "N",
      "open HTTP connections; over it a new connection gets 503 and is closed"},
     {"http-request-deadline-ms", OPT_U32, F(http_request_deadline_ms), "10000", 1, 3600000,
@@ -430,6 +435,14 @@ static int config_check(rs_config *cfg, FILE *err)
             fprintf(err, "readstated: --redis '%s' is not HOST:PORT\n", cfg->redis);
             return -1;
         }
+    }
+    if ((cfg->tls_cert[0] != '\0') != (cfg->tls_key[0] != '\0')) {
+        fprintf(err, "readstated: --tls-cert and --tls-key go together\n");
+        return -1;
+    }
+    if (cfg->tls_client_ca[0] != '\0' && cfg->tls_cert[0] == '\0') {
+        fprintf(err, "readstated: --tls-client-ca needs --tls-cert and --tls-key\n");
+        return -1;
     }
     if (config_redis_secret(cfg, err) != 0)
         return -1;

@@ -57,6 +57,10 @@ typedef struct rs_config {
     size_t http_max_headers;       /* default 16KiB */
     uint32_t http_timeout_s;       /* idle between requests, or stalled writing; default 30 */
     uint32_t http_max_connections; /* default 1000 */
+    /* TLS on both ports (empty: plain) */
+    char tls_cert[RS_ADDR_MAX];
+    char tls_key[RS_ADDR_MAX];
+    char tls_client_ca[RS_ADDR_MAX];
     uint32_t http_request_deadline_ms; /* headers and body of one request; default 10000 */
     /* logs */
     rs_log_level log_level;   /* default info */

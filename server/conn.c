@@ -37,6 +37,11 @@
  *                          write_ev (EV_WRITE, persistent) until c->out is
  *                          empty, then removed
  *
+ *   With TLS (--tls-cert) the same path reads and writes through OpenSSL
+ *   (tls.h): the handshake runs inside the first reads, decrypted bytes
+ *   land in c->in exactly as plain ones would, answers leave c->out as
+ *   records; batches, budgets and pipelining do not change.
+ *
  *   Answers given outside the connection's own batch (storage completions,
  *   watch events, write-through commits) queue the connection on
  *   s->flushing; one flush event per loop turn writes all of them.
@@ -78,6 +83,7 @@
 #include "req_decode.h"
 #include "resp_encode.h"
 #include "server.h"
+#include "tls.h"
 #include "watch.h"
 
 static const char *const conn_state_names[CONN_STATE_MAX] = {
@@ -126,13 +132,16 @@ static void conn_update_read(rs_conn *c)
 {
     bool want = c->state == CONN_READING && !c->eof &&
                 evbuffer_get_length(c->in) < conn_input_limit(c->s);
-    if (want == c->reading)
-        return;
-    c->reading = want;
-    if (want)
-        event_add(c->read_ev, c->idle_tv);
-    else
-        event_del(c->read_ev);
+    if (want != c->reading) {
+        c->reading = want;
+        if (want)
+            event_add(c->read_ev, c->idle_tv);
+        else
+            event_del(c->read_ev);
+    }
+    /* TLS: records OpenSSL already decrypted raise no socket event. */
+    if (want && tls_pending(c->ssl))
+        event_active(c->read_ev, EV_READ, 0);
 }
 
 static void conn_set_state(rs_conn *c, conn_state st)
@@ -373,6 +382,21 @@ static void conn_output_drained(rs_conn *c)
     }
 }
 
+/* Send what the socket takes: one writev, or TLS records. Returns -1 on
+ * an error that ends the connection. */
+static int conn_send(rs_conn *c)
+{
+    if (c->ssl == NULL) {
+        if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+            errno != EINTR)
+            return -1;
+        return 0;
+    }
+    rs_tls_io r = tls_write(c->ssl, c->out);
+    c->tls_write_wants_read = r == TLS_WANT_READ;
+    return r == TLS_ERROR || r == TLS_EOF ? -1 : 0;
+}
+
 /* Write what is queued (one writev). What the socket does not take waits
  * for write_ev; once the output is empty write_ev is removed. May close
  * the connection (a write error) or change its state (drained). */
@@ -381,8 +405,7 @@ static void conn_write(rs_conn *c)
     if (c->state == CONN_CLOSED)
         return;
     if (evbuffer_get_length(c->out) > 0) {
-        if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-            errno != EINTR) {
+        if (conn_send(c) != 0) {
             conn_close(c, "error");
             return;
         }
@@ -413,10 +436,39 @@ static void conn_serve(rs_conn *c)
         conn_update_read(c);
 }
 
+/* TLS: decrypt what came (the handshake runs inside the first reads). */
+static int conn_read_tls(rs_conn *c)
+{
+    size_t n = 0;
+    rs_tls_io r = tls_read(c->ssl, c->in, CONN_READ_CHUNK, &n);
+    if (r == TLS_OK)
+        return 1;
+    if (r == TLS_WANT_READ)
+        return 0;
+    if (r == TLS_WANT_WRITE) { /* a handshake message waits for room */
+        c->tls_read_wants_write = true;
+        event_add(c->write_ev, NULL);
+        return 0;
+    }
+    if (r == TLS_EOF) {
+        c->eof = true;
+        conn_update_read(c);
+        return -1;
+    }
+    char buf[160];
+    RS_LOG(&c->s->log, RS_LOG_DEBUG, "tls_error", "conn=%llu peer=%s error=\"%s\"",
+           (unsigned long long)c->id, c->peer, tls_error_string(buf, sizeof(buf)));
+    c->s->metrics.tls_errors++;
+    conn_close(c, "tls_error");
+    return -1;
+}
+
 /* One read into the input. Returns 1 when bytes came, 0 when nothing did
  * (would block), -1 at EOF or on an error (c->eof set, or closed). */
 static int conn_read(rs_conn *c)
 {
+    if (c->ssl != NULL)
+        return conn_read_tls(c);
     struct evbuffer_iovec v[2];
     int nv = evbuffer_reserve_space(c->in, CONN_READ_CHUNK, v, 2);
     if (nv <= 0) {
@@ -468,6 +520,12 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
         conn_idle(c);
         return;
     }
+    if (c->tls_write_wants_read) { /* a TLS write waited for this */
+        c->tls_write_wants_read = false;
+        conn_write(c);
+        if (c->state == CONN_CLOSED)
+            return;
+    }
     if (conn_read(c) == 0 || c->state == CONN_CLOSED)
         return;
     /* Bytes, or the peer's EOF: a half-close still gets its answers, the
@@ -488,9 +546,16 @@ static void conn_resume_cb(evutil_socket_t fd, short what, void *arg)
 /* The socket takes more output. */
 static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
 {
-    (void)fd;
+    rs_conn *c = arg;
+    if (c->tls_read_wants_write) { /* a TLS read waited for this */
+        c->tls_read_wants_write = false;
+        if (!c->writing)
+            event_del(c->write_ev);
+        conn_read_cb(fd, EV_READ, c);
+        return;
+    }
     (void)what;
-    conn_write(arg);
+    conn_write(c);
 }
 
 /* An answer outside the connection's own batch: write it this loop turn,
@@ -614,6 +679,10 @@ void conn_accept(rs_server *s, evutil_socket_t fd, const struct sockaddr *addr, 
         fputs("readstated: out of memory (conn)\n", stderr);
         abort();
     }
+    if (s->tls != NULL && (c->ssl = tls_conn_new(s->tls, fd)) == NULL) {
+        fputs("readstated: out of memory (tls)\n", stderr);
+        abort();
+    }
     c->sink.ops = &conn_sink_ops;
     c->sink.refs = 1; /* the connection's own, dropped by the reaper */
     c->s = s;
@@ -696,6 +765,8 @@ void conn_reap(rs_server *s)
         evbuffer_free(c->in);
         evbuffer_free(c->out);
         c->in = c->out = NULL;
+        tls_conn_free(c->ssl);
+        c->ssl = NULL;
         evutil_closesocket(c->fd);
         c->fd = -1;
         rs_sink_unref(&c->sink); /* frees c unless a pending call holds it */

@@ -40,11 +40,14 @@ struct rs_conn {
     rs_conn *reap_next;   /* s->closing while closed */
     rs_conn *flush_next;  /* s->flushing while queued for a flush */
     uint64_t id;
-    bool eof;          /* the peer finished sending: serve what is buffered, then close */
-    bool reading;      /* read_ev is pending */
-    bool writing;      /* write_ev is pending (the socket would block) */
-    bool serving;      /* inside conn_serve: the output is written at its end */
-    bool flush_queued; /* on s->flushing */
+    bool eof;           /* the peer finished sending: serve what is buffered, then close */
+    bool reading;       /* read_ev is pending */
+    bool writing;       /* write_ev is pending (the socket would block) */
+    bool serving;       /* inside conn_serve: the output is written at its end */
+    bool flush_queued;  /* on s->flushing */
+    struct ssl_st *ssl; /* TLS (--tls-cert), else NULL */
+    bool tls_read_wants_write;     /* a TLS read waits for write_ev */
+    bool tls_write_wants_read;     /* a TLS write waits for read_ev */
     const struct timeval *idle_tv; /* read_ev's timeout, NULL when none */
     struct timeval idle_buf;       /* idle_tv's storage if not a common timeout */
     char peer[64];

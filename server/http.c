@@ -149,6 +149,7 @@ static void http_view(struct rs_http *h, rs_metrics_view *v, rs_proc_stats *proc
     h->stats.idle_closed = cs->idle_closed;
     h->stats.bad_requests = cs->bad_requests;
     h->stats.accept_failures = cs->accept_failures;
+    h->stats.tls_errors = cs->tls_errors;
     v->http = &h->stats;
     v->tcp_accept_failures = s->accept_pause.failures;
 }
@@ -374,6 +375,7 @@ struct rs_http *http_start(rs_server *s)
         .max_body = s->cfg.http_max_body,
         .request_deadline_ms = s->cfg.http_request_deadline_ms,
         .idle_timeout_ms = s->cfg.http_timeout_s * 1000u,
+        .tls = s->tls,
     };
     rs_http_callbacks cb = {
         .on_request = http_route, .on_written = http_reply_written, .arg = h};

@@ -27,6 +27,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@
 #include "accept_pause.h"
 #include "http_parse.h"
 #include "rs_common.h"
+#include "tls.h"
 
 #define HTTP_READ_CHUNK  65536
 #define HTTP_CHUNK_TMP   16384
@@ -71,6 +73,8 @@ struct rs_http_conn {
     http_chunked chunk;
     rs_http_req req;
     char peer[INET6_ADDRSTRLEN + 8];
+    SSL *ssl;                  /* TLS, else NULL */
+    bool tls_read_wants_write; /* a TLS read waits for the socket to take bytes */
 };
 
 struct rs_http_conns {
@@ -151,6 +155,7 @@ static void conn_free(rs_http_conn *c, const char *reason)
     event_free(c->rev);
     event_free(c->wev);
     event_free(c->timer);
+    tls_conn_free(c->ssl);
     evutil_closesocket(c->fd);
     evbuffer_free(c->in);
     evbuffer_free(c->out);
@@ -167,6 +172,34 @@ static void send_now(evutil_socket_t fd, const char *text, size_t len)
     (void)n;
 }
 
+/* A fixed answer before closing (408): best effort, once, never waiting. */
+static void conn_send_now(rs_http_conn *c, const char *text, size_t len)
+{
+    if (c->ssl == NULL) {
+        send_now(c->fd, text, len);
+        return;
+    }
+    if (!SSL_is_init_finished(c->ssl))
+        return; /* no handshake yet: nothing can be said */
+    evbuffer_add(c->out, text, len);
+    tls_write(c->ssl, c->out);
+}
+
+/* Move output to the socket. Returns -1 on an error that ends it. */
+static int conn_send(rs_http_conn *c)
+{
+    if (c->ssl == NULL) {
+        if (evbuffer_write(c->out, c->fd) < 0) {
+            int err = EVUTIL_SOCKET_ERROR();
+            if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR)
+                return -1;
+        }
+        return 0;
+    }
+    rs_tls_io r = tls_write(c->ssl, c->out);
+    return r == TLS_ERROR || r == TLS_EOF ? -1 : 0;
+}
+
 /* ---- timers and events ------------------------------------------------- */
 
 static bool reading_state(const rs_http_conn *c)
@@ -178,7 +211,7 @@ static void conn_update_events(rs_http_conn *c)
 {
     const rs_http_limits *lim = &c->hc->lim;
     bool want_read = reading_state(c); /* close_after only ends it after the reply */
-    bool want_write = evbuffer_get_length(c->out) > 0;
+    bool want_write = evbuffer_get_length(c->out) > 0 || c->tls_read_wants_write;
     if (want_read != (event_pending(c->rev, EV_READ, NULL) != 0)) {
         if (want_read)
             event_add(c->rev, NULL);
@@ -207,6 +240,9 @@ static void conn_update_events(rs_http_conn *c)
     }
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
     event_add(c->timer, &tv);
+    /* TLS: records OpenSSL already decrypted raise no socket event. */
+    if (want_read && tls_pending(c->ssl))
+        event_active(c->rev, EV_READ, 0);
 }
 
 /* ---- the driver ---------------------------------------------------------- */
@@ -324,13 +360,9 @@ static step_result step_body(rs_http_conn *c)
 static step_result step_write(rs_http_conn *c)
 {
     if (evbuffer_get_length(c->out) > 0) {
-        int n = evbuffer_write(c->out, c->fd);
-        if (n < 0) {
-            int err = EVUTIL_SOCKET_ERROR();
-            if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
-                conn_free(c, "write_error");
-                return STEP_CLOSED;
-            }
+        if (conn_send(c) != 0) {
+            conn_free(c, "write_error");
+            return STEP_CLOSED;
         }
         if (evbuffer_get_length(c->out) > 0)
             return STEP_WAIT;
@@ -394,18 +426,48 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
         event_del(c->rev);
         return;
     }
-    int n = evbuffer_read(c->in, fd,
-                          (int)(cap - have < HTTP_READ_CHUNK ? cap - have : HTTP_READ_CHUNK));
-    if (n == 0) {
-        conn_free(c, "eof");
-        return;
-    }
-    if (n < 0) {
-        int err = EVUTIL_SOCKET_ERROR();
-        if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)
+    size_t room = cap - have < HTTP_READ_CHUNK ? cap - have : HTTP_READ_CHUNK;
+    if (c->ssl != NULL) {
+        size_t got = 0;
+        rs_tls_io r = tls_read(c->ssl, c->in, room, &got);
+        if (r == TLS_WANT_WRITE) {
+            c->tls_read_wants_write = true;
+            conn_update_events(c);
             return;
-        conn_free(c, "read_error");
-        return;
+        }
+        if (r == TLS_WANT_READ) {
+            /* handshake bytes came: the deadline covers the handshake */
+            if (c->req_start_ns == 0 && reading_state(c) && !SSL_is_init_finished(c->ssl)) {
+                c->req_start_ns = rs_now_ns();
+                conn_update_events(c);
+            }
+            return;
+        }
+        if (r == TLS_EOF) {
+            conn_free(c, "eof");
+            return;
+        }
+        if (r == TLS_ERROR) {
+            char buf[160];
+            RS_LOG(c->hc->log, RS_LOG_DEBUG, "tls_error", "peer=%s error=\"%s\"", c->peer,
+                   tls_error_string(buf, sizeof(buf)));
+            c->hc->st.tls_errors++;
+            conn_free(c, "tls_error");
+            return;
+        }
+    } else {
+        int n = evbuffer_read(c->in, fd, (int)room);
+        if (n == 0) {
+            conn_free(c, "eof");
+            return;
+        }
+        if (n < 0) {
+            int err = EVUTIL_SOCKET_ERROR();
+            if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)
+                return;
+            conn_free(c, "read_error");
+            return;
+        }
     }
     if (c->req_start_ns == 0 && reading_state(c))
         c->req_start_ns = rs_now_ns(); /* the deadline runs from here */
@@ -417,17 +479,20 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     rs_http_conn *c = arg;
+    if (c->tls_read_wants_write) { /* a TLS read waited for this */
+        c->tls_read_wants_write = false;
+        conn_update_events(c);
+        conn_read_cb(fd, EV_READ, c);
+        return;
+    }
     if (c->state == HC_WRITE) {
         conn_advance(c);
         return;
     }
     /* a 100 Continue while reading a body */
-    if (evbuffer_write(c->out, c->fd) < 0) {
-        int err = EVUTIL_SOCKET_ERROR();
-        if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
-            conn_free(c, "write_error");
-            return;
-        }
+    if (conn_send(c) != 0) {
+        conn_free(c, "write_error");
+        return;
     }
     conn_update_events(c);
 }
@@ -440,7 +505,7 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
     if (reading_state(c) && c->req_start_ns != 0) {
         c->hc->st.deadline_closed++;
         if (evbuffer_get_length(c->out) == 0)
-            send_now(c->fd, HTTP_TIMEOUT_408, sizeof(HTTP_TIMEOUT_408) - 1);
+            conn_send_now(c, HTTP_TIMEOUT_408, sizeof(HTTP_TIMEOUT_408) - 1);
         conn_free(c, "request_deadline");
         return;
     }
@@ -468,7 +533,8 @@ static void conn_peer(char *buf, size_t len, const struct sockaddr *sa)
 
 static void http_reject(rs_http_conns *hc, evutil_socket_t fd)
 {
-    send_now(fd, HTTP_REJECT_503, sizeof(HTTP_REJECT_503) - 1);
+    if (hc->lim.tls == NULL) /* under TLS nothing can be said before a handshake */
+        send_now(fd, HTTP_REJECT_503, sizeof(HTTP_REJECT_503) - 1);
     evutil_closesocket(fd);
     hc->st.rejected++;
     hc->rejects_unlogged++;
@@ -508,6 +574,10 @@ static int http_conn_add(rs_http_conns *hc, evutil_socket_t fd, const char *peer
         abort();
     }
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    if (hc->lim.tls != NULL && (c->ssl = tls_conn_new(hc->lim.tls, fd)) == NULL) {
+        fputs("readstated: out of memory (tls)\n", stderr);
+        abort();
+    }
     c->state = HC_READ_HEAD;
     c->next = hc->conns;
     if (hc->conns != NULL)

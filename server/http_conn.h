@@ -11,7 +11,10 @@
  *     read, is closed after idle_timeout_ms;
  *   - headers over max_headers get 431, a body over max_body 413;
  *   - accept() out of descriptors or memory pauses the listener
- *     (accept_pause.h) instead of spinning.
+ *     (accept_pause.h) instead of spinning;
+ *   - with TLS (limits.tls) every connection speaks it: bytes move through
+ *     OpenSSL (tls.h), the handshake inside the first reads, and the
+ *     deadline covers the handshake too.
  *
  * A connection serves one request at a time (pipelined requests wait in
  * the socket): it reads a request, hands it to on_request and stops
@@ -47,6 +50,7 @@ typedef struct rs_http_limits {
     size_t max_body;
     uint32_t request_deadline_ms; /* one request's headers and body */
     uint32_t idle_timeout_ms;     /* idle between requests, or stalled writing */
+    struct rs_tls *tls;           /* TLS on every connection (tls.h); NULL: plain */
 } rs_http_limits;
 
 typedef struct rs_http_callbacks {
@@ -65,6 +69,7 @@ typedef struct rs_http_conn_stats {
     uint64_t idle_closed;     /* closed idle or stalled */
     uint64_t bad_requests;    /* closed after a 4xx/5xx from the parser */
     uint64_t accept_failures; /* accept() errors (EMFILE...) */
+    uint64_t tls_errors;      /* closed on a TLS handshake or record error */
 } rs_http_conn_stats;
 
 typedef enum rs_http_method {

@@ -75,7 +75,8 @@ typedef struct rs_metrics {
     uint64_t conns_protocol_errors; /* closed for a malformed frame */
     uint64_t conns_slow_closed;     /* output buffer over its limit */
     uint64_t conns_idle_closed;
-    uint64_t watchers; /* open watches (connection, user) */
+    uint64_t tls_errors; /* TCP connections closed on a TLS handshake or record error */
+    uint64_t watchers;   /* open watches (connection, user) */
     uint64_t events_sent;
     /* Calls refused for want of a valid token (auth.h), by transport: on
      * TCP every call before a good Auth and every wrong token; on HTTP

@@ -112,6 +112,8 @@ static void pm_connections(pm_out *o, const rs_metrics *m)
            m->conns_slow_closed);
     pm_u64(o, "readstates_connections_idle_closed_total", "counter",
            "Connections closed by the idle timeout.", m->conns_idle_closed);
+    pm_u64(o, "readstates_tls_errors_total", "counter",
+           "TCP connections closed on a TLS handshake or record error.", m->tls_errors);
     pm_u64(o, "readstates_watches_open", "gauge", "Open watches (connection, user).",
            m->watchers);
     pm_u64(o, "readstates_watch_events_sent_total", "counter", "Watch events sent.",
@@ -245,6 +247,8 @@ static void pm_http(pm_out *o, const rs_http_stats *h)
            "HTTP connections closed idle, or not reading their reply.", h->idle_closed);
     pm_u64(o, "readstates_http_bad_requests_total", "counter",
            "HTTP requests refused by the parser (4xx/5xx, then closed).", h->bad_requests);
+    pm_u64(o, "readstates_http_tls_errors_total", "counter",
+           "HTTP connections closed on a TLS handshake or record error.", h->tls_errors);
 }
 
 int metrics_render_prometheus(struct evbuffer *out, const rs_metrics_view *v)

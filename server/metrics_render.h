@@ -71,7 +71,7 @@ typedef struct rs_http_stats {
     uint64_t clients_gone; /* calls whose connection closed before the reply */
     /* the port's connections (http_conn.h), copied in before a render */
     uint64_t conns_open, conns_accepted, conns_rejected;
-    uint64_t deadline_closed, idle_closed, bad_requests, accept_failures;
+    uint64_t deadline_closed, idle_closed, bad_requests, accept_failures, tls_errors;
 } rs_http_stats;
 
 /* The handler's label value ("connect", "metrics", ...). */
@@ -88,9 +88,9 @@ typedef struct rs_metrics_view {
     const rs_alloc_stats *alloc;
     const rs_http_stats *http;
     uint64_t tcp_accept_failures; /* accept() errors of the TCP listener */
-    uint64_t inflight;  /* requests dispatched and not yet answered */
-    bool ready;         /* engine_ready() */
-    bool shutting_down; /* the server is draining */
+    uint64_t inflight;            /* requests dispatched and not yet answered */
+    bool ready;                   /* engine_ready() */
+    bool shutting_down;           /* the server is draining */
     uint64_t now_unix_ms;
 } rs_metrics_view;
 

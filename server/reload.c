@@ -11,6 +11,11 @@
  *   level=warn event=reload_needs_restart name=max-memory running=... new=...
  *   level=info event=reload changed=2 applied=1 needs_restart=1 config=/etc/...
  *
+ * The TLS files (--tls-cert, --tls-key, --tls-client-ca) are read again
+ * whatever changed: new connections get the new certificate, open ones
+ * keep theirs; files that do not load leave the old ones in use. Their
+ * paths, like every setting not listed above, need a restart.
+ *
  * A secret given as a flag (--redis-password) was scrubbed from argv at
  * start: the reload keeps the running value rather than the '*' it reads.
  *
@@ -28,6 +33,7 @@
 
 #include "auth.h"
 #include "server.h"
+#include "tls.h"
 
 /* A reload is an operator's act: its lines are written whatever the log
  * level (a reload that lowers the level still says so), unless logs are
@@ -93,6 +99,16 @@ void server_reload(rs_server *s)
     /* A secret given as a flag was scrubbed from argv at start (main.c):
      * the running value is still the one argv gave. */
     config_restore_argv_secrets(&next, &s->cfg, s->argc, s->argv);
+    /* Certificates are re-read even when their paths did not change: a
+     * renewed certificate replaced in place is the usual case. */
+    if (s->tls != NULL) {
+        if (tls_reload(s->tls,
+                       &(rs_tls_files){s->cfg.tls_cert, s->cfg.tls_key, s->cfg.tls_client_ca},
+                       err, sizeof(err)) == 0)
+            RELOAD_LOG(s, RS_LOG_INFO, "reload_tls", "cert=\"%s\"", s->cfg.tls_cert);
+        else
+            RELOAD_LOG(s, RS_LOG_ERROR, "reload_failed", "what=tls error=\"%s\" kept=old", err);
+    }
     reload_count rc = {s, 0, 0};
     /* Apply before logging, so a raised level shows its own lines. */
     rs_config before = s->cfg;

@@ -35,6 +35,7 @@
 #include "http.h"
 #include "notify.h"
 #include "signals.h"
+#include "tls.h"
 #include "watch.h"
 
 #define SERVER_ARENA_CHUNK (64u * 1024u)
@@ -400,6 +401,18 @@ int server_init(rs_server *s, const rs_config *cfg)
         RS_LOG(&s->log, RS_LOG_ERROR, "init_failed", "what=event_base");
         return -1;
     }
+    if (s->cfg.tls_cert[0] != '\0') {
+        char err[512];
+        s->tls = tls_new(&(rs_tls_files){s->cfg.tls_cert, s->cfg.tls_key, s->cfg.tls_client_ca},
+                         err, sizeof(err));
+        if (s->tls == NULL) {
+            RS_LOG(&s->log, RS_LOG_ERROR, "init_failed", "what=tls error=\"%s\"", err);
+            return -1;
+        }
+        RS_LOG(&s->log, RS_LOG_INFO, "tls", "cert=%s client_ca=%s min_version=1.2",
+               s->cfg.tls_cert,
+               s->cfg.tls_client_ca[0] != '\0' ? s->cfg.tls_client_ca : "none");
+    }
     rs_engine_config ec;
     config_to_engine(&s->cfg, &ec, &s->log);
     if (rs_gc_force_configure(&ec.cache, &s->log) != 0)
@@ -478,6 +491,8 @@ void server_destroy(rs_server *s)
     metrics_destroy(&s->metrics);
     auth_free(s->auth);
     s->auth = NULL;
+    tls_free(s->tls);
+    s->tls = NULL;
     if (s->arena.first != NULL)
         rs_arena_destroy(&s->arena);
     if (s->base != NULL) {

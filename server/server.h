@@ -101,6 +101,9 @@ struct rs_server {
     rs_tick_fn tick_hooks[RS_SERVER_TICK_HOOKS];
     void *tick_hook_args[RS_SERVER_TICK_HOOKS];
 
+    /* TLS on both ports (tls.h), NULL when plain. */
+    struct rs_tls *tls;
+
     /* The HTTP port: set by main from http_start, NULL when off. */
     struct rs_http *http;
     /* The GC build's forced collections (NULL in the normal build). */

@@ -54,6 +54,11 @@ target_link_libraries(it_http_rpc PRIVATE rs_http_test_client)
 rs_add_integration_test(it_http_limits ${RS_HTTP_TEST_DIR}/it_http_limits.c)
 target_link_libraries(it_http_limits PRIVATE rs_http_test_client)
 
+# Integration: TLS on both ports, with curl and OpenSSL's client.
+find_package(OpenSSL REQUIRED)
+rs_add_integration_test(it_tls ${RS_HTTP_TEST_DIR}/it_tls.c)
+target_link_libraries(it_tls PRIVATE rs_client OpenSSL::SSL OpenSSL::Crypto)
+
 # Integration: the deploy files with the real Prometheus, promtool and
 # systemd-analyze, under load from the real readstate-loadgen.
 set(RS_HTTP_LOADGEN_BIN "${CMAKE_BINARY_DIR}/bin/readstate-loadgen")
