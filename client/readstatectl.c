@@ -2,7 +2,8 @@
  * readstatectl: the operator's command line for readstates.
  *
  *   readstatectl [--server host:port] [--json] [--timeout-ms N]
- *                [--token TOKEN | --token-file FILE] COMMAND ARGS
+ *                [--token TOKEN | --token-file FILE]
+ *                [--tls] [--tls-ca FILE] [--tls-cert FILE --tls-key FILE] COMMAND ARGS
  *
  * One command, one connection, one request (watch: a stream of events).
  * Output is a readable table, or with --json one JSON object (proto3 JSON
@@ -46,7 +47,9 @@ typedef struct ctl_args {
     const char *token_file; /* --token-file */
     char token_buf[4096];   /* the token to send (run: from --token, the file or env) */
     bool have_token;
-    int connect_rc; /* the exit status when ctl_connect fails */
+    bool tls;               /* --tls (implied by the other --tls-* options) */
+    rs_client_tls tls_opts; /* --tls-ca, --tls-cert, --tls-key, --tls-server-name */
+    int connect_rc;         /* the exit status when ctl_connect fails */
     const char *cmd;
     char **pos; /* positional arguments after the command */
     int npos;
@@ -67,7 +70,9 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: readstatectl [--server HOST:PORT] [--json] [--timeout-ms N]\n"
-            "                    [--token TOKEN | --token-file FILE] COMMAND ...\n"
+            "                    [--token TOKEN | --token-file FILE]\n"
+            "                    [--tls] [--tls-ca FILE] [--tls-cert FILE --tls-key FILE]\n"
+            "                    COMMAND ...\n"
             "\n"
             "commands:\n"
             "  ping                                  check the server, show its version\n"
@@ -89,6 +94,12 @@ static void usage(FILE *out)
             "                      in an Auth call right after connecting); prefer the\n"
             "                      file or $READSTATES_TOKEN, argv is visible to others\n"
             "  --token-file FILE   read the token from FILE (its first token line)\n"
+            "  --tls               speak TLS (a server with --tls-cert); verify it against\n"
+            "                      the system's CAs unless --tls-ca is given\n"
+            "  --tls-ca FILE       PEM CAs to verify the server with (implies --tls)\n"
+            "  --tls-cert FILE     client certificate for mutual TLS (implies --tls)\n"
+            "  --tls-key FILE      its private key (default: in --tls-cert's file)\n"
+            "  --tls-server-name N name to verify instead of the host (implies --tls)\n"
             "  --help              show this help\n"
             "  --version           print the version and exit\n"
             "\n"
@@ -176,6 +187,18 @@ static int parse_args(int argc, char **argv, ctl_args *a)
         } else if (strcmp(arg, "--token-file") == 0) {
             if ((a->token_file = opt_value(argc, argv, &i)) == NULL)
                 return usage_error("%s needs a file", arg);
+        } else if (strcmp(arg, "--tls") == 0) {
+            a->tls = true;
+        } else if (strcmp(arg, "--tls-ca") == 0 || strcmp(arg, "--tls-cert") == 0 ||
+                   strcmp(arg, "--tls-key") == 0 || strcmp(arg, "--tls-server-name") == 0) {
+            if ((v = opt_value(argc, argv, &i)) == NULL)
+                return usage_error("%s needs a value", arg);
+            const char **slot = strcmp(arg, "--tls-ca") == 0     ? &a->tls_opts.ca_file
+                                : strcmp(arg, "--tls-cert") == 0 ? &a->tls_opts.cert_file
+                                : strcmp(arg, "--tls-key") == 0  ? &a->tls_opts.key_file
+                                                                 : &a->tls_opts.server_name;
+            *slot = v;
+            a->tls = true;
         } else if (strcmp(arg, "--count") == 0) {
             if ((v = opt_value(argc, argv, &i)) == NULL || parse_u32(v, &a->count) != 0)
                 return usage_error("%s needs a count (0..4294967295)", arg);
@@ -307,7 +330,8 @@ static rs_client *ctl_connect(ctl_args *a)
         a->connect_rc = report_error(a, RS_ERR_UNAVAILABLE, err);
         return NULL;
     }
-    a->client = rs_client_connect(host, port, a->timeout_ms, err, sizeof(err));
+    a->client = rs_client_connect_tls(host, port, a->tls ? &a->tls_opts : NULL, a->timeout_ms,
+                                      err, sizeof(err));
     if (a->client == NULL) {
         a->connect_rc = report_error(a, RS_ERR_UNAVAILABLE, err);
         return NULL;

@@ -474,6 +474,54 @@ static void test_c_client(void **state)
     rs_tmpdir_remove(e.dir);
 }
 
+/* readstatectl over TLS: the options that turn it on, and without them a
+ * clear failure. */
+static void test_readstatectl(void **state)
+{
+    (void)state;
+    tls_env e;
+    env_init(&e);
+    rs_test_server srv;
+    start(&srv, &e, true, NULL);
+    char addr[64];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", srv.port);
+    const char *ok[] = {rs_test_readstatectl_bin(),
+                        "--server",
+                        addr,
+                        "--tls-ca",
+                        e.ca,
+                        "--tls-cert",
+                        e.ccert,
+                        "--tls-key",
+                        e.ckey,
+                        "ack",
+                        "3",
+                        "4",
+                        "5",
+                        NULL};
+    char *out = NULL, *err = NULL;
+    int code = rs_run(ok, NULL, 20000, &out, &err);
+    if (code != 0)
+        fail_msg("readstatectl over TLS exited %d: %s", code, err != NULL ? err : "");
+    free(out);
+    free(err);
+    const char *plain[] = {rs_test_readstatectl_bin(), "--server", addr, "ping", NULL};
+    out = err = NULL;
+    code = rs_run(plain, NULL, 20000, &out, &err);
+    assert_int_equal(code, 14); /* UNAVAILABLE: plain bytes to a TLS port */
+    free(out);
+    free(err);
+    const char *nocert[] = {
+        rs_test_readstatectl_bin(), "--server", addr, "--tls-ca", e.ca, "ping", NULL};
+    out = err = NULL;
+    code = rs_run(nocert, NULL, 20000, &out, &err);
+    assert_int_not_equal(code, 0); /* mutual TLS wants a client certificate */
+    free(out);
+    free(err);
+    stop(&srv);
+    rs_tmpdir_remove(e.dir);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -484,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_stalled_handshake_deadline),
         cmocka_unit_test(test_reload_certificate),
         cmocka_unit_test(test_c_client),
+        cmocka_unit_test(test_readstatectl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
