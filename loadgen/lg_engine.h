@@ -58,7 +58,7 @@ typedef enum lg_mode {
 } lg_mode;
 
 typedef enum lg_target_kind {
-    LG_TARGET_RS,    /* rs://host:port: readstated's framed protocol */
+    LG_TARGET_RS,    /* rs://host:port (rss:// with TLS): readstated's framed protocol */
     LG_TARGET_REDIS, /* redis://host:port: the same workload straight on Redis */
     LG_TARGET_KIND_MAX
 } lg_target_kind;
@@ -85,6 +85,12 @@ typedef struct lg_config {
     /* rs target: a bearer token sent in an Auth call on every connection
      * before it carries load (empty: none) */
     char token[LG_TOKEN_MAX];
+    /* rs target over TLS (rss://): verify the server with tls_ca (empty:
+     * the system's CAs); tls_cert/tls_key for mutual TLS (empty: none) */
+    bool tls;
+    char tls_ca[256];
+    char tls_cert[256];
+    char tls_key[256];
 } lg_config;
 
 typedef struct lg_slot {

@@ -37,8 +37,12 @@ static void usage_(FILE *f)
            "       readstate-loadgen field RESULT.json key.key   (one value, for scripts)\n"
            "\n"
            "target and load:\n"
-           "  --target URL            rs://host:port (default rs://127.0.0.1:7480) or\n"
+           "  --target URL            rs://host:port (default rs://127.0.0.1:7480),\n"
+           "                          rss://host:port (the same over TLS) or\n"
            "                          redis://host:port (the Redis-direct baseline)\n"
+           "  --tls-ca F              rss: PEM CAs to verify the server with (default: the\n"
+           "                          system's)\n"
+           "  --tls-cert F --tls-key F  rss: client certificate for mutual TLS\n"
            "  --rate R                open loop at R requests/s (default 1000)\n"
            "  --max                   closed loop: keep every pipeline full\n"
            "  --connections N         connections (default 16)\n"
@@ -113,6 +117,9 @@ enum {
     OPT_HICCUPS,
     OPT_TOKEN,
     OPT_TOKEN_FILE,
+    OPT_TLS_CA,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
     OPT_MIX_BASE /* + lg_method */
 };
 
@@ -148,6 +155,9 @@ static const struct option opts_[] = {
     {"hiccups", no_argument, NULL, OPT_HICCUPS},
     {"token", required_argument, NULL, OPT_TOKEN},
     {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"ack", required_argument, NULL, OPT_MIX_BASE + LG_ACK},
     {"get-one", required_argument, NULL, OPT_MIX_BASE + LG_GET_ONE},
     {"get-all", required_argument, NULL, OPT_MIX_BASE + LG_GET_ALL},
@@ -188,12 +198,17 @@ static int parse_target_(lg_cli *cli, const char *url)
     if (strncmp(url, "rs://", 5) == 0) {
         cli->cfg.target = LG_TARGET_RS;
         rest = url + 5;
+    } else if (strncmp(url, "rss://", 6) == 0) {
+        cli->cfg.target = LG_TARGET_RS;
+        cli->cfg.tls = true;
+        rest = url + 6;
     } else if (strncmp(url, "redis://", 8) == 0) {
         cli->cfg.target = LG_TARGET_REDIS;
         rest = url + 8;
     } else {
         fprintf(stderr,
-                "readstate-loadgen: --target must be rs://host:port or redis://host:port\n");
+                "readstate-loadgen: --target must be rs://host:port, rss://host:port or "
+                "redis://host:port\n");
         return -1;
     }
     if (rs_parse_hostport(rest, cli->cfg.host, sizeof(cli->cfg.host), &cli->cfg.port) != 0) {
@@ -277,6 +292,17 @@ static int parse_one_(lg_cli *cli, int o, const char *arg, const char *name)
     case OPT_HICCUPS: c->hiccups = true; return 0;
     case OPT_TOKEN: cli->token = arg; return 0;
     case OPT_TOKEN_FILE: cli->token_file = arg; return 0;
+    case OPT_TLS_CA:
+    case OPT_TLS_CERT:
+    case OPT_TLS_KEY: {
+        char *dst = o == OPT_TLS_CA ? c->tls_ca : o == OPT_TLS_CERT ? c->tls_cert : c->tls_key;
+        if (strlen(arg) >= sizeof(c->tls_ca)) {
+            fprintf(stderr, "readstate-loadgen: %s: path too long\n", name);
+            return -1;
+        }
+        strcpy(dst, arg);
+        return 0;
+    }
     case OPT_LIVE: cli->live = 1; return 0;
     case OPT_QUIET: cli->live = 0; return 0;
     default: return -1;
@@ -394,6 +420,11 @@ static int parse_(lg_cli *cli, int argc, char **argv)
     }
     if (token_resolve_(cli) != 0)
         return -1;
+    if ((c->tls_ca[0] != '\0' || c->tls_cert[0] != '\0' || c->tls_key[0] != '\0') && !c->tls) {
+        fprintf(stderr, "readstate-loadgen: --tls-ca, --tls-cert and --tls-key are for rss:// "
+                        "targets\n");
+        return -1;
+    }
     if (c->token[0] != '\0' && c->target != LG_TARGET_RS) {
         if (cli->token != NULL || cli->token_file != NULL) {
             fprintf(stderr,

@@ -35,11 +35,17 @@
  * Response's top-level fields for the id (1) and the status code (2.1) and
  * skips the rest.
  *
+ * TLS (rss://): after connecting, a connection runs its handshake on its
+ * own events, then (with a token) Auth, then joins the load; reads and
+ * writes go through OpenSSL. Records are decrypted when read, so no kernel
+ * stamp dates them: the target reads eagerly and dates frames by the clock.
+ *
  * Tokens (--token): a connection sends an Auth call as soon as it is
  * connected and is ready for load only once that is answered OK. Until
  * then it sits outside the epoll set, read by its own one-off event, so
  * the paths above never see it; a refused token stops the run.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -47,6 +53,9 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +84,9 @@ typedef struct rs_conn {
     bool dirty;        /* queued in the dirty list */
     bool polled;       /* in the epoll set */
     bool authing;      /* connected, waiting for the answer to Auth */
-    struct event *rev; /* reads the Auth answer, while authing */
+    struct event *rev; /* reads the Auth answer, while authing (or the handshake) */
+    SSL *ssl;          /* rss:// */
+    bool handshaking;  /* TLS handshake under way */
 } rs_conn;
 
 /* The Auth request's id: no slot's (slots are gen << 32 | slot < depth). */
@@ -91,7 +102,8 @@ typedef struct rs_target {
     int ep;              /* epoll set of connected sockets, level-triggered */
     struct event *ep_ev; /* ep readable: added only in eager mode */
     bool eager;
-    bool stamps; /* every read so far carried a kernel receive stamp */
+    bool stamps;  /* every read so far carried a kernel receive stamp */
+    SSL_CTX *tls; /* rss://, else NULL */
 } rs_target;
 
 static void poll_cb_(evutil_socket_t fd, short what, void *arg);
@@ -99,6 +111,41 @@ static void poll_cb_(evutil_socket_t fd, short what, void *arg);
 static rs_target *tgt_(lg_conn *c)
 {
     return c->eng->target_data;
+}
+
+static int tls_fail_(char *err, size_t errlen, const char *what)
+{
+    char buf[200] = "";
+    unsigned long code = ERR_get_error();
+    if (code != 0)
+        ERR_error_string_n(code, buf, sizeof(buf));
+    ERR_clear_error();
+    snprintf(err, errlen, "%s%s%s", what, buf[0] != '\0' ? ": " : "", buf);
+    return -1;
+}
+
+/* rss://: one client context for every connection. */
+static int tls_prepare_(lg_engine *e, rs_target *t, char *err, size_t errlen)
+{
+    const lg_config *cfg = &e->cfg;
+    t->tls = SSL_CTX_new(TLS_client_method());
+    if (t->tls == NULL)
+        return tls_fail_(err, errlen, "TLS");
+    SSL_CTX_set_min_proto_version(t->tls, TLS1_2_VERSION);
+    SSL_CTX_set_mode(t->tls,
+                     SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if ((cfg->tls_ca[0] != '\0' ? SSL_CTX_load_verify_locations(t->tls, cfg->tls_ca, NULL)
+                                : SSL_CTX_set_default_verify_paths(t->tls)) != 1)
+        return tls_fail_(err, errlen, "--tls-ca");
+    SSL_CTX_set_verify(t->tls, SSL_VERIFY_PEER, NULL);
+    if (cfg->tls_cert[0] != '\0' &&
+        (SSL_CTX_use_certificate_chain_file(t->tls, cfg->tls_cert) != 1 ||
+         SSL_CTX_use_PrivateKey_file(t->tls,
+                                     cfg->tls_key[0] != '\0' ? cfg->tls_key : cfg->tls_cert,
+                                     SSL_FILETYPE_PEM) != 1))
+        return tls_fail_(err, errlen, "--tls-cert/--tls-key");
+    t->stamps = false; /* decrypted bytes carry no kernel stamp: read eagerly */
+    return 0;
 }
 
 static int rs_prepare_(lg_engine *e, char *err, size_t errlen)
@@ -137,6 +184,8 @@ static int rs_prepare_(lg_engine *e, char *err, size_t errlen)
     memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
     t->addrlen = (socklen_t)res->ai_addrlen;
     freeaddrinfo(res);
+    if (e->cfg.tls && tls_prepare_(e, t, err, errlen) != 0)
+        return -1;
     return 0;
 oom:
     snprintf(err, errlen, "out of memory");
@@ -156,12 +205,32 @@ static void rs_release_(lg_engine *e)
         event_free(t->ep_ev);
     if (t->ep >= 0)
         close(t->ep);
+    SSL_CTX_free(t->tls);
 }
 
 /* Write what c has queued. Returns 0, or -1 after failing the connection. */
 static int flush_one_(lg_conn *c)
 {
     rs_conn *r = &tgt_(c)->rc[c->idx];
+    while (r->ssl != NULL && evbuffer_get_length(r->out) > 0) {
+        size_t len = RS_MIN(evbuffer_get_length(r->out), (size_t)16384);
+        const unsigned char *p = evbuffer_pullup(r->out, (ev_ssize_t)len);
+        int n = p != NULL ? SSL_write(r->ssl, p, (int)len) : -1;
+        if (n > 0) {
+            evbuffer_drain(r->out, (size_t)n);
+            continue;
+        }
+        int e = SSL_get_error(r->ssl, n);
+        if (e == SSL_ERROR_WANT_WRITE) {
+            event_add(r->wev, NULL);
+            return 0;
+        }
+        if (e == SSL_ERROR_WANT_READ)
+            return 0; /* the read side brings it on */
+        ERR_clear_error();
+        lg_engine_on_conn_error(c, "TLS write failed");
+        return -1;
+    }
     while (evbuffer_get_length(r->out) > 0) {
         int n = evbuffer_write(r->out, r->fd);
         if (n > 0)
@@ -286,11 +355,40 @@ static void set_eager_(lg_engine *e, bool eager)
         event_del(t->ep_ev);
 }
 
+/* TLS: decrypt everything OpenSSL can give (bytes it holds raise no
+ * event), dating the frames by the clock. */
+static void read_conn_tls_(lg_conn *c, rs_conn *r)
+{
+    while (c->state == LG_CONN_READY) {
+        if (grow_in_(r) != 0) {
+            lg_engine_on_conn_error(c, "out of memory");
+            return;
+        }
+        int n =
+            SSL_read(r->ssl, r->in + r->in_len, (int)RS_MIN(r->in_cap - r->in_len, 1u << 30));
+        if (n <= 0) {
+            int e = SSL_get_error(r->ssl, n);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                return;
+            ERR_clear_error();
+            lg_engine_on_conn_error(c, e == SSL_ERROR_ZERO_RETURN ? "closed by peer"
+                                                                  : "TLS read failed");
+            return;
+        }
+        r->in_len += (size_t)n;
+        take_frames_(c, r, UINT64_MAX);
+    }
+}
+
 /* Read what arrived on c and hand over the whole frames. */
 static void read_conn_(lg_conn *c)
 {
     rs_target *t = tgt_(c);
     rs_conn *r = &t->rc[c->idx];
+    if (r->ssl != NULL) {
+        read_conn_tls_(c, r);
+        return;
+    }
     for (int i = 0; i < READS_MAX && c->state == LG_CONN_READY; i++) {
         if (grow_in_(r) != 0) {
             lg_engine_on_conn_error(c, "out of memory");
@@ -399,7 +497,20 @@ static void auth_read_cb_(evutil_socket_t fd, short what, void *arg)
         lg_engine_on_conn_error(c, "out of memory");
         return;
     }
-    ssize_t n = recv(fd, r->in + r->in_len, r->in_cap - r->in_len, MSG_DONTWAIT);
+    ssize_t n;
+    if (r->ssl != NULL) {
+        n = SSL_read(r->ssl, r->in + r->in_len, (int)RS_MIN(r->in_cap - r->in_len, 1u << 30));
+        if (n <= 0) {
+            int e = SSL_get_error(r->ssl, (int)n);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                return;
+            ERR_clear_error();
+            lg_engine_on_conn_error(c, "TLS read failed during Auth");
+            return;
+        }
+    } else {
+        n = recv(fd, r->in + r->in_len, r->in_cap - r->in_len, MSG_DONTWAIT);
+    }
     if (n <= 0) {
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             return;
@@ -456,11 +567,84 @@ static void auth_start_(lg_conn *c)
     flush_one_(c);
 }
 
+/* After the TCP connect (and the TLS handshake, if any). */
+static void connected_(lg_conn *c)
+{
+    if (c->eng->cfg.token[0] != '\0')
+        auth_start_(c);
+    else
+        conn_ready_(c);
+}
+
+static void handshake_cb_(evutil_socket_t fd, short what, void *arg);
+
+/* One step of the TLS handshake; waits on r->rev (readable) or r->wev. */
+static void handshake_step_(lg_conn *c)
+{
+    rs_conn *r = &tgt_(c)->rc[c->idx];
+    int rc = SSL_connect(r->ssl);
+    if (rc == 1) {
+        r->handshaking = false;
+        event_free(r->rev);
+        r->rev = NULL;
+        connected_(c);
+        return;
+    }
+    int e = SSL_get_error(r->ssl, rc);
+    if (e == SSL_ERROR_WANT_READ) {
+        event_add(r->rev, NULL);
+        return;
+    }
+    if (e == SSL_ERROR_WANT_WRITE) {
+        event_add(r->wev, NULL);
+        return;
+    }
+    char why[256];
+    long v = SSL_get_verify_result(r->ssl);
+    tls_fail_(why, sizeof(why),
+              v != X509_V_OK ? X509_verify_cert_error_string(v) : "TLS handshake failed");
+    lg_engine_fail(c->eng, why); /* every connection would fail the same way */
+}
+
+static void handshake_cb_(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    handshake_step_(arg);
+}
+
+/* TCP connected: the TLS handshake on its own read event. */
+static void handshake_start_(lg_conn *c)
+{
+    rs_target *t = tgt_(c);
+    rs_conn *r = &t->rc[c->idx];
+    r->ssl = SSL_new(t->tls);
+    r->rev = event_new(c->eng->base, r->fd, EV_READ, handshake_cb_, c);
+    if (r->ssl == NULL || r->rev == NULL || SSL_set_fd(r->ssl, r->fd) != 1) {
+        lg_engine_on_conn_error(c, "out of memory");
+        return;
+    }
+    const char *host = c->eng->cfg.host;
+    unsigned char a[16];
+    if (inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1) {
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(r->ssl), host);
+    } else {
+        SSL_set_tlsext_host_name(r->ssl, host);
+        SSL_set1_host(r->ssl, host);
+    }
+    r->handshaking = true;
+    handshake_step_(c);
+}
+
 static void write_cb_(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     lg_conn *c = arg;
     rs_conn *r = &tgt_(c)->rc[c->idx];
+    if (r->handshaking) {
+        handshake_step_(c);
+        return;
+    }
     if (c->state == LG_CONN_CONNECTING && !r->authing) {
         int err = 0;
         socklen_t len = sizeof(err);
@@ -470,10 +654,10 @@ static void write_cb_(evutil_socket_t fd, short what, void *arg)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        if (c->eng->cfg.token[0] != '\0')
-            auth_start_(c);
+        if (tgt_(c)->tls != NULL)
+            handshake_start_(c);
         else
-            conn_ready_(c);
+            connected_(c);
         return;
     }
     flush_one_(c);
@@ -490,6 +674,11 @@ static void rs_close_(lg_conn *c)
         event_free(r->rev);
     r->rev = NULL;
     r->authing = false;
+    r->handshaking = false;
+    if (r->ssl != NULL)
+        SSL_free(r->ssl);
+    r->ssl = NULL;
+    ERR_clear_error();
     if (r->wev != NULL)
         event_free(r->wev);
     if (r->out != NULL)

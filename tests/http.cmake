@@ -58,6 +58,11 @@ target_link_libraries(it_http_limits PRIVATE rs_http_test_client)
 find_package(OpenSSL REQUIRED)
 rs_add_integration_test(it_tls ${RS_HTTP_TEST_DIR}/it_tls.c)
 target_link_libraries(it_tls PRIVATE rs_client OpenSSL::SSL OpenSSL::Crypto)
+target_compile_definitions(it_tls PRIVATE
+  RS_HTTP_LOADGEN_BIN="${CMAKE_BINARY_DIR}/bin/readstate-loadgen")
+if(TARGET readstate-loadgen)
+  add_dependencies(it_tls readstate-loadgen)
+endif()
 
 # Integration: the deploy files with the real Prometheus, promtool and
 # systemd-analyze, under load from the real readstate-loadgen.

@@ -522,6 +522,56 @@ static void test_readstatectl(void **state)
     rs_tmpdir_remove(e.dir);
 }
 
+/* readstate-loadgen's rss:// target (mutual TLS): a short fixed-rate run
+ * with every request answered OK. */
+static void test_loadgen(void **state)
+{
+    (void)state;
+    tls_env e;
+    env_init(&e);
+    rs_test_server srv;
+    start(&srv, &e, true, NULL);
+    char url[64], json[PATH_MAX + 32];
+    snprintf(url, sizeof(url), "rss://127.0.0.1:%d", srv.port);
+    snprintf(json, sizeof(json), "%s/lg.json", e.dir);
+    const char *argv[] = {RS_HTTP_LOADGEN_BIN,
+                          "--target",
+                          url,
+                          "--tls-ca",
+                          e.ca,
+                          "--tls-cert",
+                          e.ccert,
+                          "--tls-key",
+                          e.ckey,
+                          "--rate",
+                          "2000",
+                          "--duration",
+                          "1",
+                          "--connections",
+                          "4",
+                          "--pipeline",
+                          "8",
+                          "--users",
+                          "100",
+                          "--quiet",
+                          "--json",
+                          json,
+                          NULL};
+    char *out = NULL, *err = NULL;
+    int code = rs_run(argv, NULL, 60000, &out, &err);
+    if (code != 0)
+        fail_msg("readstate-loadgen exited %d: %s", code, err != NULL ? err : "");
+    free(out);
+    free(err);
+    char *doc = rs_read_file(json, NULL);
+    assert_non_null(doc);
+    assert_non_null(strstr(doc, "\"errors\": 0"));
+    assert_null(strstr(doc, "\"answered\": 0,"));
+    free(doc);
+    stop(&srv);
+    rs_tmpdir_remove(e.dir);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -533,6 +583,7 @@ int main(void)
         cmocka_unit_test(test_reload_certificate),
         cmocka_unit_test(test_c_client),
         cmocka_unit_test(test_readstatectl),
+        cmocka_unit_test(test_loadgen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
