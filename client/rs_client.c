@@ -14,7 +14,7 @@
  * With TLS (rs_client_connect_tls) the same loop moves bytes through
  * OpenSSL: the handshake is done at connect, reads drain OpenSSL until it
  * would block (decrypted bytes it holds raise no poll event, so a wait
- * first checks SSL_pending), writes are partial records.
+ * first checks SSL_has_pending; read-ahead is on), writes are partial records.
  *
  * Invariants:
  *  - the socket is non-blocking; every wait is bounded by a deadline;
@@ -222,6 +222,7 @@ static int tls_setup(rs_client *c, const char *host, const rs_client_tls *t, cha
     SSL_CTX_set_min_proto_version(c->tls_ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(c->tls_ctx,
                      SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_read_ahead(c->tls_ctx, 1);
     int ok = t->ca_file != NULL ? SSL_CTX_load_verify_locations(c->tls_ctx, t->ca_file, NULL)
                                 : SSL_CTX_set_default_verify_paths(c->tls_ctx);
     if (ok != 1) {
@@ -481,7 +482,7 @@ static rs_status io_once(rs_client *c, int timeout_ms)
 {
     if (c->err != RS_OK)
         return c->err;
-    if (c->ssl != NULL && SSL_pending(c->ssl) > 0)
+    if (c->ssl != NULL && SSL_has_pending(c->ssl) == 1)
         return do_read(c); /* decrypted already: poll would not say so */
     struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
     if (c->olen > c->opos)

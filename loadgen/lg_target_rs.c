@@ -134,6 +134,7 @@ static int tls_prepare_(lg_engine *e, rs_target *t, char *err, size_t errlen)
     SSL_CTX_set_min_proto_version(t->tls, TLS1_2_VERSION);
     SSL_CTX_set_mode(t->tls,
                      SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_read_ahead(t->tls, 1); /* one read() per socket wake-up, not two per record */
     if ((cfg->tls_ca[0] != '\0' ? SSL_CTX_load_verify_locations(t->tls, cfg->tls_ca, NULL)
                                 : SSL_CTX_set_default_verify_paths(t->tls)) != 1)
         return tls_fail_(err, errlen, "--tls-ca");

@@ -5,9 +5,10 @@
  *
  * Settings: TLS 1.2 minimum, the library's default cipher suites,
  * renegotiation off (a client cannot make the server do handshake work
- * mid-connection), no session tickets' state on the server beyond the
- * defaults, partial writes on (a record at a time from an evbuffer whose
- * front chunk may move between calls). With a client CA, a client must
+ * mid-connection), partial writes on (a record at a time from an evbuffer
+ * whose front chunk may move between calls), read-ahead on (one read()
+ * takes whatever the socket holds; bytes OpenSSL then holds are reported by
+ * tls_pending, which asks SSL_has_pending). With a client CA, a client must
  * present a certificate it signed (mutual TLS).
  */
 #include "tls.h"
@@ -45,8 +46,10 @@ static SSL_CTX *tls_ctx_build(const rs_tls_files *f, char *err, size_t errlen)
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                              SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* read as much as the socket has in one read(), not a record header
+     * and then its body: half the syscalls for small records */
+    SSL_CTX_set_read_ahead(ctx, 1);
     char ebuf[200];
     if (f->cert == NULL || f->cert[0] == '\0' ||
         SSL_CTX_use_certificate_chain_file(ctx, f->cert) != 1) {
@@ -194,5 +197,5 @@ rs_tls_io tls_write(SSL *ssl, struct evbuffer *out)
 
 bool tls_pending(SSL *ssl)
 {
-    return ssl != NULL && SSL_pending(ssl) > 0;
+    return ssl != NULL && SSL_has_pending(ssl) == 1; /* read-ahead bytes count too */
 }
