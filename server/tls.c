@@ -174,6 +174,11 @@ rs_tls_io tls_read(SSL *ssl, struct evbuffer *in, size_t max, size_t *n)
         v.iov_len = (size_t)rc;
         evbuffer_commit_space(in, &v, 1);
         *n += (size_t)rc;
+        /* Read-ahead took what the socket held: another SSL_read would only
+         * meet EAGAIN (one wasted syscall per wake-up). More data wakes the
+         * socket event again. */
+        if (!SSL_has_pending(ssl))
+            break;
     }
     return TLS_OK;
 }
