@@ -61,8 +61,11 @@ static void env_start(sig_env *e, const char *conf)
     assert_int_equal(rs_write_file(e->conf, conf), 0);
     char addr[64];
     rs_test_redis_addr(&e->redis, addr, sizeof(addr));
+    /* A long Redis timeout: a loaded machine (the suite runs tests in
+     * parallel) must not turn a slow first load into UNAVAILABLE. */
     assert_int_equal(rs_test_server_start(&e->srv, "--redis", addr, "--flush-interval-ms",
-                                          "30000", "--config", e->conf, NULL),
+                                          "30000", "--redis-timeout-ms", "15000", "--config",
+                                          e->conf, NULL),
                      0);
 }
 
