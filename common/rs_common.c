@@ -3,9 +3,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 const char *rs_status_name(rs_status st)
 {
@@ -123,5 +125,30 @@ int rs_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
     memcpy(host, hs, hl);
     host[hl] = '\0';
     *port = (int)p;
+    return 0;
+}
+
+int rs_write_port_file(const char *path, int port)
+{
+    char tmp[4096 + 32];
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return -1;
+    int w = fprintf(f, "%d\n", port);
+    if (fclose(f) != 0 || w < 0) {
+        unlink(tmp);
+        return -1;
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
     return 0;
 }

@@ -65,6 +65,10 @@ int rs_parse_u64(const char *s, uint64_t *out);
  * Returns 0 on success, -1 on a malformed address. */
 int rs_parse_hostport(const char *s, char *host, size_t hostlen, int *port);
 
+/* Write "<port>\n" to path atomically (temp file + rename), so a reader
+ * never sees a partial file. Returns 0, or -1 with errno set. */
+int rs_write_port_file(const char *path, int port);
+
 #define RS_VERSION_STRING "0.1.0"
 
 #endif /* RS_COMMON_H */

@@ -348,7 +348,7 @@ static void conn_drive(rs_conn *c)
             conn_schedule(c); /* let the other connections have a turn */
             break;
         }
-        server_arena_enter(s);
+        dispatch_arena_enter(s);
         /* Ack, the hot call: read into the stack; the rest by protobuf-c. */
         Readstates__V1__Request fast_req;
         Readstates__V1__AckRequest fast_ack;
@@ -358,13 +358,13 @@ static void conn_drive(rs_conn *c)
                 ? &fast_req
                 : frame_decode_request(payload, len, rs_arena_pb(&s->arena));
         if (req == NULL) {
-            server_arena_leave(s);
+            dispatch_arena_leave(s);
             conn_protocol_error(c, "bad_protobuf", len);
             break;
         }
         if (c->authenticated || conn_auth(c, req, now) == DISPATCH_GATE_PASS)
             dispatch_request(s, &c->sink, req, now);
-        server_arena_leave(s);
+        dispatch_arena_leave(s);
         w.done += FRAME_HEADER_LEN + len;
         budget--;
     }
@@ -771,7 +771,7 @@ void conn_reap(rs_server *s)
         c->fd = -1;
         rs_sink_unref(&c->sink); /* frees c unless a pending call holds it */
     }
-    server_output_done(s);
+    s->output_done(s);
 }
 
 void conn_close_all(rs_server *s)

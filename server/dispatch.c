@@ -37,6 +37,8 @@
 #include "server.h"
 #include "watch.h"
 
+#define DISPATCH_ARENA_CHUNK (64u * 1024u)
+
 struct op {
     rs_waiter w; /* acquire, then commit; w.arg is the op */
     rs_server *s;
@@ -563,7 +565,7 @@ static void op_committed(rs_waiter *w, rs_user *u, rs_status st)
     (void)u;
     op *o = w->arg;
     rs_server *s = o->s;
-    server_arena_enter(s);
+    dispatch_arena_enter(s);
     if (st == RS_OK)
         op_reply_result(o);
     else if (st == RS_ERR_INTERNAL)
@@ -575,14 +577,14 @@ static void op_committed(rs_waiter *w, rs_user *u, rs_status st)
         op_reply_error(o, st, "the change is in memory but the store did not acknowledge it");
     engine_release(s->engine, o->u);
     op_finish(o);
-    server_arena_leave(s);
+    dispatch_arena_leave(s);
 }
 
 static void op_acquired(rs_waiter *w, rs_user *u, rs_status st)
 {
     op *o = w->arg;
     rs_server *s = o->s;
-    server_arena_enter(s);
+    dispatch_arena_enter(s);
     if (st == RS_OK && u != NULL) {
         op_run(o, u);
     } else {
@@ -592,7 +594,7 @@ static void op_acquired(rs_waiter *w, rs_user *u, rs_status st)
                            : "could not be loaded from storage");
         op_finish(o);
     }
-    server_arena_leave(s);
+    dispatch_arena_leave(s);
 }
 
 /* Fill an op's arguments from the request (pointing into it). */
@@ -744,7 +746,7 @@ dispatch_gate dispatch_auth_gate(rs_server *s, rs_sink *sink,
 {
     if (!auth_enabled(s->auth))
         return DISPATCH_GATE_PASS;
-    server_arena_enter(s);
+    dispatch_arena_enter(s);
     sink->inflight++;
     s->inflight++;
     rs_method m = dispatch_method(req);
@@ -765,7 +767,7 @@ dispatch_gate dispatch_auth_gate(rs_server *s, rs_sink *sink,
                             "call Auth first: this connection has not authenticated%s",
                             g == DISPATCH_GATE_CLOSE ? "; too many failures: closing" : "");
     }
-    server_arena_leave(s);
+    dispatch_arena_leave(s);
     return g;
 }
 
@@ -774,7 +776,7 @@ dispatch_gate dispatch_auth_gate(rs_server *s, rs_sink *sink,
 void dispatch_request(rs_server *s, rs_sink *sink, const Readstates__V1__Request *req,
                       uint64_t start_ns)
 {
-    server_arena_enter(s);
+    dispatch_arena_enter(s);
     sink->inflight++;
     s->inflight++;
     rs_method m = dispatch_method(req);
@@ -790,11 +792,23 @@ void dispatch_request(rs_server *s, rs_sink *sink, const Readstates__V1__Request
         default: op_start(s, sink, req, m, start_ns); break;
         }
     }
-    server_arena_leave(s);
+    dispatch_arena_leave(s);
+}
+
+void dispatch_arena_enter(rs_server *s)
+{
+    s->arena_depth++;
+}
+
+void dispatch_arena_leave(rs_server *s)
+{
+    if (s->arena_depth > 0 && --s->arena_depth == 0)
+        rs_arena_reset(&s->arena);
 }
 
 void dispatch_init(rs_server *s)
 {
+    rs_arena_init(&s->arena, DISPATCH_ARENA_CHUNK);
     s->dispatch = calloc(1, sizeof(*s->dispatch));
     if (s->dispatch == NULL) {
         fputs("readstated: out of memory (dispatch)\n", stderr);
@@ -820,4 +834,6 @@ void dispatch_destroy(rs_server *s)
     dispatch_mentions_destroy(s);
     free(d);
     s->dispatch = NULL;
+    if (s->arena.first != NULL)
+        rs_arena_destroy(&s->arena);
 }

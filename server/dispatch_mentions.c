@@ -204,10 +204,10 @@ static void am_countdown(am_op *o)
     if (--o->remaining > 0)
         return;
     rs_server *s = o->s;
-    server_arena_enter(s);
+    dispatch_arena_enter(s);
     am_reply(o);
     am_finish(o);
-    server_arena_leave(s);
+    dispatch_arena_leave(s);
 }
 
 /* One distinct user is finished (applied or failed). */

@@ -62,7 +62,7 @@ static void http_reply_written(void *arg)
 {
     struct rs_http *h = arg;
     h->replies_writing--;
-    server_output_done(h->s); /* leaves the loop if this was the last output at exit */
+    h->s->output_done(h->s); /* the last output a finishing shutdown waits for? */
 }
 
 void http_reply(struct rs_http *h, rs_http_req *req, int status, const char *reason,
@@ -348,7 +348,7 @@ static int http_listen(struct rs_http *h)
     if (h->port < 0)
         return -1;
     if (s->cfg.http_port_file[0] != '\0' &&
-        server_write_port_file(s->cfg.http_port_file, h->port) != 0) {
+        rs_write_port_file(s->cfg.http_port_file, h->port) != 0) {
         RS_LOG(&s->log, RS_LOG_ERROR, "http_port_file_failed", "path=%s",
                s->cfg.http_port_file);
         return -1;

@@ -38,53 +38,9 @@
 #include "tls.h"
 #include "watch.h"
 
-#define SERVER_ARENA_CHUNK (64u * 1024u)
 /* After the final flush, how long connections may take to write their
  * last answers before the process leaves anyway. */
 #define SERVER_EXIT_GRACE_MS 2000
-
-void server_arena_leave(rs_server *s)
-{
-    if (s->arena_depth > 0 && --s->arena_depth == 0)
-        rs_arena_reset(&s->arena);
-}
-
-int server_write_port_file(const char *path, int port)
-{
-    char tmp[RS_ADDR_MAX + 32];
-    int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL)
-        return -1;
-    int w = fprintf(f, "%d\n", port);
-    if (fclose(f) != 0 || w < 0) {
-        unlink(tmp);
-        return -1;
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        errno = e;
-        return -1;
-    }
-    return 0;
-}
-
-int server_add_tick_hook(rs_server *s, rs_tick_fn fn, void *arg)
-{
-    for (int i = 0; i < RS_SERVER_TICK_HOOKS; i++) {
-        if (s->tick_hooks[i] == NULL) {
-            s->tick_hooks[i] = fn;
-            s->tick_hook_args[i] = arg;
-            return 0;
-        }
-    }
-    return -1;
-}
 
 static void server_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -94,9 +50,6 @@ static void server_tick_cb(evutil_socket_t fd, short what, void *arg)
     cache_set_clock(engine_cache(s->engine), (uint32_t)(rs_now_ns() / 1000000000u));
     if (s->on_tick != NULL)
         s->on_tick(s, s->on_tick_arg);
-    for (int i = 0; i < RS_SERVER_TICK_HOOKS; i++)
-        if (s->tick_hooks[i] != NULL)
-            s->tick_hooks[i](s, s->tick_hook_args[i]);
 }
 
 static void server_reaper_cb(evutil_socket_t fd, short what, void *arg)
@@ -143,7 +96,9 @@ static void server_engine_done(void *arg, uint64_t unflushed)
     event_add(s->exit_ev, &tv);
 }
 
-void server_output_done(rs_server *s)
+/* The output_done hook (server.h): the last output a finishing shutdown
+ * waited for may be gone. */
+static void server_output_done(rs_server *s)
 {
     if (s->exit_pending && s->nconns == 0 && !http_writing(s->http))
         event_base_loopexit(s->base, NULL);
@@ -291,7 +246,7 @@ int server_listen(rs_server *s)
             s->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     }
     RS_LOG(&s->log, RS_LOG_INFO, "listening", "addr=%s port=%d", host, s->port);
-    if (s->cfg.port_file[0] != '\0' && server_write_port_file(s->cfg.port_file, s->port) != 0) {
+    if (s->cfg.port_file[0] != '\0' && rs_write_port_file(s->cfg.port_file, s->port) != 0) {
         RS_LOG(&s->log, RS_LOG_ERROR, "port_file_failed", "path=%s error=\"%s\"",
                s->cfg.port_file, strerror(errno));
         return -1;
@@ -387,7 +342,7 @@ int server_init(rs_server *s, const rs_config *cfg)
     s->log.out = NULL;
     s->started_wall_ms = rs_wall_ms();
     server_fit_fd_limit(s);
-    rs_arena_init(&s->arena, SERVER_ARENA_CHUNK);
+    s->output_done = server_output_done;
     dispatch_init(s);
     uint64_t key[2];
     server_random_key(key);
@@ -493,8 +448,6 @@ void server_destroy(rs_server *s)
     s->auth = NULL;
     tls_free(s->tls);
     s->tls = NULL;
-    if (s->arena.first != NULL)
-        rs_arena_destroy(&s->arena);
     if (s->base != NULL) {
         event_base_free(s->base);
         s->base = NULL;

@@ -11,8 +11,13 @@
  *   ├── engine ── cache (+ Redis store)     │ frames
  *   ├── dispatch state (spare ops)  <───────┘ dispatch_request(sink, req)
  *   ├── watch registry (user -> watching sinks), fed by the change hook
- *   ├── arena (per-request memory), metrics, log, cfg
- *   └── tick (1 s): cache clock, on_tick (HTTP metrics), tick hooks
+ *   ├── arena (per-request memory: dispatch's), metrics, log, cfg
+ *   └── tick (1 s): cache clock, on_tick (HTTP metrics)
+ *
+ * Who calls whom: server.c owns and calls down into conn.c, dispatch.c,
+ * watch.c, http.c and the engine; none of them calls back up into
+ * server.c. What they must tell the owner goes through a hook it set
+ * (output_done) or through the state it reads (inflight, nconns).
  *
  * Lifecycle: server_init -> server_listen -> [http_start] -> server_run
  * (returns after a graceful shutdown) -> [http_stop] -> server_destroy.
@@ -51,8 +56,6 @@ struct rs_gc_force;
 /* A function run once a second from the tick timer. */
 typedef void (*rs_tick_fn)(rs_server *s, void *arg);
 
-#define RS_SERVER_TICK_HOOKS 4
-
 struct rs_server {
     struct event_base *base;
     rs_config cfg;
@@ -75,7 +78,7 @@ struct rs_server {
 
     /* requests (dispatch.c) */
     rs_arena arena;       /* per-request memory, reset when depth drops to 0 */
-    uint32_t arena_depth; /* nesting of server_arena_enter */
+    uint32_t arena_depth; /* nesting of dispatch_arena_enter (dispatch.h) */
     uint64_t inflight;    /* requests dispatched and not yet answered, all sinks */
     struct rs_dispatch *dispatch;
 
@@ -97,9 +100,10 @@ struct rs_server {
     /* Hook for the HTTP port's metrics: run every tick when set. */
     rs_tick_fn on_tick;
     void *on_tick_arg;
-    /* More tick hooks (server_add_tick_hook). */
-    rs_tick_fn tick_hooks[RS_SERVER_TICK_HOOKS];
-    void *tick_hook_args[RS_SERVER_TICK_HOOKS];
+    /* A connection is gone (conn.c) or an HTTP reply written (http.c):
+     * either may be the last output a finishing shutdown waits for. Set by
+     * server_init; the parts call it instead of calling up into server.c. */
+    void (*output_done)(rs_server *s);
 
     /* TLS on both ports (tls.h), NULL when plain. */
     struct rs_tls *tls;
@@ -129,10 +133,6 @@ int server_listen(rs_server *s);
  * code: 0, or 1 when states were left unflushed. */
 int server_run(rs_server *s);
 
-/* conn.c tells the server a connection is gone, http.c that a reply was
- * written (either may be the last output a finishing shutdown waits for). */
-void server_output_done(rs_server *s);
-
 /* Re-read the settings (SIGHUP, reload.c): apply those that can change at
  * run time, log each difference and whether it applied or needs a
  * restart. A settings file that does not parse changes nothing. */
@@ -144,25 +144,9 @@ void server_shutdown(rs_server *s);
 /* Free everything server_init created (closes any connection left). */
 void server_destroy(rs_server *s);
 
-/* Register fn to run every tick. Returns 0, or -1 when all slots are used. */
-int server_add_tick_hook(rs_server *s, rs_tick_fn fn, void *arg);
-
-/* Per-request memory: enter before decoding a request into s->arena, leave
- * after the response is out. Nested enters share the arena; it is reset
- * when the outermost leave runs. */
-static inline void server_arena_enter(rs_server *s)
-{
-    s->arena_depth++;
-}
-void server_arena_leave(rs_server *s);
-
-/* Write "<port>\n" to path atomically (temp file + rename), so a reader
- * never sees a partial file. Returns 0, or -1 with errno set. */
-int server_write_port_file(const char *path, int port);
-
-/* Dispatch's state (dispatch.c): spare operation objects and the list of
- * requests waiting on storage. init aborts on out of memory; destroy frees
- * what is left (call after engine_free). */
+/* Dispatch's state (dispatch.c): the per-request arena, spare operation
+ * objects and the list of requests waiting on storage. init aborts on out
+ * of memory; destroy frees what is left (call after engine_free). */
 void dispatch_init(rs_server *s);
 void dispatch_destroy(rs_server *s);
 

@@ -94,11 +94,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int frames = 0;
          size > 0 && frames < 256 && frame_reader_next(&r, &payload, &len) == FRAME_OK;
          frames++) {
-        server_arena_enter(s);
+        dispatch_arena_enter(s);
         Readstates__V1__Request *req =
             frame_decode_request(payload, len, rs_arena_pb(&s->arena));
         if (req == NULL) {
-            server_arena_leave(s);
+            dispatch_arena_leave(s);
             break; /* the server closes the connection here */
         }
         if (req->call_case == READSTATES__V1__REQUEST__CALL_WATCH &&
@@ -108,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         dispatch_request(s, &f.sink, req, rs_now_ns());
         if (f.answers != before + 1 || f.last_id != req->id)
             fz_fail("a request was not answered exactly once under its id");
-        server_arena_leave(s);
+        dispatch_arena_leave(s);
         if (f.sink.inflight != 0 || s->inflight != 0 || s->arena_depth != 0)
             fz_fail("in-flight or arena bookkeeping off");
     }
