@@ -1,6 +1,8 @@
 /* rs_arena.c: bump allocator, see rs_arena.h. */
 #include "rs_arena.h"
 
+#include "rs_common.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +17,7 @@ struct rs_arena_chunk {
 
 static rs_arena_chunk *chunk_new(size_t size)
 {
-    rs_arena_chunk *c = malloc(sizeof(*c) + size);
-    if (c == NULL) {
-        fputs("readstates: out of memory (arena)\n", stderr);
-        abort();
-    }
+    rs_arena_chunk *c = rs_xmalloc(sizeof(*c) + size, "arena");
     c->next = NULL;
     c->size = size;
     c->used = 0;

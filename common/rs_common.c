@@ -152,3 +152,25 @@ int rs_write_port_file(const char *path, int port)
     }
     return 0;
 }
+
+void rs_oom(const char *what)
+{
+    fprintf(stderr, "readstates: out of memory (%s)\n", what);
+    abort();
+}
+
+void *rs_xmalloc(size_t n, const char *what)
+{
+    void *p = malloc(n != 0 ? n : 1);
+    if (p == NULL)
+        rs_oom(what);
+    return p;
+}
+
+void *rs_xcalloc(size_t n, size_t size, const char *what)
+{
+    void *p = calloc(n != 0 ? n : 1, size != 0 ? size : 1);
+    if (p == NULL)
+        rs_oom(what);
+    return p;
+}

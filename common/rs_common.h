@@ -65,6 +65,22 @@ int rs_parse_u64(const char *s, uint64_t *out);
  * Returns 0 on success, -1 on a malformed address. */
 int rs_parse_hostport(const char *s, char *host, size_t hostlen, int *port);
 
+/* The one out-of-memory path: the process cannot go on without the object
+ * (an event, a connection, a buffer), so it says what it was allocating
+ * and aborts (a core for the operator, and no half-built state served). */
+__attribute__((noreturn)) void rs_oom(const char *what);
+/* malloc/calloc that never return NULL (rs_oom(what) instead). */
+void *rs_xmalloc(size_t n, const char *what);
+void *rs_xcalloc(size_t n, size_t size, const char *what);
+/* p itself, or rs_oom(what) when p is NULL: for constructors such as
+ * event_new or evbuffer_new. */
+static inline void *rs_xcheck(void *p, const char *what)
+{
+    if (p == NULL)
+        rs_oom(what);
+    return p;
+}
+
 /* Write "<port>\n" to path atomically (temp file + rename), so a reader
  * never sees a partial file. Returns 0, or -1 with errno set. */
 int rs_write_port_file(const char *path, int port);

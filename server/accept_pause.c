@@ -25,11 +25,7 @@ void accept_pause_init(rs_accept_pause *p, struct event_base *base, const rs_log
     *p = (rs_accept_pause){0};
     p->log = log;
     p->name = name;
-    p->retry = event_new(base, -1, 0, accept_pause_retry_cb, p);
-    if (p->retry == NULL) {
-        fputs("readstated: out of memory (accept pause)\n", stderr);
-        abort();
-    }
+    p->retry = rs_xcheck(event_new(base, -1, 0, accept_pause_retry_cb, p), "accept pause");
 }
 
 void accept_pause_failed(rs_accept_pause *p, struct evconnlistener *l, int err)

@@ -29,6 +29,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "rs_common.h"
+
 #define AUTH_DIGEST_LEN 32 /* SHA-256 */
 
 typedef struct auth_digest {
@@ -42,12 +44,7 @@ struct rs_auth {
 
 rs_auth *auth_new(void)
 {
-    rs_auth *a = calloc(1, sizeof(*a));
-    if (a == NULL) {
-        fputs("readstated: out of memory (auth)\n", stderr);
-        abort();
-    }
-    return a;
+    return rs_xcalloc(1, sizeof(rs_auth), "auth");
 }
 
 void auth_free(rs_auth *a)

@@ -674,15 +674,9 @@ void conn_accept(rs_server *s, evutil_socket_t fd, const struct sockaddr *addr, 
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
     evutil_make_socket_nonblocking(fd);
-    rs_conn *c = calloc(1, sizeof(*c));
-    if (c == NULL) {
-        fputs("readstated: out of memory (conn)\n", stderr);
-        abort();
-    }
-    if (s->tls != NULL && (c->ssl = tls_conn_new(s->tls, fd)) == NULL) {
-        fputs("readstated: out of memory (tls)\n", stderr);
-        abort();
-    }
+    rs_conn *c = rs_xcalloc(1, sizeof(*c), "conn");
+    if (s->tls != NULL)
+        c->ssl = rs_xcheck(tls_conn_new(s->tls, fd), "tls");
     c->sink.ops = &conn_sink_ops;
     c->sink.refs = 1; /* the connection's own, dropped by the reaper */
     c->s = s;
@@ -695,10 +689,8 @@ void conn_accept(rs_server *s, evutil_socket_t fd, const struct sockaddr *addr, 
     c->write_ev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
     c->resume_ev = evtimer_new(s->base, conn_resume_cb, c);
     if (c->in == NULL || c->out == NULL || c->read_ev == NULL || c->write_ev == NULL ||
-        c->resume_ev == NULL) {
-        fputs("readstated: out of memory (conn events)\n", stderr);
-        abort();
-    }
+        c->resume_ev == NULL)
+        rs_oom("conn events");
     conn_format_peer(addr, c->peer, sizeof(c->peer));
     if (s->cfg.idle_timeout_s > 0) {
         /* A common timeout: re-armed on every read in O(1). */

@@ -101,24 +101,9 @@ static const char HTTP_TIMEOUT_408[] = "HTTP/1.1 408 Request Timeout\r\n"
                                        "Connection: close\r\n\r\n"
                                        "request timeout\n";
 
-static void *http_xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (p == NULL) {
-        fputs("readstated: out of memory (http)\n", stderr);
-        abort();
-    }
-    return p;
-}
-
 static struct evbuffer *http_xbuffer(void)
 {
-    struct evbuffer *b = evbuffer_new();
-    if (b == NULL) {
-        fputs("readstated: out of memory (http buffer)\n", stderr);
-        abort();
-    }
-    return b;
+    return rs_xcheck(evbuffer_new(), "http buffer");
 }
 
 /* ---- closing ----------------------------------------------------------- */
@@ -558,7 +543,7 @@ static int http_conn_add(rs_http_conns *hc, evutil_socket_t fd, const char *peer
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    rs_http_conn *c = http_xcalloc(1, sizeof(*c));
+    rs_http_conn *c = rs_xcalloc(1, sizeof(*c), "http connection");
     c->hc = hc;
     c->fd = fd;
     c->in = http_xbuffer();
@@ -566,18 +551,13 @@ static int http_conn_add(rs_http_conns *hc, evutil_socket_t fd, const char *peer
     c->req.conn = c;
     c->req.body = http_xbuffer();
     c->req.out_headers = http_xbuffer();
-    c->rev = event_new(hc->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
-    c->wev = event_new(hc->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
-    c->timer = event_new(hc->base, -1, 0, conn_timer_cb, c);
-    if (c->rev == NULL || c->wev == NULL || c->timer == NULL) {
-        fputs("readstated: out of memory (http events)\n", stderr);
-        abort();
-    }
+    c->rev = rs_xcheck(event_new(hc->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c), "event");
+    c->wev =
+        rs_xcheck(event_new(hc->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c), "event");
+    c->timer = rs_xcheck(event_new(hc->base, -1, 0, conn_timer_cb, c), "event");
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
-    if (hc->lim.tls != NULL && (c->ssl = tls_conn_new(hc->lim.tls, fd)) == NULL) {
-        fputs("readstated: out of memory (tls)\n", stderr);
-        abort();
-    }
+    if (hc->lim.tls != NULL)
+        c->ssl = rs_xcheck(tls_conn_new(hc->lim.tls, fd), "tls");
     c->state = HC_READ_HEAD;
     c->next = hc->conns;
     if (hc->conns != NULL)
@@ -620,7 +600,7 @@ static void http_accept_error_cb(struct evconnlistener *l, void *arg)
 rs_http_conns *http_conns_new(struct event_base *base, const rs_http_limits *limits,
                               const rs_log *log, const rs_http_callbacks *cb)
 {
-    rs_http_conns *hc = http_xcalloc(1, sizeof(*hc));
+    rs_http_conns *hc = rs_xcalloc(1, sizeof(*hc), "http");
     hc->base = base;
     hc->lim = *limits;
     hc->log = log;

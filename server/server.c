@@ -267,12 +267,7 @@ static void server_random_key(uint64_t key[2])
 static struct event *server_event(rs_server *s, evutil_socket_t fd, short what,
                                   event_callback_fn fn)
 {
-    struct event *ev = event_new(s->base, fd, what, fn, s);
-    if (ev == NULL) {
-        fputs("readstated: out of memory (event)\n", stderr);
-        abort();
-    }
-    return ev;
+    return rs_xcheck(event_new(s->base, fd, what, fn, s), "event");
 }
 
 /* Descriptors kept for what is not a client connection: listeners, Redis,

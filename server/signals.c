@@ -73,11 +73,7 @@ static void signals_cb(evutil_socket_t sig, short what, void *arg)
 rs_signals *signals_start(struct event_base *base, bool leave_gc_signals, rs_signal_fn fn,
                           void *arg)
 {
-    rs_signals *g = calloc(1, sizeof(*g));
-    if (g == NULL) {
-        fputs("readstated: out of memory (signals)\n", stderr);
-        abort();
-    }
+    rs_signals *g = rs_xcalloc(1, sizeof(*g), "signals");
     g->fn = fn;
     g->arg = arg;
     for (size_t i = 0; i < SIG_ROWS; i++) {

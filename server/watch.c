@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "dispatch.h"
+#include "rs_common.h"
 #include "server.h"
 #include "siphash.h"
 
@@ -61,23 +62,13 @@ struct watch_entry {
 
 #define WATCH_INITIAL_BUCKETS 64
 
-static void *watch_xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (p == NULL) {
-        fputs("readstated: out of memory (watch)\n", stderr);
-        abort();
-    }
-    return p;
-}
-
 void watch_init(rs_watch_registry *w, const uint64_t key[2])
 {
     memset(w, 0, sizeof(*w));
     w->key[0] = key[0];
     w->key[1] = key[1];
     w->nbuckets = WATCH_INITIAL_BUCKETS;
-    w->buckets = watch_xcalloc(w->nbuckets, sizeof(*w->buckets));
+    w->buckets = rs_xcalloc(w->nbuckets, sizeof(*w->buckets), "watch");
 }
 
 void watch_destroy(rs_watch_registry *w)
@@ -123,7 +114,7 @@ static void watch_grow(rs_watch_registry *w)
     size_t old_n = w->nbuckets;
     watch_user **old = w->buckets;
     w->nbuckets = old_n * 2;
-    w->buckets = watch_xcalloc(w->nbuckets, sizeof(*w->buckets));
+    w->buckets = rs_xcalloc(w->nbuckets, sizeof(*w->buckets), "watch");
     for (size_t i = 0; i < old_n; i++) {
         watch_user *wu = old[i];
         while (wu != NULL) {
@@ -144,7 +135,7 @@ static watch_user *watch_user_get(rs_watch_registry *w, uint64_t user_id)
         return wu;
     if (w->nusers >= w->nbuckets)
         watch_grow(w);
-    wu = watch_xcalloc(1, sizeof(*wu));
+    wu = rs_xcalloc(1, sizeof(*wu), "watch");
     wu->user_id = user_id;
     size_t slot = watch_slot(w, user_id);
     wu->hnext = w->buckets[slot];
@@ -180,7 +171,7 @@ bool watch_add(rs_server *s, rs_sink *sink, uint64_t user_id, uint64_t req_id)
             return false;
         }
     }
-    watch_entry *e = watch_xcalloc(1, sizeof(*e));
+    watch_entry *e = rs_xcalloc(1, sizeof(*e), "watch");
     e->wu = wu;
     e->sink = sink;
     e->req_id = req_id;
