@@ -82,6 +82,7 @@
 #include "frame.h"
 #include "req_decode.h"
 #include "resp_encode.h"
+#include "rs_list.h"
 #include "server.h"
 #include "tls.h"
 #include "watch.h"
@@ -109,13 +110,7 @@ static size_t conn_output_pause(const rs_server *s)
 static void conn_unlink(rs_conn *c)
 {
     rs_server *s = c->s;
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        s->conns = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
+    RS_DLIST_REMOVE(s->conns, c, prev, next);
     s->nconns--;
     s->metrics.conns_open--;
 }
@@ -701,10 +696,7 @@ void conn_accept(rs_server *s, evutil_socket_t fd, const struct sockaddr *addr, 
             c->idle_tv = &c->idle_buf;
         }
     }
-    c->next = s->conns;
-    if (s->conns != NULL)
-        s->conns->prev = c;
-    s->conns = c;
+    RS_DLIST_PUSH(s->conns, c, prev, next);
     s->nconns++;
     s->metrics.conns_open++;
     s->metrics.conns_accepted++;

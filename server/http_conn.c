@@ -38,6 +38,7 @@
 #include "accept_pause.h"
 #include "http_parse.h"
 #include "rs_common.h"
+#include "rs_list.h"
 #include "tls.h"
 
 #define HTTP_READ_CHUNK  65536
@@ -130,12 +131,7 @@ static void conn_free(rs_http_conn *c, const char *reason)
     if (c->reply_pending && hc->cb.on_written != NULL)
         hc->cb.on_written(hc->cb.arg);
     RS_LOG(hc->log, RS_LOG_DEBUG, "http_conn_close", "peer=%s reason=%s", c->peer, reason);
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        hc->conns = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
+    RS_DLIST_REMOVE(hc->conns, c, prev, next);
     hc->st.open--;
     event_free(c->rev);
     event_free(c->wev);
@@ -559,10 +555,7 @@ static int http_conn_add(rs_http_conns *hc, evutil_socket_t fd, const char *peer
     if (hc->lim.tls != NULL)
         c->ssl = rs_xcheck(tls_conn_new(hc->lim.tls, fd), "tls");
     c->state = HC_READ_HEAD;
-    c->next = hc->conns;
-    if (hc->conns != NULL)
-        hc->conns->prev = c;
-    hc->conns = c;
+    RS_DLIST_PUSH(hc->conns, c, prev, next);
     hc->st.open++;
     hc->st.accepted++;
     conn_update_events(c);

@@ -42,6 +42,7 @@
 
 #include "dispatch.h"
 #include "rs_common.h"
+#include "rs_list.h"
 #include "server.h"
 #include "siphash.h"
 
@@ -175,15 +176,9 @@ bool watch_add(rs_server *s, rs_sink *sink, uint64_t user_id, uint64_t req_id)
     e->wu = wu;
     e->sink = sink;
     e->req_id = req_id;
-    e->unext = wu->head;
-    if (wu->head != NULL)
-        wu->head->uprev = e;
-    wu->head = e;
+    RS_DLIST_PUSH(wu->head, e, uprev, unext);
     wu->n++;
-    e->snext = sink->watches;
-    if (sink->watches != NULL)
-        sink->watches->sprev = e;
-    sink->watches = e;
+    RS_DLIST_PUSH(sink->watches, e, sprev, snext);
     sink->nwatches++;
     w->nentries++;
     s->metrics.watchers++;
@@ -201,12 +196,7 @@ void watch_remove_sink(rs_server *s, rs_sink *sink)
     while (e != NULL) {
         watch_entry *next = e->snext;
         watch_user *wu = e->wu;
-        if (e->uprev != NULL)
-            e->uprev->unext = e->unext;
-        else
-            wu->head = e->unext;
-        if (e->unext != NULL)
-            e->unext->uprev = e->uprev;
+        RS_DLIST_REMOVE(wu->head, e, uprev, unext);
         wu->n--;
         s->watch.nentries--;
         s->metrics.watchers--;

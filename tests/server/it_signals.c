@@ -52,6 +52,8 @@ static rs_client *connect_to(const rs_test_server *srv)
 
 /* Redis, a settings file holding `conf`, and readstated in write-behind
  * with a flush interval far longer than the test. */
+static void wait_store_ready(const sig_env *e);
+
 static void env_start(sig_env *e, const char *conf)
 {
     memset(e, 0, sizeof(*e));
@@ -67,6 +69,27 @@ static void env_start(sig_env *e, const char *conf)
                                           "30000", "--redis-timeout-ms", "15000", "--config",
                                           e->conf, NULL),
                      0);
+    wait_store_ready(e);
+}
+
+/* A Get of a user nobody wrote succeeds: the server has reached Redis
+ * (right after start it may still be connecting, and a load then fails). */
+static bool store_ready(void *arg)
+{
+    rs_client_states st;
+    memset(&st, 0, sizeof(st));
+    bool ok = rs_client_get(arg, 424242, NULL, 0, &st) == RS_OK;
+    rs_client_states_free(&st);
+    return ok;
+}
+
+static void wait_store_ready(const sig_env *e)
+{
+    rs_client *c = connect_to(&e->srv);
+    bool ok = rs_poll_until(store_ready, c, TIMEOUT_MS);
+    rs_client_close(c);
+    if (!ok)
+        fail_msg("readstated did not reach Redis");
 }
 
 static void env_cleanup(sig_env *e)
