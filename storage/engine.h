@@ -1,8 +1,9 @@
 /*
  * engine.h: the server's single door to storage.
  *
- * The engine owns the cache and, when --redis is given, the Redis store
- * (store_redis.h). The server never talks to Redis: it acquires a user, runs
+ * The engine owns the cache and its store (store.h): the Redis store
+ * (store_redis.h) when --redis is given, else memory only
+ * (store_memory.h). The server never talks to Redis: it acquires a user, runs
  * the semantic operation on the cache, and commits. Every asynchronous step
  * completes exactly once through an rs_waiter embedded in the caller's
  * object (no allocation per wait):

@@ -1,27 +1,29 @@
 /*
  * engine_flush.c: dirty tracking, pipelined flushes, write-through commits
- * and shutdown of the Redis-backed engine.
+ * and shutdown of the engine on a persistent store (store.h). Which users
+ * go when, in which batches and calls, is decided here; how a merge call
+ * is written and answered is the store's (store_redis.c: one EVALSHA of the
+ * merge script per call).
  *
  *   change hook ──> user not queued/flushing? push (id, now, bytes) on ring
  *
  *   flush pass (tick every interval/8, or kick):
  *     ring head due? ──> pop up to flush_batch users into one batch, sent
- *       as merge calls of up to flush_call_users users each:
- *       EVALSHA merge k readstates:{id1}..{idk} <version> <n> <states>...
- *       (per user the states with version > flushed_version, tombstones as
- *       deletes; see merge_lua.h)                          [FLUSHING]
+ *       as merge calls (store_merge) of up to flush_call_users users and
+ *       the store's merge_units each: per user its version and the states
+ *       with version > flushed_version, tombstones as deletes  [FLUSHING]
  *     at most ENG_MAX_INFLIGHT batches in flight; ONE batch per pass: more
  *     due goes on the next turn of the loop (cont_ev, a zero timer, runs
  *     after the poll for I/O). Building a flush costs a few microseconds
  *     per user, so requests never wait behind more than one batch (64 users
  *     by default: ~0.1-0.2 ms) instead of behind every user due at a tick
  *
- *   reply: one entry per user of the call
- *     ok  ──> cache_flushed(u, version sent), fire write-through
+ *   outcome: one per user of the call
+ *     OK ──> cache_flushed(u, version sent), fire write-through
  *             waiters with version <= flushed_version
- *     err ──> counted; the user stays dirty and goes back on the ring
+ *     ERROR ──> counted; the user stays dirty and goes back on the ring
  *             (a failed call fails all its users; merges are idempotent)
- *     STORED_INVALID (the script refused the stored hash) ──> counted,
+ *     INVALID (the store refused the stored data) ──> counted,
  *             logged, user marked RS_USER_STORED_BAD (writes refused),
  *             back on the ring with a delay; at shutdown: not retried,
  *             reported as unflushed
@@ -29,9 +31,10 @@
  *
  * Timing: write-behind waits interval/2 after a user became dirty (so
  * bursts to one user coalesce into one write), then the next pass sends it:
- * every dirty user is on its way to Redis within the flush interval while
- * Redis keeps up. Write-through, shutdown, an over-budget cache or a dirty
- * backlog past half the dirty budget make passes urgent (no delay).
+ * every dirty user is on its way to the store within the flush interval
+ * while the store keeps up. Write-through, shutdown, an over-budget cache
+ * or a dirty backlog past half the dirty budget make passes urgent (no
+ * delay).
  *
  * Nothing here walks the cache: work per pass is bounded by the batch
  * limits; the timeout scan for write-through waiters walks only the side
@@ -42,8 +45,7 @@
 
 #include "engine_int.h"
 
-#define ENG_MAX_INFLIGHT 16   /* batches in flight on the connection */
-#define ENG_CALL_ARGS    4096 /* a merge call closes before passing this (unless 1 user) */
+#define ENG_MAX_INFLIGHT 16 /* batches in flight on the connection */
 
 static void flush_pass(rs_engine *e);
 static void shutdown_check(rs_engine *e);
@@ -117,9 +119,6 @@ void engine_flush_fini(rs_engine *e)
     if (e->shutdown_ev != NULL)
         event_free(e->shutdown_ev);
     eng_ring_free(&e->ring);
-    free(e->arg_buf);
-    free(e->argv);
-    free(e->argvlen);
     free(e->call_users);
 }
 
@@ -262,7 +261,7 @@ rs_status engine_flush_commit(rs_engine *e, rs_user *u, rs_waiter *w)
     w->next = NULL;
     /* Always ours to set: callers reuse one waiter for acquire and commit. */
     w->deadline_ns = rs_now_ns() + ms_to_ns(e->cfg.redis_timeout_ms);
-    if (!store_redis_up(e->store)) {
+    if (!store_up(e->store)) {
         w->next = e->fail_list;
         e->fail_list = w;
         event_active(e->fail_ev, EV_TIMEOUT, 0);
@@ -290,63 +289,9 @@ void engine_flush_store_state(rs_engine *e, bool up)
 
 /* ---- flushing ------------------------------------------------------------------ */
 
-static char *arg_space(rs_engine *e, size_t nargs, size_t bytes)
-{
-    if (nargs > e->argv_cap) {
-        size_t cap = RS_MAX(nargs, e->argv_cap * 2);
-        e->argv = realloc(e->argv, cap * sizeof(*e->argv));
-        e->argvlen = realloc(e->argvlen, cap * sizeof(*e->argvlen));
-        if (e->argv == NULL || e->argvlen == NULL)
-            abort();
-        e->argv_cap = cap;
-    }
-    if (bytes > e->arg_cap) {
-        size_t cap = RS_MAX(bytes, e->arg_cap * 2);
-        e->arg_buf = realloc(e->arg_buf, cap);
-        if (e->arg_buf == NULL)
-            abort();
-        e->arg_cap = cap;
-    }
-    return e->arg_buf;
-}
+static void flush_done(void *arg, const rs_store_outcome *out, uint32_t n);
 
-static void flush_reply(void *arg, const redisReply *reply);
-
-#define ENG_ARG_MAX 72 /* one decimal field or value, with room to spare */
-
-/* Write v in decimal at p; returns the end. (snprintf was a tenth of the
- * flush path's time.) */
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    while (n > 0)
-        *p++ = tmp[--n];
-    return p;
-}
-
-/* The stored value of a state: <version>:<last_message_id>:<mentions>:<flags>,
- * or -<version> for a delete (the merge script's tombstone). */
-static char *put_value(char *p, const rs_state *st)
-{
-    if (!rs_state_live(st)) {
-        *p++ = '-';
-        return put_u64(p, st->version);
-    }
-    p = put_u64(p, st->version);
-    *p++ = ':';
-    p = put_u64(p, st->last_message_id);
-    *p++ = ':';
-    p = put_u64(p, st->mention_count);
-    *p++ = ':';
-    return put_u64(p, st->flags & RS_STATE_PROTO_FLAGS);
-}
-
-/* States of u a merge must carry: those newer than what Redis has. */
+/* States of u a merge must carry: those newer than what the store has. */
 static uint32_t unflushed_count(const rs_user *u)
 {
     uint32_t n = 0;
@@ -356,54 +301,16 @@ static uint32_t unflushed_count(const rs_user *u)
     return n;
 }
 
-/* Arguments a user takes in a merge call: key, version, count, pairs. */
-static size_t call_args(uint32_t nstates)
-{
-    return 3 + 2 * (size_t)nstates;
-}
-
 /* Send batch entries [first, first + n) (users e->call_users[0..n)) as one
  * merge call. Returns 0 when sent (the users are FLUSHING), -1 if the store
  * refused. */
 static int send_call(rs_engine *e, eng_batch *b, uint32_t first, uint32_t n)
 {
-    size_t nargs = 0;
-    for (uint32_t i = 0; i < n; i++)
-        nargs += call_args(b->ents[first + i].nstates);
-    char *p = arg_space(e, nargs, nargs * ENG_ARG_MAX);
-    size_t k = 0;
-#define ENG_ARG(end_)                                                                          \
-    do {                                                                                       \
-        e->argv[k] = p;                                                                        \
-        e->argvlen[k++] = (size_t)((end_)-p);                                                  \
-        p = (end_);                                                                            \
-    } while (0)
-    static const char prefix[] = "readstates:{";
-    for (uint32_t i = 0; i < n; i++) {
-        memcpy(p, prefix, sizeof(prefix) - 1);
-        char *end = put_u64(p + sizeof(prefix) - 1, e->call_users[i]->user_id);
-        *end++ = '}';
-        ENG_ARG(end);
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        const rs_user *u = e->call_users[i];
-        ENG_ARG(put_u64(p, u->version));
-        ENG_ARG(put_u64(p, b->ents[first + i].nstates));
-        for (uint32_t j = 0; j < u->nslots; j++) {
-            const rs_state *st = &u->states[j];
-            if (st->version <= u->flushed_version)
-                continue;
-            ENG_ARG(put_u64(p, st->channel_id));
-            ENG_ARG(put_value(p, st));
-        }
-    }
-#undef ENG_ARG
     b->ents[first].ncall = n;
-    if (store_redis_merge(e->store, (int)n, (int)k, e->argv, e->argvlen, flush_reply,
-                          &b->ents[first]) != 0)
+    if (store_merge(e->store, e->call_users, n, flush_done, &b->ents[first]) != 0)
         return -1;
-    for (uint32_t i = 0; i < n; i++)
-        e->call_users[i]->bits |= RS_USER_FLUSHING;
+    for (uint32_t i = 0; i < n; i++) /* the engine's own users: the store only reads them */
+        ((rs_user *)e->call_users[i].user)->bits |= RS_USER_FLUSHING;
     b->pending++;
     e->stats.flush_users += n;
     return 0;
@@ -421,21 +328,6 @@ static void batch_done(rs_engine *e, eng_batch *b)
     e->stats.flush_batches++;
     e->stats.flush_latency_ns_sum += rs_now_ns() - b->start_ns;
     free(b);
-}
-
-/* The merge script refused the user's stored hash (or the key is not a
- * hash): what is wrong, or NULL for any other outcome. */
-static const char *stored_refusal(const redisReply *r)
-{
-    static const char prefix[] = "STORED_INVALID ";
-    if (r == NULL || r->type != REDIS_REPLY_ERROR || r->str == NULL)
-        return NULL;
-    if (strncmp(r->str, "WRONGTYPE", 9) == 0)
-        return "the key is not a hash (WRONGTYPE)";
-    if (strncmp(r->str, prefix, sizeof(prefix) - 1) != 0)
-        return NULL;
-    const char *what = strstr(r->str, " field "); /* after the key */
-    return what != NULL ? what + 1 : r->str + sizeof(prefix) - 1;
 }
 
 /* Fail u's write-through waiters at once with st (their change is in
@@ -457,20 +349,20 @@ static void fail_user_commits(rs_engine *e, uint64_t user_id, rs_status st)
     }
 }
 
-/* One user's outcome (r: its entry of the reply, NULL when the call
- * failed). Returns true when the merge landed.
+/* One user's outcome of its merge call. Returns true when the merge landed.
  *
- * A merge the script refused because the stored hash is invalid (see
+ * A merge the store refused because the stored data is invalid (see
  * merge.lua) is not an outage: the user is marked RS_USER_STORED_BAD (its
  * writes are refused until a merge lands), counted and logged, its
  * write-through waiters fail with INTERNAL, and it is retried no sooner
  * than half a flush interval later (it goes to the tail with the current
  * time), so a hash fixed by an operator gets the pending changes. During a
  * shutdown it is not retried: its states count as unflushed at once. */
-static bool user_flushed(rs_engine *e, eng_batch *b, const eng_flush *f, const redisReply *r)
+static bool user_flushed(rs_engine *e, eng_batch *b, const eng_flush *f,
+                         const rs_store_outcome *o)
 {
-    bool ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
-    const char *refused = ok ? NULL : stored_refusal(r);
+    bool ok = o->result == RS_STORE_OK;
+    const char *refused = o->result == RS_STORE_INVALID ? o->what : NULL;
     rs_user *u = cache_peek(e->cache, f->user_id);
     if (ok) {
         e->stats.flushed_states += f->nstates;
@@ -480,10 +372,9 @@ static bool user_flushed(rs_engine *e, eng_batch *b, const eng_flush *f, const r
         e->stats.flush_errors++;
         if (refused != NULL && !e->closing)
             eng_stored_invalid(e, f->user_id, "merge", refused);
-        else if (r != NULL)
+        else if (o->what != NULL)
             RS_LOG(e->cfg.log, RS_LOG_WARN, "redis_flush_failed", "user_id=%llu error=\"%s\"",
-                   (unsigned long long)f->user_id,
-                   r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+                   (unsigned long long)f->user_id, o->what);
     }
     if (u == NULL)
         return ok;
@@ -518,22 +409,16 @@ static bool user_flushed(rs_engine *e, eng_batch *b, const eng_flush *f, const r
     return ok;
 }
 
-/* The reply to one merge call: an array with one entry per user, or an
- * error (NOSCRIPT, a script error) or NULL (not known to have run) that
- * fails every user of the call. */
-static void flush_reply(void *arg, const redisReply *reply)
+/* The outcomes of one merge call: one per user (a call that failed as a
+ * whole, as NOSCRIPT or an outage do, fails every user of it). */
+static void flush_done(void *arg, const rs_store_outcome *out, uint32_t n)
 {
     eng_flush *f0 = arg;
     eng_batch *b = f0->batch;
-    rs_engine *e = b->e;
-    uint32_t n = f0->ncall;
-    bool whole = reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == n;
-    if (reply != NULL && !whole)
-        RS_LOG(e->cfg.log, RS_LOG_WARN, "redis_flush_failed", "users=%u error=\"%s\"", n,
-               reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+    rs_engine *e = b->e; /* n: the users of the call as sent, f0->ncall */
     bool any_ok = false;
     for (uint32_t i = 0; i < n; i++)
-        any_ok |= user_flushed(e, b, &f0[i], whole ? reply->element[i] : NULL);
+        any_ok |= user_flushed(e, b, &f0[i], &out[i]);
     if (--b->pending == 0)
         batch_done(e, b); /* frees f0 */
     if (e->closing)
@@ -563,14 +448,14 @@ static void requeue_call(rs_engine *e, eng_batch *b, uint32_t first)
 {
     for (uint32_t i = first; i < b->n; i++) {
         eng_qent q = {b->ents[i].user_id, b->ents[i].since_ns};
-        e->call_users[i - first]->bits |= RS_USER_DIRTY_QUEUED;
+        ((rs_user *)e->call_users[i - first].user)->bits |= RS_USER_DIRTY_QUEUED;
         eng_ring_push(&e->ring, &q);
     }
     b->n = first;
 }
 
 /* Fill and send one batch: its users go out in merge calls of at most
- * flush_call_users users and about ENG_CALL_ARGS arguments. Returns false
+ * flush_call_users users and the store's merge_units. Returns false
  * when the store refused a send. */
 static bool flush_one_batch(rs_engine *e, uint64_t now, uint64_t delay)
 {
@@ -583,7 +468,7 @@ static bool flush_one_batch(rs_engine *e, uint64_t now, uint64_t delay)
     b->start_ns = now;
     bool sent_all = true;
     uint32_t first = 0; /* the open call: entries [first, b->n) */
-    size_t nargs = 0;
+    size_t units = 0;
     eng_qent q;
     while (b->n < cap && ring_head_due(e, now, delay)) {
         eng_ring_pop(&e->ring, &q);
@@ -596,8 +481,8 @@ static bool flush_one_batch(rs_engine *e, uint64_t now, uint64_t delay)
         }
         uint32_t ns = unflushed_count(u);
         uint32_t open = b->n - first;
-        if (open > 0 &&
-            (open == e->cfg.flush_call_users || nargs + call_args(ns) > ENG_CALL_ARGS)) {
+        if (open > 0 && (open == e->cfg.flush_call_users ||
+                         units + store_merge_units(ns) > e->store->merge_units)) {
             if (send_call(e, b, first, open) != 0) {
                 requeue_call(e, b, first);
                 u->bits |= RS_USER_DIRTY_QUEUED;
@@ -606,7 +491,7 @@ static bool flush_one_batch(rs_engine *e, uint64_t now, uint64_t delay)
                 break;
             }
             first = b->n;
-            nargs = 0;
+            units = 0;
         }
         eng_flush *f = &b->ents[b->n];
         f->batch = b;
@@ -615,9 +500,10 @@ static bool flush_one_batch(rs_engine *e, uint64_t now, uint64_t delay)
         f->since_ns = q.since_ns;
         f->nstates = ns;
         f->ncall = 0;
-        e->call_users[b->n - first] = u;
+        e->call_users[b->n - first].user = u;
+        e->call_users[b->n - first].nstates = ns;
         b->n++;
-        nargs += call_args(ns);
+        units += store_merge_units(ns);
     }
     if (sent_all && b->n > first && send_call(e, b, first, b->n - first) != 0) {
         requeue_call(e, b, first);
@@ -635,12 +521,12 @@ static bool flush_one_batch(rs_engine *e, uint64_t now, uint64_t delay)
     return sent_all;
 }
 
-/* Test hook: one merge call answered with reply, nothing sent: the queued
- * users (up to flush_call_users) go into a batch as flush_one_batch puts
- * them (FLUSHING, in flight), and reply goes to the real reply path
- * (flush_reply). Returns the users of the call. For
+/* Test hook: one merge call, nothing sent: the queued users (up to
+ * flush_call_users) go into a batch as flush_one_batch puts them (FLUSHING,
+ * in flight); the store's answer goes to the real completion path
+ * (flush_done). Returns the users of the call. For
  * tests/fuzz/fuzz_redis_reply.c. */
-uint32_t engine_flush_inject(rs_engine *e, const redisReply *reply)
+uint32_t engine_flush_inject_begin(rs_engine *e, rs_store_merge_fn *fn, void **arg)
 {
     uint32_t cap = RS_MAX(e->cfg.flush_call_users, 1u);
     eng_batch *b = calloc(1, sizeof(*b) + cap * sizeof(eng_flush));
@@ -678,7 +564,8 @@ uint32_t engine_flush_inject(rs_engine *e, const redisReply *reply)
         e->inflight->prev = b;
     e->inflight = b;
     e->inflight_batches++;
-    flush_reply(&b->ents[0], reply);
+    *fn = flush_done;
+    *arg = &b->ents[0];
     return n;
 }
 
@@ -687,7 +574,7 @@ static void flush_pass(rs_engine *e)
     if (e->closing)
         return;
     fail_commit_waiters(e, false); /* write-through waiters past their deadline */
-    if (e->store == NULL || !store_redis_up(e->store)) {
+    if (!store_persistent(e->store) || !store_up(e->store)) {
         if (e->shutting_down)
             shutdown_check(e);
         return;

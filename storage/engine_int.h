@@ -5,7 +5,8 @@
  *
  *   rs_engine
  *   ├── cache            users + states (cache.h)
- *   ├── store            one Redis connection (store_redis.h), NULL = memory only
+ *   ├── store            the store (store.h): memory only (store_memory.h) or
+ *   │                    one Redis (store_redis.h); never NULL
  *   ├── slots            user_id -> eng_slot: load waiters, write-through
  *   │                    commit waiters; only users someone waits on
  *   ├── ring             flush queue of dirty user ids (each at most once,
@@ -21,10 +22,8 @@
 #ifndef RS_ENGINE_INT_H
 #define RS_ENGINE_INT_H
 
-#include <hiredis/hiredis.h>
-
 #include "engine.h"
-#include "store_redis.h"
+#include "store.h"
 
 typedef struct rs_engine rs_engine;
 
@@ -37,7 +36,7 @@ typedef struct eng_slot {
     rs_waiter *load_head; /* acquire waiters of an in-flight load (FIFO) */
     rs_waiter *load_tail;
     rs_waiter *commit_head; /* write-through waiters (any order) */
-    bool loading;           /* a HGETALL is in flight; the store owns a ref */
+    bool loading;           /* a load is in flight; the store owns a ref */
 } eng_slot;
 
 typedef struct eng_slots {
@@ -121,8 +120,8 @@ struct rs_engine {
     rs_change_fn server_hook;
     void *server_hook_ctx;
 
-    store_redis *store; /* NULL: memory only */
-    bool closing;       /* engine_free: complete nothing to callers */
+    rs_store *store; /* memory only (not persistent) or Redis; never NULL */
+    bool closing;    /* engine_free: complete nothing to callers */
     eng_slots slots;
     uint64_t commit_waiters; /* write-through waiters registered */
 
@@ -148,15 +147,7 @@ struct rs_engine {
     rs_engine_done_fn shutdown_done;
     void *shutdown_arg;
 
-    /* scratch buffers, reused */
-    rs_state *load_buf;
-    size_t load_cap;
-    char *arg_buf;
-    size_t arg_cap;
-    const char **argv;
-    size_t *argvlen;
-    size_t argv_cap;
-    rs_user **call_users; /* the users of the merge call being built */
+    rs_store_user *call_users; /* the users of the merge call being built (reused) */
 };
 
 /* engine.c: the user's stored hash failed the check (during "load" or
@@ -174,10 +165,14 @@ void engine_flush_store_state(rs_engine *e, bool up);
 rs_status engine_flush_commit(rs_engine *e, rs_user *u, rs_waiter *w);
 void engine_flush_shutdown(rs_engine *e, rs_engine_done_fn done, void *arg);
 
-/* Test hooks (tests/fuzz/fuzz_redis_reply.c): the reply paths of a load
- * (user_id not cached; returns the READY user or NULL) and of one merge
- * call of the queued users (returns how many), with nothing sent. */
-rs_user *engine_load_inject(rs_engine *e, uint64_t user_id, const redisReply *reply);
-uint32_t engine_flush_inject(rs_engine *e, const redisReply *reply);
+/* Test hooks (tests/fuzz/fuzz_redis_reply.c), with nothing sent: put the
+ * engine where a load of user_id (not cached, not loading) or one merge call
+ * of the queued users (up to flush_call_users) would be in flight, and say
+ * where the store's answer goes (*fn, *arg): the real completion paths.
+ * engine_load_inject_begin returns false when the user is cached or
+ * loading; engine_flush_inject_begin returns the users of the call (0: none,
+ * nothing to answer). */
+bool engine_load_inject_begin(rs_engine *e, uint64_t user_id, rs_store_load_fn *fn, void **arg);
+uint32_t engine_flush_inject_begin(rs_engine *e, rs_store_merge_fn *fn, void **arg);
 
 #endif /* RS_ENGINE_INT_H */

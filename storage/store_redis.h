@@ -1,9 +1,12 @@
 /*
- * store_redis.h: one asynchronous Redis connection on the server's event
- * base (hiredis async + its libevent adapter), with what hiredis 0.14.1
- * lacks: per-request timeouts, reconnection with capped exponential backoff,
- * AUTH (with an ACL user when one is configured)/SELECT and SCRIPT LOAD of
- * the merge script on every connect.
+ * store_redis.h: the store of store.h on one Redis: one asynchronous
+ * connection on the server's event base (hiredis async + its libevent
+ * adapter), with what hiredis 0.14.1 lacks: per-request timeouts,
+ * reconnection with capped exponential backoff, AUTH (with an ACL user when
+ * one is configured)/SELECT and SCRIPT LOAD of the merge script on every
+ * connect. Everything Redis-specific lives behind it: the key format
+ * readstates:{<user_id>}, the load script, the merge script's argument
+ * layout (merge_lua.h), and the decoding of replies (stored_value.h).
  *
  *          connect ok + AUTH/SELECT/SCRIPT LOAD ok
  *   DOWN ──> CONNECTING ───────────────────────────> UP
@@ -11,12 +14,13 @@
  *    └── backoff ─┴──────────────────────────────────┘
  *        (50 ms doubling to 2 s; reset when UP)
  *
- * Contract: a command is accepted only while UP. Every accepted command
- * completes exactly once through its callback: with the reply, or with NULL
- * when it cannot be known to have been executed (disconnect, timeout,
- * shutdown). A request timeout drops the whole connection (replies come in
- * order, so everything behind a stuck request is stuck too); all pending
- * requests then complete with NULL and the store reconnects.
+ * Contract (store.h): a load or merge is accepted only while UP. Every
+ * accepted one completes exactly once through its callback: with the
+ * decoded reply, or with RS_STORE_ERROR when it cannot be known to have
+ * been executed (disconnect, timeout, shutdown). A request timeout drops
+ * the whole connection (replies come in order, so everything behind a stuck
+ * request is stuck too); all pending requests then complete with an error
+ * and the store reconnects.
  */
 #ifndef RS_STORE_REDIS_H
 #define RS_STORE_REDIS_H
@@ -28,8 +32,7 @@
 #include <stdint.h>
 
 #include "rs_log.h"
-
-typedef struct store_redis store_redis;
+#include "store.h"
 
 typedef enum store_state {
     STORE_DOWN,
@@ -48,53 +51,26 @@ typedef struct store_redis_config {
     uint32_t timeout_ms;     /* per request and for the connect handshake */
     uint32_t backoff_min_ms; /* 0 means 50 */
     uint32_t backoff_max_ms; /* 0 means 2000 */
+    uint32_t max_states;     /* a user's channels at most (a larger hash is refused) */
     const rs_log *log;
 } store_redis_config;
 
-/* Counters kept by the store (the engine copies them into its stats). */
-typedef struct store_redis_stats {
-    uint64_t reconnects; /* successful connects after the first */
-    uint64_t errors;     /* error replies, dropped connections, timeouts */
-    uint64_t connects;   /* successful connects */
-    uint64_t timeouts;   /* requests that timed out */
-} store_redis_stats;
-
-/* reply is NULL when the command is not known to have run. The reply is
- * owned by hiredis and valid only during the call. */
-typedef void (*store_reply_fn)(void *arg, const redisReply *reply);
-
-/* Called whenever the store goes UP (up = true) or leaves UP. */
-typedef void (*store_state_fn)(void *ctx, bool up);
-
 /* Create the store and start connecting. Returns NULL on out of memory.
  * state_fn may be NULL. */
-store_redis *store_redis_new(struct event_base *base, const store_redis_config *cfg,
-                             store_state_fn state_fn, void *ctx);
+rs_store *store_redis_new(struct event_base *base, const store_redis_config *cfg,
+                          rs_store_state_fn state_fn, void *ctx);
 
-/* Drop the connection and free the store. Pending commands complete with
- * NULL during the call: callers that must not see them mark themselves
- * closing first. */
-void store_redis_free(store_redis *s);
-
-store_state store_redis_state(const store_redis *s);
-bool store_redis_up(const store_redis *s);
-const store_redis_stats *store_redis_get_stats(const store_redis *s);
-
-/* Send one command (argv/argvlen as in redisCommandArgv). Returns 0 when
- * accepted (fn runs exactly once, later, from the event loop), -1 when the
- * store is not UP or hiredis refused it (fn never runs). */
-int store_redis_command(store_redis *s, int argc, const char **argv, const size_t *argvlen,
-                        store_reply_fn fn, void *arg);
-
-/* EVALSHA of the merge script: argv[0..nkeys) are the script's keys
- * (KEYS[1..nkeys]) and argv[nkeys..argc) its arguments (ARGV[1], ...), see
- * merge_lua.h. A NOSCRIPT error triggers a SCRIPT LOAD and is passed to fn
- * as the (error) reply: the caller retries. Same return contract as
- * store_redis_command. */
-int store_redis_merge(store_redis *s, int nkeys, int argc, const char **argv,
-                      const size_t *argvlen, store_reply_fn fn, void *arg);
+store_state store_redis_state(const rs_store *s);
 
 /* Requests sent and not yet completed. */
-size_t store_redis_pending(const store_redis *s);
+size_t store_redis_pending(const rs_store *s);
+
+/* Test hooks (tests/fuzz/fuzz_redis_reply.c): reply as the answer to a load
+ * of user_id, or to one merge call of n users, nothing sent: decoded as a
+ * real reply is and handed to fn. */
+void store_redis_load_inject(rs_store *s, uint64_t user_id, const redisReply *reply,
+                             rs_store_load_fn fn, void *arg);
+void store_redis_merge_inject(rs_store *s, uint32_t n, const redisReply *reply,
+                              rs_store_merge_fn fn, void *arg);
 
 #endif /* RS_STORE_REDIS_H */

@@ -1,15 +1,16 @@
 /*
- * fuzz_redis_reply.c: libFuzzer harness for Redis replies as the engine
- * parses them.
+ * fuzz_redis_reply.c: libFuzzer harness for Redis replies as the Redis
+ * store decodes them and the engine takes the outcome.
  *
  * The input after its first byte is fed (in two pieces) to hiredis's reply
  * reader, as hiredis reads a socket; every reply it yields (at most 64) is
- * then handed to the engine's own reply handling, with nothing sent, through
- * the test hooks of engine_int.h:
- *   even replies: the answer to a user's HGETALL (engine_load_inject: the
+ * then handed to the store's own reply decoding and the engine's completion
+ * paths, with nothing sent, through the test hooks of engine_int.h and
+ * store_redis.h:
+ *   even replies: the answer to a user's HGETALL (load_inject: the
  *                 stored-value parsing and cache_load);
  *   odd replies:  the answer to one merge call (EVALSHA) of the users queued
- *                 for flushing (engine_flush_inject: flush_reply).
+ *                 for flushing (flush_inject: the per-user outcomes).
  * Each loaded user then gets a few changes (first byte: how many, and the
  * users per merge call), so merges have dirty users to report on. The
  * engine is a fresh one per input with a Redis address that is never
@@ -31,6 +32,7 @@
 #include "cache.h"
 #include "engine.h"
 #include "engine_int.h"
+#include "store_redis.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -68,6 +70,29 @@ static redisReader *rr_reader(void)
         rr_fns.createArray = rr_capped_array;
     }
     return redisReaderCreateWithFunctions(&rr_fns);
+}
+
+/* user_id's load answered with reply (user_id not cached): the READY user,
+ * or NULL. */
+static rs_user *load_inject(rs_engine *e, uint64_t user_id, const redisReply *reply)
+{
+    rs_store_load_fn fn;
+    void *arg;
+    if (!engine_load_inject_begin(e, user_id, &fn, &arg))
+        return NULL;
+    store_redis_load_inject(e->store, user_id, reply, fn, arg);
+    return cache_peek(engine_cache(e), user_id);
+}
+
+/* One merge call of the queued users answered with reply; returns its users. */
+static uint32_t flush_inject(rs_engine *e, const redisReply *reply)
+{
+    rs_store_merge_fn fn;
+    void *arg;
+    uint32_t n = engine_flush_inject_begin(e, &fn, &arg);
+    if (n > 0)
+        store_redis_merge_inject(e->store, n, reply, fn, arg);
+    return n;
 }
 
 static void rr_fail(const char *what, uint64_t user_id)
@@ -171,14 +196,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 break;
             if (nreplies % 2 == 0) {
                 uint64_t id = 1000 + (uint64_t)nreplies;
-                rs_user *u = engine_load_inject(e, id, reply);
+                rs_user *u = load_inject(e, id, reply);
                 ids[nids++] = id;
                 if (u != NULL) {
                     rr_check_loaded(u);
                     rr_change(e, u, changes, (uint64_t)nreplies);
                 }
             } else {
-                engine_flush_inject(e, reply);
+                flush_inject(e, reply);
                 rr_check_engine(e, ids, nids);
             }
             freeReplyObject(reply);
@@ -188,7 +213,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
     }
     /* Whatever is still queued: a merge that was not known to run. */
-    engine_flush_inject(e, NULL);
+    flush_inject(e, NULL);
     rr_check_engine(e, ids, nids);
     redisReaderFree(r);
     engine_free(e);
