@@ -14,6 +14,11 @@ endfunction()
 
 rs_add_persistence_test(persist_merge_lua ${RS_PERSIST_DIR}/test_merge_lua.c)
 rs_add_persistence_test(persist_engine_redis ${RS_PERSIST_DIR}/test_engine_redis.c)
+# The stores of storage/store.h on their own: Redis (a real redis-server)
+# and memory only (no Redis; a unit test).
+rs_add_persistence_test(persist_store_redis ${RS_PERSIST_DIR}/test_store_redis.c)
+rs_add_unit_test(test_store_memory ${RS_PERSIST_DIR}/test_store_memory.c)
+target_include_directories(test_store_memory PRIVATE ${CMAKE_SOURCE_DIR}/storage)
 
 # Tests of the real readstated share a few helpers and the client library.
 add_library(rs_persist_util STATIC ${RS_PERSIST_DIR}/persist_util.c)
