@@ -10,8 +10,8 @@
 
 #include "store.h"
 
-/* Create the store on base (its completions run from that loop). Returns
- * NULL on out of memory. */
+/* Create the store on base (its completions run from that loop; with a NULL
+ * base, load and merge are refused). Returns NULL on out of memory. */
 rs_store *store_memory_new(struct event_base *base);
 
 #endif /* RS_STORE_MEMORY_H */
