@@ -236,101 +236,95 @@ static int hexval(char c)
     return -1;
 }
 
+/* One byte of a chunked body outside chunk data: the size line, the CRLF
+ * after the data, trailers, the final CRLF. Returns 0, or -1 when the byte
+ * is not allowed there. */
+static int chunk_ctl(http_chunked *d, char c)
+{
+    switch (d->state) {
+    case CH_SIZE: /* the first hex digit: required */
+    case CH_SIZE_MORE: {
+        int v = hexval(c);
+        if (v >= 0) {
+            if (d->left >> 58 != 0)
+                return -1; /* over 2^62 */
+            d->left = d->left * 16 + (uint64_t)v;
+            d->state = CH_SIZE_MORE;
+        } else if (d->state == CH_SIZE) {
+            return -1;
+        } else if (c == ';' || c == ' ' || c == '\t') {
+            d->state = CH_EXT;
+        } else if (c == '\r') {
+            d->state = CH_SIZE_LF;
+        } else {
+            return -1;
+        }
+        return 0;
+    }
+    case CH_EXT:
+        if (c == '\n' || ((unsigned char)c < ' ' && c != '\t' && c != '\r'))
+            return -1;
+        if (c == '\r')
+            d->state = CH_SIZE_LF;
+        return 0;
+    case CH_SIZE_LF:
+        if (c != '\n')
+            return -1;
+        d->state = d->left == 0 ? CH_TRAILER : CH_DATA;
+        return 0;
+    case CH_DATA_CR:
+        if (c != '\r')
+            return -1;
+        d->state = CH_DATA_LF;
+        return 0;
+    case CH_DATA_LF:
+        if (c != '\n')
+            return -1;
+        d->state = CH_SIZE;
+        return 0;
+    case CH_TRAILER:
+        if (c == '\n')
+            return -1;
+        d->state = c == '\r' ? CH_FINAL_LF : CH_TRAILER_LINE;
+        return 0;
+    case CH_TRAILER_LINE: /* trailers are read and dropped */
+        if (c == '\n')
+            d->state = CH_TRAILER;
+        return 0;
+    case CH_FINAL_LF:
+        if (c != '\n')
+            return -1;
+        d->state = CH_DONE;
+        return 0;
+    default: return -1;
+    }
+}
+
 long http_chunked_decode(http_chunked *d, const char *src, size_t len, uint8_t *dst,
                          size_t dst_cap, size_t *out_len, bool *done)
 {
     size_t i = 0, w = 0;
-    *done = d->state == CH_DONE;
     while (i < len && d->state != CH_DONE) {
-        char c = src[i];
-        switch (d->state) {
-        case CH_SIZE: /* the first hex digit: required */
-        case CH_SIZE_MORE: {
-            int v = hexval(c);
-            if (v >= 0) {
-                if (d->left >> 58 != 0)
-                    return -1; /* over 2^62 */
-                d->left = d->left * 16 + (uint64_t)v;
-                d->state = CH_SIZE_MORE;
-            } else if (d->state == CH_SIZE) {
+        if (d->state != CH_DATA) {
+            if (chunk_ctl(d, src[i]) != 0)
                 return -1;
-            } else if (c == ';' || c == ' ' || c == '\t') {
-                d->state = CH_EXT;
-            } else if (c == '\r') {
-                d->state = CH_SIZE_LF;
-            } else {
-                return -1;
-            }
             i++;
             continue;
         }
-        case CH_EXT:
-            if (c == '\r')
-                d->state = CH_SIZE_LF;
-            else if (c == '\n' || ((unsigned char)c < ' ' && c != '\t'))
-                return -1;
-            i++;
-            continue;
-        case CH_SIZE_LF:
-            if (c != '\n')
-                return -1;
-            i++;
-            d->state = d->left == 0 ? CH_TRAILER : CH_DATA;
-            continue;
-        case CH_DATA: {
-            size_t n = len - i;
-            if (n > d->left)
-                n = (size_t)d->left;
-            if (n > dst_cap - w)
-                n = dst_cap - w;
-            if (n == 0) { /* dst is full */
-                *out_len = w;
-                return (long)i;
-            }
-            memcpy(dst + w, src + i, n);
-            w += n;
-            i += n;
-            d->left -= n;
-            d->total += n;
-            if (d->left == 0)
-                d->state = CH_DATA_CR;
-            continue;
-        }
-        case CH_DATA_CR:
-            if (c != '\r')
-                return -1;
-            i++;
-            d->state = CH_DATA_LF;
-            continue;
-        case CH_DATA_LF:
-            if (c != '\n')
-                return -1;
-            i++;
-            d->state = CH_SIZE;
-            continue;
-        case CH_TRAILER:
-            if (c == '\r') {
-                d->state = CH_FINAL_LF;
-            } else if (c == '\n') {
-                return -1;
-            } else {
-                d->state = CH_TRAILER_LINE;
-            }
-            i++;
-            continue;
-        case CH_TRAILER_LINE: /* trailers are read and dropped */
-            if (c == '\n')
-                d->state = CH_TRAILER;
-            i++;
-            continue;
-        case CH_FINAL_LF:
-            if (c != '\n')
-                return -1;
-            i++;
-            d->state = CH_DONE;
-            continue;
-        default: return -1;
-        }
+        size_t n = len - i;
+        if (n > d->left)
+            n = (size_t)d->left;
+        if (n > dst_cap - w)
+            n = dst_cap - w;
+        if (n == 0)
+            break; /* dst is full */
+        memcpy(dst + w, src + i, n);
+        w += n;
+        i += n;
+        d->left -= n;
+        d->total += n;
+        if (d->left == 0)
+            d->state = CH_DATA_CR;
     }
     *out_len = w;
     *done = d->state == CH_DONE;

@@ -548,109 +548,115 @@ static ProtobufCMessage *jc_decode_object(const ProtobufCMessageDescriptor *d,
                                           const json_t *obj, int depth, jc_err *e);
 
 /* Decode one value of field f into p (an element or the singular slot). */
-static int jc_decode_value(const ProtobufCFieldDescriptor *f, const json_t *j, void *p,
-                           int depth, jc_err *e)
+/* An integer or floating-point field. Returns 0, or -1 for a bad value
+ * (not yet reported). */
+static int jc_decode_number(const ProtobufCFieldDescriptor *f, const json_t *j, void *p,
+                            jc_err *e)
 {
     int64_t s = 0;
     uint64_t u = 0;
     switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-        if (jc_integer(e, j, f->type, &s, &u) != 0)
-            goto bad;
-        *(int32_t *)p = (int32_t)s;
-        return 0;
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        if (jc_integer(e, j, f->type, &s, &u) != 0)
-            goto bad;
-        *(uint32_t *)p = (uint32_t)u;
-        return 0;
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-        if (jc_integer(e, j, f->type, &s, &u) != 0)
-            goto bad;
-        *(int64_t *)p = s;
-        return 0;
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        if (jc_integer(e, j, f->type, &s, &u) != 0)
-            goto bad;
-        *(uint64_t *)p = u;
-        return 0;
     case PROTOBUF_C_TYPE_FLOAT:
     case PROTOBUF_C_TYPE_DOUBLE: {
         double dv;
         if (jc_double(e, j, &dv) != 0)
-            goto bad;
-        if (f->type == PROTOBUF_C_TYPE_FLOAT) {
-            if (isfinite(dv) && (dv > FLT_MAX || dv < -FLT_MAX))
-                goto bad; /* finite but out of float's range */
-            *(float *)p = (float)dv;
-        } else {
+            return -1;
+        if (f->type == PROTOBUF_C_TYPE_DOUBLE)
             *(double *)p = dv;
-        }
+        else if (isfinite(dv) && (dv > FLT_MAX || dv < -FLT_MAX))
+            return -1; /* finite but out of float's range */
+        else
+            *(float *)p = (float)dv;
         return 0;
     }
-    case PROTOBUF_C_TYPE_BOOL:
-        if (!json_is_boolean(j))
-            goto bad;
-        *(protobuf_c_boolean *)p = json_is_true(j);
-        return 0;
-    case PROTOBUF_C_TYPE_ENUM: {
+    default: break;
+    }
+    if (jc_integer(e, j, f->type, &s, &u) != 0)
+        return -1;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32: *(int32_t *)p = (int32_t)s; return 0;
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32: *(uint32_t *)p = (uint32_t)u; return 0;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64: *(int64_t *)p = s; return 0;
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64: *(uint64_t *)p = u; return 0;
+    default: return -1;
+    }
+}
+
+/* A field given as text: an enum (by name, or its number), a string, bytes
+ * (base64). Returns 0, -1 for a bad value (not yet reported), -2 when out
+ * of memory. */
+static int jc_decode_text(const ProtobufCFieldDescriptor *f, const json_t *j, void *p,
+                          jc_err *e)
+{
+    if (f->type == PROTOBUF_C_TYPE_ENUM) {
         if (jc_marked(e, j))
-            goto bad;
+            return -1;
         if (json_is_string(j)) {
             const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value_by_name(
                 f->descriptor, json_string_value(j));
             if (ev == NULL)
-                goto bad;
+                return -1;
             *(int *)p = ev->value;
             return 0;
         }
+        int64_t s = 0;
+        uint64_t u = 0;
         if (jc_integer(e, j, f->type, &s, &u) != 0)
-            goto bad;
+            return -1;
         *(int *)p = (int)s;
         return 0;
     }
-    case PROTOBUF_C_TYPE_STRING: {
-        if (!json_is_string(j) || jc_marked(e, j))
-            goto bad;
-        size_t n = json_string_length(j);
-        char *str = malloc(n + 1);
-        if (str == NULL)
-            goto oom;
-        memcpy(str, json_string_value(j), n + 1);
-        *(char **)p = str;
-        return 0;
-    }
-    case PROTOBUF_C_TYPE_BYTES: {
+    if (!json_is_string(j) || jc_marked(e, j))
+        return -1;
+    if (f->type == PROTOBUF_C_TYPE_BYTES) {
         ProtobufCBinaryData *bd = p;
-        if (!json_is_string(j) || jc_marked(e, j))
-            goto bad;
-        if (jc_b64_decode(json_string_value(j), json_string_length(j), &bd->data, &bd->len) !=
-            0)
-            goto bad;
-        return 0;
+        return jc_b64_decode(json_string_value(j), json_string_length(j), &bd->data, &bd->len);
     }
+    size_t n = json_string_length(j);
+    char *str = malloc(n + 1);
+    if (str == NULL)
+        return -2;
+    memcpy(str, json_string_value(j), n + 1);
+    *(char **)p = str;
+    return 0;
+}
+
+static int jc_decode_value(const ProtobufCFieldDescriptor *f, const json_t *j, void *p,
+                           int depth, jc_err *e)
+{
+    int rc = -1;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_BOOL:
+        if (json_is_boolean(j)) {
+            *(protobuf_c_boolean *)p = json_is_true(j);
+            rc = 0;
+        }
+        break;
+    case PROTOBUF_C_TYPE_ENUM:
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_BYTES: rc = jc_decode_text(f, j, p, e); break;
     case PROTOBUF_C_TYPE_MESSAGE: {
         if (!json_is_object(j))
-            goto bad;
+            break;
         ProtobufCMessage *sub = jc_decode_object(f->descriptor, j, depth + 1, e);
         if (sub == NULL)
-            return -1;
+            return -1; /* reported inside */
         *(ProtobufCMessage **)p = sub;
         return 0;
     }
+    default: rc = jc_decode_number(f, j, p, e); break;
     }
-bad:
-    jc_fail(e, "invalid value for field %s", f->name);
-    return -1;
-oom:
-    jc_fail(e, "out of memory");
-    return -1;
+    if (rc == -2)
+        jc_fail(e, "out of memory");
+    else if (rc != 0)
+        jc_fail(e, "invalid value for field %s", f->name);
+    return rc == 0 ? 0 : -1;
 }
 
 static int jc_decode_repeated(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f,
