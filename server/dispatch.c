@@ -34,12 +34,13 @@
 
 #include "auth.h"
 #include "dispatch_int.h"
+#include "methods.h"
 #include "server.h"
 #include "watch.h"
 
 #define DISPATCH_ARENA_CHUNK (64u * 1024u)
 
-struct op {
+struct dispatch_op {
     rs_waiter w; /* acquire, then commit; w.arg is the op */
     rs_server *s;
     rs_sink *sink;
@@ -47,6 +48,7 @@ struct op {
     uint64_t req_id;
     uint64_t start_ns;
     rs_method method;
+    const rs_method_def *def; /* the method's row: fill, apply, reply */
     bool detached;
     rs_user *u; /* pinned while acquired */
     /* arguments */
@@ -145,18 +147,7 @@ void dispatch_errorf(rs_server *s, rs_sink *sink, rs_method m, uint64_t req_id,
 
 rs_method dispatch_method(const Readstates__V1__Request *req)
 {
-    switch (req->call_case) {
-    case READSTATES__V1__REQUEST__CALL_PING: return RS_METHOD_PING;
-    case READSTATES__V1__REQUEST__CALL_ACK: return RS_METHOD_ACK;
-    case READSTATES__V1__REQUEST__CALL_SET: return RS_METHOD_SET;
-    case READSTATES__V1__REQUEST__CALL_BULK_ACK: return RS_METHOD_BULK_ACK;
-    case READSTATES__V1__REQUEST__CALL_ADD_MENTIONS: return RS_METHOD_ADD_MENTIONS;
-    case READSTATES__V1__REQUEST__CALL_GET: return RS_METHOD_GET;
-    case READSTATES__V1__REQUEST__CALL_DELETE: return RS_METHOD_DELETE;
-    case READSTATES__V1__REQUEST__CALL_WATCH: return RS_METHOD_WATCH;
-    case READSTATES__V1__REQUEST__CALL_AUTH: return RS_METHOD_AUTH;
-    default: return RS_METHOD_INVALID;
-    }
+    return rs_method_of_call((int)req->call_case);
 }
 
 /* ---- validation ---------------------------------------------------------- */
@@ -175,57 +166,78 @@ static const char *check_ids(rs_server *s, const char *field, const uint64_t *id
     return NULL;
 }
 
-/* Returns NULL for a valid request, else the INVALID_ARGUMENT message. */
-static const char *dispatch_validate(rs_server *s, const Readstates__V1__Request *req)
+/* The rows' validate functions (methods.h): NULL for a valid request, else
+ * the INVALID_ARGUMENT message. */
+
+static const char *validate_ack(rs_server *s, const Readstates__V1__Request *req)
 {
-    switch (req->call_case) {
-    case READSTATES__V1__REQUEST__CALL_PING: return NULL;
-    case READSTATES__V1__REQUEST__CALL_ACK:
-        if (req->ack->user_id == 0)
-            return "ack.user_id must be non-zero";
-        if (req->ack->channel_id == 0)
-            return "ack.channel_id must be non-zero";
-        return NULL;
-    case READSTATES__V1__REQUEST__CALL_SET:
-        if (req->set->user_id == 0)
-            return "set.user_id must be non-zero";
-        if (req->set->channel_id == 0)
-            return "set.channel_id must be non-zero";
-        return NULL;
-    case READSTATES__V1__REQUEST__CALL_BULK_ACK: {
-        const Readstates__V1__BulkAckRequest *b = req->bulk_ack;
-        if (b->user_id == 0)
-            return "bulk_ack.user_id must be non-zero";
-        if (b->n_entries > s->cfg.max_list)
-            return dispatch_sprintf(s, "bulk_ack.entries has %zu entries (max %u)",
-                                    b->n_entries, s->cfg.max_list);
-        for (size_t i = 0; i < b->n_entries; i++)
-            if (b->entries[i]->channel_id == 0)
-                return dispatch_sprintf(s, "bulk_ack.entries[%zu].channel_id must be non-zero",
-                                        i);
-        return NULL;
-    }
-    case READSTATES__V1__REQUEST__CALL_ADD_MENTIONS: {
-        const Readstates__V1__AddMentionsRequest *a = req->add_mentions;
-        if (a->channel_id == 0)
-            return "add_mentions.channel_id must be non-zero";
-        return check_ids(s, "add_mentions.user_ids", a->user_ids, a->n_user_ids, 1);
-    }
-    case READSTATES__V1__REQUEST__CALL_GET:
-        if (req->get->user_id == 0)
-            return "get.user_id must be non-zero";
-        return check_ids(s, "get.channel_ids", req->get->channel_ids, req->get->n_channel_ids,
-                         0);
-    case READSTATES__V1__REQUEST__CALL_DELETE:
-        if (req->delete_->user_id == 0)
-            return "delete.user_id must be non-zero";
-        return check_ids(s, "delete.channel_ids", req->delete_->channel_ids,
-                         req->delete_->n_channel_ids, 0);
-    case READSTATES__V1__REQUEST__CALL_WATCH:
-        return check_ids(s, "watch.user_ids", req->watch->user_ids, req->watch->n_user_ids, 1);
-    case READSTATES__V1__REQUEST__CALL_AUTH: return NULL;
-    default: return "request has no call set";
-    }
+    (void)s;
+    if (req->ack->user_id == 0)
+        return "ack.user_id must be non-zero";
+    if (req->ack->channel_id == 0)
+        return "ack.channel_id must be non-zero";
+    return NULL;
+}
+
+static const char *validate_set(rs_server *s, const Readstates__V1__Request *req)
+{
+    (void)s;
+    if (req->set->user_id == 0)
+        return "set.user_id must be non-zero";
+    if (req->set->channel_id == 0)
+        return "set.channel_id must be non-zero";
+    return NULL;
+}
+
+static const char *validate_bulk_ack(rs_server *s, const Readstates__V1__Request *req)
+{
+    const Readstates__V1__BulkAckRequest *b = req->bulk_ack;
+    if (b->user_id == 0)
+        return "bulk_ack.user_id must be non-zero";
+    if (b->n_entries > s->cfg.max_list)
+        return dispatch_sprintf(s, "bulk_ack.entries has %zu entries (max %u)", b->n_entries,
+                                s->cfg.max_list);
+    for (size_t i = 0; i < b->n_entries; i++)
+        if (b->entries[i]->channel_id == 0)
+            return dispatch_sprintf(s, "bulk_ack.entries[%zu].channel_id must be non-zero", i);
+    return NULL;
+}
+
+static const char *validate_add_mentions(rs_server *s, const Readstates__V1__Request *req)
+{
+    const Readstates__V1__AddMentionsRequest *a = req->add_mentions;
+    if (a->channel_id == 0)
+        return "add_mentions.channel_id must be non-zero";
+    return check_ids(s, "add_mentions.user_ids", a->user_ids, a->n_user_ids, 1);
+}
+
+static const char *validate_get(rs_server *s, const Readstates__V1__Request *req)
+{
+    if (req->get->user_id == 0)
+        return "get.user_id must be non-zero";
+    return check_ids(s, "get.channel_ids", req->get->channel_ids, req->get->n_channel_ids, 0);
+}
+
+static const char *validate_delete(rs_server *s, const Readstates__V1__Request *req)
+{
+    if (req->delete_->user_id == 0)
+        return "delete.user_id must be non-zero";
+    return check_ids(s, "delete.channel_ids", req->delete_->channel_ids,
+                     req->delete_->n_channel_ids, 0);
+}
+
+static const char *validate_watch(rs_server *s, const Readstates__V1__Request *req)
+{
+    return check_ids(s, "watch.user_ids", req->watch->user_ids, req->watch->n_user_ids, 1);
+}
+
+/* The Invalid row's: a request with no call set (or one this server does
+ * not know) is refused whole. */
+static const char *validate_no_call(rs_server *s, const Readstates__V1__Request *req)
+{
+    (void)s;
+    (void)req;
+    return "request has no call set";
 }
 
 /* ---- op objects ---------------------------------------------------------- */
@@ -335,9 +347,13 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : (x > y);
 }
 
-static void op_reply_get(op *o, rs_user *u)
+/* The rows' reply functions: the Response from the op's results (o->u is
+ * the user, still pinned). */
+
+static void reply_get(op *o)
 {
     rs_server *s = o->s;
+    const rs_user *u = o->u;
     size_t cap = o->nids > 0 ? o->nids : u->nstates;
     Readstates__V1__ReadState *pbs = rs_arena_alloc(&s->arena, (cap ? cap : 1) * sizeof(*pbs));
     Readstates__V1__ReadState **ptrs =
@@ -377,57 +393,66 @@ static void op_reply_get(op *o, rs_user *u)
     dispatch_reply(s, o->sink, o->method, o->req_id, o->start_ns, RS_OK, NULL, &resp);
 }
 
-/* The answer of a change request from the op's results. */
-static void op_reply_result(op *o)
+static void reply_ack_or_set(op *o, bool set)
 {
-    rs_server *s = o->s;
-    Readstates__V1__Response resp = READSTATES__V1__RESPONSE__INIT;
     Readstates__V1__ReadState pb = READSTATES__V1__READ_STATE__INIT;
     Readstates__V1__AckResponse ack = READSTATES__V1__ACK_RESPONSE__INIT;
+    dispatch_pb_state(&pb, &o->state);
+    ack.state = &pb;
+    ack.applied = o->applied;
+    ack.user_version = o->version;
+    Readstates__V1__Response resp = READSTATES__V1__RESPONSE__INIT;
+    if (!set) {
+        resp.result_case = READSTATES__V1__RESPONSE__RESULT_ACK;
+        resp.ack = &ack;
+    } else {
+        resp.result_case = READSTATES__V1__RESPONSE__RESULT_SET;
+        resp.set = &ack;
+    }
+    dispatch_reply(o->s, o->sink, o->method, o->req_id, o->start_ns, RS_OK, NULL, &resp);
+}
+
+static void reply_ack(op *o)
+{
+    reply_ack_or_set(o, false);
+}
+
+static void reply_set(op *o)
+{
+    reply_ack_or_set(o, true);
+}
+
+static void reply_bulk_ack(op *o)
+{
+    rs_server *s = o->s;
+    size_t n = o->nentries;
+    Readstates__V1__ReadState *pbs = rs_arena_alloc(&s->arena, (n ? n : 1) * sizeof(*pbs));
+    Readstates__V1__ReadState **ptrs = rs_arena_alloc(&s->arena, (n ? n : 1) * sizeof(*ptrs));
+    for (size_t i = 0; i < n; i++) {
+        dispatch_pb_state(&pbs[i], &o->states[i]);
+        ptrs[i] = &pbs[i];
+    }
     Readstates__V1__BulkAckResponse bulk = READSTATES__V1__BULK_ACK_RESPONSE__INIT;
+    bulk.n_states = n;
+    bulk.states = ptrs;
+    bulk.applied = o->napplied;
+    bulk.user_version = o->version;
+    Readstates__V1__Response resp = READSTATES__V1__RESPONSE__INIT;
+    resp.result_case = READSTATES__V1__RESPONSE__RESULT_BULK_ACK;
+    resp.bulk_ack = &bulk;
+    dispatch_reply(s, o->sink, o->method, o->req_id, o->start_ns, RS_OK, NULL, &resp);
+}
+
+static void reply_delete(op *o)
+{
     Readstates__V1__DeleteReadStatesResponse del =
         READSTATES__V1__DELETE_READ_STATES_RESPONSE__INIT;
-    switch (o->method) {
-    case RS_METHOD_ACK:
-    case RS_METHOD_SET:
-        dispatch_pb_state(&pb, &o->state);
-        ack.state = &pb;
-        ack.applied = o->applied;
-        ack.user_version = o->version;
-        if (o->method == RS_METHOD_ACK) {
-            resp.result_case = READSTATES__V1__RESPONSE__RESULT_ACK;
-            resp.ack = &ack;
-        } else {
-            resp.result_case = READSTATES__V1__RESPONSE__RESULT_SET;
-            resp.set = &ack;
-        }
-        break;
-    case RS_METHOD_BULK_ACK: {
-        size_t n = o->nentries;
-        Readstates__V1__ReadState *pbs = rs_arena_alloc(&s->arena, (n ? n : 1) * sizeof(*pbs));
-        Readstates__V1__ReadState **ptrs =
-            rs_arena_alloc(&s->arena, (n ? n : 1) * sizeof(*ptrs));
-        for (size_t i = 0; i < n; i++) {
-            dispatch_pb_state(&pbs[i], &o->states[i]);
-            ptrs[i] = &pbs[i];
-        }
-        bulk.n_states = n;
-        bulk.states = ptrs;
-        bulk.applied = o->napplied;
-        bulk.user_version = o->version;
-        resp.result_case = READSTATES__V1__RESPONSE__RESULT_BULK_ACK;
-        resp.bulk_ack = &bulk;
-        break;
-    }
-    case RS_METHOD_DELETE:
-        del.deleted = o->napplied;
-        del.user_version = o->version;
-        resp.result_case = READSTATES__V1__RESPONSE__RESULT_DELETE;
-        resp.delete_ = &del;
-        break;
-    default: break;
-    }
-    dispatch_reply(s, o->sink, o->method, o->req_id, o->start_ns, RS_OK, NULL, &resp);
+    del.deleted = o->napplied;
+    del.user_version = o->version;
+    Readstates__V1__Response resp = READSTATES__V1__RESPONSE__INIT;
+    resp.result_case = READSTATES__V1__RESPONSE__RESULT_DELETE;
+    resp.delete_ = &del;
+    dispatch_reply(o->s, o->sink, o->method, o->req_id, o->start_ns, RS_OK, NULL, &resp);
 }
 
 /* ---- running an op on a ready user --------------------------------------- */
@@ -448,65 +473,82 @@ static bool ack_is_noop(const rs_user *u, uint64_t channel_id, uint64_t message_
     return true;
 }
 
-/* Apply the change; returns RS_OK with results in o, or the refusal. */
+/* The rows' apply functions: the change on the acquired user u, given
+ * what the engine allows (engine_write_allowed). Return RS_OK with results
+ * in o, or the refusal (op_apply words it). When writes are refused, a
+ * request that would change nothing is still answered with the current
+ * state. */
+
+static rs_status apply_ack(op *o, rs_user *u, rs_status allowed)
+{
+    if (allowed == RS_OK)
+        return cache_ack(engine_cache(o->s->engine), u, o->channel_id, o->message_id,
+                         o->mention_count, &o->state, &o->applied);
+    if (ack_is_noop(u, o->channel_id, o->message_id, &o->state))
+        return RS_OK;
+    return allowed;
+}
+
+static rs_status apply_set(op *o, rs_user *u, rs_status allowed)
+{
+    if (allowed == RS_OK)
+        return cache_set(engine_cache(o->s->engine), u, o->channel_id, o->message_id,
+                         o->mention_count, &o->state, &o->applied);
+    const rs_state *cur = cache_state(u, o->channel_id);
+    if (cur != NULL && cur->last_message_id == o->message_id &&
+        cur->mention_count == o->mention_count && (cur->flags & RS_STATE_MANUAL)) {
+        o->state = *cur;
+        return RS_OK;
+    }
+    return allowed;
+}
+
+static rs_status apply_bulk_ack(op *o, rs_user *u, rs_status allowed)
+{
+    rs_status st = allowed;
+    o->states =
+        rs_arena_alloc(&o->s->arena, (o->nentries ? o->nentries : 1) * sizeof(rs_state));
+    if (allowed == RS_OK) {
+        st = cache_bulk_ack(engine_cache(o->s->engine), u, o->entries, o->nentries, o->states,
+                            &o->napplied);
+    } else {
+        size_t i = 0;
+        while (i < o->nentries && ack_is_noop(u, o->entries[i].channel_id,
+                                              o->entries[i].message_id, &o->states[i]))
+            i++;
+        if (i == o->nentries)
+            st = RS_OK; /* every entry is old news: nothing to refuse */
+    }
+    o->applied = o->napplied > 0;
+    return st;
+}
+
+static rs_status apply_delete(op *o, rs_user *u, rs_status allowed)
+{
+    rs_status st = allowed;
+    if (allowed == RS_OK && cache_version_full(u, 1))
+        st = RS_ERR_EXHAUSTED; /* refused below unless nothing would go */
+    if (st == RS_OK) {
+        o->napplied = cache_delete(engine_cache(o->s->engine), u, o->ids, o->nids, o->all);
+    } else {
+        bool any = o->all ? u->nstates > 0 : false;
+        for (size_t i = 0; !any && i < o->nids; i++)
+            any = cache_state(u, o->ids[i]) != NULL;
+        if (!any)
+            st = RS_OK;
+    }
+    o->applied = o->napplied > 0;
+    return st;
+}
+
+/* Apply the change (the row's apply); returns RS_OK with results in o, or
+ * the refusal, with its reason in o->why. */
 static rs_status op_apply(op *o, rs_user *u)
 {
     rs_engine *e = o->s->engine;
     rs_cache *c = engine_cache(e);
     rs_status allowed = engine_write_allowed(e, u);
-    rs_status st = allowed;
-    switch (o->method) {
-    case RS_METHOD_ACK:
-        if (allowed == RS_OK)
-            st = cache_ack(c, u, o->channel_id, o->message_id, o->mention_count, &o->state,
-                           &o->applied);
-        else if (ack_is_noop(u, o->channel_id, o->message_id, &o->state))
-            st = RS_OK;
-        break;
-    case RS_METHOD_SET:
-        if (allowed == RS_OK) {
-            st = cache_set(c, u, o->channel_id, o->message_id, o->mention_count, &o->state,
-                           &o->applied);
-        } else {
-            const rs_state *cur = cache_state(u, o->channel_id);
-            if (cur != NULL && cur->last_message_id == o->message_id &&
-                cur->mention_count == o->mention_count && (cur->flags & RS_STATE_MANUAL)) {
-                o->state = *cur;
-                st = RS_OK;
-            }
-        }
-        break;
-    case RS_METHOD_BULK_ACK:
-        o->states =
-            rs_arena_alloc(&o->s->arena, (o->nentries ? o->nentries : 1) * sizeof(rs_state));
-        if (allowed == RS_OK) {
-            st = cache_bulk_ack(c, u, o->entries, o->nentries, o->states, &o->napplied);
-        } else {
-            size_t i = 0;
-            while (i < o->nentries && ack_is_noop(u, o->entries[i].channel_id,
-                                                  o->entries[i].message_id, &o->states[i]))
-                i++;
-            if (i == o->nentries)
-                st = RS_OK; /* every entry is old news: nothing to refuse */
-        }
-        o->applied = o->napplied > 0;
-        break;
-    case RS_METHOD_DELETE:
-        if (allowed == RS_OK && cache_version_full(u, 1))
-            st = RS_ERR_EXHAUSTED; /* refused below unless nothing would go */
-        if (st == RS_OK) {
-            o->napplied = cache_delete(c, u, o->ids, o->nids, o->all);
-        } else {
-            bool any = o->all ? u->nstates > 0 : false;
-            for (size_t i = 0; !any && i < o->nids; i++)
-                any = cache_state(u, o->ids[i]) != NULL;
-            if (!any)
-                st = RS_OK;
-        }
-        o->applied = o->napplied > 0;
-        break;
-    default: st = RS_ERR_INTERNAL; break;
-    }
+    rs_status st = o->def->apply(o, u, allowed);
     o->version = u->version;
     if (st == RS_ERR_EXHAUSTED && allowed == RS_OK &&
         cache_version_full(u, RS_MAX(o->nentries, (size_t)1)))
@@ -531,8 +573,8 @@ static void op_run(op *o, rs_user *u)
 {
     rs_server *s = o->s;
     o->u = u;
-    if (o->method == RS_METHOD_GET) {
-        op_reply_get(o, u);
+    if (o->def->apply == NULL) { /* a read */
+        o->def->reply(o);
         engine_release(s->engine, u);
         op_finish(o);
         return;
@@ -553,7 +595,7 @@ static void op_run(op *o, rs_user *u)
         }
     }
     if (st == RS_OK)
-        op_reply_result(o);
+        o->def->reply(o);
     else
         op_reply_error(o, st, op_status_text(st));
     engine_release(s->engine, u);
@@ -567,7 +609,7 @@ static void op_committed(rs_waiter *w, rs_user *u, rs_status st)
     rs_server *s = o->s;
     dispatch_arena_enter(s);
     if (st == RS_OK)
-        op_reply_result(o);
+        o->def->reply(o);
     else if (st == RS_ERR_INTERNAL)
         op_reply_error(o, st,
                        dispatch_sprintf(s,
@@ -597,60 +639,66 @@ static void op_acquired(rs_waiter *w, rs_user *u, rs_status st)
     dispatch_arena_leave(s);
 }
 
-/* Fill an op's arguments from the request (pointing into it). */
-static void op_fill(rs_server *s, op *o, const Readstates__V1__Request *req)
+/* The rows' fill functions: the op's arguments from the request (pointing
+ * into it). */
+
+static void fill_ack(op *o, const Readstates__V1__Request *req)
 {
-    switch (req->call_case) {
-    case READSTATES__V1__REQUEST__CALL_ACK:
-        o->user_id = req->ack->user_id;
-        o->channel_id = req->ack->channel_id;
-        o->message_id = req->ack->message_id;
-        o->mention_count = req->ack->mention_count;
-        break;
-    case READSTATES__V1__REQUEST__CALL_SET:
-        o->user_id = req->set->user_id;
-        o->channel_id = req->set->channel_id;
-        o->message_id = req->set->message_id;
-        o->mention_count = req->set->mention_count;
-        break;
-    case READSTATES__V1__REQUEST__CALL_BULK_ACK: {
-        const Readstates__V1__BulkAckRequest *b = req->bulk_ack;
-        rs_ack_entry *ents =
-            rs_arena_alloc(&s->arena, (b->n_entries ? b->n_entries : 1) * sizeof(rs_ack_entry));
-        for (size_t i = 0; i < b->n_entries; i++) {
-            ents[i].channel_id = b->entries[i]->channel_id;
-            ents[i].message_id = b->entries[i]->message_id;
-        }
-        o->user_id = b->user_id;
-        o->entries = ents;
-        o->nentries = b->n_entries;
-        break;
-    }
-    case READSTATES__V1__REQUEST__CALL_GET:
-        o->user_id = req->get->user_id;
-        o->ids = req->get->channel_ids;
-        o->nids = req->get->n_channel_ids;
-        break;
-    case READSTATES__V1__REQUEST__CALL_DELETE:
-        o->user_id = req->delete_->user_id;
-        o->ids = req->delete_->channel_ids;
-        o->nids = req->delete_->n_channel_ids;
-        o->all = req->delete_->all;
-        break;
-    default: break;
-    }
+    o->user_id = req->ack->user_id;
+    o->channel_id = req->ack->channel_id;
+    o->message_id = req->ack->message_id;
+    o->mention_count = req->ack->mention_count;
 }
 
+static void fill_set(op *o, const Readstates__V1__Request *req)
+{
+    o->user_id = req->set->user_id;
+    o->channel_id = req->set->channel_id;
+    o->message_id = req->set->message_id;
+    o->mention_count = req->set->mention_count;
+}
+
+static void fill_bulk_ack(op *o, const Readstates__V1__Request *req)
+{
+    const Readstates__V1__BulkAckRequest *b = req->bulk_ack;
+    rs_ack_entry *ents =
+        rs_arena_alloc(&o->s->arena, (b->n_entries ? b->n_entries : 1) * sizeof(rs_ack_entry));
+    for (size_t i = 0; i < b->n_entries; i++) {
+        ents[i].channel_id = b->entries[i]->channel_id;
+        ents[i].message_id = b->entries[i]->message_id;
+    }
+    o->user_id = b->user_id;
+    o->entries = ents;
+    o->nentries = b->n_entries;
+}
+
+static void fill_get(op *o, const Readstates__V1__Request *req)
+{
+    o->user_id = req->get->user_id;
+    o->ids = req->get->channel_ids;
+    o->nids = req->get->n_channel_ids;
+}
+
+static void fill_delete(op *o, const Readstates__V1__Request *req)
+{
+    o->user_id = req->delete_->user_id;
+    o->ids = req->delete_->channel_ids;
+    o->nids = req->delete_->n_channel_ids;
+    o->all = req->delete_->all;
+}
+
+/* An op call (a row with fill/apply/reply): acquire the user, then run. */
 static void op_start(rs_server *s, rs_sink *sink, const Readstates__V1__Request *req,
-                     rs_method m, uint64_t start_ns)
+                     const rs_method_def *def, uint64_t start_ns)
 {
     op *o = op_get(s);
     o->s = s;
     o->sink = sink;
     o->req_id = req->id;
     o->start_ns = start_ns;
-    o->method = m;
-    op_fill(s, o, req);
+    o->method = def->method;
+    o->def = def;
+    def->fill(o, req);
     o->w.fn = op_acquired;
     o->w.arg = o;
     o->w.user_id = o->user_id;
@@ -779,21 +827,38 @@ void dispatch_request(rs_server *s, rs_sink *sink, const Readstates__V1__Request
     dispatch_arena_enter(s);
     sink->inflight++;
     s->inflight++;
-    rs_method m = dispatch_method(req);
-    const char *bad = dispatch_validate(s, req);
-    if (bad != NULL) {
-        dispatch_errorf(s, sink, m, req->id, start_ns, RS_ERR_INVALID, "%s", bad);
-    } else {
-        switch (m) {
-        case RS_METHOD_PING: dispatch_ping(s, sink, req, start_ns); break;
-        case RS_METHOD_WATCH: dispatch_watch(s, sink, req, start_ns); break;
-        case RS_METHOD_AUTH: dispatch_auth(s, sink, req, start_ns); break;
-        case RS_METHOD_ADD_MENTIONS: dispatch_add_mentions(s, sink, req, start_ns); break;
-        default: op_start(s, sink, req, m, start_ns); break;
-        }
-    }
+    const rs_method_def *def = &rs_methods[dispatch_method(req)];
+    const char *bad = def->validate != NULL ? def->validate(s, req) : NULL;
+    if (bad != NULL)
+        dispatch_errorf(s, sink, def->method, req->id, start_ns, RS_ERR_INVALID, "%s", bad);
+    else if (def->run != NULL)
+        def->run(s, sink, req, start_ns);
+    else
+        op_start(s, sink, req, def, start_ns);
     dispatch_arena_leave(s);
 }
+
+/* ---- the method table ------------------------------------------------------------ */
+
+/* rs_methods (methods.h): its rows, with the handlers above. */
+const rs_method_def rs_methods[RS_METHOD_MAX] = {
+#define DISPATCH_ROW_(id, name_, member_, flags_, run_, validate_, fill_, apply_, reply_)      \
+    [RS_METHOD_##id] = {.method = RS_METHOD_##id,                                              \
+                        .name = name_,                                                         \
+                        .member = member_,                                                     \
+                        .call_case = READSTATES__V1__REQUEST__CALL_##id,                       \
+                        .flags = RS_METHOD_F_##flags_,                                         \
+                        .validate = validate_,                                                 \
+                        .run = run_,                                                           \
+                        .fill = fill_,                                                         \
+                        .apply = apply_,                                                       \
+                        .reply = reply_},
+    RS_METHOD_TABLE(DISPATCH_ROW_)
+#undef DISPATCH_ROW_
+        [RS_METHOD_INVALID] = {.method = RS_METHOD_INVALID,
+                               .name = RS_METHOD_INVALID_NAME,
+                               .validate = validate_no_call},
+};
 
 void dispatch_arena_enter(rs_server *s)
 {

@@ -11,7 +11,7 @@
 #include "dispatch.h"
 #include "server.h"
 
-typedef struct op op;
+typedef struct dispatch_op op;
 typedef struct am_op am_op;
 
 /* Spare operation objects (so a request served synchronously allocates

@@ -15,17 +15,6 @@ const double rs_metrics_bucket_bounds[RS_METRICS_NBUCKETS] = {
     5e-3, 1e-2, 2e-2, 5e-2, 0.1,  0.2,  0.5,  1.0,  2.0,  5.0,  10.0,
 };
 
-static const char *const method_names[RS_METHOD_MAX] = {
-    "Ping",        "Ack",           "SetReadState",     "BulkAck",
-    "AddMentions", "GetReadStates", "DeleteReadStates", "Watch",
-    "Auth",        "Invalid",
-};
-
-const char *rs_method_name(rs_method m)
-{
-    return (unsigned)m < RS_METHOD_MAX ? method_names[m] : "Unknown";
-}
-
 int metrics_init(rs_metrics *m)
 {
     memset(m, 0, sizeof(*m));

@@ -15,25 +15,9 @@
 
 #include <stdint.h>
 
+#include "methods.h" /* rs_method: the metric slot of each row */
 #include "rs_common.h"
 #include "rs_hist.h"
-
-typedef enum rs_method {
-    RS_METHOD_PING,
-    RS_METHOD_ACK,
-    RS_METHOD_SET,
-    RS_METHOD_BULK_ACK,
-    RS_METHOD_ADD_MENTIONS,
-    RS_METHOD_GET,
-    RS_METHOD_DELETE,
-    RS_METHOD_WATCH,
-    RS_METHOD_AUTH,    /* the framed protocol's Auth (tokens, auth.h) */
-    RS_METHOD_INVALID, /* a request with no call set */
-    RS_METHOD_MAX
-} rs_method;
-
-/* RPC names: "Ping", "Ack", "SetReadState", ..., "Watch", "Auth", "Invalid". */
-const char *rs_method_name(rs_method m);
 
 /* Prometheus bucket upper bounds in seconds: 1, 2, 5 per decade from 1 us
  * to 10 s (then +Inf). */
