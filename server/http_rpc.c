@@ -11,9 +11,10 @@
  *       ... sink->reply(Response) ──> result member, packed or JSON,
  *                                     or an error JSON with its HTTP status
  *
- * Methods map to oneof members by name (Ack -> "ack", SetReadState -> "set",
- * ...); message types come from the descriptors, so nothing here is written
- * per message.
+ * Methods are the method table's rows marked HTTP (methods.h), found by
+ * name; each row names its oneof member (Ack -> "ack", SetReadState ->
+ * "set", ...), and message types come from the descriptors, so nothing
+ * here is written per method or per message.
  *
  * Lifetime of a call (http_call embeds the rs_sink):
  * - Created with one reference; dispatch takes its own while pending.
@@ -35,27 +36,13 @@
 #include "auth.h"
 #include "dispatch.h"
 #include "json_codec.h"
+#include "methods.h"
 
 typedef enum http_body_kind {
     HTTP_BODY_PROTO,
     HTTP_BODY_JSON,
     HTTP_BODY_KIND_MAX
 } http_body_kind;
-
-typedef struct http_rpc_method {
-    const char *rpc;    /* path component, e.g. "SetReadState" */
-    const char *member; /* Request / Response oneof member, e.g. "set" */
-} http_rpc_method;
-
-static const http_rpc_method http_rpc_methods[] = {
-    {"Ping", "ping"},
-    {"Ack", "ack"},
-    {"SetReadState", "set"},
-    {"BulkAck", "bulk_ack"},
-    {"AddMentions", "add_mentions"},
-    {"GetReadStates", "get"},
-    {"DeleteReadStates", "delete"},
-};
 
 typedef struct http_call {
     rs_sink sink; /* first: the sink pointer is the call pointer */
@@ -344,27 +331,31 @@ static bool http_rpc_authorized(struct rs_http *h, rs_http_req *req, http_rpc_pr
     return false;
 }
 
-void http_rpc_handle(struct rs_http *h, rs_http_req *req, http_rpc_protocol proto,
-                     const char *method, uint64_t start_ns)
+/* The row serving `method` on this port, or NULL once answered 404. */
+static const rs_method_def *http_rpc_route(struct rs_http *h, rs_http_req *req,
+                                           http_rpc_protocol proto, const char *method,
+                                           uint64_t start_ns)
 {
-    if (!http_rpc_authorized(h, req, proto, start_ns))
-        return;
-    const char *bad_route = proto == HTTP_RPC_TWIRP ? "bad_route" : "unimplemented";
-    const http_rpc_method *m = NULL;
-    for (size_t i = 0; i < RS_ARRAY_LEN(http_rpc_methods); i++)
-        if (strcmp(http_rpc_methods[i].rpc, method) == 0)
-            m = &http_rpc_methods[i];
-    if (m == NULL) {
-        char msg[160];
-        snprintf(msg, sizeof(msg), "no method %.100s in readstates.v1.ReadStates", method);
-        http_rpc_send_error(h, req, proto, 404, bad_route, msg, start_ns);
-        return;
-    }
+    const rs_method_def *def = rs_method_find(method);
+    if (def != NULL && (def->flags & RS_METHOD_F_HTTP) != 0)
+        return def;
+    char msg[160];
+    snprintf(msg, sizeof(msg), "no method %.100s in readstates.v1.ReadStates", method);
+    http_rpc_send_error(h, req, proto, 404,
+                        proto == HTTP_RPC_TWIRP ? "bad_route" : "unimplemented", msg, start_ns);
+    return NULL;
+}
+
+/* The body kind of a call this server takes now (not draining; POST; an
+ * identity encoding; a proto or JSON Content-Type), or -1 once answered. */
+static int http_rpc_accept(struct rs_http *h, rs_http_req *req, http_rpc_protocol proto,
+                           uint64_t start_ns)
+{
     if (h->s->shutting_down) {
         /* Draining: calls in flight finish, new ones go elsewhere. */
         http_rpc_send_status(h, req, proto, RS_ERR_UNAVAILABLE, "server is shutting down",
                              start_ns);
-        return;
+        return -1;
     }
     /* A wrong method or Content-Type: Connect answers 405/415 (code
      * unknown); Twirp servers treat both as an unroutable request: 404
@@ -373,54 +364,68 @@ void http_rpc_handle(struct rs_http *h, rs_http_req *req, http_rpc_protocol prot
         http_rpc_send_error(h, req, proto, proto == HTTP_RPC_TWIRP ? 404 : 405,
                             proto == HTTP_RPC_TWIRP ? "bad_route" : "unknown",
                             "RPC methods take POST", start_ns);
-        return;
+        return -1;
     }
     const char *enc = http_req_header(req, "Content-Encoding");
     if (enc != NULL && strcasecmp(enc, "identity") != 0) {
         http_rpc_send_error(h, req, proto, 501, "unimplemented",
                             "compressed request bodies are not supported", start_ns);
-        return;
+        return -1;
     }
-    const char *ctype = http_req_header(req, "Content-Type");
-    int kind = http_body_kind_of(ctype);
-    if (kind < 0) {
+    int kind = http_body_kind_of(http_req_header(req, "Content-Type"));
+    if (kind < 0)
         http_rpc_send_error(h, req, proto, proto == HTTP_RPC_TWIRP ? 404 : 415,
                             proto == HTTP_RPC_TWIRP ? "bad_route" : "unknown",
                             "Content-Type must be application/proto or application/json",
                             start_ns);
-        return;
-    }
+    return kind;
+}
+
+/* A call for req, answering with the Response member rf; registered with
+ * h and the request (its gone callback). NULL on out of memory. */
+static http_call *http_call_new(struct rs_http *h, rs_http_req *req, http_rpc_protocol proto,
+                                http_body_kind kind, const ProtobufCFieldDescriptor *rf,
+                                const char *rpc, uint64_t start_ns)
+{
+    http_call *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->sink.ops = &http_sink_ops;
+    c->sink.refs = 1;
+    c->h = h;
+    c->req = req;
+    c->proto = proto;
+    c->body = kind;
+    c->resp_field = rf;
+    c->rpc = rpc;
+    c->start_ns = start_ns;
+    h->calls_live++;
+    http_req_on_gone(req, http_call_gone, c);
+    return c;
+}
+
+/* Decode the body as the row's Request member and dispatch it. */
+static void http_rpc_call(struct rs_http *h, rs_http_req *req, http_rpc_protocol proto,
+                          http_body_kind kind, const rs_method_def *def, uint64_t start_ns)
+{
     const ProtobufCFieldDescriptor *qf =
-        http_member(&readstates__v1__request__descriptor, m->member);
+        http_member(&readstates__v1__request__descriptor, def->member);
     const ProtobufCFieldDescriptor *rf =
-        http_member(&readstates__v1__response__descriptor, m->member);
+        http_member(&readstates__v1__response__descriptor, def->member);
     char err[256];
-    ProtobufCMessage *body =
-        http_rpc_decode(req, (http_body_kind)kind, qf->descriptor, err, sizeof(err));
+    ProtobufCMessage *body = http_rpc_decode(req, kind, qf->descriptor, err, sizeof(err));
     if (body == NULL) {
         http_rpc_send_error(h, req, proto, 400,
                             proto == HTTP_RPC_TWIRP ? "malformed" : "invalid_argument", err,
                             start_ns);
         return;
     }
-    http_call *c = calloc(1, sizeof(*c));
+    http_call *c = http_call_new(h, req, proto, kind, rf, def->name, start_ns);
     if (c == NULL) {
         protobuf_c_message_free_unpacked(body, NULL);
         http_rpc_send_status(h, req, proto, RS_ERR_INTERNAL, "out of memory", start_ns);
         return;
     }
-    c->sink.ops = &http_sink_ops;
-    c->sink.refs = 1;
-    c->h = h;
-    c->req = req;
-    c->proto = proto;
-    c->body = (http_body_kind)kind;
-    c->resp_field = rf;
-    c->rpc = m->rpc;
-    c->start_ns = start_ns;
-    h->calls_live++;
-    http_req_on_gone(req, http_call_gone, c);
-
     Readstates__V1__Request r = READSTATES__V1__REQUEST__INIT;
     r.id = ++h->next_id;
     r.call_case = (Readstates__V1__Request__CallCase)qf->id;
@@ -428,4 +433,18 @@ void http_rpc_handle(struct rs_http *h, rs_http_req *req, http_rpc_protocol prot
     dispatch_request(h->s, &c->sink, &r, start_ns);
     protobuf_c_message_free_unpacked(body, NULL);
     rs_sink_unref(&c->sink);
+}
+
+void http_rpc_handle(struct rs_http *h, rs_http_req *req, http_rpc_protocol proto,
+                     const char *method, uint64_t start_ns)
+{
+    if (!http_rpc_authorized(h, req, proto, start_ns))
+        return;
+    const rs_method_def *def = http_rpc_route(h, req, proto, method, start_ns);
+    if (def == NULL)
+        return;
+    int kind = http_rpc_accept(h, req, proto, start_ns);
+    if (kind < 0)
+        return;
+    http_rpc_call(h, req, proto, (http_body_kind)kind, def, start_ns);
 }
