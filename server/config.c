@@ -177,78 +177,130 @@ static int parse_bool(const char *v, bool *out)
     return -1;
 }
 
-/* Set one option from text. src names where the value came from. Returns 0,
- * or -1 after printing an error. */
-static int opt_set(rs_config *cfg, const opt *o, const char *v, const char *src, FILE *err)
+/* ---- option types: how each parses, prints and copies ---------------- */
+
+enum { OPT_BAD = -1, OPT_RANGE = -2, OPT_LONG = -3 };
+
+static int kind_str(const opt *o, void *field, const char *v)
 {
-    char *field = (char *)cfg + o->off;
+    (void)o;
+    size_t n = strlen(v);
+    if (n >= RS_ADDR_MAX)
+        return OPT_LONG;
+    memcpy(field, v, n + 1);
+    return 0;
+}
+
+/* A number within [min, max], from a plain integer or a size ("64KiB"). */
+static int kind_number(const opt *o, void *field, const char *v)
+{
     uint64_t u = 0;
     size_t sz = 0;
-    switch (o->type) {
-    case OPT_STR:
-        if (strlen(v) >= RS_ADDR_MAX) {
-            fprintf(err, "readstated: %s: value too long (max %d bytes)\n", src,
-                    RS_ADDR_MAX - 1);
-            return -1;
-        }
-        memcpy(field, v, strlen(v) + 1);
-        return 0;
-    case OPT_U32:
-    case OPT_INT:
-        if (rs_parse_u64(v, &u) != 0) {
-            fprintf(err, "readstated: %s: '%s' is not a non-negative integer\n", src, v);
-            return -1;
-        }
-        break;
-    case OPT_SIZE:
-    case OPT_SIZE32:
-        if (rs_parse_size(v, &sz) != 0) {
-            fprintf(
-                err,
-                "readstated: %s: '%s' is not a size (examples: 65536, 64KiB, 512MiB, 1GiB)\n",
-                src, v);
-            return -1;
-        }
+    bool size = o->type == OPT_SIZE || o->type == OPT_SIZE32;
+    if (size ? rs_parse_size(v, &sz) != 0 : rs_parse_u64(v, &u) != 0)
+        return OPT_BAD;
+    if (size)
         u = sz;
-        break;
-    case OPT_BOOL:
-        if (parse_bool(v, (bool *)field) != 0) {
-            fprintf(err, "readstated: %s: '%s' is not a boolean (true or false)\n", src, v);
-            return -1;
-        }
-        return 0;
-    case OPT_DURABILITY:
-        if (strcmp(v, "write-behind") == 0) {
-            *(rs_durability *)field = RS_DURABILITY_WRITE_BEHIND;
-        } else if (strcmp(v, "write-through") == 0) {
-            *(rs_durability *)field = RS_DURABILITY_WRITE_THROUGH;
-        } else {
-            fprintf(err, "readstated: %s: '%s' is not write-behind or write-through\n", src, v);
-            return -1;
-        }
-        return 0;
-    case OPT_LOG_LEVEL:
-        if (rs_log_parse_level(v, (rs_log_level *)field) != 0) {
-            fprintf(err, "readstated: %s: '%s' is not debug, info, warn, error or off\n", src,
-                    v);
-            return -1;
-        }
-        return 0;
-    default: return -1;
-    }
-    if (u < o->min || u > o->max) {
-        fprintf(err, "readstated: %s: %s is out of range (%llu..%llu)\n", src, v,
-                (unsigned long long)o->min, (unsigned long long)o->max);
-        return -1;
-    }
+    if (u < o->min || u > o->max)
+        return OPT_RANGE;
     switch (o->type) {
     case OPT_U32:
     case OPT_SIZE32: *(uint32_t *)field = (uint32_t)u; break;
     case OPT_INT: *(int *)field = (int)u; break;
-    case OPT_SIZE: *(size_t *)field = (size_t)u; break;
-    default: break;
+    default: *(size_t *)field = (size_t)u; break;
     }
     return 0;
+}
+
+static int kind_bool(const opt *o, void *field, const char *v)
+{
+    (void)o;
+    return parse_bool(v, field) == 0 ? 0 : OPT_BAD;
+}
+
+static int kind_durability(const opt *o, void *field, const char *v)
+{
+    (void)o;
+    if (strcmp(v, "write-behind") == 0)
+        *(rs_durability *)field = RS_DURABILITY_WRITE_BEHIND;
+    else if (strcmp(v, "write-through") == 0)
+        *(rs_durability *)field = RS_DURABILITY_WRITE_THROUGH;
+    else
+        return OPT_BAD;
+    return 0;
+}
+
+static int kind_log_level(const opt *o, void *field, const char *v)
+{
+    (void)o;
+    return rs_log_parse_level(v, field) == 0 ? 0 : OPT_BAD;
+}
+
+static const char *const log_level_names[] = {"debug", "info", "warn", "error", "off"};
+
+static void opt_format(const rs_config *cfg, const opt *o, char *buf, size_t len)
+{
+    const char *field = (const char *)cfg + o->off;
+    switch (o->type) {
+    case OPT_STR: snprintf(buf, len, "%s", field); break;
+    case OPT_U32:
+    case OPT_SIZE32: snprintf(buf, len, "%u", *(const uint32_t *)field); break;
+    case OPT_INT: snprintf(buf, len, "%d", *(const int *)field); break;
+    case OPT_SIZE: snprintf(buf, len, "%zu", *(const size_t *)field); break;
+    case OPT_BOOL: snprintf(buf, len, "%s", *(const bool *)field ? "true" : "false"); break;
+    case OPT_DURABILITY:
+        snprintf(buf, len, "%s",
+                 *(const rs_durability *)field == RS_DURABILITY_WRITE_THROUGH ? "write-through"
+                                                                              : "write-behind");
+        break;
+    case OPT_LOG_LEVEL: {
+        rs_log_level l = *(const rs_log_level *)field;
+        snprintf(buf, len, "%s",
+                 (size_t)l < RS_ARRAY_LEN(log_level_names) ? log_level_names[l] : "?");
+        break;
+    }
+    default: snprintf(buf, len, "?"); break;
+    }
+}
+
+typedef struct opt_kind {
+    int (*parse)(const opt *o, void *field, const char *v); /* 0 or OPT_BAD/RANGE/LONG */
+    size_t width;                                           /* bytes of the field */
+    const char *expect;                                     /* "'v' is not <expect>" */
+} opt_kind;
+
+static const opt_kind opt_kinds[OPT_TYPE_MAX] = {
+    [OPT_STR] = {kind_str, RS_ADDR_MAX, "a string"},
+    [OPT_U32] = {kind_number, sizeof(uint32_t), "a non-negative integer"},
+    [OPT_INT] = {kind_number, sizeof(int), "a non-negative integer"},
+    [OPT_SIZE] = {kind_number, sizeof(size_t), "a size (examples: 65536, 64KiB, 512MiB, 1GiB)"},
+    [OPT_SIZE32] = {kind_number, sizeof(uint32_t),
+                    "a size (examples: 65536, 64KiB, 512MiB, 1GiB)"},
+    [OPT_BOOL] = {kind_bool, sizeof(bool), "a boolean (true or false)"},
+    [OPT_DURABILITY] = {kind_durability, sizeof(rs_durability),
+                        "write-behind or write-through"},
+    [OPT_LOG_LEVEL] = {kind_log_level, sizeof(rs_log_level), "debug, info, warn, error or off"},
+};
+
+/* Set one option from text. src names where the value came from. Returns 0,
+ * or -1 after printing an error to err. */
+static int opt_set(rs_config *cfg, const opt *o, const char *v, const char *src, FILE *err)
+{
+    if ((unsigned)o->type >= OPT_TYPE_MAX)
+        return -1;
+    switch (opt_kinds[o->type].parse(o, (char *)cfg + o->off, v)) {
+    case 0: return 0;
+    case OPT_LONG:
+        fprintf(err, "readstated: %s: value too long (max %d bytes)\n", src, RS_ADDR_MAX - 1);
+        return -1;
+    case OPT_RANGE:
+        fprintf(err, "readstated: %s: %s is out of range (%llu..%llu)\n", src, v,
+                (unsigned long long)o->min, (unsigned long long)o->max);
+        return -1;
+    default:
+        fprintf(err, "readstated: %s: '%s' is not %s\n", src, v, opt_kinds[o->type].expect);
+        return -1;
+    }
 }
 
 void config_defaults(rs_config *cfg)
@@ -685,32 +737,6 @@ void config_restore_argv_secrets(rs_config *next, const rs_config *cur, int argc
     argv_secrets(argc, argv, restore_one, &c);
 }
 
-/* The value of o in cfg as text, as a flag would give it. */
-static void opt_format(const rs_config *cfg, const opt *o, char *buf, size_t len)
-{
-    const char *field = (const char *)cfg + o->off;
-    switch (o->type) {
-    case OPT_STR: snprintf(buf, len, "%s", field); break;
-    case OPT_U32:
-    case OPT_SIZE32: snprintf(buf, len, "%u", *(const uint32_t *)field); break;
-    case OPT_INT: snprintf(buf, len, "%d", *(const int *)field); break;
-    case OPT_SIZE: snprintf(buf, len, "%zu", *(const size_t *)field); break;
-    case OPT_BOOL: snprintf(buf, len, "%s", *(const bool *)field ? "true" : "false"); break;
-    case OPT_DURABILITY:
-        snprintf(buf, len, "%s",
-                 *(const rs_durability *)field == RS_DURABILITY_WRITE_THROUGH ? "write-through"
-                                                                              : "write-behind");
-        break;
-    case OPT_LOG_LEVEL: {
-        static const char *const names[] = {"debug", "info", "warn", "error", "off"};
-        rs_log_level l = *(const rs_log_level *)field;
-        snprintf(buf, len, "%s", (size_t)l < RS_ARRAY_LEN(names) ? names[l] : "?");
-        break;
-    }
-    default: snprintf(buf, len, "?"); break;
-    }
-}
-
 size_t config_diff(const rs_config *cur, const rs_config *next, config_diff_fn fn, void *arg)
 {
     size_t n = 0;
@@ -730,27 +756,12 @@ size_t config_diff(const rs_config *cur, const rs_config *next, config_diff_fn f
     return n;
 }
 
-static size_t opt_width(opt_type t)
-{
-    switch (t) {
-    case OPT_STR: return RS_ADDR_MAX;
-    case OPT_U32:
-    case OPT_SIZE32: return sizeof(uint32_t);
-    case OPT_INT: return sizeof(int);
-    case OPT_SIZE: return sizeof(size_t);
-    case OPT_BOOL: return sizeof(bool);
-    case OPT_DURABILITY: return sizeof(rs_durability);
-    case OPT_LOG_LEVEL: return sizeof(rs_log_level);
-    default: return 0;
-    }
-}
-
 void config_apply_live(rs_config *cur, const rs_config *next)
 {
     for (size_t i = 0; i < RS_ARRAY_LEN(opts); i++)
         if (opts[i].flags & OPT_LIVE)
             memcpy((char *)cur + opts[i].off, (const char *)next + opts[i].off,
-                   opt_width(opts[i].type));
+                   opt_kinds[opts[i].type].width);
 }
 
 /* 16 random bytes for the cache's SipHash key. */
