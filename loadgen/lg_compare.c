@@ -13,14 +13,14 @@
 
 #include "lg_report.h"
 
-static const json_t *get2_(const json_t *doc, const char *a, const char *b)
+static const json_t *cmp_get2(const json_t *doc, const char *a, const char *b)
 {
     return json_object_get(json_object_get(doc, a), b);
 }
 
 /* One run's value: a count (requests, errors) as a whole number, any other
  * figure scaled, with three decimals. */
-static void cell_(const json_t *x, double scale, bool count)
+static void cmp_cell(const json_t *x, double scale, bool count)
 {
     if (!json_is_number(x))
         printf(" %14s", "n/a");
@@ -30,11 +30,12 @@ static void cell_(const json_t *x, double scale, bool count)
         printf(" %14.3f", json_number_value(x) * scale);
 }
 
-static void line_(const char *name, const json_t *x, const json_t *y, double scale, bool count)
+static void cmp_line(const char *name, const json_t *x, const json_t *y, double scale,
+                     bool count)
 {
     printf("%-28s", name);
-    cell_(x, scale, count);
-    cell_(y, scale, count);
+    cmp_cell(x, scale, count);
+    cmp_cell(y, scale, count);
     if (json_is_number(x) && json_is_number(y) && json_number_value(y) != 0)
         printf(" %10.2f\n", json_number_value(x) / json_number_value(y));
     else
@@ -42,52 +43,53 @@ static void line_(const char *name, const json_t *x, const json_t *y, double sca
 }
 
 /* A figure of both runs and the ratio A/B. */
-static void row_(const char *name, const json_t *x, const json_t *y, double scale)
+static void cmp_row(const char *name, const json_t *x, const json_t *y, double scale)
 {
-    line_(name, x, y, scale, false);
+    cmp_line(name, x, y, scale, false);
 }
 
 /* A count of both runs and the ratio A/B. */
-static void count_row_(const char *name, const json_t *x, const json_t *y)
+static void cmp_count_row(const char *name, const json_t *x, const json_t *y)
 {
-    line_(name, x, y, 1, true);
+    cmp_line(name, x, y, 1, true);
 }
 
-static void print_compare_(const json_t *a, const json_t *b)
+static void cmp_print_compare(const json_t *a, const json_t *b)
 {
     const char *la = json_string_value(json_object_get(a, "label"));
     const char *lb = json_string_value(json_object_get(b, "label"));
     printf("%-28s %14.14s %14.14s %10s\n", "", la ? la : "A", lb ? lb : "B", "A/B");
-    row_("throughput (answered/s)", get2_(a, "totals", "throughput_rps"),
-         get2_(b, "totals", "throughput_rps"), 1);
-    count_row_("answered", get2_(a, "totals", "answered"), get2_(b, "totals", "answered"));
-    count_row_("errors", get2_(a, "totals", "errors"), get2_(b, "totals", "errors"));
+    cmp_row("throughput (answered/s)", cmp_get2(a, "totals", "throughput_rps"),
+            cmp_get2(b, "totals", "throughput_rps"), 1);
+    cmp_count_row("answered", cmp_get2(a, "totals", "answered"),
+                  cmp_get2(b, "totals", "answered"));
+    cmp_count_row("errors", cmp_get2(a, "totals", "errors"), cmp_get2(b, "totals", "errors"));
     static const char *const names[LG_REPORT_NPCT] = {"p50 (ms)",   "p90 (ms)",    "p99 (ms)",
                                                       "p99.9 (ms)", "p99.99 (ms)", "max (ms)"};
-    const json_t *sa = get2_(a, "latency", "all"), *sb = get2_(b, "latency", "all");
+    const json_t *sa = cmp_get2(a, "latency", "all"), *sb = cmp_get2(b, "latency", "all");
     for (int i = 0; i < LG_REPORT_NPCT; i++)
-        row_(names[i], json_object_get(sa, lg_report_pct_keys[i]),
-             json_object_get(sb, lg_report_pct_keys[i]), 1e-3);
-    row_("loadgen CPU (us/request)", get2_(a, "cpu", "loadgen_us_per_req"),
-         get2_(b, "cpu", "loadgen_us_per_req"), 1);
-    row_("server CPU (us/request)", get2_(a, "cpu", "server_us_per_req"),
-         get2_(b, "cpu", "server_us_per_req"), 1);
+        cmp_row(names[i], json_object_get(sa, lg_report_pct_keys[i]),
+                json_object_get(sb, lg_report_pct_keys[i]), 1e-3);
+    cmp_row("loadgen CPU (us/request)", cmp_get2(a, "cpu", "loadgen_us_per_req"),
+            cmp_get2(b, "cpu", "loadgen_us_per_req"), 1);
+    cmp_row("server CPU (us/request)", cmp_get2(a, "cpu", "server_us_per_req"),
+            cmp_get2(b, "cpu", "server_us_per_req"), 1);
     /* what the platform did in each run (--hiccups; steal always), when
      * both runs have it */
     const json_t *ha = json_object_get(a, "hiccups"), *hb = json_object_get(b, "hiccups");
     if (json_is_object(ha) && json_is_object(hb)) {
-        row_("platform hiccup p99 (ms)", json_object_get(ha, "p99_us"),
-             json_object_get(hb, "p99_us"), 1e-3);
-        row_("platform hiccup p99.9 (ms)", json_object_get(ha, "p999_us"),
-             json_object_get(hb, "p999_us"), 1e-3);
-        row_("platform hiccup max (ms)", json_object_get(ha, "max_us"),
-             json_object_get(hb, "max_us"), 1e-3);
-        row_("time in hiccups > 1 ms (%)", json_object_get(ha, "over_1ms_pct"),
-             json_object_get(hb, "over_1ms_pct"), 1);
+        cmp_row("platform hiccup p99 (ms)", json_object_get(ha, "p99_us"),
+                json_object_get(hb, "p99_us"), 1e-3);
+        cmp_row("platform hiccup p99.9 (ms)", json_object_get(ha, "p999_us"),
+                json_object_get(hb, "p999_us"), 1e-3);
+        cmp_row("platform hiccup max (ms)", json_object_get(ha, "max_us"),
+                json_object_get(hb, "max_us"), 1e-3);
+        cmp_row("time in hiccups > 1 ms (%)", json_object_get(ha, "over_1ms_pct"),
+                json_object_get(hb, "over_1ms_pct"), 1);
     }
     const json_t *sa_ = json_object_get(a, "steal_pct"), *sb_ = json_object_get(b, "steal_pct");
     if (json_is_number(sa_) && json_is_number(sb_))
-        row_("hypervisor steal (%)", sa_, sb_, 1);
+        cmp_row("hypervisor steal (%)", sa_, sb_, 1);
 }
 
 int lg_field_main(int argc, char **argv)
@@ -157,7 +159,7 @@ int lg_compare_main(int argc, char **argv)
         }
     }
     if (rc == 0) {
-        print_compare_(docs[0], docs[1]);
+        cmp_print_compare(docs[0], docs[1]);
         if (html != NULL && lg_report_write_html(html, (const json_t *const *)docs, 2) != 0)
             rc = 1;
     }

@@ -49,21 +49,21 @@
 #define TICK_NONE       UINT64_MAX
 _Static_assert(LIVE_SLACK_NS > LG_COLLECT_NS, "a live line must see its second's answers");
 
-static void tv_in_(struct timeval *tv, uint64_t now, uint64_t at)
+static void eng_tv_in(struct timeval *tv, uint64_t now, uint64_t at)
 {
     uint64_t d = at > now ? at - now : 0;
     tv->tv_sec = (time_t)(d / NS_PER_S);
     tv->tv_usec = (suseconds_t)((d % NS_PER_S) / 1000u);
 }
 
-static void arm_at_(struct event *ev, uint64_t now, uint64_t at)
+static void eng_arm_at(struct event *ev, uint64_t now, uint64_t at)
 {
     struct timeval tv;
-    tv_in_(&tv, now, at);
+    eng_tv_in(&tv, now, at);
     evtimer_add(ev, &tv);
 }
 
-static int check_config_(const lg_config *c, char *err, size_t errlen)
+static int eng_check_config(const lg_config *c, char *err, size_t errlen)
 {
     if (c->conns == 0 || c->conns > 10000) {
         snprintf(err, errlen, "connections must be 1..10000");
@@ -93,7 +93,7 @@ static int check_config_(const lg_config *c, char *err, size_t errlen)
     return 0;
 }
 
-static int alloc_conns_(lg_engine *e)
+static int eng_alloc_conns(lg_engine *e)
 {
     e->conns = calloc(e->cfg.conns, sizeof(*e->conns));
     if (e->conns == NULL)
@@ -114,14 +114,14 @@ static int alloc_conns_(lg_engine *e)
     return 0;
 }
 
-static void tick_cb_(evutil_socket_t fd, short what, void *arg);
-static void second_cb_(evutil_socket_t fd, short what, void *arg);
-static void sigint_cb_(evutil_socket_t fd, short what, void *arg);
-static void retry_cb_(evutil_socket_t fd, short what, void *arg);
+static void eng_tick_cb(evutil_socket_t fd, short what, void *arg);
+static void eng_second_cb(evutil_socket_t fd, short what, void *arg);
+static void eng_sigint_cb(evutil_socket_t fd, short what, void *arg);
+static void eng_retry_cb(evutil_socket_t fd, short what, void *arg);
 
 lg_engine *lg_engine_new(const lg_config *cfg, char *err, size_t errlen)
 {
-    if (check_config_(cfg, err, errlen) != 0)
+    if (eng_check_config(cfg, err, errlen) != 0)
         return NULL;
     lg_engine *e = calloc(1, sizeof(*e));
     if (e == NULL) {
@@ -156,7 +156,7 @@ lg_engine *lg_engine_new(const lg_config *cfg, char *err, size_t errlen)
         }
     }
     e->base = event_base_new();
-    if (e->base == NULL || alloc_conns_(e) != 0) {
+    if (e->base == NULL || eng_alloc_conns(e) != 0) {
         snprintf(err, errlen, "out of memory (event base or connections)");
         lg_engine_free(e);
         return NULL;
@@ -167,16 +167,16 @@ lg_engine *lg_engine_new(const lg_config *cfg, char *err, size_t errlen)
         lg_engine_free(e);
         return NULL;
     }
-    e->tick = event_new(e->base, e->tick_fd, EV_READ | EV_PERSIST | EV_ET, tick_cb_, e);
+    e->tick = event_new(e->base, e->tick_fd, EV_READ | EV_PERSIST | EV_ET, eng_tick_cb, e);
     if (e->tick == NULL || event_add(e->tick, NULL) != 0) {
         snprintf(err, errlen, "cannot watch the send timer");
         lg_engine_free(e);
         return NULL;
     }
-    e->second = evtimer_new(e->base, second_cb_, e);
-    e->sigint = evsignal_new(e->base, SIGINT, sigint_cb_, e);
+    e->second = evtimer_new(e->base, eng_second_cb, e);
+    e->sigint = evsignal_new(e->base, SIGINT, eng_sigint_cb, e);
     for (uint32_t i = 0; i < cfg->conns; i++)
-        e->conns[i].retry = evtimer_new(e->base, retry_cb_, &e->conns[i]);
+        e->conns[i].retry = evtimer_new(e->base, eng_retry_cb, &e->conns[i]);
     return e;
 }
 
@@ -217,7 +217,7 @@ void lg_engine_free(lg_engine *e)
 
 /* ---- slots ----------------------------------------------------------- */
 
-static lg_conn *pick_conn_(lg_engine *e)
+static lg_conn *eng_pick_conn(lg_engine *e)
 {
     if (e->free_ready == 0)
         return NULL;
@@ -230,8 +230,8 @@ static lg_conn *pick_conn_(lg_engine *e)
     return NULL;
 }
 
-static void issue_(lg_engine *e, lg_conn *c, uint64_t start_ns, uint64_t now_ns,
-                   const lg_op *op)
+static void eng_issue(lg_engine *e, lg_conn *c, uint64_t start_ns, uint64_t now_ns,
+                      const lg_op *op)
 {
     uint32_t s = c->free_stack[--c->nfree];
     e->free_ready--;
@@ -247,7 +247,7 @@ static void issue_(lg_engine *e, lg_conn *c, uint64_t start_ns, uint64_t now_ns,
 }
 
 /* Release a busy slot; the caller records the outcome. */
-static void release_(lg_engine *e, lg_conn *c, uint32_t s)
+static void eng_release(lg_engine *e, lg_conn *c, uint32_t s)
 {
     c->slots[s].busy = 0;
     c->free_stack[c->nfree++] = s;
@@ -258,12 +258,12 @@ static void release_(lg_engine *e, lg_conn *c, uint32_t s)
 
 /* ---- sending --------------------------------------------------------- */
 
-static void finish_(lg_engine *e)
+static void eng_finish(lg_engine *e)
 {
     event_base_loopexit(e->base, NULL);
 }
 
-static bool all_sent_(lg_engine *e)
+static bool eng_all_sent(lg_engine *e)
 {
     switch (e->cfg.mode) {
     case LG_MODE_RATE: return lg_sched_done(&e->sched);
@@ -272,13 +272,13 @@ static bool all_sent_(lg_engine *e)
     }
 }
 
-static void maybe_finish_(lg_engine *e)
+static void eng_maybe_finish(lg_engine *e)
 {
-    if (e->inflight == 0 && (e->stopping || e->fill_done) && all_sent_(e))
-        finish_(e);
+    if (e->inflight == 0 && (e->stopping || e->fill_done) && eng_all_sent(e))
+        eng_finish(e);
 }
 
-static void set_eager_(lg_engine *e, bool eager)
+static void eng_set_eager(lg_engine *e, bool eager)
 {
     if (e->eager == eager || e->ops->set_eager == NULL)
         return;
@@ -288,7 +288,7 @@ static void set_eager_(lg_engine *e, bool eager)
 
 /* Set the tick's timerfd to fire once at `at` (monotonic; TICK_NONE
  * disarms). */
-static void tick_set_(lg_engine *e, uint64_t at)
+static void eng_tick_set(lg_engine *e, uint64_t at)
 {
     struct itimerspec its;
     memset(&its, 0, sizeof(its));
@@ -307,7 +307,7 @@ static void tick_set_(lg_engine *e, uint64_t at)
 /* Arm the tick for the next due request, or for the next collection of
  * deferred answers if that comes first. An earlier pending tick is kept
  * (it only collects and re-arms). */
-static void arm_tick_(lg_engine *e, uint64_t now)
+static void eng_arm_tick(lg_engine *e, uint64_t now)
 {
     uint64_t next = lg_sched_next_time(&e->sched);
     if (next != TICK_NONE)
@@ -316,33 +316,33 @@ static void arm_tick_(lg_engine *e, uint64_t now)
         next = RS_MIN(next, now + LG_COLLECT_NS);
     if (e->tick_at <= next)
         return; /* also when both are TICK_NONE */
-    tick_set_(e, next);
+    eng_tick_set(e, next);
 }
 
 /* Send every request due at now, on one connection while its slots last
  * (one write per batch; the next batch starts on the next connection).
  * Returns true when some stay in the backlog because no slot is free. */
-static bool pump_rate_(lg_engine *e, uint64_t now)
+static bool eng_pump_rate(lg_engine *e, uint64_t now)
 {
     uint64_t t, wall = 0;
     lg_op op;
     lg_conn *c = NULL;
     while (lg_sched_next_time(&e->sched) <= now) {
         if (c == NULL || c->state != LG_CONN_READY || c->nfree == 0)
-            c = pick_conn_(e);
+            c = eng_pick_conn(e);
         if (c == NULL)
             return true; /* answers will pump again; start times stay put */
         lg_sched_take(&e->sched, now, &t);
         if (wall == 0)
             wall = rs_wall_ms();
         lg_work_next(&e->work, wall, &op);
-        issue_(e, c, t, now, &op);
+        eng_issue(e, c, t, now, &op);
     }
     return false;
 }
 
 /* Closed loop: fill connection c's free slots. */
-static void pump_closed_(lg_engine *e, lg_conn *c, uint64_t now)
+static void eng_pump_closed(lg_engine *e, lg_conn *c, uint64_t now)
 {
     lg_op op;
     uint64_t wall = rs_wall_ms();
@@ -356,33 +356,33 @@ static void pump_closed_(lg_engine *e, lg_conn *c, uint64_t now)
         } else {
             lg_work_next(&e->work, wall, &op);
         }
-        issue_(e, c, now, now, &op);
+        eng_issue(e, c, now, now, &op);
     }
 }
 
-static void pump_(lg_engine *e, lg_conn *c, uint64_t now)
+static void eng_pump(lg_engine *e, lg_conn *c, uint64_t now)
 {
     if (!e->started)
         return;
     if (e->cfg.mode == LG_MODE_RATE) {
         /* a backlog waits for answers: take them as they come */
-        bool blocked = pump_rate_(e, now);
-        set_eager_(e, blocked || e->stopping);
+        bool blocked = eng_pump_rate(e, now);
+        eng_set_eager(e, blocked || e->stopping);
         if (!blocked)
-            arm_tick_(e, now);
+            eng_arm_tick(e, now);
         else if (e->tick_at != TICK_NONE)
-            tick_set_(e, TICK_NONE); /* answers pump until the backlog is gone */
+            eng_tick_set(e, TICK_NONE); /* answers pump until the backlog is gone */
     } else if (c != NULL) {
-        pump_closed_(e, c, now);
+        eng_pump_closed(e, c, now);
     } else {
         for (uint32_t i = 0; i < e->cfg.conns; i++)
-            pump_closed_(e, &e->conns[i], now);
+            eng_pump_closed(e, &e->conns[i], now);
     }
     if (e->ops->flush != NULL)
         e->ops->flush(e);
 }
 
-static void tick_cb_(evutil_socket_t fd, short what, void *arg)
+static void eng_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
@@ -396,13 +396,13 @@ static void tick_cb_(evutil_socket_t fd, short what, void *arg)
         e->ops->collect(e);
         e->collecting = false;
     }
-    pump_(e, NULL, rs_now_ns());
-    maybe_finish_(e);
+    eng_pump(e, NULL, rs_now_ns());
+    eng_maybe_finish(e);
 }
 
 /* ---- phases and the live line ---------------------------------------- */
 
-static void live_line_(lg_engine *e, uint32_t w)
+static void eng_live_line(lg_engine *e, uint32_t w)
 {
     const lg_second *s = &e->stats.sec[w];
     double total = e->cfg.mode == LG_MODE_FILL ? 0 : e->cfg.duration_s;
@@ -423,7 +423,7 @@ static void live_line_(lg_engine *e, uint32_t w)
             (unsigned long long)e->inflight, (unsigned long long)backlog);
 }
 
-static void start_(lg_engine *e, uint64_t now)
+static void eng_start(lg_engine *e, uint64_t now)
 {
     e->started = true;
     e->t0_ns = now;
@@ -444,12 +444,12 @@ static void start_(lg_engine *e, uint64_t now)
     if (e->t_meas_ns <= now)
         lg_cpu_ticks_read(&e->steal0);
     e->live_sec = 0;
-    arm_at_(e->second, now, RS_MIN(e->t_meas_ns, now + NS_PER_S));
-    pump_(e, NULL, now);
+    eng_arm_at(e->second, now, RS_MIN(e->t_meas_ns, now + NS_PER_S));
+    eng_pump(e, NULL, now);
 }
 
 /* Next time the phase timer should fire after now. */
-static uint64_t next_phase_time_(const lg_engine *e, uint64_t now)
+static uint64_t eng_next_phase_time(const lg_engine *e, uint64_t now)
 {
     uint64_t next;
     if (now < e->t_meas_ns) {
@@ -465,7 +465,7 @@ static uint64_t next_phase_time_(const lg_engine *e, uint64_t now)
     return next > now ? next : now + 1000;
 }
 
-static void second_cb_(evutil_socket_t fd, short what, void *arg)
+static void eng_second_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
@@ -476,11 +476,11 @@ static void second_cb_(evutil_socket_t fd, short what, void *arg)
         for (uint32_t i = 0; i < e->cfg.conns; i++)
             any |= e->conns[i].state == LG_CONN_READY;
         if (any) {
-            start_(e, now);
+            eng_start(e, now);
         } else {
             snprintf(e->err, sizeof(e->err), "could not connect to %.200s:%d within %.1f s",
                      e->cfg.host, e->cfg.port, e->cfg.connect_s);
-            finish_(e);
+            eng_finish(e);
         }
         return;
     }
@@ -493,33 +493,33 @@ static void second_cb_(evutil_socket_t fd, short what, void *arg)
         e->stopping = true;
         lg_cpu_ticks_read(&e->steal1);
         e->t_drain_ns = now + (uint64_t)(e->cfg.drain_s * 1e9);
-        set_eager_(e, true); /* the drain waits for answers */
+        eng_set_eager(e, true); /* the drain waits for answers */
     }
     if (e->stopping && now >= e->t_drain_ns) {
-        finish_(e);
+        eng_finish(e);
         return;
     }
     if (now >= e->t_meas_ns) {
         uint32_t done = (uint32_t)((now - e->t_meas_ns) / NS_PER_S);
         for (; e->live_sec < done && e->live_sec < e->stats.nsec; e->live_sec++)
             if (e->cfg.live)
-                live_line_(e, e->live_sec);
+                eng_live_line(e, e->live_sec);
     } else if (e->cfg.live) {
         fprintf(stderr, "[warm-up] %.0f s left, inflight %llu\n",
                 (double)(e->t_meas_ns - now) / 1e9, (unsigned long long)e->inflight);
     }
-    arm_at_(e->second, now, next_phase_time_(e, now));
-    maybe_finish_(e);
+    eng_arm_at(e->second, now, eng_next_phase_time(e, now));
+    eng_maybe_finish(e);
 }
 
-static void sigint_cb_(evutil_socket_t fd, short what, void *arg)
+static void eng_sigint_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     lg_engine *e = arg;
     uint64_t now = rs_now_ns();
     if (!e->started || e->stopping) {
-        finish_(e);
+        eng_finish(e);
         return;
     }
     /* stop early: what was due so far is the run */
@@ -528,11 +528,11 @@ static void sigint_cb_(evutil_socket_t fd, short what, void *arg)
     lg_cpu_ticks_read(&e->steal1);
     lg_hiccup_phase(e->hiccup, e->t_meas_ns, RS_MAX(now, e->t_meas_ns));
     e->t_drain_ns = now + (uint64_t)(e->cfg.drain_s * 1e9);
-    set_eager_(e, true);
+    eng_set_eager(e, true);
     if (e->cfg.mode == LG_MODE_RATE)
         lg_sched_stop_at(&e->sched, RS_MAX(now, lg_sched_next_time(&e->sched)));
-    arm_at_(e->second, now, next_phase_time_(e, now));
-    maybe_finish_(e);
+    eng_arm_at(e->second, now, eng_next_phase_time(e, now));
+    eng_maybe_finish(e);
 }
 
 /* ---- target callbacks ------------------------------------------------ */
@@ -550,10 +550,10 @@ void lg_engine_on_ready(lg_conn *c)
             if (e->conns[i].state != LG_CONN_READY)
                 return;
         event_del(e->second);
-        start_(e, now);
+        eng_start(e, now);
         return;
     }
-    pump_(e, c, now);
+    eng_pump(e, c, now);
 }
 
 void lg_engine_on_answer(lg_conn *c, uint32_t slot, int status)
@@ -573,15 +573,15 @@ void lg_engine_on_answer_at(lg_conn *c, uint32_t slot, int status, uint64_t done
     lg_stats_done(&e->stats, (lg_method)sl->method, sl->start_ns, done, status);
     if (e->cfg.mode == LG_MODE_FILL && status == LG_ST_OK)
         e->fill_total += sl->n;
-    release_(e, c, slot);
+    eng_release(e, c, slot);
     if (e->collecting) {
         /* the tick collecting this answer sends next */
     } else if (e->cfg.mode == LG_MODE_RATE) {
-        pump_(e, NULL, now);
+        eng_pump(e, NULL, now);
     } else if (!e->stopping) {
-        pump_(e, c, now);
+        eng_pump(e, c, now);
     }
-    maybe_finish_(e);
+    eng_maybe_finish(e);
 }
 
 void lg_engine_on_conn_error(lg_conn *c, const char *why)
@@ -598,7 +598,7 @@ void lg_engine_on_conn_error(lg_conn *c, const char *why)
             continue;
         lg_stats_done(&e->stats, (lg_method)c->slots[s].method, c->slots[s].start_ns, now,
                       LG_ST_CONN);
-        release_(e, c, s);
+        eng_release(e, c, s);
     }
     if (e->conn_errors++ == 0 || e->cfg.live)
         fprintf(stderr, "readstate-loadgen: connection %u to %s:%d: %s\n", c->idx, e->cfg.host,
@@ -607,7 +607,7 @@ void lg_engine_on_conn_error(lg_conn *c, const char *why)
         struct timeval tv = {0, (suseconds_t)(RETRY_NS / 1000u)};
         evtimer_add(c->retry, &tv);
     }
-    maybe_finish_(e);
+    eng_maybe_finish(e);
 }
 
 void lg_engine_fail(lg_engine *e, const char *why)
@@ -615,10 +615,10 @@ void lg_engine_fail(lg_engine *e, const char *why)
     if (!e->failed)
         snprintf(e->err, sizeof(e->err), "%s", why);
     e->failed = true;
-    finish_(e);
+    eng_finish(e);
 }
 
-static void retry_cb_(evutil_socket_t fd, short what, void *arg)
+static void eng_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
@@ -633,7 +633,7 @@ static void retry_cb_(evutil_socket_t fd, short what, void *arg)
 
 /* ---- run ------------------------------------------------------------- */
 
-static void settle_(lg_engine *e)
+static void eng_settle(lg_engine *e)
 {
     uint64_t now = rs_now_ns();
     lg_stats *st = &e->stats;
@@ -644,7 +644,7 @@ static void settle_(lg_engine *e)
                 continue;
             lg_stats_done(st, (lg_method)c->slots[s].method, c->slots[s].start_ns, now,
                           LG_ST_UNANSWERED);
-            release_(e, c, s);
+            eng_release(e, c, s);
         }
     }
     if (e->cfg.mode == LG_MODE_RATE) {
@@ -684,7 +684,7 @@ int lg_engine_run(lg_engine *e)
     }
     if (!e->started) {
         struct timeval tv;
-        tv_in_(&tv, 0, (uint64_t)(e->cfg.connect_s * 1e9));
+        eng_tv_in(&tv, 0, (uint64_t)(e->cfg.connect_s * 1e9));
         evtimer_add(e->second, &tv);
     }
     event_base_dispatch(e->base);
@@ -698,7 +698,7 @@ int lg_engine_run(lg_engine *e)
                      e->cfg.port);
         return -1;
     }
-    settle_(e);
+    eng_settle(e);
     for (uint32_t i = 0; i < e->cfg.conns; i++) {
         lg_conn *c = &e->conns[i];
         if (c->state != LG_CONN_DOWN)

@@ -69,7 +69,7 @@ double lg_hiccup_rec_over_pct(const lg_hiccup_rec *r)
 }
 
 /* CPU seconds this thread has used. */
-static double thread_cpu_s_(void)
+static double hic_thread_cpu_s(void)
 {
     struct timespec ts;
     if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
@@ -77,7 +77,7 @@ static double thread_cpu_s_(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void *run_(void *arg)
+static void *hic_run(void *arg)
 {
     lg_hiccup *h = arg;
     /* measure the platform, not the kernel's deliberate timer coalescing;
@@ -99,14 +99,14 @@ static void *run_(void *arg)
         uint64_t t_end = atomic_load(&h->t_end_ns);
         if (!in_phase) {
             in_phase = true;
-            cpu0 = thread_cpu_s_();
+            cpu0 = hic_thread_cpu_s();
         }
         lg_hiccup_rec_add(&h->rec, t_meas, t_end, LG_HICCUP_INTERVAL_NS, begin, wake);
         if (wake >= t_end)
             break;
     }
     if (in_phase)
-        h->cpu_s = thread_cpu_s_() - cpu0;
+        h->cpu_s = hic_thread_cpu_s() - cpu0;
     return NULL;
 }
 
@@ -143,7 +143,7 @@ int lg_hiccup_start(lg_hiccup *h, char *err, size_t errlen)
     sigfillset(&all);
     int rc = pthread_sigmask(SIG_SETMASK, &all, &old);
     if (rc == 0) {
-        rc = pthread_create(&h->thread, NULL, run_, h);
+        rc = pthread_create(&h->thread, NULL, hic_run, h);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
     }
     if (rc != 0) {

@@ -26,13 +26,13 @@
 
 static const char *const colors_[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
 
-static double num_(const json_t *o, const char *k)
+static double html_num(const json_t *o, const char *k)
 {
     const json_t *v = json_object_get(o, k);
     return json_is_number(v) ? json_number_value(v) : 0.0;
 }
 
-static void esc_(FILE *f, const char *s)
+static void html_esc(FILE *f, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
@@ -45,7 +45,7 @@ static void esc_(FILE *f, const char *s)
     }
 }
 
-static const char *label_(const json_t *doc)
+static const char *html_label(const json_t *doc)
 {
     const char *s = json_string_value(json_object_get(doc, "label"));
     return s ? s : "run";
@@ -57,12 +57,12 @@ typedef struct axis {
     bool log;
 } axis;
 
-static double x_(const axis *a, double t)
+static double html_x(const axis *a, double t)
 {
     return ML + (W - ML - MR) * (a->tmax > 0 ? t / a->tmax : 0);
 }
 
-static double y_(const axis *a, double v)
+static double html_y(const axis *a, double v)
 {
     double u = a->log ? log10(v > 0 ? v : pow(10, a->lo)) : v;
     double f = (u - a->lo) / (a->hi - a->lo);
@@ -73,7 +73,7 @@ static double y_(const axis *a, double v)
     return MT + (H - MT - MB) * (1 - f);
 }
 
-static void frame_(FILE *f, const axis *a, const char *title)
+static void html_frame(FILE *f, const axis *a, const char *title)
 {
     fprintf(f,
             "<h2>%s</h2>\n<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' "
@@ -83,7 +83,7 @@ static void frame_(FILE *f, const axis *a, const char *title)
             MT, W - ML - MR, H - MT - MB);
     if (a->log) {
         for (int d = (int)a->lo; d <= (int)a->hi; d++) {
-            double y = y_(a, pow(10, d));
+            double y = html_y(a, pow(10, d));
             fprintf(f, "<line x1='%d' x2='%d' y1='%.1f' y2='%.1f' stroke='#ddd'/>", ML, W - MR,
                     y, y);
             if (d >= 3)
@@ -96,7 +96,7 @@ static void frame_(FILE *f, const axis *a, const char *title)
     } else {
         for (int i = 0; i <= 4; i++) {
             double v = a->lo + (a->hi - a->lo) * i / 4;
-            double y = y_(a, v);
+            double y = html_y(a, v);
             fprintf(f, "<line x1='%d' x2='%d' y1='%.1f' y2='%.1f' stroke='#ddd'/>", ML, W - MR,
                     y, y);
             fprintf(f, "<text x='%d' y='%.1f' text-anchor='end'>%.0f</text>\n", ML - 4, y + 4,
@@ -105,49 +105,49 @@ static void frame_(FILE *f, const axis *a, const char *title)
     }
     double step = a->tmax > 10 ? ceil(a->tmax / 10) : 1;
     for (double t = 0; t <= a->tmax + 1e-9; t += step)
-        fprintf(f, "<text x='%.1f' y='%d' text-anchor='middle'>%.0f s</text>\n", x_(a, t),
+        fprintf(f, "<text x='%.1f' y='%d' text-anchor='middle'>%.0f s</text>\n", html_x(a, t),
                 H - MB + 16, t);
 }
 
-static void line_(FILE *f, const axis *a, const json_t *rows, const char *key, double scale,
-                  const char *color, const char *dash)
+static void html_line(FILE *f, const axis *a, const json_t *rows, const char *key, double scale,
+                      const char *color, const char *dash)
 {
     fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='1.5'%s points='", color, dash);
     size_t i;
     const json_t *r;
     json_array_foreach(rows, i, r)
     {
-        double t = num_(r, "t") + 0.5;
-        double v = num_(r, key) * scale;
+        double t = html_num(r, "t") + 0.5;
+        double v = html_num(r, key) * scale;
         if (a->log && !(v > 0))
             continue; /* an empty second has no latency */
-        fprintf(f, "%.1f,%.1f ", x_(a, t), y_(a, v));
+        fprintf(f, "%.1f,%.1f ", html_x(a, t), html_y(a, v));
     }
     fprintf(f, "'/>\n");
 }
 
 /* Whether a run measured the platform's hiccups (--hiccups). */
-static bool has_hiccups_(const json_t *doc)
+static bool html_has_hiccups(const json_t *doc)
 {
     return json_is_object(json_object_get(doc, "hiccups"));
 }
 
-static void legend_(FILE *f, const json_t *const *docs, int n, bool kinds)
+static void html_legend(FILE *f, const json_t *const *docs, int n, bool kinds)
 {
     for (int i = 0; i < n; i++) {
         int y = MT + 14 + 14 * i;
         fprintf(f, "<line x1='%d' x2='%d' y1='%d' y2='%d' stroke='%s' stroke-width='2'/>",
                 ML + 10, ML + 30, y - 4, y - 4, colors_[i]);
         fprintf(f, "<text x='%d' y='%d'>", ML + 34, y);
-        esc_(f, label_(docs[i]));
+        html_esc(f, html_label(docs[i]));
         if (kinds)
             fprintf(f, " (solid p99, dashed max%s)",
-                    has_hiccups_(docs[i]) ? ", dotted platform hiccup max" : "");
+                    html_has_hiccups(docs[i]) ? ", dotted platform hiccup max" : "");
         fprintf(f, "</text>\n");
     }
 }
 
-static void latency_chart_(FILE *f, const json_t *const *docs, int n)
+static void html_latency_chart(FILE *f, const json_t *const *docs, int n)
 {
     axis a = {1, 0, 0, true};
     double vmin = 1e300, vmax = 0;
@@ -158,8 +158,8 @@ static void latency_chart_(FILE *f, const json_t *const *docs, int n)
         a.tmax = fmax(a.tmax, (double)json_array_size(rows));
         json_array_foreach(rows, j, r)
         {
-            double p = num_(r, "p99_us") / 1e3, m = num_(r, "max_us") / 1e3;
-            double hic = num_(r, "hiccup_max_us") / 1e3; /* 0 without --hiccups */
+            double p = html_num(r, "p99_us") / 1e3, m = html_num(r, "max_us") / 1e3;
+            double hic = html_num(r, "hiccup_max_us") / 1e3; /* 0 without --hiccups */
             if (p > 0)
                 vmin = fmin(vmin, p);
             if (hic > 0)
@@ -173,19 +173,20 @@ static void latency_chart_(FILE *f, const json_t *const *docs, int n)
     a.hi = ceil(log10(vmax));
     if (a.hi <= a.lo)
         a.hi = a.lo + 1;
-    frame_(f, &a, "Latency per second: p99 and max");
+    html_frame(f, &a, "Latency per second: p99 and max");
     for (int i = 0; i < n; i++) {
         const json_t *rows = json_object_get(docs[i], "seconds");
-        line_(f, &a, rows, "p99_us", 1e-3, colors_[i], "");
-        line_(f, &a, rows, "max_us", 1e-3, colors_[i], " stroke-dasharray='5,3'");
-        if (has_hiccups_(docs[i]))
-            line_(f, &a, rows, "hiccup_max_us", 1e-3, colors_[i], " stroke-dasharray='1,3'");
+        html_line(f, &a, rows, "p99_us", 1e-3, colors_[i], "");
+        html_line(f, &a, rows, "max_us", 1e-3, colors_[i], " stroke-dasharray='5,3'");
+        if (html_has_hiccups(docs[i]))
+            html_line(f, &a, rows, "hiccup_max_us", 1e-3, colors_[i],
+                      " stroke-dasharray='1,3'");
     }
-    legend_(f, docs, n, true);
+    html_legend(f, docs, n, true);
     fprintf(f, "</svg>\n");
 }
 
-static void rate_chart_(FILE *f, const json_t *const *docs, int n)
+static void html_rate_chart(FILE *f, const json_t *const *docs, int n)
 {
     axis a = {1, 0, 1, false};
     for (int i = 0; i < n; i++) {
@@ -193,30 +194,30 @@ static void rate_chart_(FILE *f, const json_t *const *docs, int n)
         size_t j;
         const json_t *r;
         a.tmax = fmax(a.tmax, (double)json_array_size(rows));
-        json_array_foreach(rows, j, r) a.hi = fmax(a.hi, num_(r, "answered") * 1.1);
+        json_array_foreach(rows, j, r) a.hi = fmax(a.hi, html_num(r, "answered") * 1.1);
     }
-    frame_(f, &a, "Answered per second");
+    html_frame(f, &a, "Answered per second");
     for (int i = 0; i < n; i++)
-        line_(f, &a, json_object_get(docs[i], "seconds"), "answered", 1, colors_[i], "");
-    legend_(f, docs, n, false);
+        html_line(f, &a, json_object_get(docs[i], "seconds"), "answered", 1, colors_[i], "");
+    html_legend(f, docs, n, false);
     fprintf(f, "</svg>\n");
 }
 
 /* doc.obj.key, or doc.key for an empty obj; NULL when absent. */
-static const json_t *field_(const json_t *doc, const char *obj, const char *key)
+static const json_t *html_field(const json_t *doc, const char *obj, const char *key)
 {
     return json_object_get(obj[0] ? json_object_get(doc, obj) : doc, key);
 }
 
-static bool any_key_(const json_t *const *docs, int n, const char *obj, const char *key)
+static bool html_any_key(const json_t *const *docs, int n, const char *obj, const char *key)
 {
     for (int i = 0; i < n; i++)
-        if (field_(docs[i], obj, key) != NULL)
+        if (html_field(docs[i], obj, key) != NULL)
             return true;
     return false;
 }
 
-static void summary_table_(FILE *f, const json_t *const *docs, int n)
+static void html_summary_table(FILE *f, const json_t *const *docs, int n)
 {
     /* an empty object: a key of the document itself; "hiccups" rows only
      * when some run has them; counts print as integers, figures with two
@@ -240,24 +241,24 @@ static void summary_table_(FILE *f, const json_t *const *docs, int n)
     };
     bool any_hiccups = false;
     for (int i = 0; i < n; i++)
-        any_hiccups |= has_hiccups_(docs[i]);
+        any_hiccups |= html_has_hiccups(docs[i]);
     fprintf(f, "<h2>Summary</h2>\n<table><tr><th></th>");
     for (int i = 0; i < n; i++) {
         fprintf(f, "<th style='color:%s'>", colors_[i]);
-        esc_(f, label_(docs[i]));
+        html_esc(f, html_label(docs[i]));
         fprintf(f, "</th>");
     }
     fprintf(f, "%s</tr>\n", n == 2 ? "<th>ratio 1st/2nd</th>" : "");
     for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
         if (strcmp(rows[r].obj, "hiccups") == 0 && !any_hiccups)
             continue;
-        if (rows[r].count && !any_key_(docs, n, rows[r].obj, rows[r].key))
+        if (rows[r].count && !html_any_key(docs, n, rows[r].obj, rows[r].key))
             continue; /* states written: fill runs only */
         fprintf(f, "<tr><td>%s</td>", rows[r].name);
         double v[4] = {0};
         bool have[4] = {false};
         for (int i = 0; i < n; i++) {
-            const json_t *x = field_(docs[i], rows[r].obj, rows[r].key);
+            const json_t *x = html_field(docs[i], rows[r].obj, rows[r].key);
             have[i] = json_is_number(x);
             v[i] = have[i] ? json_number_value(x) : 0;
             if (have[i] && rows[r].count)
@@ -278,7 +279,7 @@ static void summary_table_(FILE *f, const json_t *const *docs, int n)
     fprintf(f, "</table>\n");
 }
 
-static void spectrum_table_(FILE *f, const json_t *const *docs, int n)
+static void html_spectrum_table(FILE *f, const json_t *const *docs, int n)
 {
     static const char *const heads[LG_REPORT_NPCT] = {"p50",   "p90",    "p99",
                                                       "p99.9", "p99.99", "max"};
@@ -293,10 +294,10 @@ static void spectrum_table_(FILE *f, const json_t *const *docs, int n)
         json_object_foreach((json_t *)json_object_get(docs[i], "latency"), k, v)
         {
             fprintf(f, "<tr><td style='color:%s'>", colors_[i]);
-            esc_(f, label_(docs[i]));
-            fprintf(f, "</td><td>%s</td><td>%.0f</td>", k, num_(v, "count"));
+            html_esc(f, html_label(docs[i]));
+            fprintf(f, "</td><td>%s</td><td>%.0f</td>", k, html_num(v, "count"));
             for (int p = 0; p < LG_REPORT_NPCT; p++)
-                fprintf(f, "<td>%.3f</td>", num_(v, lg_report_pct_keys[p]) / 1e3);
+                fprintf(f, "<td>%.3f</td>", html_num(v, lg_report_pct_keys[p]) / 1e3);
             fprintf(f, "</tr>\n");
         }
     }
@@ -305,9 +306,9 @@ static void spectrum_table_(FILE *f, const json_t *const *docs, int n)
         const json_t *b = json_object_get(json_object_get(docs[1], "latency"), "all");
         fprintf(f, "<tr><td>ratio 1st/2nd</td><td>all</td><td></td>");
         for (int p = 0; p < LG_REPORT_NPCT; p++) {
-            double y = num_(b, lg_report_pct_keys[p]);
+            double y = html_num(b, lg_report_pct_keys[p]);
             if (y > 0)
-                fprintf(f, "<td>%.2f</td>", num_(a, lg_report_pct_keys[p]) / y);
+                fprintf(f, "<td>%.2f</td>", html_num(a, lg_report_pct_keys[p]) / y);
             else
                 fprintf(f, "<td>n/a</td>");
         }
@@ -327,7 +328,7 @@ int lg_report_write_html(const char *path, const json_t *const *docs, int n)
     }
     fprintf(f, "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>readstate-loadgen: ");
     for (int i = 0; i < n; i++) {
-        esc_(f, label_(docs[i]));
+        html_esc(f, html_label(docs[i]));
         fprintf(f, i + 1 < n ? " vs " : "");
     }
     fprintf(f, "</title>\n<style>body{font-family:sans-serif;margin:20px}"
@@ -336,21 +337,21 @@ int lg_report_write_html(const char *path, const json_t *const *docs, int n)
     for (int i = 0; i < n; i++) {
         const json_t *cfg = json_object_get(docs[i], "config");
         fprintf(f, "<p style='color:%s'><b>", colors_[i]);
-        esc_(f, label_(docs[i]));
+        html_esc(f, html_label(docs[i]));
         fprintf(f, "</b>: ");
-        esc_(f, json_string_value(json_object_get(docs[i], "target")));
+        html_esc(f, json_string_value(json_object_get(docs[i], "target")));
         fprintf(f, ", mode %s", json_string_value(json_object_get(cfg, "mode")));
-        if (num_(cfg, "rate") > 0)
-            fprintf(f, " at %.0f req/s", num_(cfg, "rate"));
+        if (html_num(cfg, "rate") > 0)
+            fprintf(f, " at %.0f req/s", html_num(cfg, "rate"));
         fprintf(f,
                 ", %.0f connections x pipeline %.0f, %.0f users, zipf %.2f, cold %.1f%%</p>\n",
-                num_(cfg, "connections"), num_(cfg, "pipeline"), num_(cfg, "users"),
-                num_(cfg, "zipf"), num_(cfg, "cold_pct"));
+                html_num(cfg, "connections"), html_num(cfg, "pipeline"), html_num(cfg, "users"),
+                html_num(cfg, "zipf"), html_num(cfg, "cold_pct"));
     }
-    summary_table_(f, docs, n);
-    latency_chart_(f, docs, n);
-    rate_chart_(f, docs, n);
-    spectrum_table_(f, docs, n);
+    html_summary_table(f, docs, n);
+    html_latency_chart(f, docs, n);
+    html_rate_chart(f, docs, n);
+    html_spectrum_table(f, docs, n);
     fprintf(f, "</body></html>\n");
     int rc = ferror(f) ? -1 : 0;
     if (fclose(f) != 0)

@@ -29,7 +29,7 @@ typedef struct lg_cli {
     bool mix_given;
 } lg_cli;
 
-static void usage_(FILE *f)
+static void cli_usage(FILE *f)
 {
     fprintf(
         f, "usage: readstate-loadgen [options]\n"
@@ -168,7 +168,7 @@ static const struct option opts_[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int num_(const char *name, const char *s, double lo, double hi, double *out)
+static int cli_num(const char *name, const char *s, double lo, double hi, double *out)
 {
     char *end;
     double v = strtod(s, &end);
@@ -181,7 +181,7 @@ static int num_(const char *name, const char *s, double lo, double hi, double *o
     return 0;
 }
 
-static int u64_(const char *name, const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+static int cli_u64(const char *name, const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
     if (rs_parse_u64(s, out) != 0 || *out < lo || *out > hi) {
         fprintf(stderr,
@@ -192,7 +192,7 @@ static int u64_(const char *name, const char *s, uint64_t lo, uint64_t hi, uint6
     return 0;
 }
 
-static int parse_target_(lg_cli *cli, const char *url)
+static int cli_parse_target(lg_cli *cli, const char *url)
 {
     const char *rest;
     if (strncmp(url, "rs://", 5) == 0) {
@@ -219,7 +219,7 @@ static int parse_target_(lg_cli *cli, const char *url)
     return 0;
 }
 
-static int parse_one_(lg_cli *cli, int o, const char *arg, const char *name)
+static int cli_parse_one(lg_cli *cli, int o, const char *arg, const char *name)
 {
     lg_config *c = &cli->cfg;
     uint64_t u;
@@ -227,56 +227,56 @@ static int parse_one_(lg_cli *cli, int o, const char *arg, const char *name)
         if (!cli->mix_given)
             memset(c->work.mix, 0, sizeof(c->work.mix));
         cli->mix_given = true;
-        return num_(name, arg, 0, 100, &c->work.mix[o - OPT_MIX_BASE]);
+        return cli_num(name, arg, 0, 100, &c->work.mix[o - OPT_MIX_BASE]);
     }
     switch (o) {
-    case OPT_TARGET: return parse_target_(cli, arg);
-    case OPT_RATE: c->mode = LG_MODE_RATE; return num_(name, arg, 0.001, 1e8, &c->rate);
+    case OPT_TARGET: return cli_parse_target(cli, arg);
+    case OPT_RATE: c->mode = LG_MODE_RATE; return cli_num(name, arg, 0.001, 1e8, &c->rate);
     case OPT_MAX: c->mode = LG_MODE_CLOSED; return 0;
     case OPT_CONNS:
-        if (u64_(name, arg, 1, 10000, &u))
+        if (cli_u64(name, arg, 1, 10000, &u))
             return -1;
         c->conns = (uint32_t)u;
         return 0;
     case OPT_PIPELINE:
-        if (u64_(name, arg, 1, 65536, &u))
+        if (cli_u64(name, arg, 1, 65536, &u))
             return -1;
         c->depth = (uint32_t)u;
         return 0;
     case OPT_BATCH_US:
-        if (u64_(name, arg, 1, 1000000, &u))
+        if (cli_u64(name, arg, 1, 1000000, &u))
             return -1;
         c->batch_ns = u * 1000u;
         return 0;
-    case OPT_DURATION: return num_(name, arg, 0.001, 86400, &c->duration_s);
-    case OPT_WARMUP: return num_(name, arg, 0, 86400, &c->warmup_s);
-    case OPT_DRAIN: return num_(name, arg, 0, 3600, &c->drain_s);
-    case OPT_CONNECT_TIMEOUT: return num_(name, arg, 0.1, 3600, &c->connect_s);
-    case OPT_USERS: return u64_(name, arg, 1, 1000000000ull, &c->work.users);
+    case OPT_DURATION: return cli_num(name, arg, 0.001, 86400, &c->duration_s);
+    case OPT_WARMUP: return cli_num(name, arg, 0, 86400, &c->warmup_s);
+    case OPT_DRAIN: return cli_num(name, arg, 0, 3600, &c->drain_s);
+    case OPT_CONNECT_TIMEOUT: return cli_num(name, arg, 0.1, 3600, &c->connect_s);
+    case OPT_USERS: return cli_u64(name, arg, 1, 1000000000ull, &c->work.users);
     case OPT_CHANNELS:
-        if (u64_(name, arg, 1, 1u << 20, &u))
+        if (cli_u64(name, arg, 1, 1u << 20, &u))
             return -1;
         c->work.channels = (uint32_t)u;
         return 0;
-    case OPT_ZIPF: return num_(name, arg, 0, 100, &c->work.zipf_s);
-    case OPT_COLD: return num_(name, arg, 0, 100, &c->work.cold_pct);
+    case OPT_ZIPF: return cli_num(name, arg, 0, 100, &c->work.zipf_s);
+    case OPT_COLD: return cli_num(name, arg, 0, 100, &c->work.cold_pct);
     case OPT_BULK:
-        if (u64_(name, arg, 1, LG_LIST_MAX, &u))
+        if (cli_u64(name, arg, 1, LG_LIST_MAX, &u))
             return -1;
         c->work.bulk_size = (uint32_t)u;
         return 0;
     case OPT_MENTION_USERS:
-        if (u64_(name, arg, 1, LG_LIST_MAX, &u))
+        if (cli_u64(name, arg, 1, LG_LIST_MAX, &u))
             return -1;
         c->work.mention_users = (uint32_t)u;
         return 0;
-    case OPT_SEED: return u64_(name, arg, 0, UINT64_MAX, &c->work.seed);
+    case OPT_SEED: return cli_u64(name, arg, 0, UINT64_MAX, &c->work.seed);
     case OPT_FILL_USERS:
         c->mode = LG_MODE_FILL;
-        return u64_(name, arg, 1, 1000000000ull, &c->fill_users);
+        return cli_u64(name, arg, 1, 1000000000ull, &c->fill_users);
     case OPT_FILL_CHANNELS:
         c->mode = LG_MODE_FILL;
-        if (u64_(name, arg, 1, 1u << 20, &u))
+        if (cli_u64(name, arg, 1, 1u << 20, &u))
             return -1;
         c->fill_channels = (uint32_t)u;
         return 0;
@@ -285,7 +285,7 @@ static int parse_one_(lg_cli *cli, int o, const char *arg, const char *name)
     case OPT_HTML: cli->html_path = arg; return 0;
     case OPT_LABEL: cli->label = arg; return 0;
     case OPT_SERVER_PID:
-        if (u64_(name, arg, 1, 1u << 30, &u))
+        if (cli_u64(name, arg, 1, 1u << 30, &u))
             return -1;
         c->server_pid = (int)u;
         return 0;
@@ -309,20 +309,20 @@ static int parse_one_(lg_cli *cli, int o, const char *arg, const char *name)
     }
 }
 
-static bool blank_(char ch)
+static bool cli_blank(char ch)
 {
     return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\v' || ch == '\f';
 }
 
 /* s (len bytes) trimmed into the config's token. Returns 1, 0 when blank,
  * -1 (printed) when too long. */
-static int token_put_(lg_config *c, const char *s, size_t len, const char *src)
+static int cli_token_put(lg_config *c, const char *s, size_t len, const char *src)
 {
-    while (len > 0 && blank_(*s)) {
+    while (len > 0 && cli_blank(*s)) {
         s++;
         len--;
     }
-    while (len > 0 && blank_(s[len - 1]))
+    while (len > 0 && cli_blank(s[len - 1]))
         len--;
     if (len == 0)
         return 0;
@@ -339,12 +339,12 @@ static int token_put_(lg_config *c, const char *s, size_t len, const char *src)
 /* The token: --token, else the first token line of --token-file ('#'
  * comments and blank lines skipped), else $READSTATES_TOKEN. Returns 0, or
  * -1 (printed) for a file that gives none. */
-static int token_resolve_(lg_cli *cli)
+static int cli_token_resolve(lg_cli *cli)
 {
     lg_config *c = &cli->cfg;
     c->token[0] = '\0';
     if (cli->token != NULL)
-        return token_put_(c, cli->token, strlen(cli->token), "--token") < 0 ? -1 : 0;
+        return cli_token_put(c, cli->token, strlen(cli->token), "--token") < 0 ? -1 : 0;
     if (cli->token_file != NULL) {
         FILE *f = fopen(cli->token_file, "r");
         if (f == NULL) {
@@ -356,10 +356,10 @@ static int token_resolve_(lg_cli *cli)
         int rc = 0;
         while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
             const char *p = line;
-            while (blank_(*p))
+            while (cli_blank(*p))
                 p++;
             if (*p != '\0' && *p != '#')
-                rc = token_put_(c, p, strlen(p), "--token-file");
+                rc = cli_token_put(c, p, strlen(p), "--token-file");
         }
         fclose(f);
         if (rc == 0)
@@ -368,12 +368,12 @@ static int token_resolve_(lg_cli *cli)
         return rc > 0 ? 0 : -1;
     }
     const char *env = getenv("READSTATES_TOKEN");
-    if (env != NULL && token_put_(c, env, strlen(env), "READSTATES_TOKEN") < 0)
+    if (env != NULL && cli_token_put(c, env, strlen(env), "READSTATES_TOKEN") < 0)
         return -1;
     return 0;
 }
 
-static int parse_(lg_cli *cli, int argc, char **argv)
+static int cli_parse(lg_cli *cli, int argc, char **argv)
 {
     memset(cli, 0, sizeof(*cli));
     lg_config *c = &cli->cfg;
@@ -395,7 +395,7 @@ static int parse_(lg_cli *cli, int argc, char **argv)
     int o, idx = 0;
     while ((o = getopt_long(argc, argv, "h", opts_, &idx)) != -1) {
         if (o == 'h' || o == OPT_HELP) {
-            usage_(stdout);
+            cli_usage(stdout);
             exit(0);
         }
         if (o == OPT_VERSION) {
@@ -405,7 +405,7 @@ static int parse_(lg_cli *cli, int argc, char **argv)
         if (o == '?')
             return -1;
         duration_given |= (o == OPT_DURATION);
-        if (parse_one_(cli, o, optarg, opts_[idx].name) != 0)
+        if (cli_parse_one(cli, o, optarg, opts_[idx].name) != 0)
             return -1;
     }
     if (optind < argc) {
@@ -418,7 +418,7 @@ static int parse_(lg_cli *cli, int argc, char **argv)
             c->duration_s = 600;
         c->warmup_s = 0;
     }
-    if (token_resolve_(cli) != 0)
+    if (cli_token_resolve(cli) != 0)
         return -1;
     if ((c->tls_ca[0] != '\0' || c->tls_cert[0] != '\0' || c->tls_key[0] != '\0') && !c->tls) {
         fprintf(stderr, "readstate-loadgen: --tls-ca, --tls-cert and --tls-key are for rss:// "
@@ -446,7 +446,7 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "field") == 0)
         return lg_field_main(argc - 1, argv + 1);
     lg_cli cli;
-    if (parse_(&cli, argc, argv) != 0) {
+    if (cli_parse(&cli, argc, argv) != 0) {
         fprintf(stderr, "readstate-loadgen: see --help\n");
         return 2;
     }

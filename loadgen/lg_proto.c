@@ -21,7 +21,7 @@ typedef struct enc_scratch {
     uint64_t ids[LG_LIST_MAX];
 } enc_scratch;
 
-static void build_(const lg_op *op, uint64_t id, enc_scratch *s)
+static void pb_build(const lg_op *op, uint64_t id, enc_scratch *s)
 {
     readstates__v1__request__init(&s->req);
     s->req.id = id;
@@ -93,7 +93,7 @@ static void build_(const lg_op *op, uint64_t id, enc_scratch *s)
 int lg_encode_request(const lg_op *op, uint64_t id, struct evbuffer *out)
 {
     enc_scratch s;
-    build_(op, id, &s);
+    pb_build(op, id, &s);
     size_t n = readstates__v1__request__get_packed_size(&s.req);
     struct evbuffer_iovec v;
     if (evbuffer_reserve_space(out, (ev_ssize_t)(FRAME_HEADER_LEN + n), &v, 1) < 1 ||
@@ -108,7 +108,7 @@ int lg_encode_request(const lg_op *op, uint64_t id, struct evbuffer *out)
 
 /* ---- scanning -------------------------------------------------------- */
 
-static int varint_(const uint8_t **pp, const uint8_t *end, uint64_t *out)
+static int pb_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
 {
     uint64_t v = 0;
     const uint8_t *p = *pp;
@@ -127,18 +127,18 @@ static int varint_(const uint8_t **pp, const uint8_t *end, uint64_t *out)
 }
 
 /* Skip a field of wire type wt; returns 0 or -1. */
-static int skip_(const uint8_t **pp, const uint8_t *end, unsigned wt)
+static int pb_skip(const uint8_t **pp, const uint8_t *end, unsigned wt)
 {
     uint64_t v;
     switch (wt) {
-    case 0: return varint_(pp, end, &v);
+    case 0: return pb_varint(pp, end, &v);
     case 1:
         if (end - *pp < 8)
             return -1;
         *pp += 8;
         return 0;
     case 2:
-        if (varint_(pp, end, &v) != 0 || v > (uint64_t)(end - *pp))
+        if (pb_varint(pp, end, &v) != 0 || v > (uint64_t)(end - *pp))
             return -1;
         *pp += v;
         return 0;
@@ -151,17 +151,17 @@ static int skip_(const uint8_t **pp, const uint8_t *end, unsigned wt)
     }
 }
 
-static int scan_status_(const uint8_t *p, const uint8_t *end, uint32_t *code)
+static int pb_scan_status(const uint8_t *p, const uint8_t *end, uint32_t *code)
 {
     while (p < end) {
         uint64_t key, v;
-        if (varint_(&p, end, &key) != 0)
+        if (pb_varint(&p, end, &key) != 0)
             return -1;
         if (key == ((1u << 3) | 0u)) {
-            if (varint_(&p, end, &v) != 0)
+            if (pb_varint(&p, end, &v) != 0)
                 return -1;
             *code = (uint32_t)v;
-        } else if (skip_(&p, end, (unsigned)(key & 7u)) != 0) {
+        } else if (pb_skip(&p, end, (unsigned)(key & 7u)) != 0) {
             return -1;
         }
     }
@@ -175,19 +175,19 @@ int lg_scan_response(const uint8_t *p, size_t n, uint64_t *id, uint32_t *code)
     *code = 0;
     while (p < end) {
         uint64_t key, v;
-        if (varint_(&p, end, &key) != 0)
+        if (pb_varint(&p, end, &key) != 0)
             return -1;
         if (key == ((1u << 3) | 0u)) {
-            if (varint_(&p, end, &v) != 0)
+            if (pb_varint(&p, end, &v) != 0)
                 return -1;
             *id = v;
         } else if (key == ((2u << 3) | 2u)) {
-            if (varint_(&p, end, &v) != 0 || v > (uint64_t)(end - p))
+            if (pb_varint(&p, end, &v) != 0 || v > (uint64_t)(end - p))
                 return -1;
-            if (scan_status_(p, p + v, code) != 0)
+            if (pb_scan_status(p, p + v, code) != 0)
                 return -1;
             p += v;
-        } else if (skip_(&p, end, (unsigned)(key & 7u)) != 0) {
+        } else if (pb_skip(&p, end, (unsigned)(key & 7u)) != 0) {
             return -1;
         }
     }

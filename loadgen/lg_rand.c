@@ -25,7 +25,7 @@ void lg_rng_seed(lg_rng *r, uint64_t seed)
         r->s[i] = lg_splitmix64(&st);
 }
 
-static inline uint64_t rotl_(uint64_t x, int k)
+static inline uint64_t rnd_rotl(uint64_t x, int k)
 {
     return (x << k) | (x >> (64 - k));
 }
@@ -33,14 +33,14 @@ static inline uint64_t rotl_(uint64_t x, int k)
 uint64_t lg_rng_next(lg_rng *r)
 {
     uint64_t *s = r->s;
-    uint64_t result = rotl_(s[1] * 5, 7) * 9;
+    uint64_t result = rnd_rotl(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
     s[2] ^= s[0];
     s[3] ^= s[1];
     s[1] ^= s[2];
     s[0] ^= s[3];
     s[2] ^= t;
-    s[3] = rotl_(s[3], 45);
+    s[3] = rnd_rotl(s[3], 45);
     return result;
 }
 
@@ -56,34 +56,34 @@ uint64_t lg_rng_below(lg_rng *r, uint64_t n)
 }
 
 /* log1p(x)/x, stable near 0 */
-static double helper1_(double x)
+static double rnd_helper1(double x)
 {
     return fabs(x) > 1e-8 ? log1p(x) / x : 1.0 - x / 2.0;
 }
 
 /* expm1(x)/x, stable near 0 */
-static double helper2_(double x)
+static double rnd_helper2(double x)
 {
     return fabs(x) > 1e-8 ? expm1(x) / x : 1.0 + x / 2.0;
 }
 
-static double zh_(const lg_zipf *z, double x)
+static double rnd_zh(const lg_zipf *z, double x)
 {
     return exp(-z->s * log(x));
 }
 
-static double zh_int_(const lg_zipf *z, double x)
+static double rnd_zh_int(const lg_zipf *z, double x)
 {
     double lx = log(x);
-    return helper2_((1.0 - z->s) * lx) * lx;
+    return rnd_helper2((1.0 - z->s) * lx) * lx;
 }
 
-static double zh_int_inv_(const lg_zipf *z, double x)
+static double rnd_zh_int_inv(const lg_zipf *z, double x)
 {
     double t = x * (1.0 - z->s);
     if (t < -1.0)
         t = -1.0;
-    return exp(helper1_(t) * x);
+    return exp(rnd_helper1(t) * x);
 }
 
 int lg_zipf_init(lg_zipf *z, uint64_t n, double s)
@@ -92,9 +92,9 @@ int lg_zipf_init(lg_zipf *z, uint64_t n, double s)
         return -1;
     z->n = n;
     z->s = s;
-    z->h_x1 = zh_int_(z, 1.5) - 1.0;
-    z->h_n = zh_int_(z, (double)n + 0.5);
-    z->sv = 2.0 - zh_int_inv_(z, zh_int_(z, 2.5) - zh_(z, 2.0));
+    z->h_x1 = rnd_zh_int(z, 1.5) - 1.0;
+    z->h_n = rnd_zh_int(z, (double)n + 0.5);
+    z->sv = 2.0 - rnd_zh_int_inv(z, rnd_zh_int(z, 2.5) - rnd_zh(z, 2.0));
     return 0;
 }
 
@@ -108,7 +108,7 @@ uint64_t lg_zipf_next(const lg_zipf *z, lg_rng *r)
      * probability < 2^-64; the bound keeps the loop finite regardless. */
     for (int round = 0; round < 64; round++) {
         double u = z->h_n + lg_rng_double(r) * (z->h_x1 - z->h_n);
-        double x = zh_int_inv_(z, u);
+        double x = rnd_zh_int_inv(z, u);
         double kd = floor(x + 0.5);
         uint64_t k;
         if (kd < 1.0)
@@ -117,7 +117,8 @@ uint64_t lg_zipf_next(const lg_zipf *z, lg_rng *r)
             k = z->n;
         else
             k = (uint64_t)kd;
-        if ((double)k - x <= z->sv || u >= zh_int_(z, (double)k + 0.5) - zh_(z, (double)k))
+        if ((double)k - x <= z->sv ||
+            u >= rnd_zh_int(z, (double)k + 0.5) - rnd_zh(z, (double)k))
             return k;
     }
     return 1;

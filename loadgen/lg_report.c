@@ -33,7 +33,7 @@ const char *const lg_report_pct_keys[LG_REPORT_NPCT] = {"p50_us",  "p90_us",   "
 
 static const char *const mode_names_[LG_MODE_MAX] = {"rate", "max", "fill"};
 
-static json_t *spectrum_(const rs_hist *h)
+static json_t *rep_spectrum(const rs_hist *h)
 {
     json_t *o = json_object();
     json_object_set_new(o, "count", json_integer((json_int_t)h->total));
@@ -45,7 +45,7 @@ static json_t *spectrum_(const rs_hist *h)
     return o;
 }
 
-static json_t *config_(const lg_engine *e)
+static json_t *rep_config(const lg_engine *e)
 {
     const lg_config *c = &e->cfg;
     json_t *o = json_object();
@@ -75,7 +75,7 @@ static json_t *config_(const lg_engine *e)
     return o;
 }
 
-static json_t *totals_(const lg_engine *e)
+static json_t *rep_totals(const lg_engine *e)
 {
     const lg_stats *st = &e->stats;
     json_t *o = json_object();
@@ -104,7 +104,7 @@ static json_t *totals_(const lg_engine *e)
     return o;
 }
 
-static json_t *seconds_(const lg_engine *e)
+static json_t *rep_seconds(const lg_engine *e)
 {
     json_t *a = json_array();
     for (uint32_t i = 0; i < e->stats.used; i++) {
@@ -142,7 +142,7 @@ static json_t *seconds_(const lg_engine *e)
     return a;
 }
 
-static json_t *cpu_(const lg_engine *e)
+static json_t *rep_cpu(const lg_engine *e)
 {
     const lg_stats *st = &e->stats;
     uint64_t answered = lg_stats_total_answered(st);
@@ -169,7 +169,7 @@ static json_t *cpu_(const lg_engine *e)
 
 /* The platform hiccup meter's figures (call after the run: its thread is
  * joined). */
-static json_t *hiccups_(const lg_hiccup *h)
+static json_t *rep_hiccups(const lg_hiccup *h)
 {
     const lg_hiccup_rec *r = &h->rec;
     static const double pcts[] = {50, 90, 99, 99.9};
@@ -198,8 +198,8 @@ json_t *lg_report_build(const lg_engine *e, const char *target_url, const char *
     json_object_set_new(doc, "target", json_string(target_url));
     json_object_set_new(doc, "measured_start_unix_ms",
                         e->started ? json_integer((json_int_t)e->meas_unix_ms) : json_null());
-    json_object_set_new(doc, "config", config_(e));
-    json_object_set_new(doc, "totals", totals_(e));
+    json_object_set_new(doc, "config", rep_config(e));
+    json_object_set_new(doc, "totals", rep_totals(e));
     json_t *errs = json_object();
     for (int s = 1; s < LG_STATUS_MAX; s++)
         if (e->stats.status[s])
@@ -207,34 +207,34 @@ json_t *lg_report_build(const lg_engine *e, const char *target_url, const char *
                                 json_integer((json_int_t)e->stats.status[s]));
     json_object_set_new(doc, "errors", errs);
     json_t *lat = json_object();
-    json_object_set_new(lat, "all", spectrum_(&e->stats.all));
+    json_object_set_new(lat, "all", rep_spectrum(&e->stats.all));
     for (int m = 0; m < LG_METHOD_MAX; m++)
         if (e->stats.method[m].total || e->cfg.work.mix[m] > 0)
             json_object_set_new(lat, lg_method_name((lg_method)m),
-                                spectrum_(&e->stats.method[m]));
+                                rep_spectrum(&e->stats.method[m]));
     json_object_set_new(doc, "latency", lat);
     /* how late requests went out against their schedule (rate mode): time
      * spent waiting for a free pipeline slot, or a generator that could not
      * keep up; it is part of the latency above */
     if (e->cfg.mode == LG_MODE_RATE)
-        json_object_set_new(doc, "send_delay", spectrum_(&e->stats.send_delay));
-    json_object_set_new(doc, "seconds", seconds_(e));
+        json_object_set_new(doc, "send_delay", rep_spectrum(&e->stats.send_delay));
+    json_object_set_new(doc, "seconds", rep_seconds(e));
     /* what the platform itself did meanwhile */
-    json_object_set_new(doc, "hiccups", e->hiccup ? hiccups_(e->hiccup) : json_null());
+    json_object_set_new(doc, "hiccups", e->hiccup ? rep_hiccups(e->hiccup) : json_null());
     json_object_set_new(doc, "steal_pct",
                         e->stats.steal_pct >= 0 ? json_real(e->stats.steal_pct) : json_null());
-    json_object_set_new(doc, "cpu", cpu_(e));
+    json_object_set_new(doc, "cpu", rep_cpu(e));
     return doc;
 }
 
-static double num_(const json_t *o, const char *k)
+static double rep_num(const json_t *o, const char *k)
 {
     const json_t *v = json_object_get(o, k);
     return json_is_number(v) ? json_number_value(v) : 0.0;
 }
 
 /* A count of the document (requests, samples) as a whole number. */
-static long long count_(const json_t *o, const char *k)
+static long long rep_count(const json_t *o, const char *k)
 {
     const json_t *v = json_object_get(o, k);
     if (json_is_integer(v))
@@ -243,7 +243,7 @@ static long long count_(const json_t *o, const char *k)
 }
 
 /* The platform's share: hiccups (--hiccups) and hypervisor steal. */
-static void platform_text_(FILE *out, const json_t *doc)
+static void rep_platform_text(FILE *out, const json_t *doc)
 {
     const json_t *h = json_object_get(doc, "hiccups");
     const json_t *steal = json_object_get(doc, "steal_pct");
@@ -252,8 +252,9 @@ static void platform_text_(FILE *out, const json_t *doc)
         fprintf(out,
                 "platform hiccups (1 ms sleeps): p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms,"
                 " time in hiccups > 1 ms: %.2f%%  (%lld sleeps)\n",
-                num_(h, "p50_us") / 1e3, num_(h, "p99_us") / 1e3, num_(h, "p999_us") / 1e3,
-                num_(h, "max_us") / 1e3, num_(h, "over_1ms_pct"), count_(h, "samples"));
+                rep_num(h, "p50_us") / 1e3, rep_num(h, "p99_us") / 1e3,
+                rep_num(h, "p999_us") / 1e3, rep_num(h, "max_us") / 1e3,
+                rep_num(h, "over_1ms_pct"), rep_count(h, "samples"));
     if (json_is_number(steal))
         fprintf(out, "hypervisor steal in the measured phase: %.1f%% of all CPU time%s\n",
                 json_number_value(steal),
@@ -269,29 +270,29 @@ void lg_report_text(FILE *out, const json_t *doc)
     fprintf(out, "\n%s: %s, %s", json_string_value(json_object_get(doc, "label")),
             json_string_value(json_object_get(doc, "target")),
             json_string_value(json_object_get(cfg, "mode")));
-    if (num_(cfg, "rate") > 0)
-        fprintf(out, " %.0f req/s", num_(cfg, "rate"));
+    if (rep_num(cfg, "rate") > 0)
+        fprintf(out, " %.0f req/s", rep_num(cfg, "rate"));
     fprintf(out, ", %lld connections x pipeline %lld, %.1f s measured (+%.1f s warm-up)\n",
-            count_(cfg, "connections"), count_(cfg, "pipeline"), num_(tot, "duration_s"),
-            num_(cfg, "warmup_s"));
+            rep_count(cfg, "connections"), rep_count(cfg, "pipeline"),
+            rep_num(tot, "duration_s"), rep_num(cfg, "warmup_s"));
     fprintf(out,
             "requests: scheduled %lld  sent %lld  answered %lld  ok %lld  errors %lld"
             "  (unsent %lld, unanswered %lld)\n",
-            count_(tot, "scheduled"), count_(tot, "sent"), count_(tot, "answered"),
-            count_(tot, "ok"), count_(tot, "errors"), count_(tot, "unsent"),
-            count_(tot, "unanswered"));
+            rep_count(tot, "scheduled"), rep_count(tot, "sent"), rep_count(tot, "answered"),
+            rep_count(tot, "ok"), rep_count(tot, "errors"), rep_count(tot, "unsent"),
+            rep_count(tot, "unanswered"));
     if (json_object_get(tot, "states_written") != NULL)
-        fprintf(out, "fill: states written %lld\n", count_(tot, "states_written"));
-    fprintf(out, "throughput: %.1f answered/s\n\n", num_(tot, "throughput_rps"));
+        fprintf(out, "fill: states written %lld\n", rep_count(tot, "states_written"));
+    fprintf(out, "throughput: %.1f answered/s\n\n", rep_num(tot, "throughput_rps"));
     fprintf(out, "%-10s %10s %10s %10s %10s %10s %10s %10s   (ms)\n", "method", "count", "p50",
             "p90", "p99", "p99.9", "p99.99", "max");
     const char *k;
     const json_t *v;
     json_object_foreach((json_t *)json_object_get(doc, "latency"), k, v)
     {
-        fprintf(out, "%-10s %10lld", k, count_(v, "count"));
+        fprintf(out, "%-10s %10lld", k, rep_count(v, "count"));
         for (int i = 0; i < LG_REPORT_NPCT; i++)
-            fprintf(out, " %10.3f", num_(v, lg_report_pct_keys[i]) / 1e3);
+            fprintf(out, " %10.3f", rep_num(v, lg_report_pct_keys[i]) / 1e3);
         fprintf(out, "\n");
     }
     const json_t *sd = json_object_get(doc, "send_delay");
@@ -299,8 +300,9 @@ void lg_report_text(FILE *out, const json_t *doc)
         fprintf(
             out,
             "\nsend delay behind schedule (included above): p50 %.3f  p99 %.3f  max %.3f ms\n",
-            num_(sd, "p50_us") / 1e3, num_(sd, "p99_us") / 1e3, num_(sd, "max_us") / 1e3);
-    platform_text_(out, doc);
+            rep_num(sd, "p50_us") / 1e3, rep_num(sd, "p99_us") / 1e3,
+            rep_num(sd, "max_us") / 1e3);
+    rep_platform_text(out, doc);
     const json_t *errs = json_object_get(doc, "errors");
     fprintf(out, "\nerrors by status:");
     if (json_object_size(errs) == 0)
@@ -308,11 +310,11 @@ void lg_report_text(FILE *out, const json_t *doc)
     json_object_foreach((json_t *)errs, k, v)
         fprintf(out, " %s=%lld", k, (long long)json_integer_value(v));
     const json_t *cpu = json_object_get(doc, "cpu");
-    fprintf(out, "\ncpu: loadgen %.2f s (%.2f us/req)", num_(cpu, "loadgen_s"),
-            num_(cpu, "loadgen_us_per_req"));
+    fprintf(out, "\ncpu: loadgen %.2f s (%.2f us/req)", rep_num(cpu, "loadgen_s"),
+            rep_num(cpu, "loadgen_us_per_req"));
     if (json_is_number(json_object_get(cpu, "server_s")))
-        fprintf(out, ", server %.2f s (%.2f us/req)", num_(cpu, "server_s"),
-                num_(cpu, "server_us_per_req"));
+        fprintf(out, ", server %.2f s (%.2f us/req)", rep_num(cpu, "server_s"),
+                rep_num(cpu, "server_us_per_req"));
     else
         fprintf(out, ", server unknown (pass --server-pid)");
     fprintf(out, "\n");
@@ -349,15 +351,16 @@ int lg_report_write_csv(const char *path, const json_t *doc)
     const json_t *r;
     json_array_foreach(rows, i, r)
     {
-        fprintf(f, "%lld,%lld,%lld,%lld,%.3f,%.3f,%.3f,%.3f", count_(r, "t"), count_(r, "sent"),
-                count_(r, "answered"), count_(r, "errors"), num_(r, "p50_us"),
-                num_(r, "p99_us"), num_(r, "p999_us"), num_(r, "max_us"));
+        fprintf(f, "%lld,%lld,%lld,%lld,%.3f,%.3f,%.3f,%.3f", rep_count(r, "t"),
+                rep_count(r, "sent"), rep_count(r, "answered"), rep_count(r, "errors"),
+                rep_num(r, "p50_us"), rep_num(r, "p99_us"), rep_num(r, "p999_us"),
+                rep_num(r, "max_us"));
         const json_t *per = json_object_get(r, "methods");
         json_object_foreach((json_t *)first, k, v)
         {
             const json_t *o = json_object_get(per, k);
-            fprintf(f, ",%lld,%.3f,%.3f,%.3f", count_(o, "answered"), num_(o, "p50_us"),
-                    num_(o, "p99_us"), num_(o, "max_us"));
+            fprintf(f, ",%lld,%.3f,%.3f,%.3f", rep_count(o, "answered"), rep_num(o, "p50_us"),
+                    rep_num(o, "p99_us"), rep_num(o, "max_us"));
         }
         const json_t *hic = json_object_get(r, "hiccup_max_us");
         if (json_is_number(hic))

@@ -69,7 +69,7 @@ void lg_stats_start(lg_stats *st, uint64_t t_start_ns)
     st->t_start_ns = t_start_ns;
 }
 
-static lg_second *window_(lg_stats *st, uint64_t now_ns)
+static lg_second *sts_window(lg_stats *st, uint64_t now_ns)
 {
     uint64_t i = now_ns > st->t_start_ns ? (now_ns - st->t_start_ns) / 1000000000ull : 0;
     if (i >= st->nsec)
@@ -84,7 +84,7 @@ void lg_stats_sent(lg_stats *st, lg_method m, uint64_t start_ns, uint64_t now_ns
     if (!lg_stats_counts(st, start_ns))
         return;
     st->sent[m]++;
-    window_(st, now_ns)->sent++;
+    sts_window(st, now_ns)->sent++;
     rs_hist_record(&st->send_delay, now_ns > start_ns ? now_ns - start_ns : 0);
 }
 
@@ -95,7 +95,7 @@ void lg_stats_done(lg_stats *st, lg_method m, uint64_t start_ns, uint64_t now_ns
     if (status < 0 || status >= LG_STATUS_MAX)
         status = LG_ST_BAD_REPLY;
     st->status[status]++;
-    lg_second *w = window_(st, now_ns);
+    lg_second *w = sts_window(st, now_ns);
     bool answered = status < LG_ST_WIRE_MAX || status == LG_ST_REDIS_ERR;
     if (status != LG_ST_OK)
         w->errors++;

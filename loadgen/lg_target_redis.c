@@ -88,7 +88,7 @@ typedef struct redis_target {
     char sha[SCRIPT_MAX][41];
 } redis_target;
 
-static int redis_prepare_(lg_engine *e, char *err, size_t errlen)
+static int rd_redis_prepare(lg_engine *e, char *err, size_t errlen)
 {
     redis_target *t = calloc(1, sizeof(*t));
     if (t == NULL) {
@@ -125,7 +125,7 @@ static int redis_prepare_(lg_engine *e, char *err, size_t errlen)
     return rcode;
 }
 
-static void redis_connect_cb_(const redisAsyncContext *ac, int status)
+static void rd_redis_connect_cb(const redisAsyncContext *ac, int status)
 {
     lg_conn *c = ac->data;
     if (c == NULL)
@@ -138,7 +138,7 @@ static void redis_connect_cb_(const redisAsyncContext *ac, int status)
     lg_engine_on_ready(c);
 }
 
-static void redis_disconnect_cb_(const redisAsyncContext *ac, int status)
+static void rd_redis_disconnect_cb(const redisAsyncContext *ac, int status)
 {
     (void)status;
     lg_conn *c = ac->data;
@@ -148,7 +148,7 @@ static void redis_disconnect_cb_(const redisAsyncContext *ac, int status)
     lg_engine_on_conn_error(c, ac->err ? ac->errstr : "closed by peer");
 }
 
-static int redis_connect_(lg_conn *c)
+static int rd_redis_connect(lg_conn *c)
 {
     redisAsyncContext *ac = redisAsyncConnect(c->eng->cfg.host, c->eng->cfg.port);
     if (ac == NULL)
@@ -165,12 +165,12 @@ static int redis_connect_(lg_conn *c)
         c->rac = NULL;
         return -1;
     }
-    redisAsyncSetConnectCallback(ac, redis_connect_cb_);
-    redisAsyncSetDisconnectCallback(ac, redis_disconnect_cb_);
+    redisAsyncSetConnectCallback(ac, rd_redis_connect_cb);
+    redisAsyncSetDisconnectCallback(ac, rd_redis_disconnect_cb);
     return 0;
 }
 
-static void redis_close_(lg_conn *c)
+static void rd_redis_close(lg_conn *c)
 {
     redisAsyncContext *ac = c->rac;
     if (ac == NULL)
@@ -180,7 +180,7 @@ static void redis_close_(lg_conn *c)
     redisAsyncFree(ac);
 }
 
-static void redis_reply_cb_(redisAsyncContext *ac, void *r, void *privdata)
+static void rd_redis_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
 {
     lg_conn *c = ac->data;
     if (c == NULL)
@@ -206,87 +206,87 @@ typedef struct argv_buf {
     size_t used;
 } argv_buf;
 
-static void arg_str_(argv_buf *a, const char *s, size_t n)
+static void rd_arg_str(argv_buf *a, const char *s, size_t n)
 {
     a->argv[a->argc] = s;
     a->len[a->argc] = n;
     a->argc++;
 }
 
-static void arg_u64_(argv_buf *a, uint64_t v)
+static void rd_arg_u64(argv_buf *a, uint64_t v)
 {
     char *p = a->nums + a->used;
     int n = snprintf(p, 24, "%llu", (unsigned long long)v);
     a->used += (size_t)n + 1;
-    arg_str_(a, p, (size_t)n);
+    rd_arg_str(a, p, (size_t)n);
 }
 
-static void arg_key_(argv_buf *a, uint64_t user)
+static void rd_arg_key(argv_buf *a, uint64_t user)
 {
     char *p = a->nums + a->used;
     int n = snprintf(p, 40, "readstates:{%llu}", (unsigned long long)user);
     a->used += (size_t)n + 1;
-    arg_str_(a, p, (size_t)n);
+    rd_arg_str(a, p, (size_t)n);
 }
 
-static void build_argv_(const redis_target *t, const lg_op *op, argv_buf *a)
+static void rd_build_argv(const redis_target *t, const lg_op *op, argv_buf *a)
 {
     a->argc = 0;
     a->used = 0;
     switch (op->method) {
     case LG_GET_ONE:
-        arg_str_(a, "HGET", 4);
-        arg_key_(a, op->user_id);
-        arg_u64_(a, op->channel_id);
+        rd_arg_str(a, "HGET", 4);
+        rd_arg_key(a, op->user_id);
+        rd_arg_u64(a, op->channel_id);
         break;
     case LG_GET_ALL:
-        arg_str_(a, "HGETALL", 7);
-        arg_key_(a, op->user_id);
+        rd_arg_str(a, "HGETALL", 7);
+        rd_arg_key(a, op->user_id);
         break;
-    case LG_PING: arg_str_(a, "PING", 4); break;
+    case LG_PING: rd_arg_str(a, "PING", 4); break;
     case LG_BULK_ACK:
-        arg_str_(a, "EVALSHA", 7);
-        arg_str_(a, t->sha[SCRIPT_BULK], 40);
-        arg_str_(a, "1", 1);
-        arg_key_(a, op->user_id);
-        arg_u64_(a, op->n);
+        rd_arg_str(a, "EVALSHA", 7);
+        rd_arg_str(a, t->sha[SCRIPT_BULK], 40);
+        rd_arg_str(a, "1", 1);
+        rd_arg_key(a, op->user_id);
+        rd_arg_u64(a, op->n);
         for (uint32_t i = 0; i < op->n; i++) {
-            arg_u64_(a, op->list[i]);
-            arg_u64_(a, op->list_msg[i]);
+            rd_arg_u64(a, op->list[i]);
+            rd_arg_u64(a, op->list_msg[i]);
         }
         break;
     case LG_MENTIONS:
-        arg_str_(a, "EVALSHA", 7);
-        arg_str_(a, t->sha[SCRIPT_MENTIONS], 40);
-        arg_u64_(a, op->n);
+        rd_arg_str(a, "EVALSHA", 7);
+        rd_arg_str(a, t->sha[SCRIPT_MENTIONS], 40);
+        rd_arg_u64(a, op->n);
         for (uint32_t i = 0; i < op->n; i++)
-            arg_key_(a, op->list[i]);
-        arg_u64_(a, op->channel_id);
-        arg_u64_(a, op->message_id);
-        arg_u64_(a, op->mention_count ? op->mention_count : 1);
+            rd_arg_key(a, op->list[i]);
+        rd_arg_u64(a, op->channel_id);
+        rd_arg_u64(a, op->message_id);
+        rd_arg_u64(a, op->mention_count ? op->mention_count : 1);
         break;
     case LG_ACK:
     case LG_SET:
     default:
-        arg_str_(a, "EVALSHA", 7);
-        arg_str_(a, t->sha[op->method == LG_SET ? SCRIPT_SET : SCRIPT_ACK], 40);
-        arg_str_(a, "1", 1);
-        arg_key_(a, op->user_id);
-        arg_u64_(a, op->channel_id);
-        arg_u64_(a, op->message_id);
-        arg_u64_(a, op->mention_count);
+        rd_arg_str(a, "EVALSHA", 7);
+        rd_arg_str(a, t->sha[op->method == LG_SET ? SCRIPT_SET : SCRIPT_ACK], 40);
+        rd_arg_str(a, "1", 1);
+        rd_arg_key(a, op->user_id);
+        rd_arg_u64(a, op->channel_id);
+        rd_arg_u64(a, op->message_id);
+        rd_arg_u64(a, op->mention_count);
         break;
     }
 }
 
-static void redis_send_(lg_conn *c, const lg_op *op, uint32_t slot)
+static void rd_redis_send(lg_conn *c, const lg_op *op, uint32_t slot)
 {
     const redis_target *t = c->eng->target_data;
     argv_buf a;
-    build_argv_(t, op, &a);
+    rd_build_argv(t, op, &a);
     if (c->rac == NULL ||
-        redisAsyncCommandArgv(c->rac, redis_reply_cb_, (void *)(uintptr_t)slot, a.argc, a.argv,
-                              a.len) != REDIS_OK) {
+        redisAsyncCommandArgv(c->rac, rd_redis_reply_cb, (void *)(uintptr_t)slot, a.argc,
+                              a.argv, a.len) != REDIS_OK) {
         /* the context is going away: fail the connection (and this slot) */
         lg_engine_on_conn_error(c, "redis command refused");
     }
@@ -294,10 +294,10 @@ static void redis_send_(lg_conn *c, const lg_op *op, uint32_t slot)
 
 const lg_target_ops lg_target_redis_ops = {
     .scheme = "redis",
-    .prepare = redis_prepare_,
+    .prepare = rd_redis_prepare,
     .release = NULL,
-    .connect = redis_connect_,
-    .send = redis_send_,
+    .connect = rd_redis_connect,
+    .send = rd_redis_send,
     .flush = NULL,
-    .close = redis_close_,
+    .close = rd_redis_close,
 };

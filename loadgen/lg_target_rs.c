@@ -106,14 +106,14 @@ typedef struct rs_target {
     SSL_CTX *tls; /* rss://, else NULL */
 } rs_target;
 
-static void poll_cb_(evutil_socket_t fd, short what, void *arg);
+static void rst_poll_cb(evutil_socket_t fd, short what, void *arg);
 
-static rs_target *tgt_(lg_conn *c)
+static rs_target *rst_tgt(lg_conn *c)
 {
     return c->eng->target_data;
 }
 
-static int tls_fail_(char *err, size_t errlen, const char *what)
+static int rst_tls_fail(char *err, size_t errlen, const char *what)
 {
     char buf[200] = "";
     unsigned long code = ERR_get_error();
@@ -125,31 +125,31 @@ static int tls_fail_(char *err, size_t errlen, const char *what)
 }
 
 /* rss://: one client context for every connection. */
-static int tls_prepare_(lg_engine *e, rs_target *t, char *err, size_t errlen)
+static int rst_tls_prepare(lg_engine *e, rs_target *t, char *err, size_t errlen)
 {
     const lg_config *cfg = &e->cfg;
     t->tls = SSL_CTX_new(TLS_client_method());
     if (t->tls == NULL)
-        return tls_fail_(err, errlen, "TLS");
+        return rst_tls_fail(err, errlen, "TLS");
     SSL_CTX_set_min_proto_version(t->tls, TLS1_2_VERSION);
     SSL_CTX_set_mode(t->tls,
                      SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_read_ahead(t->tls, 1); /* one read() per socket wake-up, not two per record */
     if ((cfg->tls_ca[0] != '\0' ? SSL_CTX_load_verify_locations(t->tls, cfg->tls_ca, NULL)
                                 : SSL_CTX_set_default_verify_paths(t->tls)) != 1)
-        return tls_fail_(err, errlen, "--tls-ca");
+        return rst_tls_fail(err, errlen, "--tls-ca");
     SSL_CTX_set_verify(t->tls, SSL_VERIFY_PEER, NULL);
     if (cfg->tls_cert[0] != '\0' &&
         (SSL_CTX_use_certificate_chain_file(t->tls, cfg->tls_cert) != 1 ||
          SSL_CTX_use_PrivateKey_file(t->tls,
                                      cfg->tls_key[0] != '\0' ? cfg->tls_key : cfg->tls_cert,
                                      SSL_FILETYPE_PEM) != 1))
-        return tls_fail_(err, errlen, "--tls-cert/--tls-key");
+        return rst_tls_fail(err, errlen, "--tls-cert/--tls-key");
     t->stamps = false; /* decrypted bytes carry no kernel stamp: read eagerly */
     return 0;
 }
 
-static int rs_prepare_(lg_engine *e, char *err, size_t errlen)
+static int rst_rs_prepare(lg_engine *e, char *err, size_t errlen)
 {
     rs_target *t = calloc(1, sizeof(*t));
     if (t == NULL)
@@ -167,7 +167,7 @@ static int rs_prepare_(lg_engine *e, char *err, size_t errlen)
         snprintf(err, errlen, "epoll_create1: %s", strerror(errno));
         return -1;
     }
-    t->ep_ev = event_new(e->base, t->ep, EV_READ | EV_PERSIST, poll_cb_, e);
+    t->ep_ev = event_new(e->base, t->ep, EV_READ | EV_PERSIST, rst_poll_cb, e);
     if (t->ep_ev == NULL || event_add(t->ep_ev, NULL) != 0)
         goto oom;
     t->eager = true;
@@ -185,7 +185,7 @@ static int rs_prepare_(lg_engine *e, char *err, size_t errlen)
     memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
     t->addrlen = (socklen_t)res->ai_addrlen;
     freeaddrinfo(res);
-    if (e->cfg.tls && tls_prepare_(e, t, err, errlen) != 0)
+    if (e->cfg.tls && rst_tls_prepare(e, t, err, errlen) != 0)
         return -1;
     return 0;
 oom:
@@ -193,7 +193,7 @@ oom:
     return -1;
 }
 
-static void rs_release_(lg_engine *e)
+static void rst_rs_release(lg_engine *e)
 {
     rs_target *t = e->target_data;
     if (t == NULL)
@@ -210,9 +210,9 @@ static void rs_release_(lg_engine *e)
 }
 
 /* Write what c has queued. Returns 0, or -1 after failing the connection. */
-static int flush_one_(lg_conn *c)
+static int rst_flush_one(lg_conn *c)
 {
-    rs_conn *r = &tgt_(c)->rc[c->idx];
+    rs_conn *r = &rst_tgt(c)->rc[c->idx];
     while (r->ssl != NULL && evbuffer_get_length(r->out) > 0) {
         size_t len = RS_MIN(evbuffer_get_length(r->out), (size_t)16384);
         const unsigned char *p = evbuffer_pullup(r->out, (ev_ssize_t)len);
@@ -246,7 +246,7 @@ static int flush_one_(lg_conn *c)
     return 0;
 }
 
-static void rs_flush_(lg_engine *e)
+static void rst_rs_flush(lg_engine *e)
 {
     rs_target *t = e->target_data;
     if (t->batching > 0)
@@ -257,13 +257,13 @@ static void rs_flush_(lg_engine *e)
         rs_conn *r = &t->rc[c->idx];
         r->dirty = false;
         if (c->state == LG_CONN_READY && !event_pending(r->wev, EV_WRITE, NULL))
-            flush_one_(c);
+            rst_flush_one(c);
     }
     t->ndirty = 0;
 }
 
 /* Take every whole frame out of the input buffer. */
-static void take_frames_(lg_conn *c, rs_conn *r, uint64_t done_ns)
+static void rst_take_frames(lg_conn *c, rs_conn *r, uint64_t done_ns)
 {
     lg_engine *e = c->eng;
     while (c->state == LG_CONN_READY) {
@@ -301,7 +301,7 @@ static void take_frames_(lg_conn *c, rs_conn *r, uint64_t done_ns)
 }
 
 /* Make room for IN_CHUNK more bytes (or the rest of a large frame). */
-static int grow_in_(rs_conn *r)
+static int rst_grow_in(rs_conn *r)
 {
     size_t want = IN_CHUNK;
     if (r->in_len - r->in_pos >= FRAME_HEADER_LEN) {
@@ -327,7 +327,7 @@ static int grow_in_(rs_conn *r)
 
 /* Arrival time (monotonic) of the data a recvmsg returned, from its
  * SCM_TIMESTAMPNS stamp (wall clock); UINT64_MAX when it carried none. */
-static uint64_t arrival_ns_(struct msghdr *mh)
+static uint64_t rst_arrival_ns(struct msghdr *mh)
 {
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
         if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_TIMESTAMPNS)
@@ -343,7 +343,7 @@ static uint64_t arrival_ns_(struct msghdr *mh)
     return UINT64_MAX;
 }
 
-static void set_eager_(lg_engine *e, bool eager)
+static void rst_set_eager(lg_engine *e, bool eager)
 {
     rs_target *t = e->target_data;
     eager = eager || !t->stamps; /* without stamps, only reading at once is honest */
@@ -358,10 +358,10 @@ static void set_eager_(lg_engine *e, bool eager)
 
 /* TLS: decrypt everything OpenSSL can give (bytes it holds raise no
  * event), dating the frames by the clock. */
-static void read_conn_tls_(lg_conn *c, rs_conn *r)
+static void rst_read_conn_tls(lg_conn *c, rs_conn *r)
 {
     while (c->state == LG_CONN_READY) {
-        if (grow_in_(r) != 0) {
+        if (rst_grow_in(r) != 0) {
             lg_engine_on_conn_error(c, "out of memory");
             return;
         }
@@ -377,21 +377,21 @@ static void read_conn_tls_(lg_conn *c, rs_conn *r)
             return;
         }
         r->in_len += (size_t)n;
-        take_frames_(c, r, UINT64_MAX);
+        rst_take_frames(c, r, UINT64_MAX);
     }
 }
 
 /* Read what arrived on c and hand over the whole frames. */
-static void read_conn_(lg_conn *c)
+static void rst_read_conn(lg_conn *c)
 {
-    rs_target *t = tgt_(c);
+    rs_target *t = rst_tgt(c);
     rs_conn *r = &t->rc[c->idx];
     if (r->ssl != NULL) {
-        read_conn_tls_(c, r);
+        rst_read_conn_tls(c, r);
         return;
     }
     for (int i = 0; i < READS_MAX && c->state == LG_CONN_READY; i++) {
-        if (grow_in_(r) != 0) {
+        if (rst_grow_in(r) != 0) {
             lg_engine_on_conn_error(c, "out of memory");
             return;
         }
@@ -412,46 +412,46 @@ static void read_conn_(lg_conn *c)
             lg_engine_on_conn_error(c, n == 0 ? "closed by peer" : strerror(errno));
             return;
         }
-        uint64_t at = arrival_ns_(&mh);
+        uint64_t at = rst_arrival_ns(&mh);
         if (at == UINT64_MAX && t->stamps) {
             t->stamps = false;
-            set_eager_(c->eng, true);
+            rst_set_eager(c->eng, true);
         }
         r->in_len += (size_t)n;
-        take_frames_(c, r, at);
+        rst_take_frames(c, r, at);
         if ((size_t)n < room)
             break; /* the socket is empty */
     }
 }
 
 /* Read every connection the epoll set reports readable. */
-static void poll_ready_(lg_engine *e)
+static void rst_poll_ready(lg_engine *e)
 {
     rs_target *t = e->target_data;
     struct epoll_event evs[EPOLL_BATCH];
     int max = (int)RS_MIN(e->cfg.conns, (uint32_t)EPOLL_BATCH);
     int n = epoll_wait(t->ep, evs, max, 0);
     for (int i = 0; i < n; i++)
-        read_conn_(&e->conns[evs[i].data.u32]);
+        rst_read_conn(&e->conns[evs[i].data.u32]);
 }
 
 /* Eager mode: some socket is readable. */
-static void poll_cb_(evutil_socket_t fd, short what, void *arg)
+static void rst_poll_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     lg_engine *e = arg;
     rs_target *t = e->target_data;
     t->batching++;
-    poll_ready_(e);
+    rst_poll_ready(e);
     t->batching--;
-    rs_flush_(e);
+    rst_rs_flush(e);
 }
 
 /* Deferred mode, at the engine's tick: read what has arrived. With few
  * connections waiting for answers, reading them straight costs fewer
  * syscalls than asking epoll which are ready. The engine flushes after. */
-static void rs_collect_(lg_engine *e)
+static void rst_rs_collect(lg_engine *e)
 {
     rs_target *t = e->target_data;
     uint32_t busy[DIRECT_MAX], nbusy = 0;
@@ -466,35 +466,35 @@ static void rs_collect_(lg_engine *e)
     t->batching++;
     if (nbusy <= DIRECT_MAX) {
         for (uint32_t i = 0; i < nbusy; i++)
-            read_conn_(&e->conns[busy[i]]);
+            rst_read_conn(&e->conns[busy[i]]);
     } else {
-        poll_ready_(e);
+        rst_poll_ready(e);
     }
     t->batching--;
 }
 
 /* Connected (and authenticated): into the epoll set, ready for load. */
-static void conn_ready_(lg_conn *c)
+static void rst_conn_ready(lg_conn *c)
 {
-    rs_conn *r = &tgt_(c)->rc[c->idx];
+    rs_conn *r = &rst_tgt(c)->rc[c->idx];
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = c->idx};
-    if (epoll_ctl(tgt_(c)->ep, EPOLL_CTL_ADD, r->fd, &ev) != 0) {
+    if (epoll_ctl(rst_tgt(c)->ep, EPOLL_CTL_ADD, r->fd, &ev) != 0) {
         lg_engine_on_conn_error(c, strerror(errno));
         return;
     }
     r->polled = true;
     lg_engine_on_ready(c);
-    rs_flush_(c->eng);
+    rst_rs_flush(c->eng);
 }
 
 /* The answer to Auth: OK makes the connection ready; a refusal ends the
  * run (every connection has the same token). */
-static void auth_read_cb_(evutil_socket_t fd, short what, void *arg)
+static void rst_auth_read_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     lg_conn *c = arg;
-    rs_conn *r = &tgt_(c)->rc[c->idx];
-    if (grow_in_(r) != 0) {
+    rs_conn *r = &rst_tgt(c)->rc[c->idx];
+    if (rst_grow_in(r) != 0) {
         lg_engine_on_conn_error(c, "out of memory");
         return;
     }
@@ -541,13 +541,13 @@ static void auth_read_cb_(evutil_socket_t fd, short what, void *arg)
     event_free(r->rev);
     r->rev = NULL;
     r->authing = false;
-    conn_ready_(c);
+    rst_conn_ready(c);
 }
 
 /* Connected: send Auth first, and wait for its answer on its own event. */
-static void auth_start_(lg_conn *c)
+static void rst_auth_start(lg_conn *c)
 {
-    rs_conn *r = &tgt_(c)->rc[c->idx];
+    rs_conn *r = &rst_tgt(c)->rc[c->idx];
     Readstates__V1__AuthRequest auth = READSTATES__V1__AUTH_REQUEST__INIT;
     auth.token = c->eng->cfg.token;
     Readstates__V1__Request req = READSTATES__V1__REQUEST__INIT;
@@ -556,7 +556,7 @@ static void auth_start_(lg_conn *c)
     req.auth = &auth;
     size_t need = frame_size(&req.base);
     struct evbuffer_iovec v;
-    r->rev = event_new(c->eng->base, r->fd, EV_READ | EV_PERSIST, auth_read_cb_, c);
+    r->rev = event_new(c->eng->base, r->fd, EV_READ | EV_PERSIST, rst_auth_read_cb, c);
     if (r->rev == NULL || evbuffer_reserve_space(r->out, (ev_ssize_t)need, &v, 1) != 1) {
         lg_engine_on_conn_error(c, "out of memory");
         return;
@@ -565,30 +565,30 @@ static void auth_start_(lg_conn *c)
     evbuffer_commit_space(r->out, &v, 1);
     r->authing = true;
     event_add(r->rev, NULL);
-    flush_one_(c);
+    rst_flush_one(c);
 }
 
 /* After the TCP connect (and the TLS handshake, if any). */
-static void connected_(lg_conn *c)
+static void rst_connected(lg_conn *c)
 {
     if (c->eng->cfg.token[0] != '\0')
-        auth_start_(c);
+        rst_auth_start(c);
     else
-        conn_ready_(c);
+        rst_conn_ready(c);
 }
 
-static void handshake_cb_(evutil_socket_t fd, short what, void *arg);
+static void rst_handshake_cb(evutil_socket_t fd, short what, void *arg);
 
 /* One step of the TLS handshake; waits on r->rev (readable) or r->wev. */
-static void handshake_step_(lg_conn *c)
+static void rst_handshake_step(lg_conn *c)
 {
-    rs_conn *r = &tgt_(c)->rc[c->idx];
+    rs_conn *r = &rst_tgt(c)->rc[c->idx];
     int rc = SSL_connect(r->ssl);
     if (rc == 1) {
         r->handshaking = false;
         event_free(r->rev);
         r->rev = NULL;
-        connected_(c);
+        rst_connected(c);
         return;
     }
     int e = SSL_get_error(r->ssl, rc);
@@ -602,25 +602,25 @@ static void handshake_step_(lg_conn *c)
     }
     char why[256];
     long v = SSL_get_verify_result(r->ssl);
-    tls_fail_(why, sizeof(why),
-              v != X509_V_OK ? X509_verify_cert_error_string(v) : "TLS handshake failed");
+    rst_tls_fail(why, sizeof(why),
+                 v != X509_V_OK ? X509_verify_cert_error_string(v) : "TLS handshake failed");
     lg_engine_fail(c->eng, why); /* every connection would fail the same way */
 }
 
-static void handshake_cb_(evutil_socket_t fd, short what, void *arg)
+static void rst_handshake_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    handshake_step_(arg);
+    rst_handshake_step(arg);
 }
 
 /* TCP connected: the TLS handshake on its own read event. */
-static void handshake_start_(lg_conn *c)
+static void rst_handshake_start(lg_conn *c)
 {
-    rs_target *t = tgt_(c);
+    rs_target *t = rst_tgt(c);
     rs_conn *r = &t->rc[c->idx];
     r->ssl = SSL_new(t->tls);
-    r->rev = event_new(c->eng->base, r->fd, EV_READ, handshake_cb_, c);
+    r->rev = event_new(c->eng->base, r->fd, EV_READ, rst_handshake_cb, c);
     if (r->ssl == NULL || r->rev == NULL || SSL_set_fd(r->ssl, r->fd) != 1) {
         lg_engine_on_conn_error(c, "out of memory");
         return;
@@ -634,16 +634,16 @@ static void handshake_start_(lg_conn *c)
         SSL_set1_host(r->ssl, host);
     }
     r->handshaking = true;
-    handshake_step_(c);
+    rst_handshake_step(c);
 }
 
-static void write_cb_(evutil_socket_t fd, short what, void *arg)
+static void rst_write_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     lg_conn *c = arg;
-    rs_conn *r = &tgt_(c)->rc[c->idx];
+    rs_conn *r = &rst_tgt(c)->rc[c->idx];
     if (r->handshaking) {
-        handshake_step_(c);
+        rst_handshake_step(c);
         return;
     }
     if (c->state == LG_CONN_CONNECTING && !r->authing) {
@@ -655,18 +655,18 @@ static void write_cb_(evutil_socket_t fd, short what, void *arg)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        if (tgt_(c)->tls != NULL)
-            handshake_start_(c);
+        if (rst_tgt(c)->tls != NULL)
+            rst_handshake_start(c);
         else
-            connected_(c);
+            rst_connected(c);
         return;
     }
-    flush_one_(c);
+    rst_flush_one(c);
 }
 
-static void rs_close_(lg_conn *c)
+static void rst_rs_close(lg_conn *c)
 {
-    rs_target *t = tgt_(c);
+    rs_target *t = rst_tgt(c);
     rs_conn *r = &t->rc[c->idx];
     if (r->polled)
         epoll_ctl(t->ep, EPOLL_CTL_DEL, r->fd, NULL);
@@ -692,9 +692,9 @@ static void rs_close_(lg_conn *c)
     r->in_len = r->in_pos = 0;
 }
 
-static int rs_connect_(lg_conn *c)
+static int rst_rs_connect(lg_conn *c)
 {
-    rs_target *t = tgt_(c);
+    rs_target *t = rst_tgt(c);
     rs_conn *r = &t->rc[c->idx];
     r->fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (r->fd < 0)
@@ -703,10 +703,10 @@ static int rs_connect_(lg_conn *c)
     int one = 1;
     if (setsockopt(r->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) != 0) {
         t->stamps = false;
-        set_eager_(c->eng, true);
+        rst_set_eager(c->eng, true);
     }
     r->out = evbuffer_new();
-    r->wev = event_new(c->eng->base, r->fd, EV_WRITE, write_cb_, c);
+    r->wev = event_new(c->eng->base, r->fd, EV_WRITE, rst_write_cb, c);
     if (r->out == NULL || r->wev == NULL)
         goto fail;
     if (connect(r->fd, (struct sockaddr *)&t->addr, t->addrlen) != 0 && errno != EINPROGRESS)
@@ -714,13 +714,13 @@ static int rs_connect_(lg_conn *c)
     event_add(r->wev, NULL); /* writable = connected (or failed) */
     return 0;
 fail:
-    rs_close_(c);
+    rst_rs_close(c);
     return -1;
 }
 
-static void rs_send_(lg_conn *c, const lg_op *op, uint32_t slot)
+static void rst_rs_send(lg_conn *c, const lg_op *op, uint32_t slot)
 {
-    rs_target *t = tgt_(c);
+    rs_target *t = rst_tgt(c);
     rs_conn *r = &t->rc[c->idx];
     uint64_t id = ((uint64_t)c->slots[slot].gen << 32) | slot;
     if (lg_encode_request(op, id, r->out) != 0) {
@@ -736,12 +736,12 @@ static void rs_send_(lg_conn *c, const lg_op *op, uint32_t slot)
 
 const lg_target_ops lg_target_rs_ops = {
     .scheme = "rs",
-    .prepare = rs_prepare_,
-    .release = rs_release_,
-    .connect = rs_connect_,
-    .send = rs_send_,
-    .flush = rs_flush_,
-    .close = rs_close_,
-    .collect = rs_collect_,
-    .set_eager = set_eager_,
+    .prepare = rst_rs_prepare,
+    .release = rst_rs_release,
+    .connect = rst_rs_connect,
+    .send = rst_rs_send,
+    .flush = rst_rs_flush,
+    .close = rst_rs_close,
+    .collect = rst_rs_collect,
+    .set_eager = rst_set_eager,
 };

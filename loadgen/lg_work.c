@@ -115,7 +115,7 @@ int lg_work_init(lg_work *w, const lg_work_cfg *cfg, char *err, size_t errlen)
     return 0;
 }
 
-static lg_method pick_method_(lg_work *w)
+static lg_method wk_pick_method(lg_work *w)
 {
     double u = lg_rng_double(&w->rng);
     for (int m = 0; m < LG_METHOD_MAX; m++)
@@ -127,7 +127,7 @@ static lg_method pick_method_(lg_work *w)
     return LG_ACK;
 }
 
-static void fill_mentions_(lg_work *w, lg_op *op)
+static void wk_fill_mentions(lg_work *w, lg_op *op)
 {
     op->list[0] = op->user_id;
     op->n = 1;
@@ -147,7 +147,7 @@ static void fill_mentions_(lg_work *w, lg_op *op)
 
 void lg_work_next(lg_work *w, uint64_t now_ms, lg_op *op)
 {
-    op->method = pick_method_(w);
+    op->method = wk_pick_method(w);
     uint64_t key;
     if (w->cfg.cold_pct > 0 && lg_rng_double(&w->rng) * 100.0 < w->cfg.cold_pct) {
         op->user_id = lg_snowflake_next(&w->cold, now_ms);
@@ -178,7 +178,7 @@ void lg_work_next(lg_work *w, uint64_t now_ms, lg_op *op)
     case LG_MENTIONS:
         op->message_id = lg_snowflake_next(&w->msg, now_ms);
         op->mention_count = 1;
-        fill_mentions_(w, op);
+        wk_fill_mentions(w, op);
         break;
     case LG_SET: {
         /* a manual "mark unread" somewhere in the last minute */
