@@ -738,6 +738,9 @@ static int redis_merge(rs_store *base, const rs_store_user *users, uint32_t n,
         }
     }
 #undef STORE_ARG
+    /* Sized now, not while a reply is decoded: a call never holds more
+     * users than the largest sent, so s->outcomes stays put while a
+     * callback reads it. */
     outcomes_space(s, n);
     store_req *r = store_send(s, REQ_MERGE, (int)k, s->argv, s->argvlen);
     if (r == NULL)
