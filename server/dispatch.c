@@ -1,8 +1,13 @@
 /*
  * dispatch.c: one Request in, one Response out (see dispatch.h).
  *
- * Every call is validated first (INVALID_ARGUMENT naming the field; nothing
- * changes), then runs through the engine:
+ * What each call does is its row in the method table (methods.h); the
+ * handlers the rows name are here (AddMentions' in dispatch_mentions.c),
+ * and rs_methods[] is built at the bottom of this file. Every call is
+ * validated first (the row's validate: INVALID_ARGUMENT naming the field;
+ * nothing changes), then either runs directly (the row's run: Ping, Watch,
+ * Auth, AddMentions) or, for a call on one user, through the engine as an
+ * op (the row's fill, apply, reply; apply is NULL for a read):
  *
  *   acquire ──OK──> run: write_allowed? ─> cache op ─> commit ──OK──> reply, release
  *      │                                                  └─PENDING─┐

@@ -42,7 +42,7 @@ char *dispatch_sprintf(rs_server *s, const char *fmt, ...)
 /* Fill a wire ReadState from a cache state (flags limited to wire flags). */
 void dispatch_pb_state(Readstates__V1__ReadState *pb, const rs_state *st);
 
-/* AddMentions (dispatch_mentions.c): run a validated request. */
+/* AddMentions (dispatch_mentions.c): its method-table row's run (methods.h). */
 void dispatch_add_mentions(rs_server *s, rs_sink *sink, const Readstates__V1__Request *req,
                            uint64_t start_ns);
 /* Free AddMentions' spare and pending objects (teardown). */
