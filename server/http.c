@@ -126,9 +126,8 @@ static void http_view(struct rs_http *h, rs_metrics_view *v, rs_proc_stats *proc
     memset(v, 0, sizeof(*v));
     v->m = &s->metrics;
     if (s->engine != NULL) {
-        rs_cache *c = engine_cache(s->engine);
-        v->cache = cache_stats(c);
-        v->cache_max_bytes = cache_config(c)->max_memory;
+        v->cache = engine_cache_stats(s->engine);
+        v->cache_max_bytes = engine_cache_max_bytes(s->engine);
         v->engine = engine_stats(s->engine);
         v->ready = engine_ready(s->engine);
     }
@@ -318,7 +317,7 @@ static void http_tick(rs_server *s, void *arg)
     const rs_cache_stats *cs = NULL;
     const rs_engine_stats *es = NULL;
     if (s->engine != NULL) {
-        cs = cache_stats(engine_cache(s->engine));
+        cs = engine_cache_stats(s->engine);
         es = engine_stats(s->engine);
     }
     metrics_tick(&s->metrics, &h->ticker, (uint64_t)time(NULL), cs, es);

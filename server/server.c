@@ -47,7 +47,7 @@ static void server_tick_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     rs_server *s = arg;
-    cache_set_clock(engine_cache(s->engine), (uint32_t)(rs_now_ns() / 1000000000u));
+    engine_tick(s->engine, (uint32_t)(rs_now_ns() / 1000000000u));
     if (s->on_tick != NULL)
         s->on_tick(s, s->on_tick_arg);
 }
@@ -163,7 +163,7 @@ void server_shutdown(rs_server *s)
 static void server_log_status(rs_server *s)
 {
     const rs_engine_stats *es = engine_stats(s->engine);
-    const rs_cache_stats *cs = cache_stats(engine_cache(s->engine));
+    const rs_cache_stats *cs = engine_cache_stats(s->engine);
     RS_LOG(&s->log, RS_LOG_INFO, "status",
            "conns=%u inflight=%llu users=%llu states=%llu cache_bytes=%llu dirty_users=%llu "
            "redis_configured=%d redis_up=%d shutting_down=%d",
@@ -373,7 +373,7 @@ int server_init(rs_server *s, const rs_config *cfg)
         return -1;
     }
     engine_set_change_hook(s->engine, watch_on_change, s);
-    cache_set_clock(engine_cache(s->engine), (uint32_t)(rs_now_ns() / 1000000000u));
+    engine_tick(s->engine, (uint32_t)(rs_now_ns() / 1000000000u));
 
     s->reaper_ev = server_event(s, -1, 0, server_reaper_cb);
     s->flush_ev = server_event(s, -1, 0, server_flush_cb);

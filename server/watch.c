@@ -154,9 +154,7 @@ static void watch_user_drop(rs_server *s, watch_user *wu)
     *pp = wu->hnext;
     w->nusers--;
     /* Nobody watches this user any more: let its changes skip the probe. */
-    rs_user *u = cache_peek(engine_cache(s->engine), wu->user_id);
-    if (u != NULL)
-        u->bits &= (uint8_t)~RS_USER_WATCHED;
+    engine_set_watched(s->engine, wu->user_id, false);
     free(wu);
 }
 
@@ -182,9 +180,7 @@ bool watch_add(rs_server *s, rs_sink *sink, uint64_t user_id, uint64_t req_id)
     sink->nwatches++;
     w->nentries++;
     s->metrics.watchers++;
-    rs_user *u = cache_peek(engine_cache(s->engine), user_id);
-    if (u != NULL)
-        u->bits |= RS_USER_WATCHED;
+    engine_set_watched(s->engine, user_id, true);
     return true;
 }
 

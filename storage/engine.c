@@ -146,6 +146,37 @@ rs_cache *engine_cache(rs_engine *e)
     return e->cache;
 }
 
+uint32_t engine_max_states_per_user(rs_engine *e)
+{
+    return cache_config(e->cache)->max_states_per_user;
+}
+
+void engine_set_watched(rs_engine *e, uint64_t user_id, bool watched)
+{
+    rs_user *u = cache_peek(e->cache, user_id);
+    if (u == NULL)
+        return;
+    if (watched)
+        u->bits |= RS_USER_WATCHED;
+    else
+        u->bits &= (uint8_t)~RS_USER_WATCHED;
+}
+
+const rs_cache_stats *engine_cache_stats(rs_engine *e)
+{
+    return cache_stats(e->cache);
+}
+
+size_t engine_cache_max_bytes(rs_engine *e)
+{
+    return cache_config(e->cache)->max_memory;
+}
+
+void engine_tick(rs_engine *e, uint32_t now_s)
+{
+    cache_set_clock(e->cache, now_s);
+}
+
 const rs_engine_stats *engine_stats(rs_engine *e)
 {
     if (store_persistent(e->store)) {

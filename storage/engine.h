@@ -105,6 +105,8 @@ void engine_config_defaults(rs_engine_config *cfg);
 /* Create an engine on the server's event base. Returns NULL on failure. */
 rs_engine *engine_new(struct event_base *base, const rs_engine_config *cfg);
 void engine_free(rs_engine *e);
+/* The cache under the engine: for the engine's own inline operations below
+ * and for tests; the server goes through the engine_* functions. */
 rs_cache *engine_cache(rs_engine *e);
 const rs_engine_stats *engine_stats(rs_engine *e);
 const rs_engine_config *engine_config(const rs_engine *e);
@@ -142,6 +144,72 @@ rs_status engine_commit(rs_engine *e, rs_user *u, rs_waiter *w);
 
 /* Ready for traffic: no store configured, or the store is connected. */
 bool engine_ready(const rs_engine *e);
+
+/* ---- the operations on a held user --------------------------------------
+ * The server's only way to the states: dispatch applies a call to a user it
+ * holds (engine_acquire) through these, then commits. They are the cache's
+ * operations (cache.h: semantics, versions, limits), reached through the
+ * engine so that no part of the server touches the cache itself; inline,
+ * so the hot path pays nothing for the door. */
+
+static inline const rs_state *engine_state(const rs_user *u, uint64_t channel_id)
+{
+    return cache_state(u, channel_id);
+}
+
+/* A change of n more versions would pass 2^64-1 (refused, never wrapped). */
+static inline bool engine_version_full(const rs_user *u, uint64_t n)
+{
+    return cache_version_full(u, n);
+}
+
+static inline rs_status engine_ack(rs_engine *e, rs_user *u, uint64_t channel_id,
+                                   uint64_t message_id, uint32_t mention_count, rs_state *out,
+                                   bool *applied)
+{
+    return cache_ack(engine_cache(e), u, channel_id, message_id, mention_count, out, applied);
+}
+
+static inline rs_status engine_set(rs_engine *e, rs_user *u, uint64_t channel_id,
+                                   uint64_t message_id, uint32_t mention_count, rs_state *out,
+                                   bool *applied)
+{
+    return cache_set(engine_cache(e), u, channel_id, message_id, mention_count, out, applied);
+}
+
+static inline rs_status engine_bulk_ack(rs_engine *e, rs_user *u, const rs_ack_entry *entries,
+                                        size_t n, rs_state *out, uint32_t *applied)
+{
+    return cache_bulk_ack(engine_cache(e), u, entries, n, out, applied);
+}
+
+static inline rs_status engine_add_mentions(rs_engine *e, rs_user *u, uint64_t channel_id,
+                                            uint64_t message_id, uint32_t count,
+                                            uint32_t *mention_count, bool *applied)
+{
+    return cache_add_mentions(engine_cache(e), u, channel_id, message_id, count, mention_count,
+                              applied);
+}
+
+static inline uint32_t engine_delete(rs_engine *e, rs_user *u, const uint64_t *channel_ids,
+                                     size_t n, bool all)
+{
+    return cache_delete(engine_cache(e), u, channel_ids, n, all);
+}
+
+/* States one user may hold (--max-states-per-user). */
+uint32_t engine_max_states_per_user(rs_engine *e);
+
+/* Whether anyone watches user_id: a cached user that nobody watches lets
+ * its changes skip the change hook's lookup. */
+void engine_set_watched(rs_engine *e, uint64_t user_id, bool watched);
+
+/* The cache's figures and its memory budget (0: none), for metrics. */
+const rs_cache_stats *engine_cache_stats(rs_engine *e);
+size_t engine_cache_max_bytes(rs_engine *e);
+
+/* Advance the cache's coarse clock (seconds; the server's 1 s tick). */
+void engine_tick(rs_engine *e, uint32_t now_s);
 
 /* Flush everything dirty and stop. done(arg, unflushed_states) runs once,
  * with 0 when all was flushed, from the event loop. Users whose merge the
