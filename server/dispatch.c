@@ -247,22 +247,12 @@ static const char *validate_no_call(rs_server *s, const Readstates__V1__Request 
 
 /* ---- op objects ---------------------------------------------------------- */
 
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n);
-    if (p == NULL) {
-        fputs("readstated: out of memory (dispatch)\n", stderr);
-        abort();
-    }
-    return p;
-}
-
 static op *op_get(rs_server *s)
 {
     op *o = s->dispatch->spare;
     s->dispatch->spare = NULL;
     if (o == NULL)
-        o = xmalloc(sizeof(*o));
+        o = rs_xmalloc(sizeof(*o), "dispatch");
     memset(o, 0, sizeof(*o));
     return o;
 }
@@ -293,7 +283,7 @@ static void op_finish(op *o)
 static void op_detach(op *o)
 {
     if (o->states != NULL && o->states != o->owned_states) {
-        o->owned_states = xmalloc(o->nentries * sizeof(rs_state));
+        o->owned_states = rs_xmalloc(o->nentries * sizeof(rs_state), "dispatch");
         memcpy(o->owned_states, o->states, o->nentries * sizeof(rs_state));
         o->states = o->owned_states;
     }
@@ -302,7 +292,7 @@ static void op_detach(op *o)
     size_t ids_bytes = o->nids * sizeof(uint64_t);
     size_t ent_bytes = o->nentries * sizeof(rs_ack_entry);
     if (ids_bytes + ent_bytes > 0) {
-        uint8_t *p = xmalloc(ids_bytes + ent_bytes);
+        uint8_t *p = rs_xmalloc(ids_bytes + ent_bytes, "dispatch");
         if (ent_bytes > 0)
             memcpy(p, o->entries, ent_bytes);
         if (ids_bytes > 0)
@@ -879,11 +869,7 @@ void dispatch_arena_leave(rs_server *s)
 void dispatch_init(rs_server *s)
 {
     rs_arena_init(&s->arena, DISPATCH_ARENA_CHUNK);
-    s->dispatch = calloc(1, sizeof(*s->dispatch));
-    if (s->dispatch == NULL) {
-        fputs("readstated: out of memory (dispatch)\n", stderr);
-        abort();
-    }
+    s->dispatch = rs_xcalloc(1, sizeof(*s->dispatch), "dispatch");
 }
 
 void dispatch_destroy(rs_server *s)

@@ -61,12 +61,6 @@ struct am_op {
     uint8_t *status;    /* n: rs_status per distinct user */
 };
 
-static void am_oom(void)
-{
-    fputs("readstated: out of memory (add_mentions)\n", stderr);
-    abort();
-}
-
 /* An op with room for n users: the spare when it is big enough. */
 static am_op *am_get(rs_server *s, uint32_t n)
 {
@@ -80,9 +74,7 @@ static am_op *am_get(rs_server *s, uint32_t n)
     if (o == NULL) {
         uint32_t cap = n < 16 ? 16 : n;
         size_t per = sizeof(am_sub) + sizeof(uint64_t) + 2 * sizeof(uint32_t) + 1;
-        o = malloc(sizeof(*o) + (size_t)cap * per);
-        if (o == NULL)
-            am_oom();
+        o = rs_xmalloc(sizeof(*o) + (size_t)cap * per, "add_mentions");
         o->cap = cap;
     }
     uint32_t cap = o->cap;
