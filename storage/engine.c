@@ -323,8 +323,8 @@ static void engine_load_done(void *arg, const rs_store_loaded *reply)
 
 static rs_status engine_start_load(rs_engine *e, uint64_t user_id, rs_waiter *w)
 {
-    if (!store_up(e->store))
-        return RS_ERR_UNAVAILABLE;
+    /* The store says whether it can load now (store_load fails at once
+     * when it is known to be down). */
     eng_slot *slot = eng_slot_get(&e->slots, e, user_id);
     if (store_load(e->store, user_id, engine_load_done, slot) != 0) {
         eng_slot_release(&e->slots, slot);

@@ -615,10 +615,23 @@ static int redis_key(const rs_store *base, uint64_t user_id, char *buf, size_t s
     return snprintf(buf, size, "readstates:{%llu}", (unsigned long long)user_id);
 }
 
+/* Redis is not known to be down: up, or its first connection since start
+ * still under way (nothing has failed yet). A load then waits behind the
+ * handshake (hiredis sends it once connected, after AUTH, SELECT and
+ * SCRIPT LOAD), bounded by the request timeout, instead of failing a
+ * request that arrives in the server's first milliseconds. */
+static bool redis_may_load(const store_redis *s)
+{
+    if (redis_up(&s->store))
+        return true;
+    return s->state == STORE_CONNECTING && s->ac != NULL && s->stats.connects == 0 &&
+           s->failed_attempts == 0;
+}
+
 static int redis_load(rs_store *base, uint64_t user_id, rs_store_load_fn fn, void *arg)
 {
     store_redis *s = (store_redis *)base;
-    if (!redis_up(base))
+    if (!redis_may_load(s))
         return -1;
     char key[48], max[24];
     int klen = redis_key(base, user_id, key, sizeof(key));

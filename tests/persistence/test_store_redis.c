@@ -240,6 +240,33 @@ static uint32_t unflushed(const tuser *t)
     return n;
 }
 
+/* A load asked for while the first connection is still under way (the
+ * server's first milliseconds) waits for it instead of failing at once. */
+static void test_load_during_first_connect(void **state)
+{
+    fixture *f = *state;
+    store_redis_config sc = {
+        .host = "127.0.0.1",
+        .port = f->redis.port,
+        .timeout_ms = 2000,
+        .backoff_min_ms = 10,
+        .backoff_max_ms = 100,
+        .max_states = MAX_STATES,
+        .log = &f->log,
+    };
+    rs_store *fresh = store_redis_new(f->base, &sc, NULL, NULL);
+    assert_non_null(fresh);
+    assert_false(store_up(fresh)); /* connecting: nothing answered yet */
+    loadrec l;
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(store_load(fresh, 404, load_fn, &l), 0);
+    assert_true(run_until(f, load_fired, &l, 5000));
+    assert_int_equal(l.result, RS_STORE_OK);
+    assert_int_equal(l.nstates, 0);
+    assert_true(store_up(fresh));
+    store_free(fresh);
+}
+
 static void test_key(void **state)
 {
     fixture *f = *state;
@@ -444,6 +471,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_during_first_connect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_absent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_merge_then_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusal_among_valid, setup, teardown),
