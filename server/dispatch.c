@@ -370,7 +370,7 @@ static void reply_get(op *o)
         for (size_t i = 0; i < o->nids; i++) {
             if (i > 0 && ids[i] == ids[i - 1])
                 continue;
-            const rs_state *st = cache_state(u, ids[i]);
+            const rs_state *st = engine_state(u, ids[i]);
             if (st == NULL)
                 continue;
             dispatch_pb_state(&pbs[n], st);
@@ -456,7 +456,7 @@ static void reply_delete(op *o)
 static bool ack_is_noop(const rs_user *u, uint64_t channel_id, uint64_t message_id,
                         rs_state *out)
 {
-    const rs_state *cur = cache_state(u, channel_id);
+    const rs_state *cur = engine_state(u, channel_id);
     if (message_id > (cur != NULL ? cur->last_message_id : 0))
         return false;
     if (cur != NULL) {
@@ -477,8 +477,8 @@ static bool ack_is_noop(const rs_user *u, uint64_t channel_id, uint64_t message_
 static rs_status apply_ack(op *o, rs_user *u, rs_status allowed)
 {
     if (allowed == RS_OK)
-        return cache_ack(engine_cache(o->s->engine), u, o->channel_id, o->message_id,
-                         o->mention_count, &o->state, &o->applied);
+        return engine_ack(o->s->engine, u, o->channel_id, o->message_id, o->mention_count,
+                          &o->state, &o->applied);
     if (ack_is_noop(u, o->channel_id, o->message_id, &o->state))
         return RS_OK;
     return allowed;
@@ -487,9 +487,9 @@ static rs_status apply_ack(op *o, rs_user *u, rs_status allowed)
 static rs_status apply_set(op *o, rs_user *u, rs_status allowed)
 {
     if (allowed == RS_OK)
-        return cache_set(engine_cache(o->s->engine), u, o->channel_id, o->message_id,
-                         o->mention_count, &o->state, &o->applied);
-    const rs_state *cur = cache_state(u, o->channel_id);
+        return engine_set(o->s->engine, u, o->channel_id, o->message_id, o->mention_count,
+                          &o->state, &o->applied);
+    const rs_state *cur = engine_state(u, o->channel_id);
     if (cur != NULL && cur->last_message_id == o->message_id &&
         cur->mention_count == o->mention_count && (cur->flags & RS_STATE_MANUAL)) {
         o->state = *cur;
@@ -504,8 +504,7 @@ static rs_status apply_bulk_ack(op *o, rs_user *u, rs_status allowed)
     o->states =
         rs_arena_alloc(&o->s->arena, (o->nentries ? o->nentries : 1) * sizeof(rs_state));
     if (allowed == RS_OK) {
-        st = cache_bulk_ack(engine_cache(o->s->engine), u, o->entries, o->nentries, o->states,
-                            &o->napplied);
+        st = engine_bulk_ack(o->s->engine, u, o->entries, o->nentries, o->states, &o->napplied);
     } else {
         size_t i = 0;
         while (i < o->nentries && ack_is_noop(u, o->entries[i].channel_id,
@@ -521,14 +520,14 @@ static rs_status apply_bulk_ack(op *o, rs_user *u, rs_status allowed)
 static rs_status apply_delete(op *o, rs_user *u, rs_status allowed)
 {
     rs_status st = allowed;
-    if (allowed == RS_OK && cache_version_full(u, 1))
+    if (allowed == RS_OK && engine_version_full(u, 1))
         st = RS_ERR_EXHAUSTED; /* refused below unless nothing would go */
     if (st == RS_OK) {
-        o->napplied = cache_delete(engine_cache(o->s->engine), u, o->ids, o->nids, o->all);
+        o->napplied = engine_delete(o->s->engine, u, o->ids, o->nids, o->all);
     } else {
         bool any = o->all ? u->nstates > 0 : false;
         for (size_t i = 0; !any && i < o->nids; i++)
-            any = cache_state(u, o->ids[i]) != NULL;
+            any = engine_state(u, o->ids[i]) != NULL;
         if (!any)
             st = RS_OK;
     }
@@ -541,19 +540,18 @@ static rs_status apply_delete(op *o, rs_user *u, rs_status allowed)
 static rs_status op_apply(op *o, rs_user *u)
 {
     rs_engine *e = o->s->engine;
-    rs_cache *c = engine_cache(e);
     rs_status allowed = engine_write_allowed(e, u);
     rs_status st = o->def->apply(o, u, allowed);
     o->version = u->version;
     if (st == RS_ERR_EXHAUSTED && allowed == RS_OK &&
-        cache_version_full(u, RS_MAX(o->nentries, (size_t)1)))
+        engine_version_full(u, RS_MAX(o->nentries, (size_t)1)))
         o->why = dispatch_sprintf(o->s,
                                   "the user's version is %llu and may not pass 2^64-1: "
                                   "the change is refused (versions never wrap)",
                                   (unsigned long long)u->version);
     else if (st == RS_ERR_EXHAUSTED && allowed == RS_OK)
         o->why = dispatch_sprintf(o->s, "the user has the maximum of %u read states",
-                                  cache_config(c)->max_states_per_user);
+                                  engine_max_states_per_user(e));
     else if (st == RS_ERR_INTERNAL && allowed == RS_ERR_INTERNAL)
         o->why = op_problem_text(o, "its stored data is invalid; writes are refused until it "
                                     "is fixed in Redis");

@@ -229,11 +229,10 @@ static void am_apply(am_sub *sub, rs_user *u)
     bool applied = false;
     rs_status st = engine_write_allowed(e, u);
     if (st == RS_OK) {
-        st = cache_add_mentions(engine_cache(e), u, o->channel_id, o->message_id, o->count,
-                                &cnt, &applied);
+        st = engine_add_mentions(e, u, o->channel_id, o->message_id, o->count, &cnt, &applied);
     } else {
         /* A mention in a message already read changes nothing: answer it. */
-        const rs_state *cur = cache_state(u, o->channel_id);
+        const rs_state *cur = engine_state(u, o->channel_id);
         if (o->message_id <= (cur != NULL ? cur->last_message_id : 0)) {
             cnt = cur != NULL ? cur->mention_count : 0;
             st = RS_OK;
