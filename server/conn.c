@@ -24,7 +24,7 @@
  *            ^ frame_parse_header in place in the first chunk (a header
  *              or frame crossing chunks: copied out / evbuffer_pullup),
  *              decode (an Ack by req_decode.c onto the stack, the rest by
- *              protobuf-c into s->arena), dispatch, reset the arena; the
+ *              protobuf-c into s->loop.arena), dispatch, reset the arena; the
  *              served frames are drained once, at the end of the batch
  *
  * I/O, per wake-up (no bufferevent: it costs an ioctl per read and two
@@ -44,7 +44,7 @@
  *
  *   Answers given outside the connection's own batch (storage completions,
  *   watch events, write-through commits) queue the connection on
- *   s->flushing; one flush event per loop turn writes all of them.
+ *   s->loop.flushing; one flush event per loop turn writes all of them.
  *
  * Invariants
  * - A connection serves at most reqs_per_event requests per wake-up; then a
@@ -54,7 +54,7 @@
  *   (conn_update_read). Its timeout is the idle timeout, re-armed by every
  *   read (a libevent common timeout: O(1) to re-arm).
  * - Output is never left unwritten: c->out is empty, or write_ev is
- *   pending, or the connection is on s->flushing, or it is inside
+ *   pending, or the connection is on s->loop.flushing, or it is inside
  *   conn_serve(), which writes at its end.
  * - Replies are encoded straight into c->out (reserve space, pack, commit:
  *   no intermediate buffer); Ack and SetReadState answers by resp_encode.c,
@@ -103,23 +103,23 @@ const char *conn_state_name(conn_state st)
 /* Output above this stops reading until it is written. */
 static size_t conn_output_pause(const rs_server *s)
 {
-    size_t mark = RS_MIN(s->cfg.max_output / 2, (size_t)1 << 20);
+    size_t mark = RS_MIN(s->proc.cfg.max_output / 2, (size_t)1 << 20);
     return mark > 0 ? mark : 1;
 }
 
 static void conn_unlink(rs_conn *c)
 {
     rs_server *s = c->s;
-    RS_DLIST_REMOVE(s->conns, c, prev, next);
-    s->nconns--;
-    s->metrics.conns_open--;
+    RS_DLIST_REMOVE(s->loop.conns, c, prev, next);
+    s->loop.nconns--;
+    s->proc.metrics.conns_open--;
 }
 
 /* Input above this is not read until the parser catches up: one largest
  * frame plus slack. */
 static size_t conn_input_limit(const rs_server *s)
 {
-    return (size_t)s->cfg.max_frame + 64 * 1024;
+    return (size_t)s->proc.cfg.max_frame + 64 * 1024;
 }
 
 /* Turn read_ev on or off to match the state (see the invariants). */
@@ -157,9 +157,9 @@ static void conn_set_state(rs_conn *c, conn_state st)
         c->reading = c->writing = false;
         event_del(c->resume_ev);
         conn_unlink(c);
-        c->reap_next = c->s->closing;
-        c->s->closing = c;
-        event_active(c->s->reaper_ev, EV_TIMEOUT, 0);
+        c->reap_next = c->s->loop.closing;
+        c->s->loop.closing = c;
+        event_active(c->s->loop.reaper_ev, EV_TIMEOUT, 0);
         break;
     default: break;
     }
@@ -169,7 +169,7 @@ void conn_close(rs_conn *c, const char *reason)
 {
     if (c->state == CONN_CLOSED)
         return;
-    RS_LOG(&c->s->log, RS_LOG_DEBUG, "conn_close", "conn=%llu peer=%s reason=%s",
+    RS_LOG(&c->s->proc.log, RS_LOG_DEBUG, "conn_close", "conn=%llu peer=%s reason=%s",
            (unsigned long long)c->id, c->peer, reason);
     conn_set_state(c, CONN_CLOSED);
 }
@@ -189,7 +189,7 @@ static void conn_schedule(rs_conn *c)
 static void conn_try_resume(rs_conn *c)
 {
     const rs_server *s = c->s;
-    if (c->state != CONN_WAITING || c->sink.inflight >= s->cfg.max_inflight ||
+    if (c->state != CONN_WAITING || c->sink.inflight >= s->proc.cfg.max_inflight ||
         conn_output_len(c) > conn_output_pause(s))
         return;
     conn_set_state(c, CONN_READING);
@@ -207,9 +207,10 @@ static void conn_check_drained(rs_conn *c)
 static void conn_protocol_error(rs_conn *c, const char *reason, uint32_t len)
 {
     rs_server *s = c->s;
-    s->metrics.conns_protocol_errors++;
-    RS_LOG(&s->log, RS_LOG_WARN, "protocol_error", "conn=%llu peer=%s reason=%s frame_len=%u",
-           (unsigned long long)c->id, c->peer, reason, len);
+    s->proc.metrics.conns_protocol_errors++;
+    RS_LOG(&s->proc.log, RS_LOG_WARN, "protocol_error",
+           "conn=%llu peer=%s reason=%s frame_len=%u", (unsigned long long)c->id, c->peer,
+           reason, len);
     conn_set_state(c, CONN_CLOSING);
     if (conn_output_len(c) == 0)
         conn_close(c, reason);
@@ -270,7 +271,7 @@ static conn_next conn_next_frame(rs_conn *c, conn_window *w, const uint8_t **fra
             return CONN_NEXT_NONE;
         evbuffer_copyout(c->in, hdr, sizeof(hdr));
     }
-    frame_result fr = frame_parse_header(h, s->cfg.max_frame, len);
+    frame_result fr = frame_parse_header(h, s->proc.cfg.max_frame, len);
     if (fr != FRAME_OK) {
         uint32_t raw = ((uint32_t)h[0] << 24) | ((uint32_t)h[1] << 16) | ((uint32_t)h[2] << 8) |
                        (uint32_t)h[3];
@@ -286,7 +287,7 @@ static conn_next conn_next_frame(rs_conn *c, conn_window *w, const uint8_t **fra
     if (evbuffer_get_length(c->in) < need)
         return CONN_NEXT_NONE; /* the rest arrives later, or never after EOF */
     if (evbuffer_pullup(c->in, (ev_ssize_t)need) == NULL) {
-        RS_LOG(&s->log, RS_LOG_ERROR, "conn_pullup_failed", "conn=%llu frame_len=%u",
+        RS_LOG(&s->proc.log, RS_LOG_ERROR, "conn_pullup_failed", "conn=%llu frame_len=%u",
                (unsigned long long)c->id, *len);
         conn_close(c, "out_of_memory");
         return CONN_NEXT_ERROR;
@@ -306,8 +307,8 @@ static dispatch_gate conn_auth(rs_conn *c, const Readstates__V1__Request *req, u
     if (g == DISPATCH_GATE_PASS || g == DISPATCH_GATE_OK) {
         c->authenticated = true;
     } else if (g == DISPATCH_GATE_CLOSE) {
-        s->metrics.auth_closed++;
-        RS_LOG(&s->log, RS_LOG_WARN, "auth_closed", "conn=%llu peer=%s failures=%u",
+        s->proc.metrics.auth_closed++;
+        RS_LOG(&s->proc.log, RS_LOG_WARN, "auth_closed", "conn=%llu peer=%s failures=%u",
                (unsigned long long)c->id, c->peer, c->auth_failures);
         conn_set_state(c, CONN_CLOSING);
         if (conn_output_len(c) == 0)
@@ -320,12 +321,12 @@ static dispatch_gate conn_auth(rs_conn *c, const Readstates__V1__Request *req, u
 static void conn_drive(rs_conn *c)
 {
     rs_server *s = c->s;
-    uint32_t budget = s->cfg.reqs_per_event;
+    uint32_t budget = s->proc.cfg.reqs_per_event;
     uint64_t now = rs_now_ns(); /* latency counts time queued behind this batch */
     conn_window w = {NULL, 0, 0};
     conn_window_reset(c, &w);
     while (c->state == CONN_READING) {
-        if (c->sink.inflight >= s->cfg.max_inflight ||
+        if (c->sink.inflight >= s->proc.cfg.max_inflight ||
             conn_output_len(c) > conn_output_pause(s)) {
             conn_set_state(c, CONN_WAITING);
             break;
@@ -351,7 +352,7 @@ static void conn_drive(rs_conn *c)
         Readstates__V1__Request *req =
             req_decode_ack(payload, len, &fast_req, &fast_ack)
                 ? &fast_req
-                : frame_decode_request(payload, len, rs_arena_pb(&s->arena));
+                : frame_decode_request(payload, len, rs_arena_pb(&s->loop.arena));
         if (req == NULL) {
             dispatch_arena_leave(s);
             conn_protocol_error(c, "bad_protobuf", len);
@@ -451,9 +452,9 @@ static int conn_read_tls(rs_conn *c)
         return -1;
     }
     char buf[160];
-    RS_LOG(&c->s->log, RS_LOG_DEBUG, "tls_error", "conn=%llu peer=%s error=\"%s\"",
+    RS_LOG(&c->s->proc.log, RS_LOG_DEBUG, "tls_error", "conn=%llu peer=%s error=\"%s\"",
            (unsigned long long)c->id, c->peer, tls_error_string(buf, sizeof(buf)));
-    c->s->metrics.tls_errors++;
+    c->s->proc.metrics.tls_errors++;
     conn_close(c, "tls_error");
     return -1;
 }
@@ -503,7 +504,7 @@ static void conn_idle(rs_conn *c)
 {
     if (c->sink.watches != NULL || c->sink.inflight > 0)
         return;
-    c->s->metrics.conns_idle_closed++;
+    c->s->proc.metrics.conns_idle_closed++;
     conn_close(c, "idle");
 }
 
@@ -561,16 +562,16 @@ static void conn_queue_flush(rs_conn *c)
         return;
     rs_server *s = c->s;
     c->flush_queued = true;
-    c->flush_next = s->flushing;
-    s->flushing = c;
-    event_active(s->flush_ev, EV_TIMEOUT, 0);
+    c->flush_next = s->loop.flushing;
+    s->loop.flushing = c;
+    event_active(s->loop.flush_ev, EV_TIMEOUT, 0);
 }
 
 void conn_flush_pending(rs_server *s)
 {
-    while (s->flushing != NULL) {
-        rs_conn *c = s->flushing;
-        s->flushing = c->flush_next;
+    while (s->loop.flushing != NULL) {
+        rs_conn *c = s->loop.flushing;
+        s->loop.flushing = c->flush_next;
         c->flush_next = NULL;
         c->flush_queued = false;
         conn_write(c);
@@ -591,7 +592,7 @@ static void conn_reply(rs_sink *sink, const Readstates__V1__Response *resp)
     struct evbuffer_iovec v;
     if (n > UINT32_MAX - FRAME_HEADER_LEN ||
         evbuffer_reserve_space(out, (ev_ssize_t)(FRAME_HEADER_LEN + n), &v, 1) != 1) {
-        RS_LOG(&s->log, RS_LOG_ERROR, "reply_failed", "conn=%llu bytes=%zu",
+        RS_LOG(&s->proc.log, RS_LOG_ERROR, "reply_failed", "conn=%llu bytes=%zu",
                (unsigned long long)c->id, n);
         conn_close(c, "reply_failed");
         return;
@@ -608,11 +609,11 @@ static void conn_reply(rs_sink *sink, const Readstates__V1__Response *resp)
     /* Over the limit with a backlog: a slow consumer. (One answer larger
      * than the limit on an empty buffer is let through.) */
     size_t queued = evbuffer_get_length(out);
-    if (queued > s->cfg.max_output && queued > v.iov_len) {
-        s->metrics.conns_slow_closed++;
-        RS_LOG(&s->log, RS_LOG_WARN, "slow_consumer",
+    if (queued > s->proc.cfg.max_output && queued > v.iov_len) {
+        s->proc.metrics.conns_slow_closed++;
+        RS_LOG(&s->proc.log, RS_LOG_WARN, "slow_consumer",
                "conn=%llu peer=%s output_bytes=%zu max=%zu", (unsigned long long)c->id, c->peer,
-               queued, s->cfg.max_output);
+               queued, s->proc.cfg.max_output);
         /* Abortive close (RST): drop what the kernel still holds for a
          * reader this far behind instead of trickling it out. */
         struct linger lg = {1, 0};
@@ -656,11 +657,12 @@ static void conn_format_peer(const struct sockaddr *addr, char *buf, size_t len)
 void conn_accept(rs_server *s, evutil_socket_t fd, const struct sockaddr *addr, int addrlen)
 {
     (void)addrlen;
-    if (s->shutting_down || s->nconns >= s->cfg.max_connections) {
-        uint64_t n = ++s->metrics.conns_rejected;
+    if (s->proc.shutting_down || s->loop.nconns >= s->proc.cfg.max_connections) {
+        uint64_t n = ++s->proc.metrics.conns_rejected;
         if ((n & (n - 1)) == 0) /* 1, 2, 4, 8...: a flood does not flood the log */
-            RS_LOG(&s->log, RS_LOG_WARN, "conn_rejected", "open=%u max=%u rejected_total=%llu",
-                   s->nconns, s->cfg.max_connections, (unsigned long long)n);
+            RS_LOG(&s->proc.log, RS_LOG_WARN, "conn_rejected",
+                   "open=%u max=%u rejected_total=%llu", s->loop.nconns,
+                   s->proc.cfg.max_connections, (unsigned long long)n);
         evutil_closesocket(fd);
         return;
     }
@@ -670,44 +672,44 @@ void conn_accept(rs_server *s, evutil_socket_t fd, const struct sockaddr *addr, 
     }
     evutil_make_socket_nonblocking(fd);
     rs_conn *c = rs_xcalloc(1, sizeof(*c), "conn");
-    if (s->tls != NULL)
-        c->ssl = rs_xcheck(tls_conn_new(s->tls, fd), "tls");
+    if (s->proc.tls != NULL)
+        c->ssl = rs_xcheck(tls_conn_new(s->proc.tls, fd), "tls");
     c->sink.ops = &conn_sink_ops;
     c->sink.refs = 1; /* the connection's own, dropped by the reaper */
     c->s = s;
     c->fd = fd;
-    c->id = ++s->next_conn_id;
+    c->id = ++s->loop.next_conn_id;
     c->state = CONN_READING;
     c->in = evbuffer_new();
     c->out = evbuffer_new();
-    c->read_ev = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
-    c->write_ev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
-    c->resume_ev = evtimer_new(s->base, conn_resume_cb, c);
+    c->read_ev = event_new(s->loop.base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
+    c->write_ev = event_new(s->loop.base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
+    c->resume_ev = evtimer_new(s->loop.base, conn_resume_cb, c);
     if (c->in == NULL || c->out == NULL || c->read_ev == NULL || c->write_ev == NULL ||
         c->resume_ev == NULL)
         rs_oom("conn events");
     conn_format_peer(addr, c->peer, sizeof(c->peer));
-    if (s->cfg.idle_timeout_s > 0) {
+    if (s->proc.cfg.idle_timeout_s > 0) {
         /* A common timeout: re-armed on every read in O(1). */
-        struct timeval idle = {(time_t)s->cfg.idle_timeout_s, 0};
-        c->idle_tv = event_base_init_common_timeout(s->base, &idle);
+        struct timeval idle = {(time_t)s->proc.cfg.idle_timeout_s, 0};
+        c->idle_tv = event_base_init_common_timeout(s->loop.base, &idle);
         if (c->idle_tv == NULL) {
             c->idle_buf = idle;
             c->idle_tv = &c->idle_buf;
         }
     }
-    RS_DLIST_PUSH(s->conns, c, prev, next);
-    s->nconns++;
-    s->metrics.conns_open++;
-    s->metrics.conns_accepted++;
+    RS_DLIST_PUSH(s->loop.conns, c, prev, next);
+    s->loop.nconns++;
+    s->proc.metrics.conns_open++;
+    s->proc.metrics.conns_accepted++;
     conn_update_read(c);
-    RS_LOG(&s->log, RS_LOG_DEBUG, "conn_open", "conn=%llu peer=%s", (unsigned long long)c->id,
-           c->peer);
+    RS_LOG(&s->proc.log, RS_LOG_DEBUG, "conn_open", "conn=%llu peer=%s",
+           (unsigned long long)c->id, c->peer);
 }
 
 void conn_drain_all(rs_server *s)
 {
-    rs_conn *c = s->conns;
+    rs_conn *c = s->loop.conns;
     while (c != NULL) {
         rs_conn *next = c->next;
         if (c->state == CONN_READING || c->state == CONN_WAITING) {
@@ -721,7 +723,7 @@ void conn_drain_all(rs_server *s)
 uint32_t conn_close_waiting(rs_server *s)
 {
     uint32_t n = 0;
-    rs_conn *c = s->conns;
+    rs_conn *c = s->loop.conns;
     while (c != NULL) {
         rs_conn *next = c->next;
         if (c->sink.inflight > 0) {
@@ -736,11 +738,11 @@ uint32_t conn_close_waiting(rs_server *s)
 void conn_reap(rs_server *s)
 {
     /* Write (or skip, when closed) the queued connections first: nothing
-     * freed here may stay on s->flushing. */
+     * freed here may stay on s->loop.flushing. */
     conn_flush_pending(s);
-    while (s->closing != NULL) {
-        rs_conn *c = s->closing;
-        s->closing = c->reap_next;
+    while (s->loop.closing != NULL) {
+        rs_conn *c = s->loop.closing;
+        s->loop.closing = c->reap_next;
         watch_remove_sink(s, &c->sink);
         event_free(c->read_ev);
         event_free(c->write_ev);
@@ -755,12 +757,12 @@ void conn_reap(rs_server *s)
         c->fd = -1;
         rs_sink_unref(&c->sink); /* frees c unless a pending call holds it */
     }
-    s->output_done(s);
+    s->loop.output_done(s);
 }
 
 void conn_close_all(rs_server *s)
 {
-    while (s->conns != NULL)
-        conn_close(s->conns, "server_stop");
+    while (s->loop.conns != NULL)
+        conn_close(s->loop.conns, "server_stop");
     conn_reap(s);
 }

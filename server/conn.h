@@ -36,15 +36,15 @@ struct rs_conn {
     struct event *write_ev;  /* persistent EV_WRITE, pending only while blocked */
     struct event *resume_ev; /* 0-timeout: serve buffered requests next turn */
     conn_state state;
-    rs_conn *prev, *next; /* s->conns while open */
-    rs_conn *reap_next;   /* s->closing while closed */
-    rs_conn *flush_next;  /* s->flushing while queued for a flush */
+    rs_conn *prev, *next; /* s->loop.conns while open */
+    rs_conn *reap_next;   /* s->loop.closing while closed */
+    rs_conn *flush_next;  /* s->loop.flushing while queued for a flush */
     uint64_t id;
     bool eof;           /* the peer finished sending: serve what is buffered, then close */
     bool reading;       /* read_ev is pending */
     bool writing;       /* write_ev is pending (the socket would block) */
     bool serving;       /* inside conn_serve: the output is written at its end */
-    bool flush_queued;  /* on s->flushing */
+    bool flush_queued;  /* on s->loop.flushing */
     struct ssl_st *ssl; /* TLS (--tls-cert), else NULL */
     bool tls_read_wants_write;     /* a TLS read waits for write_ev */
     bool tls_write_wants_read;     /* a TLS write waits for read_ev */

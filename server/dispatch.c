@@ -86,7 +86,7 @@ char *dispatch_sprintf(rs_server *s, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         n = 0;
-    char *buf = rs_arena_alloc(&s->arena, (size_t)n + 1);
+    char *buf = rs_arena_alloc(&s->loop.arena, (size_t)n + 1);
     va_start(ap, fmt);
     vsnprintf(buf, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -106,11 +106,11 @@ void dispatch_pb_state(Readstates__V1__ReadState *pb, const rs_state *st)
 static void dispatch_log(rs_server *s, rs_method m, uint64_t req_id, rs_status st,
                          uint64_t lat_ns, const char *message)
 {
-    const rs_config *cfg = &s->cfg;
+    const rs_config *cfg = &s->proc.cfg;
     bool slow = cfg->slow_request_ms > 0 && lat_ns >= (uint64_t)cfg->slow_request_ms * 1000000u;
     if (!slow && !cfg->log_requests)
         return;
-    RS_LOG(&s->log, slow ? RS_LOG_WARN : RS_LOG_INFO, slow ? "slow_request" : "request",
+    RS_LOG(&s->proc.log, slow ? RS_LOG_WARN : RS_LOG_INFO, slow ? "slow_request" : "request",
            "method=%s id=%llu status=%s latency_us=%llu%s%s%s", rs_method_name(m),
            (unsigned long long)req_id, rs_status_name(st), (unsigned long long)(lat_ns / 1000),
            message != NULL ? " message=\"" : "", message != NULL ? message : "",
@@ -128,14 +128,14 @@ void dispatch_reply(rs_server *s, rs_sink *sink, rs_method m, uint64_t req_id,
     resp->id = req_id;
     resp->status = &status;
     sink->inflight--;
-    s->inflight--;
+    s->loop.inflight--;
     uint64_t now = rs_now_ns();
     uint64_t lat = now > start_ns ? now - start_ns : 0;
-    metrics_record(&s->metrics, m, st, lat);
+    metrics_record(&s->proc.metrics, m, st, lat);
     dispatch_log(s, m, req_id, st, lat, message);
     sink->ops->reply(sink, resp);
-    if (s->shutting_down && s->inflight == 0 && s->drain_ev != NULL)
-        event_active(s->drain_ev, EV_TIMEOUT, 0);
+    if (s->proc.shutting_down && s->loop.inflight == 0 && s->loop.drain_ev != NULL)
+        event_active(s->loop.drain_ev, EV_TIMEOUT, 0);
 }
 
 void dispatch_errorf(rs_server *s, rs_sink *sink, rs_method m, uint64_t req_id,
@@ -163,8 +163,9 @@ static const char *check_ids(rs_server *s, const char *field, const uint64_t *id
 {
     if (n < min)
         return dispatch_sprintf(s, "%s must not be empty", field);
-    if (n > s->cfg.max_list)
-        return dispatch_sprintf(s, "%s has %zu entries (max %u)", field, n, s->cfg.max_list);
+    if (n > s->proc.cfg.max_list)
+        return dispatch_sprintf(s, "%s has %zu entries (max %u)", field, n,
+                                s->proc.cfg.max_list);
     for (size_t i = 0; i < n; i++)
         if (ids[i] == 0)
             return dispatch_sprintf(s, "%s[%zu] must be non-zero", field, i);
@@ -199,9 +200,9 @@ static const char *validate_bulk_ack(rs_server *s, const Readstates__V1__Request
     const Readstates__V1__BulkAckRequest *b = req->bulk_ack;
     if (b->user_id == 0)
         return "bulk_ack.user_id must be non-zero";
-    if (b->n_entries > s->cfg.max_list)
+    if (b->n_entries > s->proc.cfg.max_list)
         return dispatch_sprintf(s, "bulk_ack.entries has %zu entries (max %u)", b->n_entries,
-                                s->cfg.max_list);
+                                s->proc.cfg.max_list);
     for (size_t i = 0; i < b->n_entries; i++)
         if (b->entries[i]->channel_id == 0)
             return dispatch_sprintf(s, "bulk_ack.entries[%zu].channel_id must be non-zero", i);
@@ -249,8 +250,8 @@ static const char *validate_no_call(rs_server *s, const Readstates__V1__Request 
 
 static op *op_get(rs_server *s)
 {
-    op *o = s->dispatch->spare;
-    s->dispatch->spare = NULL;
+    op *o = s->loop.dispatch->spare;
+    s->loop.dispatch->spare = NULL;
     if (o == NULL)
         o = rs_xmalloc(sizeof(*o), "dispatch");
     memset(o, 0, sizeof(*o));
@@ -261,7 +262,7 @@ static op *op_get(rs_server *s)
 static void op_finish(op *o)
 {
     rs_server *s = o->s;
-    struct rs_dispatch *d = s->dispatch;
+    struct rs_dispatch *d = s->loop.dispatch;
     if (o->detached) {
         if (o->prev != NULL)
             o->prev->next = o->next;
@@ -303,7 +304,7 @@ static void op_detach(op *o)
     }
     o->detached = true;
     rs_sink_ref(o->sink);
-    struct rs_dispatch *d = o->s->dispatch;
+    struct rs_dispatch *d = o->s->loop.dispatch;
     o->prev = NULL;
     o->next = d->pending;
     if (d->pending != NULL)
@@ -332,7 +333,7 @@ static const char *op_status_text(rs_status st)
  * invalid: the key and the field), else fallback. */
 static const char *op_problem_text(op *o, const char *fallback)
 {
-    const char *p = engine_user_problem(o->s->engine, o->user_id);
+    const char *p = engine_user_problem(o->s->loop.engine, o->user_id);
     return p != NULL ? dispatch_sprintf(o->s, "%s", p) : fallback;
 }
 
@@ -350,9 +351,10 @@ static void reply_get(op *o)
     rs_server *s = o->s;
     const rs_user *u = o->u;
     size_t cap = o->nids > 0 ? o->nids : u->nstates;
-    Readstates__V1__ReadState *pbs = rs_arena_alloc(&s->arena, (cap ? cap : 1) * sizeof(*pbs));
+    Readstates__V1__ReadState *pbs =
+        rs_arena_alloc(&s->loop.arena, (cap ? cap : 1) * sizeof(*pbs));
     Readstates__V1__ReadState **ptrs =
-        rs_arena_alloc(&s->arena, (cap ? cap : 1) * sizeof(*ptrs));
+        rs_arena_alloc(&s->loop.arena, (cap ? cap : 1) * sizeof(*ptrs));
     size_t n = 0;
     if (o->nids == 0) {
         for (uint32_t i = 0; i < u->nslots && n < cap; i++) {
@@ -364,7 +366,7 @@ static void reply_get(op *o)
         }
     } else {
         /* Sorted and unique by channel_id, like the user's own array. */
-        uint64_t *ids = rs_arena_alloc(&s->arena, o->nids * sizeof(uint64_t));
+        uint64_t *ids = rs_arena_alloc(&s->loop.arena, o->nids * sizeof(uint64_t));
         memcpy(ids, o->ids, o->nids * sizeof(uint64_t));
         qsort(ids, o->nids, sizeof(uint64_t), cmp_u64);
         for (size_t i = 0; i < o->nids; i++) {
@@ -421,8 +423,9 @@ static void reply_bulk_ack(op *o)
 {
     rs_server *s = o->s;
     size_t n = o->nentries;
-    Readstates__V1__ReadState *pbs = rs_arena_alloc(&s->arena, (n ? n : 1) * sizeof(*pbs));
-    Readstates__V1__ReadState **ptrs = rs_arena_alloc(&s->arena, (n ? n : 1) * sizeof(*ptrs));
+    Readstates__V1__ReadState *pbs = rs_arena_alloc(&s->loop.arena, (n ? n : 1) * sizeof(*pbs));
+    Readstates__V1__ReadState **ptrs =
+        rs_arena_alloc(&s->loop.arena, (n ? n : 1) * sizeof(*ptrs));
     for (size_t i = 0; i < n; i++) {
         dispatch_pb_state(&pbs[i], &o->states[i]);
         ptrs[i] = &pbs[i];
@@ -477,7 +480,7 @@ static bool ack_is_noop(const rs_user *u, uint64_t channel_id, uint64_t message_
 static rs_status apply_ack(op *o, rs_user *u, rs_status allowed)
 {
     if (allowed == RS_OK)
-        return engine_ack(o->s->engine, u, o->channel_id, o->message_id, o->mention_count,
+        return engine_ack(o->s->loop.engine, u, o->channel_id, o->message_id, o->mention_count,
                           &o->state, &o->applied);
     if (ack_is_noop(u, o->channel_id, o->message_id, &o->state))
         return RS_OK;
@@ -487,7 +490,7 @@ static rs_status apply_ack(op *o, rs_user *u, rs_status allowed)
 static rs_status apply_set(op *o, rs_user *u, rs_status allowed)
 {
     if (allowed == RS_OK)
-        return engine_set(o->s->engine, u, o->channel_id, o->message_id, o->mention_count,
+        return engine_set(o->s->loop.engine, u, o->channel_id, o->message_id, o->mention_count,
                           &o->state, &o->applied);
     const rs_state *cur = engine_state(u, o->channel_id);
     if (cur != NULL && cur->last_message_id == o->message_id &&
@@ -502,9 +505,10 @@ static rs_status apply_bulk_ack(op *o, rs_user *u, rs_status allowed)
 {
     rs_status st = allowed;
     o->states =
-        rs_arena_alloc(&o->s->arena, (o->nentries ? o->nentries : 1) * sizeof(rs_state));
+        rs_arena_alloc(&o->s->loop.arena, (o->nentries ? o->nentries : 1) * sizeof(rs_state));
     if (allowed == RS_OK) {
-        st = engine_bulk_ack(o->s->engine, u, o->entries, o->nentries, o->states, &o->napplied);
+        st = engine_bulk_ack(o->s->loop.engine, u, o->entries, o->nentries, o->states,
+                             &o->napplied);
     } else {
         size_t i = 0;
         while (i < o->nentries && ack_is_noop(u, o->entries[i].channel_id,
@@ -523,7 +527,7 @@ static rs_status apply_delete(op *o, rs_user *u, rs_status allowed)
     if (allowed == RS_OK && engine_version_full(u, 1))
         st = RS_ERR_EXHAUSTED; /* refused below unless nothing would go */
     if (st == RS_OK) {
-        o->napplied = engine_delete(o->s->engine, u, o->ids, o->nids, o->all);
+        o->napplied = engine_delete(o->s->loop.engine, u, o->ids, o->nids, o->all);
     } else {
         bool any = o->all ? u->nstates > 0 : false;
         for (size_t i = 0; !any && i < o->nids; i++)
@@ -539,7 +543,7 @@ static rs_status apply_delete(op *o, rs_user *u, rs_status allowed)
  * the refusal, with its reason in o->why. */
 static rs_status op_apply(op *o, rs_user *u)
 {
-    rs_engine *e = o->s->engine;
+    rs_engine *e = o->s->loop.engine;
     rs_status allowed = engine_write_allowed(e, u);
     rs_status st = o->def->apply(o, u, allowed);
     o->version = u->version;
@@ -568,20 +572,20 @@ static void op_run(op *o, rs_user *u)
     o->u = u;
     if (o->def->apply == NULL) { /* a read */
         o->def->reply(o);
-        engine_release(s->engine, u);
+        engine_release(s->loop.engine, u);
         op_finish(o);
         return;
     }
     rs_status st = op_apply(o, u);
     if (st != RS_OK) {
         op_reply_error(o, st, o->why != NULL ? o->why : op_status_text(st));
-        engine_release(s->engine, u);
+        engine_release(s->loop.engine, u);
         op_finish(o);
         return;
     }
     if (o->applied) {
         o->w.fn = op_committed;
-        st = engine_commit(s->engine, u, &o->w);
+        st = engine_commit(s->loop.engine, u, &o->w);
         if (st == RS_PENDING) {
             op_detach(o); /* write-through: answer once the store has it */
             return;
@@ -591,7 +595,7 @@ static void op_run(op *o, rs_user *u)
         o->def->reply(o);
     else
         op_reply_error(o, st, op_status_text(st));
-    engine_release(s->engine, u);
+    engine_release(s->loop.engine, u);
     op_finish(o);
 }
 
@@ -610,7 +614,7 @@ static void op_committed(rs_waiter *w, rs_user *u, rs_status st)
                                         op_problem_text(o, "its stored data is invalid")));
     else
         op_reply_error(o, st, "the change is in memory but the store did not acknowledge it");
-    engine_release(s->engine, o->u);
+    engine_release(s->loop.engine, o->u);
     op_finish(o);
     dispatch_arena_leave(s);
 }
@@ -654,8 +658,8 @@ static void fill_set(op *o, const Readstates__V1__Request *req)
 static void fill_bulk_ack(op *o, const Readstates__V1__Request *req)
 {
     const Readstates__V1__BulkAckRequest *b = req->bulk_ack;
-    rs_ack_entry *ents =
-        rs_arena_alloc(&o->s->arena, (b->n_entries ? b->n_entries : 1) * sizeof(rs_ack_entry));
+    rs_ack_entry *ents = rs_arena_alloc(&o->s->loop.arena, (b->n_entries ? b->n_entries : 1) *
+                                                               sizeof(rs_ack_entry));
     for (size_t i = 0; i < b->n_entries; i++) {
         ents[i].channel_id = b->entries[i]->channel_id;
         ents[i].message_id = b->entries[i]->message_id;
@@ -696,7 +700,7 @@ static void op_start(rs_server *s, rs_sink *sink, const Readstates__V1__Request 
     o->w.arg = o;
     o->w.user_id = o->user_id;
     rs_user *u = NULL;
-    rs_status st = engine_acquire(s->engine, o->user_id, &o->w, &u);
+    rs_status st = engine_acquire(s->loop.engine, o->user_id, &o->w, &u);
     if (st == RS_OK) {
         op_run(o, u);
     } else if (st == RS_PENDING) {
@@ -734,10 +738,10 @@ static void dispatch_watch(rs_server *s, rs_sink *sink, const Readstates__V1__Re
         return;
     }
     const Readstates__V1__WatchRequest *w = req->watch;
-    if ((uint64_t)sink->nwatches + w->n_user_ids > s->cfg.max_watches) {
+    if ((uint64_t)sink->nwatches + w->n_user_ids > s->proc.cfg.max_watches) {
         dispatch_errorf(s, sink, RS_METHOD_WATCH, req->id, start_ns, RS_ERR_EXHAUSTED,
                         "the connection watches %u users; %zu more would pass the limit of %u",
-                        sink->nwatches, w->n_user_ids, s->cfg.max_watches);
+                        sink->nwatches, w->n_user_ids, s->proc.cfg.max_watches);
         return;
     }
     for (size_t i = 0; i < w->n_user_ids; i++)
@@ -751,7 +755,7 @@ static void dispatch_watch(rs_server *s, rs_sink *sink, const Readstates__V1__Re
 static bool dispatch_auth_token_ok(rs_server *s, const Readstates__V1__Request *req)
 {
     const char *t = req->auth->token;
-    return t != NULL && auth_check(s->auth, t, strlen(t));
+    return t != NULL && auth_check(s->proc.auth, t, strlen(t));
 }
 
 static void dispatch_auth_ok(rs_server *s, rs_sink *sink, const Readstates__V1__Request *req,
@@ -772,8 +776,8 @@ static void dispatch_auth_ok(rs_server *s, rs_sink *sink, const Readstates__V1__
 static void dispatch_auth(rs_server *s, rs_sink *sink, const Readstates__V1__Request *req,
                           uint64_t start_ns)
 {
-    if (auth_enabled(s->auth) && !dispatch_auth_token_ok(s, req)) {
-        s->metrics.auth_failures_tcp++;
+    if (auth_enabled(s->proc.auth) && !dispatch_auth_token_ok(s, req)) {
+        s->proc.metrics.auth_failures_tcp++;
         dispatch_errorf(s, sink, RS_METHOD_AUTH, req->id, start_ns, RS_ERR_UNAUTHENTICATED,
                         DISPATCH_AUTH_WRONG);
         return;
@@ -785,18 +789,18 @@ dispatch_gate dispatch_auth_gate(rs_server *s, rs_sink *sink,
                                  const Readstates__V1__Request *req, uint64_t start_ns,
                                  uint32_t *failures)
 {
-    if (!auth_enabled(s->auth))
+    if (!auth_enabled(s->proc.auth))
         return DISPATCH_GATE_PASS;
     dispatch_arena_enter(s);
     sink->inflight++;
-    s->inflight++;
+    s->loop.inflight++;
     rs_method m = dispatch_method(req);
     dispatch_gate g;
     if (m == RS_METHOD_AUTH && dispatch_auth_token_ok(s, req)) {
         dispatch_auth_ok(s, sink, req, start_ns);
         g = DISPATCH_GATE_OK;
     } else {
-        s->metrics.auth_failures_tcp++;
+        s->proc.metrics.auth_failures_tcp++;
         ++*failures;
         g = *failures >= RS_AUTH_MAX_FAILURES ? DISPATCH_GATE_CLOSE : DISPATCH_GATE_REFUSED;
         if (m == RS_METHOD_AUTH)
@@ -819,7 +823,7 @@ void dispatch_request(rs_server *s, rs_sink *sink, const Readstates__V1__Request
 {
     dispatch_arena_enter(s);
     sink->inflight++;
-    s->inflight++;
+    s->loop.inflight++;
     const rs_method_def *def = &rs_methods[dispatch_method(req)];
     const char *bad = def->validate != NULL ? def->validate(s, req) : NULL;
     if (bad != NULL)
@@ -855,24 +859,24 @@ const rs_method_def rs_methods[RS_METHOD_MAX] = {
 
 void dispatch_arena_enter(rs_server *s)
 {
-    s->arena_depth++;
+    s->loop.arena_depth++;
 }
 
 void dispatch_arena_leave(rs_server *s)
 {
-    if (s->arena_depth > 0 && --s->arena_depth == 0)
-        rs_arena_reset(&s->arena);
+    if (s->loop.arena_depth > 0 && --s->loop.arena_depth == 0)
+        rs_arena_reset(&s->loop.arena);
 }
 
 void dispatch_init(rs_server *s)
 {
-    rs_arena_init(&s->arena, DISPATCH_ARENA_CHUNK);
-    s->dispatch = rs_xcalloc(1, sizeof(*s->dispatch), "dispatch");
+    rs_arena_init(&s->loop.arena, DISPATCH_ARENA_CHUNK);
+    s->loop.dispatch = rs_xcalloc(1, sizeof(*s->loop.dispatch), "dispatch");
 }
 
 void dispatch_destroy(rs_server *s)
 {
-    struct rs_dispatch *d = s->dispatch;
+    struct rs_dispatch *d = s->loop.dispatch;
     if (d == NULL)
         return;
     /* Calls still waiting when the engine is gone are dropped unanswered. */
@@ -887,7 +891,7 @@ void dispatch_destroy(rs_server *s)
     free(d->spare);
     dispatch_mentions_destroy(s);
     free(d);
-    s->dispatch = NULL;
-    if (s->arena.first != NULL)
-        rs_arena_destroy(&s->arena);
+    s->loop.dispatch = NULL;
+    if (s->loop.arena.first != NULL)
+        rs_arena_destroy(&s->loop.arena);
 }

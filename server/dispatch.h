@@ -69,7 +69,7 @@ static inline void rs_sink_unref(rs_sink *s)
 void dispatch_request(rs_server *s, rs_sink *sink, const Readstates__V1__Request *req,
                       uint64_t start_ns);
 
-/* Per-request memory (s->arena, set up by dispatch_init): enter before
+/* Per-request memory (s->loop.arena, set up by dispatch_init): enter before
  * decoding a request into it, leave after the response is out. Nested
  * enters share the arena; it is reset when the outermost leave runs. */
 void dispatch_arena_enter(rs_server *s);

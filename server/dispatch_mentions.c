@@ -64,7 +64,7 @@ struct am_op {
 /* An op with room for n users: the spare when it is big enough. */
 static am_op *am_get(rs_server *s, uint32_t n)
 {
-    struct rs_dispatch *d = s->dispatch;
+    struct rs_dispatch *d = s->loop.dispatch;
     am_op *o = d->am_spare;
     d->am_spare = NULL;
     if (o != NULL && o->cap < n) {
@@ -96,7 +96,7 @@ static am_op *am_get(rs_server *s, uint32_t n)
 
 static void am_finish(am_op *o)
 {
-    struct rs_dispatch *d = o->s->dispatch;
+    struct rs_dispatch *d = o->s->loop.dispatch;
     if (o->detached) {
         if (o->prev != NULL)
             o->prev->next = o->next;
@@ -132,7 +132,7 @@ static void am_find_duplicates(am_op *o)
         o->first[0] = 0;
         return;
     }
-    am_pair *pairs = rs_arena_alloc(&o->s->arena, o->n * sizeof(am_pair));
+    am_pair *pairs = rs_arena_alloc(&o->s->loop.arena, o->n * sizeof(am_pair));
     for (uint32_t i = 0; i < o->n; i++) {
         pairs[i].user_id = o->user_ids[i];
         pairs[i].idx = i;
@@ -150,7 +150,7 @@ static void am_find_duplicates(am_op *o)
 static void am_reply(am_op *o)
 {
     rs_server *s = o->s;
-    uint32_t *counts = rs_arena_alloc(&s->arena, o->n * sizeof(uint32_t));
+    uint32_t *counts = rs_arena_alloc(&s->loop.arena, o->n * sizeof(uint32_t));
     uint32_t nfailed = 0;
     rs_status worst = RS_OK;
     for (uint32_t i = 0; i < o->n; i++) {
@@ -171,7 +171,7 @@ static void am_reply(am_op *o)
     if (nfailed > 0) {
         /* Name the failed users (up to 32) so the caller can retry them. */
         size_t cap = 160 + 21 * 32;
-        char *buf = rs_arena_alloc(&s->arena, cap);
+        char *buf = rs_arena_alloc(&s->loop.arena, cap);
         int len = snprintf(buf, cap, "add_mentions failed (%s) for %u of %u users, user_ids",
                            rs_status_name(worst), nfailed, o->n);
         uint32_t listed = 0;
@@ -216,14 +216,14 @@ static void am_committed(rs_waiter *w, rs_user *u, rs_status st)
 {
     (void)u;
     am_sub *sub = w->arg;
-    engine_release(sub->op->s->engine, sub->u);
+    engine_release(sub->op->s->loop.engine, sub->u);
     am_sub_done(sub, st);
 }
 
 static void am_apply(am_sub *sub, rs_user *u)
 {
     am_op *o = sub->op;
-    rs_engine *e = o->s->engine;
+    rs_engine *e = o->s->loop.engine;
     sub->u = u;
     uint32_t cnt = 0;
     bool applied = false;
@@ -287,7 +287,7 @@ void dispatch_add_mentions(rs_server *s, rs_sink *sink, const Readstates__V1__Re
         sub->w.user_id = o->user_ids[i];
         o->remaining++;
         rs_user *u = NULL;
-        rs_status st = engine_acquire(s->engine, o->user_ids[i], &sub->w, &u);
+        rs_status st = engine_acquire(s->loop.engine, o->user_ids[i], &sub->w, &u);
         if (st == RS_OK)
             am_apply(sub, u);
         else if (st != RS_PENDING)
@@ -295,7 +295,7 @@ void dispatch_add_mentions(rs_server *s, rs_sink *sink, const Readstates__V1__Re
     }
     if (o->remaining > 1) {
         /* Some users wait on storage: the op outlives this call. */
-        struct rs_dispatch *d = s->dispatch;
+        struct rs_dispatch *d = s->loop.dispatch;
         o->detached = true;
         rs_sink_ref(sink);
         o->prev = NULL;
@@ -309,7 +309,7 @@ void dispatch_add_mentions(rs_server *s, rs_sink *sink, const Readstates__V1__Re
 
 void dispatch_mentions_destroy(rs_server *s)
 {
-    struct rs_dispatch *d = s->dispatch;
+    struct rs_dispatch *d = s->loop.dispatch;
     /* Calls still waiting when the engine is gone are dropped unanswered. */
     while (d->am_pending != NULL) {
         am_op *o = d->am_pending;

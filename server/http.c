@@ -62,7 +62,7 @@ static void http_reply_written(void *arg)
 {
     struct rs_http *h = arg;
     h->replies_writing--;
-    h->s->output_done(h->s); /* the last output a finishing shutdown waits for? */
+    h->s->loop.output_done(h->s); /* the last output a finishing shutdown waits for? */
 }
 
 void http_reply(struct rs_http *h, rs_http_req *req, int status, const char *reason,
@@ -88,10 +88,11 @@ void http_finish(struct rs_http *h, rs_http_req *req, const char *what, int http
     if (!log)
         return;
     uint64_t ns = rs_now_ns() - start_ns;
-    bool slow = s->cfg.slow_request_ms > 0 && ns >= (uint64_t)s->cfg.slow_request_ms * 1000000u;
-    if (!slow && !s->cfg.log_requests)
+    bool slow = s->proc.cfg.slow_request_ms > 0 &&
+                ns >= (uint64_t)s->proc.cfg.slow_request_ms * 1000000u;
+    if (!slow && !s->proc.cfg.log_requests)
         return;
-    RS_LOG(&s->log, slow ? RS_LOG_WARN : RS_LOG_INFO, slow ? "slow_request" : "request",
+    RS_LOG(&s->proc.log, slow ? RS_LOG_WARN : RS_LOG_INFO, slow ? "slow_request" : "request",
            "transport=http path=%s result=%s http_status=%d latency_us=%llu peer=%s",
            path != NULL ? path : "-", what, http_status, (unsigned long long)(ns / 1000),
            http_req_peer(req));
@@ -124,15 +125,15 @@ static void http_view(struct rs_http *h, rs_metrics_view *v, rs_proc_stats *proc
 {
     rs_server *s = h->s;
     memset(v, 0, sizeof(*v));
-    v->m = &s->metrics;
-    if (s->engine != NULL) {
-        v->cache = engine_cache_stats(s->engine);
-        v->cache_max_bytes = engine_cache_max_bytes(s->engine);
-        v->engine = engine_stats(s->engine);
-        v->ready = engine_ready(s->engine);
+    v->m = &s->proc.metrics;
+    if (s->loop.engine != NULL) {
+        v->cache = engine_cache_stats(s->loop.engine);
+        v->cache_max_bytes = engine_cache_max_bytes(s->loop.engine);
+        v->engine = engine_stats(s->loop.engine);
+        v->ready = engine_ready(s->loop.engine);
     }
-    v->shutting_down = s->shutting_down;
-    v->inflight = s->inflight;
+    v->shutting_down = s->proc.shutting_down;
+    v->inflight = s->loop.inflight;
     v->now_unix_ms = rs_wall_ms();
     if (proc != NULL && metrics_proc_read(proc) == 0)
         v->proc = proc;
@@ -150,7 +151,7 @@ static void http_view(struct rs_http *h, rs_metrics_view *v, rs_proc_stats *proc
     h->stats.accept_failures = cs->accept_failures;
     h->stats.tls_errors = cs->tls_errors;
     v->http = &h->stats;
-    v->tcp_accept_failures = s->accept_pause.failures;
+    v->tcp_accept_failures = s->loop.accept_pause.failures;
 }
 
 static void http_metrics(struct rs_http *h, rs_http_req *req, uint64_t start_ns)
@@ -211,10 +212,10 @@ static void http_dashboard(struct rs_http *h, rs_http_req *req, uint64_t start_n
 static void http_readyz(struct rs_http *h, rs_http_req *req, uint64_t start_ns)
 {
     rs_server *s = h->s;
-    if (s->shutting_down)
+    if (s->proc.shutting_down)
         http_send_string(h, req, 503, "Service Unavailable", "not ready: shutting down\n",
                          start_ns);
-    else if (s->engine == NULL || !engine_ready(s->engine))
+    else if (s->loop.engine == NULL || !engine_ready(s->loop.engine))
         http_send_string(h, req, 503, "Service Unavailable", "not ready: redis unreachable\n",
                          start_ns);
     else
@@ -242,14 +243,14 @@ static bool http_admin_refused(struct rs_http *h, rs_http_req *req, http_route_i
                                uint64_t start_ns)
 {
     rs_server *s = h->s;
-    if (!s->cfg.auth_admin || !auth_enabled(s->auth) ||
+    if (!s->proc.cfg.auth_admin || !auth_enabled(s->proc.auth) ||
         (r != HTTP_ROUTE_METRICS && r != HTTP_ROUTE_DASHBOARD &&
          r != HTTP_ROUTE_DASHBOARD_JSON))
         return false;
     const char *authz = http_req_header(req, "Authorization");
-    if (auth_check_bearer(s->auth, authz))
+    if (auth_check_bearer(s->proc.auth, authz))
         return false;
-    s->metrics.auth_failures_http++;
+    s->proc.metrics.auth_failures_http++;
     http_req_add_header(req, "WWW-Authenticate",
                         authz == NULL ? "Bearer realm=\"readstates\""
                                       : "Bearer realm=\"readstates\", error=\"invalid_token\"");
@@ -316,11 +317,11 @@ static void http_tick(rs_server *s, void *arg)
     struct rs_http *h = arg;
     const rs_cache_stats *cs = NULL;
     const rs_engine_stats *es = NULL;
-    if (s->engine != NULL) {
-        cs = engine_cache_stats(s->engine);
-        es = engine_stats(s->engine);
+    if (s->loop.engine != NULL) {
+        cs = engine_cache_stats(s->loop.engine);
+        es = engine_stats(s->loop.engine);
     }
-    metrics_tick(&s->metrics, &h->ticker, (uint64_t)time(NULL), cs, es);
+    metrics_tick(&s->proc.metrics, &h->ticker, (uint64_t)time(NULL), cs, es);
 }
 
 /* The port is off: only keep the per-second histograms from saturating. */
@@ -328,8 +329,8 @@ static void http_tick_off(rs_server *s, void *arg)
 {
     (void)arg;
     for (int i = 0; i < RS_METHOD_MAX; i++)
-        if (s->metrics.second[i] != NULL && s->metrics.second[i]->total > 0)
-            rs_hist_reset(s->metrics.second[i]);
+        if (s->proc.metrics.second[i] != NULL && s->proc.metrics.second[i]->total > 0)
+            rs_hist_reset(s->proc.metrics.second[i]);
 }
 
 /* ---- start / stop ------------------------------------------------------ */
@@ -339,29 +340,29 @@ static int http_listen(struct rs_http *h)
     rs_server *s = h->s;
     char host[RS_ADDR_MAX];
     int port = 0;
-    if (rs_parse_hostport(s->cfg.http, host, sizeof(host), &port) != 0) {
-        RS_LOG(&s->log, RS_LOG_ERROR, "http_bad_address", "addr=%s", s->cfg.http);
+    if (rs_parse_hostport(s->proc.cfg.http, host, sizeof(host), &port) != 0) {
+        RS_LOG(&s->proc.log, RS_LOG_ERROR, "http_bad_address", "addr=%s", s->proc.cfg.http);
         return -1;
     }
     h->port = http_conns_listen(h->conns, host, port);
     if (h->port < 0)
         return -1;
-    if (s->cfg.http_port_file[0] != '\0' &&
-        rs_write_port_file(s->cfg.http_port_file, h->port) != 0) {
-        RS_LOG(&s->log, RS_LOG_ERROR, "http_port_file_failed", "path=%s",
-               s->cfg.http_port_file);
+    if (s->proc.cfg.http_port_file[0] != '\0' &&
+        rs_write_port_file(s->proc.cfg.http_port_file, h->port) != 0) {
+        RS_LOG(&s->proc.log, RS_LOG_ERROR, "http_port_file_failed", "path=%s",
+               s->proc.cfg.http_port_file);
         return -1;
     }
-    RS_LOG(&s->log, RS_LOG_INFO, "http_listening", "addr=%s port=%d max_connections=%u", host,
-           h->port, s->cfg.http_max_connections);
+    RS_LOG(&s->proc.log, RS_LOG_INFO, "http_listening", "addr=%s port=%d max_connections=%u",
+           host, h->port, s->proc.cfg.http_max_connections);
     return 0;
 }
 
 struct rs_http *http_start(rs_server *s)
 {
-    if (strcmp(s->cfg.http, "off") == 0 || s->cfg.http[0] == '\0') {
-        s->on_tick = http_tick_off;
-        s->on_tick_arg = NULL;
+    if (strcmp(s->proc.cfg.http, "off") == 0 || s->proc.cfg.http[0] == '\0') {
+        s->loop.on_tick = http_tick_off;
+        s->loop.on_tick_arg = NULL;
         return NULL;
     }
     struct rs_http *h = calloc(1, sizeof(*h));
@@ -369,23 +370,23 @@ struct rs_http *http_start(rs_server *s)
         return NULL;
     h->s = s;
     rs_http_limits lim = {
-        .max_connections = s->cfg.http_max_connections,
-        .max_headers = s->cfg.http_max_headers,
-        .max_body = s->cfg.http_max_body,
-        .request_deadline_ms = s->cfg.http_request_deadline_ms,
-        .idle_timeout_ms = s->cfg.http_timeout_s * 1000u,
-        .tls = s->tls,
+        .max_connections = s->proc.cfg.http_max_connections,
+        .max_headers = s->proc.cfg.http_max_headers,
+        .max_body = s->proc.cfg.http_max_body,
+        .request_deadline_ms = s->proc.cfg.http_request_deadline_ms,
+        .idle_timeout_ms = s->proc.cfg.http_timeout_s * 1000u,
+        .tls = s->proc.tls,
     };
     rs_http_callbacks cb = {
         .on_request = http_route, .on_written = http_reply_written, .arg = h};
-    h->conns = http_conns_new(s->base, &lim, &s->log, &cb);
+    h->conns = http_conns_new(s->loop.base, &lim, &s->proc.log, &cb);
     if (http_listen(h) != 0) {
         http_conns_free(h->conns);
         free(h);
         return NULL;
     }
-    s->on_tick = http_tick;
-    s->on_tick_arg = h;
+    s->loop.on_tick = http_tick;
+    s->loop.on_tick_arg = h;
     return h;
 }
 
@@ -401,7 +402,7 @@ void http_stop_accepting(struct rs_http *h)
         return;
     http_conns_stop_accepting(h->conns); /* closes the socket */
     h->stopped_accepting = true;
-    RS_LOG(&h->s->log, RS_LOG_INFO, "http_stop_accepting", "port=%d", h->port);
+    RS_LOG(&h->s->proc.log, RS_LOG_INFO, "http_stop_accepting", "port=%d", h->port);
 }
 
 void http_stop(struct rs_http *h)
@@ -409,9 +410,9 @@ void http_stop(struct rs_http *h)
     if (h == NULL)
         return;
     rs_server *s = h->s;
-    if (s->on_tick_arg == h) {
-        s->on_tick = http_tick_off;
-        s->on_tick_arg = NULL;
+    if (s->loop.on_tick_arg == h) {
+        s->loop.on_tick = http_tick_off;
+        s->loop.on_tick_arg = NULL;
     }
     /* Closes every connection: pending calls see their close callback and
      * drop their replies; the struct lives until the last call lets go. */

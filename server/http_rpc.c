@@ -180,7 +180,7 @@ static void http_call_gone(void *arg)
     http_call *c = arg;
     c->req = NULL;
     c->h->stats.clients_gone++;
-    RS_LOG(&c->h->s->log, RS_LOG_DEBUG, "http_client_gone", "method=%s", c->rpc);
+    RS_LOG(&c->h->s->proc.log, RS_LOG_DEBUG, "http_client_gone", "method=%s", c->rpc);
 }
 
 /* Take the request out of the call for answering; NULL if there is no one
@@ -313,12 +313,12 @@ static bool http_rpc_authorized(struct rs_http *h, rs_http_req *req, http_rpc_pr
                                 uint64_t start_ns)
 {
     rs_server *s = h->s;
-    if (!auth_enabled(s->auth))
+    if (!auth_enabled(s->proc.auth))
         return true;
     const char *authz = http_req_header(req, "Authorization");
-    if (auth_check_bearer(s->auth, authz))
+    if (auth_check_bearer(s->proc.auth, authz))
         return true;
-    s->metrics.auth_failures_http++;
+    s->proc.metrics.auth_failures_http++;
     http_req_add_header(req, "WWW-Authenticate",
                         authz == NULL ? "Bearer realm=\"readstates\""
                                       : "Bearer realm=\"readstates\", error=\"invalid_token\"");
@@ -351,7 +351,7 @@ static const rs_method_def *http_rpc_route(struct rs_http *h, rs_http_req *req,
 static int http_rpc_accept(struct rs_http *h, rs_http_req *req, http_rpc_protocol proto,
                            uint64_t start_ns)
 {
-    if (h->s->shutting_down) {
+    if (h->s->proc.shutting_down) {
         /* Draining: calls in flight finish, new ones go elsewhere. */
         http_rpc_send_status(h, req, proto, RS_ERR_UNAVAILABLE, "server is shutting down",
                              start_ns);

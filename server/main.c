@@ -47,15 +47,15 @@ int main(int argc, char **argv)
     }
     int code = 1;
     int ok = server_init(s, &cfg);
-    s->argc = argc; /* for reloads (SIGHUP) */
-    s->argv = argv;
+    s->proc.argc = argc; /* for reloads (SIGHUP) */
+    s->proc.argv = argv;
     if (ok == 0 && server_listen(s) == 0) {
         /* http_start also installs the metrics tick; NULL with --http off. */
-        s->http = http_start(s);
-        if (s->http != NULL || strcmp(cfg.http, "off") == 0)
+        s->loop.http = http_start(s);
+        if (s->loop.http != NULL || strcmp(cfg.http, "off") == 0)
             code = server_run(s);
-        http_stop(s->http);
-        s->http = NULL;
+        http_stop(s->loop.http);
+        s->loop.http = NULL;
     }
     server_destroy(s);
     free(s);

@@ -3,7 +3,7 @@
  * start (defaults, the --config file read again, the environment, argv);
  * each setting that differs from the running one is logged once, either
  * applied (log level, request logging, slow-request threshold: the server
- * reads them from s->cfg on every request) or reported as needing a
+ * reads them from s->proc.cfg on every request) or reported as needing a
  * restart, and one summary line closes the reload (these lines are written
  * whatever the log level, unless logs are off):
  *
@@ -40,8 +40,8 @@
  * off. */
 #define RELOAD_LOG(s, level, event, ...)                                                       \
     do {                                                                                       \
-        if ((s)->log.min != RS_LOG_OFF)                                                        \
-            rs_log_write(&(s)->log, (level), (event), __VA_ARGS__);                            \
+        if ((s)->proc.log.min != RS_LOG_OFF)                                                   \
+            rs_log_write(&(s)->proc.log, (level), (event), __VA_ARGS__);                       \
     } while (0)
 
 typedef struct reload_count {
@@ -71,17 +71,18 @@ static void reload_report(void *arg, const char *name, const char *old_value,
 static void reload_auth(rs_server *s, rs_config *next)
 {
     char err[512];
-    if (auth_reload(s->auth, next->auth_token_file, err, sizeof(err)) != 0) {
+    if (auth_reload(s->proc.auth, next->auth_token_file, err, sizeof(err)) != 0) {
         RELOAD_LOG(s, RS_LOG_ERROR, "reload_failed",
                    "what=auth-token-file error=\"%s\" kept_tokens=%zu", err,
-                   auth_count(s->auth));
-        memcpy(next->auth_token_file, s->cfg.auth_token_file, sizeof(next->auth_token_file));
-        next->auth_admin = s->cfg.auth_admin;
+                   auth_count(s->proc.auth));
+        memcpy(next->auth_token_file, s->proc.cfg.auth_token_file,
+               sizeof(next->auth_token_file));
+        next->auth_admin = s->proc.cfg.auth_admin;
         return;
     }
-    if (auth_enabled(s->auth))
+    if (auth_enabled(s->proc.auth))
         RELOAD_LOG(s, RS_LOG_INFO, "reload_auth", "mode=tokens tokens=%zu admin_protected=%s",
-                   auth_count(s->auth), next->auth_admin ? "true" : "false");
+                   auth_count(s->proc.auth), next->auth_admin ? "true" : "false");
     else
         RELOAD_LOG(s, RS_LOG_WARN, "reload_auth",
                    "mode=off warning=\"accepting unauthenticated calls\"");
@@ -91,32 +92,33 @@ void server_reload(rs_server *s)
 {
     rs_config next;
     char err[512];
-    if (config_reread(&next, s->argc, s->argv, err, sizeof(err)) != 0) {
+    if (config_reread(&next, s->proc.argc, s->proc.argv, err, sizeof(err)) != 0) {
         RELOAD_LOG(s, RS_LOG_ERROR, "reload_failed", "config=\"%s\" error=\"%s\" changed=0",
-                   s->cfg.config_file, err);
+                   s->proc.cfg.config_file, err);
         return;
     }
     /* A secret given as a flag was scrubbed from argv at start (main.c):
      * the running value is still the one argv gave. */
-    config_restore_argv_secrets(&next, &s->cfg, s->argc, s->argv);
+    config_restore_argv_secrets(&next, &s->proc.cfg, s->proc.argc, s->proc.argv);
     /* Certificates are re-read even when their paths did not change: a
      * renewed certificate replaced in place is the usual case. */
-    if (s->tls != NULL) {
-        if (tls_reload(s->tls,
-                       &(rs_tls_files){s->cfg.tls_cert, s->cfg.tls_key, s->cfg.tls_client_ca},
+    if (s->proc.tls != NULL) {
+        if (tls_reload(s->proc.tls,
+                       &(rs_tls_files){s->proc.cfg.tls_cert, s->proc.cfg.tls_key,
+                                       s->proc.cfg.tls_client_ca},
                        err, sizeof(err)) == 0)
-            RELOAD_LOG(s, RS_LOG_INFO, "reload_tls", "cert=\"%s\"", s->cfg.tls_cert);
+            RELOAD_LOG(s, RS_LOG_INFO, "reload_tls", "cert=\"%s\"", s->proc.cfg.tls_cert);
         else
             RELOAD_LOG(s, RS_LOG_ERROR, "reload_failed", "what=tls error=\"%s\" kept=old", err);
     }
     reload_count rc = {s, 0, 0};
     /* Apply before logging, so a raised level shows its own lines. */
-    rs_config before = s->cfg;
+    rs_config before = s->proc.cfg;
     reload_auth(s, &next);
-    config_apply_live(&s->cfg, &next);
-    s->log.min = s->cfg.log_level;
+    config_apply_live(&s->proc.cfg, &next);
+    s->proc.log.min = s->proc.cfg.log_level;
     size_t changed = config_diff(&before, &next, reload_report, &rc);
     RELOAD_LOG(s, RS_LOG_INFO, "reload",
                "changed=%zu applied=%u needs_restart=%u config=\"%s\"", changed, rc.applied,
-               rc.restart, s->cfg.config_file);
+               rc.restart, s->proc.cfg.config_file);
 }

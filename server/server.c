@@ -47,9 +47,9 @@ static void server_tick_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     rs_server *s = arg;
-    engine_tick(s->engine, (uint32_t)(rs_now_ns() / 1000000000u));
-    if (s->on_tick != NULL)
-        s->on_tick(s, s->on_tick_arg);
+    engine_tick(s->loop.engine, (uint32_t)(rs_now_ns() / 1000000000u));
+    if (s->loop.on_tick != NULL)
+        s->loop.on_tick(s, s->loop.on_tick_arg);
 }
 
 static void server_reaper_cb(evutil_socket_t fd, short what, void *arg)
@@ -72,36 +72,36 @@ static void server_engine_done(void *arg, uint64_t unflushed)
 {
     rs_server *s = arg;
     if (unflushed == 0) {
-        RS_LOG(&s->log, RS_LOG_INFO, "shutdown_complete", "unflushed_states=0");
-        s->exit_code = 0;
+        RS_LOG(&s->proc.log, RS_LOG_INFO, "shutdown_complete", "unflushed_states=0");
+        s->proc.exit_code = 0;
     } else {
-        RS_LOG(&s->log, RS_LOG_ERROR, "shutdown_incomplete", "unflushed_states=%llu",
+        RS_LOG(&s->proc.log, RS_LOG_ERROR, "shutdown_incomplete", "unflushed_states=%llu",
                (unsigned long long)unflushed);
-        s->exit_code = 1;
+        s->proc.exit_code = 1;
     }
     /* Answers given while draining may still sit in output buffers: let
      * the connections write them and close, for a bounded time. */
-    s->exit_pending = true;
+    s->loop.exit_pending = true;
     uint32_t dropped = conn_close_waiting(s);
     if (dropped > 0)
-        RS_LOG(&s->log, RS_LOG_WARN, "shutdown_unanswered", "conns=%u inflight=%llu", dropped,
-               (unsigned long long)s->inflight);
-    if (s->nconns == 0 && !http_writing(s->http)) {
-        event_base_loopexit(s->base, NULL);
+        RS_LOG(&s->proc.log, RS_LOG_WARN, "shutdown_unanswered", "conns=%u inflight=%llu",
+               dropped, (unsigned long long)s->loop.inflight);
+    if (s->loop.nconns == 0 && !http_writing(s->loop.http)) {
+        event_base_loopexit(s->loop.base, NULL);
         return;
     }
-    RS_LOG(&s->log, RS_LOG_INFO, "shutdown_wait_conns", "conns=%u grace_ms=%u", s->nconns,
-           SERVER_EXIT_GRACE_MS);
+    RS_LOG(&s->proc.log, RS_LOG_INFO, "shutdown_wait_conns", "conns=%u grace_ms=%u",
+           s->loop.nconns, SERVER_EXIT_GRACE_MS);
     struct timeval tv = {SERVER_EXIT_GRACE_MS / 1000, (SERVER_EXIT_GRACE_MS % 1000) * 1000};
-    event_add(s->exit_ev, &tv);
+    event_add(s->loop.exit_ev, &tv);
 }
 
 /* The output_done hook (server.h): the last output a finishing shutdown
  * waited for may be gone. */
 static void server_output_done(rs_server *s)
 {
-    if (s->exit_pending && s->nconns == 0 && !http_writing(s->http))
-        event_base_loopexit(s->base, NULL);
+    if (s->loop.exit_pending && s->loop.nconns == 0 && !http_writing(s->loop.http))
+        event_base_loopexit(s->loop.base, NULL);
 }
 
 static void server_exit_cb(evutil_socket_t fd, short what, void *arg)
@@ -109,8 +109,8 @@ static void server_exit_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     rs_server *s = arg;
-    RS_LOG(&s->log, RS_LOG_WARN, "shutdown_conns_left", "conns=%u", s->nconns);
-    event_base_loopexit(s->base, NULL);
+    RS_LOG(&s->proc.log, RS_LOG_WARN, "shutdown_conns_left", "conns=%u", s->loop.nconns);
+    event_base_loopexit(s->loop.base, NULL);
 }
 
 /* Runs when a reply brings in-flight requests to 0, and at the deadline. */
@@ -119,58 +119,59 @@ static void server_drain_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     rs_server *s = arg;
-    if (s->engine_stopping)
+    if (s->loop.engine_stopping)
         return;
     uint64_t now = rs_now_ns();
-    if (s->inflight > 0 && now < s->drain_deadline_ns) {
-        uint64_t left = s->drain_deadline_ns - now;
+    if (s->loop.inflight > 0 && now < s->loop.drain_deadline_ns) {
+        uint64_t left = s->loop.drain_deadline_ns - now;
         struct timeval tv = {(time_t)(left / 1000000000u),
                              (suseconds_t)(left % 1000000000u / 1000)};
-        event_add(s->drain_ev, &tv);
+        event_add(s->loop.drain_ev, &tv);
         return;
     }
-    if (s->inflight > 0)
-        RS_LOG(&s->log, RS_LOG_WARN, "shutdown_drain_timeout", "inflight=%llu",
-               (unsigned long long)s->inflight);
-    RS_LOG(&s->log, RS_LOG_INFO, "shutdown_flush", "open_conns=%u", s->nconns);
-    s->engine_stopping = true;
-    event_del(s->drain_ev);
-    engine_shutdown(s->engine, server_engine_done, s);
+    if (s->loop.inflight > 0)
+        RS_LOG(&s->proc.log, RS_LOG_WARN, "shutdown_drain_timeout", "inflight=%llu",
+               (unsigned long long)s->loop.inflight);
+    RS_LOG(&s->proc.log, RS_LOG_INFO, "shutdown_flush", "open_conns=%u", s->loop.nconns);
+    s->loop.engine_stopping = true;
+    event_del(s->loop.drain_ev);
+    engine_shutdown(s->loop.engine, server_engine_done, s);
 }
 
 void server_shutdown(rs_server *s)
 {
-    if (s->shutting_down) {
-        RS_LOG(&s->log, RS_LOG_INFO, "shutdown_in_progress", "inflight=%llu",
-               (unsigned long long)s->inflight);
+    if (s->proc.shutting_down) {
+        RS_LOG(&s->proc.log, RS_LOG_INFO, "shutdown_in_progress", "inflight=%llu",
+               (unsigned long long)s->loop.inflight);
         return;
     }
-    s->shutting_down = true;
+    s->proc.shutting_down = true;
     notify_stopping();
-    RS_LOG(&s->log, RS_LOG_INFO, "shutdown_begin", "inflight=%llu conns=%u",
-           (unsigned long long)s->inflight, s->nconns);
-    if (s->listener != NULL) {
-        evconnlistener_free(s->listener); /* closes the socket: no new connections */
-        s->listener = NULL;
+    RS_LOG(&s->proc.log, RS_LOG_INFO, "shutdown_begin", "inflight=%llu conns=%u",
+           (unsigned long long)s->loop.inflight, s->loop.nconns);
+    if (s->loop.listener != NULL) {
+        evconnlistener_free(s->loop.listener); /* closes the socket: no new connections */
+        s->loop.listener = NULL;
     }
-    accept_pause_forget(&s->accept_pause);
-    http_stop_accepting(s->http);
+    accept_pause_forget(&s->loop.accept_pause);
+    http_stop_accepting(s->loop.http);
     conn_drain_all(s);
-    s->drain_deadline_ns = rs_now_ns() + (uint64_t)s->cfg.shutdown_timeout_ms * 1000000u;
-    event_active(s->drain_ev, EV_TIMEOUT, 0);
+    s->loop.drain_deadline_ns =
+        rs_now_ns() + (uint64_t)s->proc.cfg.shutdown_timeout_ms * 1000000u;
+    event_active(s->loop.drain_ev, EV_TIMEOUT, 0);
 }
 
 static void server_log_status(rs_server *s)
 {
-    const rs_engine_stats *es = engine_stats(s->engine);
-    const rs_cache_stats *cs = engine_cache_stats(s->engine);
-    RS_LOG(&s->log, RS_LOG_INFO, "status",
+    const rs_engine_stats *es = engine_stats(s->loop.engine);
+    const rs_cache_stats *cs = engine_cache_stats(s->loop.engine);
+    RS_LOG(&s->proc.log, RS_LOG_INFO, "status",
            "conns=%u inflight=%llu users=%llu states=%llu cache_bytes=%llu dirty_users=%llu "
            "redis_configured=%d redis_up=%d shutting_down=%d",
-           s->nconns, (unsigned long long)s->inflight, (unsigned long long)cs->users,
+           s->loop.nconns, (unsigned long long)s->loop.inflight, (unsigned long long)cs->users,
            (unsigned long long)cs->states, (unsigned long long)cs->bytes,
            (unsigned long long)es->dirty_users, es->redis_configured, es->redis_up,
-           s->shutting_down);
+           s->proc.shutting_down);
 }
 
 static void server_on_signal(void *arg, int sig, rs_sig_action action)
@@ -178,7 +179,7 @@ static void server_on_signal(void *arg, int sig, rs_sig_action action)
     rs_server *s = arg;
     static const char *const actions[] = {"shutdown", "reload", "status", "ignored"};
     char buf[32];
-    RS_LOG(&s->log, RS_LOG_INFO, "signal", "name=%s action=%s",
+    RS_LOG(&s->proc.log, RS_LOG_INFO, "signal", "name=%s action=%s",
            signals_name(sig, buf, sizeof(buf)), actions[action]);
     switch (action) {
     case RS_SIG_SHUTDOWN: server_shutdown(s); break;
@@ -200,15 +201,15 @@ static void server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 static void server_accept_error_cb(struct evconnlistener *l, void *arg)
 {
     rs_server *s = arg;
-    accept_pause_failed(&s->accept_pause, l, EVUTIL_SOCKET_ERROR());
+    accept_pause_failed(&s->loop.accept_pause, l, EVUTIL_SOCKET_ERROR());
 }
 
 int server_listen(rs_server *s)
 {
     char host[RS_ADDR_MAX];
     int port;
-    if (rs_parse_hostport(s->cfg.listen, host, sizeof(host), &port) != 0) {
-        RS_LOG(&s->log, RS_LOG_ERROR, "bad_listen_address", "addr=%s", s->cfg.listen);
+    if (rs_parse_hostport(s->proc.cfg.listen, host, sizeof(host), &port) != 0) {
+        RS_LOG(&s->proc.log, RS_LOG_ERROR, "bad_listen_address", "addr=%s", s->proc.cfg.listen);
         return -1;
     }
     char portstr[16];
@@ -220,35 +221,36 @@ int server_listen(rs_server *s)
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     int gai = getaddrinfo(host, portstr, &hints, &ai);
     if (gai != 0 || ai == NULL) {
-        RS_LOG(&s->log, RS_LOG_ERROR, "bad_listen_address", "addr=%s error=\"%s\"",
-               s->cfg.listen, gai_strerror(gai));
+        RS_LOG(&s->proc.log, RS_LOG_ERROR, "bad_listen_address", "addr=%s error=\"%s\"",
+               s->proc.cfg.listen, gai_strerror(gai));
         return -1;
     }
-    s->listener = evconnlistener_new_bind(s->base, server_accept_cb, s,
-                                          LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-                                              LEV_OPT_CLOSE_ON_EXEC,
-                                          1024, ai->ai_addr, (int)ai->ai_addrlen);
+    s->loop.listener = evconnlistener_new_bind(s->loop.base, server_accept_cb, s,
+                                               LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+                                                   LEV_OPT_CLOSE_ON_EXEC,
+                                               1024, ai->ai_addr, (int)ai->ai_addrlen);
     freeaddrinfo(ai);
-    if (s->listener == NULL) {
+    if (s->loop.listener == NULL) {
         int err = EVUTIL_SOCKET_ERROR();
-        RS_LOG(&s->log, RS_LOG_ERROR, "listen_failed", "addr=%s errno=%d error=\"%s\"",
-               s->cfg.listen, err, evutil_socket_error_to_string(err));
+        RS_LOG(&s->proc.log, RS_LOG_ERROR, "listen_failed", "addr=%s errno=%d error=\"%s\"",
+               s->proc.cfg.listen, err, evutil_socket_error_to_string(err));
         return -1;
     }
-    evconnlistener_set_error_cb(s->listener, server_accept_error_cb);
+    evconnlistener_set_error_cb(s->loop.listener, server_accept_error_cb);
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof(ss);
-    evutil_socket_t fd = evconnlistener_get_fd(s->listener);
+    evutil_socket_t fd = evconnlistener_get_fd(s->loop.listener);
     if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0) {
         if (ss.ss_family == AF_INET)
-            s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+            s->loop.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
         else if (ss.ss_family == AF_INET6)
-            s->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+            s->loop.port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     }
-    RS_LOG(&s->log, RS_LOG_INFO, "listening", "addr=%s port=%d", host, s->port);
-    if (s->cfg.port_file[0] != '\0' && rs_write_port_file(s->cfg.port_file, s->port) != 0) {
-        RS_LOG(&s->log, RS_LOG_ERROR, "port_file_failed", "path=%s error=\"%s\"",
-               s->cfg.port_file, strerror(errno));
+    RS_LOG(&s->proc.log, RS_LOG_INFO, "listening", "addr=%s port=%d", host, s->loop.port);
+    if (s->proc.cfg.port_file[0] != '\0' &&
+        rs_write_port_file(s->proc.cfg.port_file, s->loop.port) != 0) {
+        RS_LOG(&s->proc.log, RS_LOG_ERROR, "port_file_failed", "path=%s error=\"%s\"",
+               s->proc.cfg.port_file, strerror(errno));
         return -1;
     }
     return 0;
@@ -267,7 +269,7 @@ static void server_random_key(uint64_t key[2])
 static struct event *server_event(rs_server *s, evutil_socket_t fd, short what,
                                   event_callback_fn fn)
 {
-    return rs_xcheck(event_new(s->base, fd, what, fn, s), "event");
+    return rs_xcheck(event_new(s->loop.base, fd, what, fn, s), "event");
 }
 
 /* Descriptors kept for what is not a client connection: listeners, Redis,
@@ -280,7 +282,7 @@ static struct event *server_event(rs_server *s, evutil_socket_t fd, short what,
  * a cap then refuses a connection cleanly instead of accept() failing. */
 static void server_fit_fd_limit(rs_server *s)
 {
-    uint64_t tcp = s->cfg.max_connections, http = s->cfg.http_max_connections;
+    uint64_t tcp = s->proc.cfg.max_connections, http = s->proc.cfg.http_max_connections;
     rlim_t need = (rlim_t)(tcp + http + SERVER_FD_RESERVE);
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
@@ -290,7 +292,7 @@ static void server_fit_fd_limit(rs_server *s)
     if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) != 0)
         rl.rlim_cur = was;
     if (rl.rlim_cur >= need) {
-        RS_LOG(&s->log, RS_LOG_INFO, "fd_limit_raised", "from=%llu to=%llu",
+        RS_LOG(&s->proc.log, RS_LOG_INFO, "fd_limit_raised", "from=%llu to=%llu",
                (unsigned long long)was, (unsigned long long)rl.rlim_cur);
         return;
     }
@@ -298,14 +300,14 @@ static void server_fit_fd_limit(rs_server *s)
     uint64_t new_tcp = avail * tcp / (tcp + http);
     new_tcp = new_tcp < 1 ? 1 : new_tcp;
     uint64_t new_http = avail - new_tcp < 1 ? 1 : avail - new_tcp;
-    RS_LOG(&s->log, RS_LOG_WARN, "fd_limit_low",
+    RS_LOG(&s->proc.log, RS_LOG_WARN, "fd_limit_low",
            "limit=%llu need=%llu max_connections=%llu was=%llu http_max_connections=%llu "
            "http_was=%llu hint=\"raise ulimit -n or LimitNOFILE to keep the configured caps\"",
            (unsigned long long)rl.rlim_cur, (unsigned long long)need,
            (unsigned long long)new_tcp, (unsigned long long)tcp, (unsigned long long)new_http,
            (unsigned long long)http);
-    s->cfg.max_connections = (uint32_t)new_tcp;
-    s->cfg.http_max_connections = (uint32_t)new_http;
+    s->proc.cfg.max_connections = (uint32_t)new_tcp;
+    s->proc.cfg.http_max_connections = (uint32_t)new_http;
 }
 
 /* Load the tokens of --auth-token-file (a file that does not load stops
@@ -313,17 +315,18 @@ static void server_fit_fd_limit(rs_server *s)
 static int server_auth_start(rs_server *s)
 {
     char err[512];
-    s->auth = auth_new();
-    if (auth_reload(s->auth, s->cfg.auth_token_file, err, sizeof(err)) != 0) {
-        RS_LOG(&s->log, RS_LOG_ERROR, "init_failed", "what=auth-token-file error=\"%s\"", err);
+    s->proc.auth = auth_new();
+    if (auth_reload(s->proc.auth, s->proc.cfg.auth_token_file, err, sizeof(err)) != 0) {
+        RS_LOG(&s->proc.log, RS_LOG_ERROR, "init_failed", "what=auth-token-file error=\"%s\"",
+               err);
         return -1;
     }
-    if (auth_enabled(s->auth))
-        RS_LOG(&s->log, RS_LOG_INFO, "auth",
-               "mode=tokens tokens=%zu admin_protected=%s file=%s", auth_count(s->auth),
-               s->cfg.auth_admin ? "true" : "false", s->cfg.auth_token_file);
+    if (auth_enabled(s->proc.auth))
+        RS_LOG(&s->proc.log, RS_LOG_INFO, "auth",
+               "mode=tokens tokens=%zu admin_protected=%s file=%s", auth_count(s->proc.auth),
+               s->proc.cfg.auth_admin ? "true" : "false", s->proc.cfg.auth_token_file);
     else
-        RS_LOG(&s->log, RS_LOG_WARN, "auth",
+        RS_LOG(&s->proc.log, RS_LOG_WARN, "auth",
                "mode=off warning=\"accepting unauthenticated calls\" "
                "hint=\"set --auth-token-file to require a token\"");
     return 0;
@@ -332,76 +335,79 @@ static int server_auth_start(rs_server *s)
 int server_init(rs_server *s, const rs_config *cfg)
 {
     memset(s, 0, sizeof(*s));
-    s->cfg = *cfg;
-    s->log.min = cfg->log_level;
-    s->log.out = NULL;
-    s->started_wall_ms = rs_wall_ms();
+    s->proc.cfg = *cfg;
+    s->proc.log.min = cfg->log_level;
+    s->proc.log.out = NULL;
+    s->proc.started_wall_ms = rs_wall_ms();
     server_fit_fd_limit(s);
-    s->output_done = server_output_done;
+    s->loop.output_done = server_output_done;
     dispatch_init(s);
     uint64_t key[2];
     server_random_key(key);
-    watch_init(&s->watch, key);
-    if (metrics_init(&s->metrics) != 0) {
-        RS_LOG(&s->log, RS_LOG_ERROR, "init_failed", "what=metrics");
+    watch_init(&s->loop.watch, key);
+    if (metrics_init(&s->proc.metrics) != 0) {
+        RS_LOG(&s->proc.log, RS_LOG_ERROR, "init_failed", "what=metrics");
         return -1;
     }
-    s->base = event_base_new();
-    if (s->base == NULL) {
-        RS_LOG(&s->log, RS_LOG_ERROR, "init_failed", "what=event_base");
+    s->loop.base = event_base_new();
+    if (s->loop.base == NULL) {
+        RS_LOG(&s->proc.log, RS_LOG_ERROR, "init_failed", "what=event_base");
         return -1;
     }
-    if (s->cfg.tls_cert[0] != '\0') {
+    if (s->proc.cfg.tls_cert[0] != '\0') {
         char err[512];
-        s->tls = tls_new(&(rs_tls_files){s->cfg.tls_cert, s->cfg.tls_key, s->cfg.tls_client_ca},
-                         err, sizeof(err));
-        if (s->tls == NULL) {
-            RS_LOG(&s->log, RS_LOG_ERROR, "init_failed", "what=tls error=\"%s\"", err);
+        s->proc.tls = tls_new(&(rs_tls_files){s->proc.cfg.tls_cert, s->proc.cfg.tls_key,
+                                              s->proc.cfg.tls_client_ca},
+                              err, sizeof(err));
+        if (s->proc.tls == NULL) {
+            RS_LOG(&s->proc.log, RS_LOG_ERROR, "init_failed", "what=tls error=\"%s\"", err);
             return -1;
         }
-        RS_LOG(&s->log, RS_LOG_INFO, "tls", "cert=%s client_ca=%s min_version=1.2",
-               s->cfg.tls_cert,
-               s->cfg.tls_client_ca[0] != '\0' ? s->cfg.tls_client_ca : "none");
+        RS_LOG(&s->proc.log, RS_LOG_INFO, "tls", "cert=%s client_ca=%s min_version=1.2",
+               s->proc.cfg.tls_cert,
+               s->proc.cfg.tls_client_ca[0] != '\0' ? s->proc.cfg.tls_client_ca : "none");
     }
     rs_engine_config ec;
-    config_to_engine(&s->cfg, &ec, &s->log);
-    if (rs_gc_force_configure(&ec.cache, &s->log) != 0)
+    config_to_engine(&s->proc.cfg, &ec, &s->proc.log);
+    if (rs_gc_force_configure(&ec.cache, &s->proc.log) != 0)
         return -1;
-    s->engine = engine_new(s->base, &ec);
-    if (s->engine == NULL) {
-        RS_LOG(&s->log, RS_LOG_ERROR, "init_failed", "what=engine");
+    s->loop.engine = engine_new(s->loop.base, &ec);
+    if (s->loop.engine == NULL) {
+        RS_LOG(&s->proc.log, RS_LOG_ERROR, "init_failed", "what=engine");
         return -1;
     }
-    engine_set_change_hook(s->engine, watch_on_change, s);
-    engine_tick(s->engine, (uint32_t)(rs_now_ns() / 1000000000u));
+    engine_set_change_hook(s->loop.engine, watch_on_change, s);
+    engine_tick(s->loop.engine, (uint32_t)(rs_now_ns() / 1000000000u));
 
-    s->reaper_ev = server_event(s, -1, 0, server_reaper_cb);
-    s->flush_ev = server_event(s, -1, 0, server_flush_cb);
-    s->drain_ev = server_event(s, -1, 0, server_drain_cb);
-    s->exit_ev = server_event(s, -1, 0, server_exit_cb);
-    accept_pause_init(&s->accept_pause, s->base, &s->log, "tcp");
-    s->tick_ev = server_event(s, -1, EV_PERSIST, server_tick_cb);
-    s->signals = signals_start(s->base, rs_gc_force_enabled(), server_on_signal, s);
+    s->loop.reaper_ev = server_event(s, -1, 0, server_reaper_cb);
+    s->loop.flush_ev = server_event(s, -1, 0, server_flush_cb);
+    s->loop.drain_ev = server_event(s, -1, 0, server_drain_cb);
+    s->loop.exit_ev = server_event(s, -1, 0, server_exit_cb);
+    accept_pause_init(&s->loop.accept_pause, s->loop.base, &s->proc.log, "tcp");
+    s->loop.tick_ev = server_event(s, -1, EV_PERSIST, server_tick_cb);
+    s->proc.signals = signals_start(s->loop.base, rs_gc_force_enabled(), server_on_signal, s);
     struct timeval second = {1, 0};
-    event_add(s->tick_ev, &second);
-    s->gc_force = rs_gc_force_start(s->base, s->cfg.gc_force_interval_s, &s->log);
+    event_add(s->loop.tick_ev, &second);
+    s->proc.gc_force =
+        rs_gc_force_start(s->loop.base, s->proc.cfg.gc_force_interval_s, &s->proc.log);
 
-    RS_LOG(&s->log, RS_LOG_INFO, "starting",
+    RS_LOG(&s->proc.log, RS_LOG_INFO, "starting",
            "version=%s durability=%s redis=%s max_memory=%zu libevent=%s backend=%s",
            RS_VERSION_STRING,
-           s->cfg.durability == RS_DURABILITY_WRITE_THROUGH ? "write-through" : "write-behind",
-           s->cfg.redis[0] != '\0' ? s->cfg.redis : "none", s->cfg.max_memory,
-           event_get_version(), event_base_get_method(s->base));
+           s->proc.cfg.durability == RS_DURABILITY_WRITE_THROUGH ? "write-through"
+                                                                 : "write-behind",
+           s->proc.cfg.redis[0] != '\0' ? s->proc.cfg.redis : "none", s->proc.cfg.max_memory,
+           event_get_version(), event_base_get_method(s->loop.base));
     return server_auth_start(s);
 }
 
 int server_run(rs_server *s)
 {
     char status[128];
-    snprintf(status, sizeof(status), "serving on port %d", s->port);
+    snprintf(status, sizeof(status), "serving on port %d", s->loop.port);
     notify_ready(status);
-    event_base_dispatch(s->base);
-    return s->exit_code;
+    event_base_dispatch(s->loop.base);
+    return s->proc.exit_code;
 }
 
 static void server_event_free(struct event **ev)
@@ -414,37 +420,37 @@ static void server_event_free(struct event **ev)
 
 void server_destroy(rs_server *s)
 {
-    if (s->listener != NULL) {
-        evconnlistener_free(s->listener);
-        s->listener = NULL;
+    if (s->loop.listener != NULL) {
+        evconnlistener_free(s->loop.listener);
+        s->loop.listener = NULL;
     }
-    if (s->reaper_ev != NULL)
+    if (s->loop.reaper_ev != NULL)
         conn_close_all(s);
-    rs_gc_force_stop(s->gc_force);
-    s->gc_force = NULL;
-    server_event_free(&s->reaper_ev);
-    server_event_free(&s->flush_ev);
-    server_event_free(&s->drain_ev);
-    server_event_free(&s->exit_ev);
-    accept_pause_destroy(&s->accept_pause);
-    server_event_free(&s->tick_ev);
+    rs_gc_force_stop(s->proc.gc_force);
+    s->proc.gc_force = NULL;
+    server_event_free(&s->loop.reaper_ev);
+    server_event_free(&s->loop.flush_ev);
+    server_event_free(&s->loop.drain_ev);
+    server_event_free(&s->loop.exit_ev);
+    accept_pause_destroy(&s->loop.accept_pause);
+    server_event_free(&s->loop.tick_ev);
     /* Past the event loop: a repeated SIGTERM/SIGINT must not kill the
      * teardown and turn the exit code into a signal's. */
-    if (s->shutting_down)
+    if (s->proc.shutting_down)
         signals_block_shutdown();
-    signals_stop(s->signals);
-    s->signals = NULL;
-    engine_free(s->engine);
-    s->engine = NULL;
+    signals_stop(s->proc.signals);
+    s->proc.signals = NULL;
+    engine_free(s->loop.engine);
+    s->loop.engine = NULL;
     dispatch_destroy(s);
-    watch_destroy(&s->watch);
-    metrics_destroy(&s->metrics);
-    auth_free(s->auth);
-    s->auth = NULL;
-    tls_free(s->tls);
-    s->tls = NULL;
-    if (s->base != NULL) {
-        event_base_free(s->base);
-        s->base = NULL;
+    watch_destroy(&s->loop.watch);
+    metrics_destroy(&s->proc.metrics);
+    auth_free(s->proc.auth);
+    s->proc.auth = NULL;
+    tls_free(s->proc.tls);
+    s->proc.tls = NULL;
+    if (s->loop.base != NULL) {
+        event_base_free(s->loop.base);
+        s->loop.base = NULL;
     }
 }

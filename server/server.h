@@ -2,17 +2,22 @@
  * server.h: rs_server, the one context of a readstated process.
  *
  * Everything the server owns hangs off this struct and is passed down; there
- * are no process-wide mutable globals. One event base drives it all: the
- * TCP listener and its connections (conn.c), the engine's Redis traffic and
- * timers (engine.h), the HTTP port (http.h), signals and a 1 s tick.
+ * are no process-wide mutable globals. It has two halves: the process's
+ * (rs_process: settings, log, metrics registry, signals, TLS and token
+ * material, the shutdown's outcome) and one event loop's worker (rs_loop:
+ * the event base and everything on it). A process runs one loop today;
+ * the fleet scales by processes, and a worker per thread would be one more
+ * rs_loop, not an untangling.
  *
  *   rs_server
- *   ├── base ──── listener ──accept──> rs_conn <-> rs_conn <-> ... (conns)
- *   ├── engine ── cache (+ Redis store)     │ frames
- *   ├── dispatch state (spare ops)  <───────┘ dispatch_request(sink, req)
- *   ├── watch registry (user -> watching sinks), fed by the change hook
- *   ├── arena (per-request memory: dispatch's), metrics, log, cfg
- *   └── tick (1 s): cache clock, on_tick (HTTP metrics)
+ *   ├── proc: cfg, log, metrics, signals, tls, auth, exit_code
+ *   └── loop
+ *       ├── base ──── listener ──accept──> rs_conn <-> rs_conn <-> ... (conns)
+ *       ├── engine ── cache + store (store.h: memory or Redis)  │ frames
+ *       ├── dispatch state (spare ops), arena  <───────┘ dispatch_request(sink, req)
+ *       ├── watch registry (user -> watching sinks), fed by the change hook
+ *       ├── http (the HTTP port: http_conn, routes, RPC)
+ *       └── tick (1 s): cache clock, on_tick (HTTP metrics); drain and exit timers
  *
  * Who calls whom: server.c owns and calls down into conn.c, dispatch.c,
  * watch.c, http.c and the engine; none of them calls back up into
@@ -56,14 +61,35 @@ struct rs_gc_force;
 /* A function run once a second from the tick timer. */
 typedef void (*rs_tick_fn)(rs_server *s, void *arg);
 
-struct rs_server {
-    struct event_base *base;
+/* What there is one of per process: settings and their sources, the log,
+ * the metrics registry, signals, TLS and token material, the shutdown's
+ * outcome. A worker reads these; it never owns them. */
+typedef struct rs_process {
     rs_config cfg;
     rs_log log;
-    rs_engine *engine;
     rs_metrics metrics;
-    struct evconnlistener *listener;
+    int argc; /* the process's arguments, for reloads */
+    char **argv;
+    struct rs_signals *signals; /* signals.h: shutdown, reload, status */
+    struct rs_tls *tls;         /* TLS on both ports (tls.h), NULL when plain */
+    /* Bearer tokens (auth.h): none loaded means every caller is accepted.
+     * Loaded at start from --auth-token-file, re-read on SIGHUP. */
+    struct rs_auth *auth;
+    struct rs_gc_force *gc_force; /* the GC build's forced collections, else NULL */
     bool shutting_down;
+    int exit_code;
+    uint64_t started_wall_ms;
+} rs_process;
+
+/* One event loop and everything that runs on it (memcached's
+ * LIBEVENT_THREAD): its event base, listener and connections, the engine
+ * with its cache and store connection, the per-request arena, dispatch's
+ * state, Watch's registry, the HTTP port, the tick and the shutdown's
+ * drain. Today a process runs one; a fleet of processes scales out. */
+typedef struct rs_loop {
+    struct event_base *base;
+    rs_engine *engine;
+    struct evconnlistener *listener;
     int port; /* bound TCP port (after server_listen) */
 
     /* connections (conn.c) */
@@ -85,17 +111,13 @@ struct rs_server {
     /* Watch (watch.c) */
     rs_watch_registry watch;
 
-    /* signals, tick, shutdown */
-    struct rs_signals *signals; /* signals.h: shutdown, reload, status */
-    int argc;                   /* the process's arguments, for reloads */
-    char **argv;
+    /* tick and shutdown */
     struct event *tick_ev;
     struct event *drain_ev; /* checks whether in-flight requests are done */
     uint64_t drain_deadline_ns;
     bool engine_stopping;
     bool exit_pending;     /* flushed: leave once the last connection is gone */
     struct event *exit_ev; /* bounds that wait */
-    int exit_code;
 
     /* Hook for the HTTP port's metrics: run every tick when set. */
     rs_tick_fn on_tick;
@@ -105,19 +127,13 @@ struct rs_server {
      * server_init; the parts call it instead of calling up into server.c. */
     void (*output_done)(rs_server *s);
 
-    /* TLS on both ports (tls.h), NULL when plain. */
-    struct rs_tls *tls;
-
     /* The HTTP port: set by main from http_start, NULL when off. */
     struct rs_http *http;
-    /* The GC build's forced collections (NULL in the normal build). */
-    struct rs_gc_force *gc_force;
+} rs_loop;
 
-    uint64_t started_wall_ms;
-
-    /* Bearer tokens (auth.h): none loaded means every caller is accepted.
-     * Loaded at start from --auth-token-file, re-read on SIGHUP. */
-    struct rs_auth *auth;
+struct rs_server {
+    rs_process proc; /* the process's */
+    rs_loop loop;    /* the one event loop's */
 };
 
 /* Set up the event base, the engine (from cfg), metrics, signals and the

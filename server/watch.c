@@ -147,20 +147,20 @@ static watch_user *watch_user_get(rs_watch_registry *w, uint64_t user_id)
 
 static void watch_user_drop(rs_server *s, watch_user *wu)
 {
-    rs_watch_registry *w = &s->watch;
+    rs_watch_registry *w = &s->loop.watch;
     watch_user **pp = &w->buckets[watch_slot(w, wu->user_id)];
     while (*pp != wu)
         pp = &(*pp)->hnext;
     *pp = wu->hnext;
     w->nusers--;
     /* Nobody watches this user any more: let its changes skip the probe. */
-    engine_set_watched(s->engine, wu->user_id, false);
+    engine_set_watched(s->loop.engine, wu->user_id, false);
     free(wu);
 }
 
 bool watch_add(rs_server *s, rs_sink *sink, uint64_t user_id, uint64_t req_id)
 {
-    rs_watch_registry *w = &s->watch;
+    rs_watch_registry *w = &s->loop.watch;
     watch_user *wu = watch_user_get(w, user_id);
     /* A user has few watchers (its own sessions), so walking them is cheap;
      * a sink may watch thousands of users, so we never walk those here. */
@@ -179,8 +179,8 @@ bool watch_add(rs_server *s, rs_sink *sink, uint64_t user_id, uint64_t req_id)
     RS_DLIST_PUSH(sink->watches, e, sprev, snext);
     sink->nwatches++;
     w->nentries++;
-    s->metrics.watchers++;
-    engine_set_watched(s->engine, user_id, true);
+    s->proc.metrics.watchers++;
+    engine_set_watched(s->loop.engine, user_id, true);
     return true;
 }
 
@@ -194,8 +194,8 @@ void watch_remove_sink(rs_server *s, rs_sink *sink)
         watch_user *wu = e->wu;
         RS_DLIST_REMOVE(wu->head, e, uprev, unext);
         wu->n--;
-        s->watch.nentries--;
-        s->metrics.watchers--;
+        s->loop.watch.nentries--;
+        s->proc.metrics.watchers--;
         free(e);
         if (wu->head == NULL)
             watch_user_drop(s, wu);
@@ -206,9 +206,9 @@ void watch_remove_sink(rs_server *s, rs_sink *sink)
 void watch_on_change(void *ctx, rs_user *u, const rs_state *st, bool deleted)
 {
     rs_server *s = ctx;
-    if ((u->bits & RS_USER_WATCHED) == 0 && s->watch.nusers == 0)
+    if ((u->bits & RS_USER_WATCHED) == 0 && s->loop.watch.nusers == 0)
         return;
-    watch_user *wu = s->watch.nusers > 0 ? watch_find(&s->watch, u->user_id) : NULL;
+    watch_user *wu = s->loop.watch.nusers > 0 ? watch_find(&s->loop.watch, u->user_id) : NULL;
     if (wu == NULL) {
         u->bits &= (uint8_t)~RS_USER_WATCHED; /* stale "may be watched" */
         return;
@@ -236,6 +236,6 @@ void watch_on_change(void *ctx, rs_user *u, const rs_state *st, bool deleted)
     for (watch_entry *e = wu->head; e != NULL; e = e->unext) {
         resp.id = e->req_id;
         e->sink->ops->reply(e->sink, &resp);
-        s->metrics.events_sent++;
+        s->proc.metrics.events_sent++;
     }
 }

@@ -51,8 +51,8 @@ static rs_server *fz_get_server(void)
     fz_server = malloc(sizeof(*fz_server));
     if (fz_server == NULL || server_init(fz_server, &cfg) != 0)
         fz_fail("server_init");
-    fz_server->http = http_start(fz_server);
-    if (fz_server->http == NULL)
+    fz_server->loop.http = http_start(fz_server);
+    if (fz_server->loop.http == NULL)
         fz_fail("http_start");
     return fz_server;
 }
@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     rs_server *s = fz_get_server();
-    struct rs_http *h = s->http;
+    struct rs_http *h = s->loop.http;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
         fz_fail("socketpair");
@@ -80,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             shutdown(sv[1], SHUT_WR);
             shut = true;
         }
-        event_base_loop(s->base, EVLOOP_NONBLOCK);
+        event_base_loop(s->loop.base, EVLOOP_NONBLOCK);
         for (;;) {
             char buf[4096];
             ssize_t n = recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT);
@@ -104,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     close(sv[1]);
     if (http_conns_stats(h->conns)->open != 0)
         fz_fail("a connection was left open");
-    if (h->replies_writing != 0 || h->calls_live != 0 || s->inflight != 0)
+    if (h->replies_writing != 0 || h->calls_live != 0 || s->loop.inflight != 0)
         fz_fail("a reply, call or request was left behind");
     return 0;
 }

@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          frames++) {
         dispatch_arena_enter(s);
         Readstates__V1__Request *req =
-            frame_decode_request(payload, len, rs_arena_pb(&s->arena));
+            frame_decode_request(payload, len, rs_arena_pb(&s->loop.arena));
         if (req == NULL) {
             dispatch_arena_leave(s);
             break; /* the server closes the connection here */
@@ -109,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (f.answers != before + 1 || f.last_id != req->id)
             fz_fail("a request was not answered exactly once under its id");
         dispatch_arena_leave(s);
-        if (f.sink.inflight != 0 || s->inflight != 0 || s->arena_depth != 0)
+        if (f.sink.inflight != 0 || s->loop.inflight != 0 || s->loop.arena_depth != 0)
             fz_fail("in-flight or arena bookkeeping off");
     }
     frame_reader_free(&r);

@@ -105,8 +105,8 @@ static Readstates__V1__Response *run(fixture *f, cap_sink *c, Readstates__V1__Re
     int before = c->n;
     dispatch_request(&f->s, &c->sink, r, rs_now_ns());
     assert_int_equal(c->sink.inflight, 0);
-    assert_int_equal(f->s.inflight, 0);
-    assert_int_equal(f->s.arena_depth, 0);
+    assert_int_equal(f->s.loop.inflight, 0);
+    assert_int_equal(f->s.loop.arena_depth, 0);
     /* One answer, after any Watch events the call itself caused. */
     Readstates__V1__Response *resp = NULL;
     for (int i = before; i < c->n; i++) {
@@ -183,9 +183,9 @@ static void test_ping_ack_get(void **state)
     assert_int_equal(p->get->states[0]->channel_id, 10);
     assert_int_equal(p->get->states[1]->channel_id, 30);
 
-    assert_int_equal(f->s.metrics.method[RS_METHOD_ACK].count, 4);
-    assert_int_equal(f->s.metrics.method[RS_METHOD_ACK].by_code[0], 4);
-    assert_int_equal(f->s.metrics.method[RS_METHOD_GET].count, 2);
+    assert_int_equal(f->s.proc.metrics.method[RS_METHOD_ACK].count, 4);
+    assert_int_equal(f->s.proc.metrics.method[RS_METHOD_ACK].by_code[0], 4);
+    assert_int_equal(f->s.proc.metrics.method[RS_METHOD_GET].count, 2);
 }
 
 static void expect_invalid(fixture *f, Readstates__V1__Request *r, const char *needle)
@@ -242,7 +242,7 @@ static void test_validation(void **state)
     r.call_case = READSTATES__V1__REQUEST__CALL_DELETE;
     r.delete_ = &d;
     expect_invalid(f, &r, "delete.user_id must be non-zero");
-    assert_int_equal(f->s.metrics.method[RS_METHOD_INVALID].by_code[RS_ERR_INVALID], 1);
+    assert_int_equal(f->s.proc.metrics.method[RS_METHOD_INVALID].by_code[RS_ERR_INVALID], 1);
 
     /* nothing was changed by the rejected requests */
     Readstates__V1__Response *p = get(f, 1, NULL, 0);
@@ -353,7 +353,7 @@ static void test_watch(void **state)
     uint64_t wid = r.id;
     assert_int_equal(p->status->code, 0);
     assert_int_equal(p->result_case, READSTATES__V1__RESPONSE__RESULT__NOT_SET);
-    assert_int_equal(f->s.metrics.watchers, 2);
+    assert_int_equal(f->s.proc.metrics.watchers, 2);
 
     ack(f, 42, 1, 10, 0);
     ack(f, 42, 1, 5, 0);  /* no-op: no event */
@@ -372,7 +372,7 @@ static void test_watch(void **state)
     wr.n_user_ids = 1;
     p = run(f, &f->w, &r);
     uint64_t wid2 = r.id;
-    assert_int_equal(f->s.metrics.watchers, 2);
+    assert_int_equal(f->s.proc.metrics.watchers, 2);
     uint64_t del[] = {1};
     Readstates__V1__DeleteReadStatesRequest d =
         READSTATES__V1__DELETE_READ_STATES_REQUEST__INIT;
@@ -401,13 +401,13 @@ static void test_watch(void **state)
     /* the sink goes: its watches go with it */
     watch_remove_sink(&f->s, &f->w.sink);
     assert_null(f->w.sink.watches);
-    assert_int_equal(f->s.metrics.watchers, 1);
+    assert_int_equal(f->s.proc.metrics.watchers, 1);
     w_before = f->w.n;
     ack(f, 42, 1, 99, 0);
     ack(f, 43, 1, 99, 0);
     assert_int_equal(f->w.n, w_before);
-    assert_true(watch_has_user(&f->s.watch, 43));
-    assert_false(watch_has_user(&f->s.watch, 42));
+    assert_true(watch_has_user(&f->s.loop.watch, 43));
+    assert_false(watch_has_user(&f->s.loop.watch, 42));
 }
 
 /* Many watched users: the registry grows and still finds each. */
@@ -427,9 +427,9 @@ static void test_watch_many(void **state)
         run(f, &f->w, &r);
         cap_clear(&f->w);
     }
-    assert_int_equal(f->s.metrics.watchers, 500);
+    assert_int_equal(f->s.proc.metrics.watchers, 500);
     for (uint64_t u = 1000; u < 1500; u++)
-        assert_true(watch_has_user(&f->s.watch, u));
+        assert_true(watch_has_user(&f->s.loop.watch, u));
     ack(f, 1234, 1, 1, 0);
     assert_int_equal(f->w.n, 1);
     assert_int_equal(f->w.got[0]->event->user_id, 1234);
@@ -440,15 +440,15 @@ static void test_watch_many(void **state)
     Readstates__V1__Response *p = run(f, &f->w, &r);
     assert_int_equal(p->status->code, RS_ERR_EXHAUSTED);
     assert_int_equal(f->w.sink.nwatches, 500);
-    assert_false(watch_has_user(&f->s.watch, 5000));
+    assert_false(watch_has_user(&f->s.loop.watch, 5000));
     wr.n_user_ids = 5;
     p = run(f, &f->w, &r);
     assert_int_equal(p->status->code, RS_OK);
     assert_int_equal(f->w.sink.nwatches, 505);
     watch_remove_sink(&f->s, &f->w.sink);
     assert_int_equal(f->w.sink.nwatches, 0);
-    assert_int_equal(f->s.metrics.watchers, 0);
-    assert_int_equal(f->s.watch.nusers, 0);
+    assert_int_equal(f->s.proc.metrics.watchers, 0);
+    assert_int_equal(f->s.loop.watch.nusers, 0);
 }
 
 int main(void)
