@@ -40,6 +40,7 @@
 #include "auth.h"
 #include "dispatch_int.h"
 #include "methods.h"
+#include "rs_list.h"
 #include "server.h"
 #include "watch.h"
 
@@ -264,12 +265,7 @@ static void op_finish(op *o)
     rs_server *s = o->s;
     struct rs_dispatch *d = s->loop.dispatch;
     if (o->detached) {
-        if (o->prev != NULL)
-            o->prev->next = o->next;
-        else
-            d->pending = o->next;
-        if (o->next != NULL)
-            o->next->prev = o->prev;
+        RS_DLIST_REMOVE(d->pending, o, prev, next);
         free(o->owned_args);
         free(o->owned_states);
         rs_sink_unref(o->sink);
@@ -305,11 +301,7 @@ static void op_detach(op *o)
     o->detached = true;
     rs_sink_ref(o->sink);
     struct rs_dispatch *d = o->s->loop.dispatch;
-    o->prev = NULL;
-    o->next = d->pending;
-    if (d->pending != NULL)
-        d->pending->prev = o;
-    d->pending = o;
+    RS_DLIST_PUSH(d->pending, o, prev, next);
 }
 
 /* ---- responses ------------------------------------------------------------ */

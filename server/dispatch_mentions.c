@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "dispatch_int.h"
+#include "rs_list.h"
 
 typedef struct am_sub {
     rs_waiter w; /* acquire, then commit; w.arg is the sub */
@@ -98,12 +99,7 @@ static void am_finish(am_op *o)
 {
     struct rs_dispatch *d = o->s->loop.dispatch;
     if (o->detached) {
-        if (o->prev != NULL)
-            o->prev->next = o->next;
-        else
-            d->am_pending = o->next;
-        if (o->next != NULL)
-            o->next->prev = o->prev;
+        RS_DLIST_REMOVE(d->am_pending, o, prev, next);
         rs_sink_unref(o->sink);
     }
     if (d->am_spare == NULL)
@@ -298,11 +294,7 @@ void dispatch_add_mentions(rs_server *s, rs_sink *sink, const Readstates__V1__Re
         struct rs_dispatch *d = s->loop.dispatch;
         o->detached = true;
         rs_sink_ref(sink);
-        o->prev = NULL;
-        o->next = d->am_pending;
-        if (d->am_pending != NULL)
-            d->am_pending->prev = o;
-        d->am_pending = o;
+        RS_DLIST_PUSH(d->am_pending, o, prev, next);
     }
     am_countdown(o); /* drop the starting hold */
 }

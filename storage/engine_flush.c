@@ -44,6 +44,7 @@
 #include <string.h>
 
 #include "engine_int.h"
+#include "rs_list.h"
 
 #define ENG_MAX_INFLIGHT 16 /* batches in flight on the connection */
 
@@ -318,12 +319,7 @@ static int send_call(rs_engine *e, eng_batch *b, uint32_t first, uint32_t n)
 
 static void batch_done(rs_engine *e, eng_batch *b)
 {
-    if (b->prev != NULL)
-        b->prev->next = b->next;
-    else
-        e->inflight = b->next;
-    if (b->next != NULL)
-        b->next->prev = b->prev;
+    RS_DLIST_REMOVE(e->inflight, b, prev, next);
     e->inflight_batches--;
     e->stats.flush_batches++;
     e->stats.flush_latency_ns_sum += rs_now_ns() - b->start_ns;
@@ -513,10 +509,7 @@ static bool flush_one_batch(rs_engine *e, uint64_t now, uint64_t delay)
         free(b);
         return sent_all;
     }
-    b->next = e->inflight;
-    if (e->inflight != NULL)
-        e->inflight->prev = b;
-    e->inflight = b;
+    RS_DLIST_PUSH(e->inflight, b, prev, next);
     e->inflight_batches++;
     return sent_all;
 }
@@ -559,10 +552,7 @@ uint32_t engine_flush_inject_begin(rs_engine *e, rs_store_merge_fn *fn, void **a
     b->ents[0].ncall = n;
     b->pending = 1;
     e->stats.flush_users += n;
-    b->next = e->inflight;
-    if (e->inflight != NULL)
-        e->inflight->prev = b;
-    e->inflight = b;
+    RS_DLIST_PUSH(e->inflight, b, prev, next);
     e->inflight_batches++;
     *fn = flush_done;
     *arg = &b->ents[0];
