@@ -174,3 +174,11 @@ void *rs_xcalloc(size_t n, size_t size, const char *what)
         rs_oom(what);
     return p;
 }
+
+void *rs_xrealloc(void *p, size_t n, const char *what)
+{
+    void *q = realloc(p, n != 0 ? n : 1);
+    if (q == NULL)
+        rs_oom(what);
+    return q;
+}

@@ -72,6 +72,7 @@ __attribute__((noreturn)) void rs_oom(const char *what);
 /* malloc/calloc that never return NULL (rs_oom(what) instead). */
 void *rs_xmalloc(size_t n, const char *what);
 void *rs_xcalloc(size_t n, size_t size, const char *what);
+void *rs_xrealloc(void *p, size_t n, const char *what);
 /* p itself, or rs_oom(what) when p is NULL: for constructors such as
  * event_new or evbuffer_new. */
 static inline void *rs_xcheck(void *p, const char *what)

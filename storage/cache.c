@@ -65,8 +65,9 @@ struct rs_cache {
 
 static _Noreturn void cache_oom(size_t n)
 {
-    fprintf(stderr, "readstates: fatal: cache out of memory allocating %zu bytes\n", n);
-    abort();
+    char what[64];
+    snprintf(what, sizeof(what), "cache, %zu bytes", n);
+    rs_oom(what);
 }
 
 static void *cache_xmalloc(rs_cache *c, size_t n)

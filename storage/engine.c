@@ -452,9 +452,7 @@ void engine_shutdown(rs_engine *e, rs_engine_done_fn done, void *arg)
         engine_flush_shutdown(e, done, arg);
         return;
     }
-    struct shutdown_ctx *sc = malloc(sizeof(*sc));
-    if (sc == NULL)
-        abort();
+    struct shutdown_ctx *sc = rs_xmalloc(sizeof(*sc), "shutdown");
     sc->done = done;
     sc->arg = arg;
     /* Never complete inside the caller: run from the loop. */

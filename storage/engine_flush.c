@@ -456,9 +456,7 @@ static void requeue_call(rs_engine *e, eng_batch *b, uint32_t first)
 static bool flush_one_batch(rs_engine *e, uint64_t now, uint64_t delay)
 {
     size_t cap = e->cfg.flush_batch;
-    eng_batch *b = malloc(sizeof(*b) + cap * sizeof(eng_flush));
-    if (b == NULL)
-        abort();
+    eng_batch *b = rs_xmalloc(sizeof(*b) + cap * sizeof(eng_flush), "flush batch");
     memset(b, 0, sizeof(*b));
     b->e = e;
     b->start_ns = now;
@@ -522,9 +520,7 @@ static bool flush_one_batch(rs_engine *e, uint64_t now, uint64_t delay)
 uint32_t engine_flush_inject_begin(rs_engine *e, rs_store_merge_fn *fn, void **arg)
 {
     uint32_t cap = RS_MAX(e->cfg.flush_call_users, 1u);
-    eng_batch *b = calloc(1, sizeof(*b) + cap * sizeof(eng_flush));
-    if (b == NULL)
-        abort();
+    eng_batch *b = rs_xcalloc(1, sizeof(*b) + cap * sizeof(eng_flush), "flush batch");
     b->e = e;
     b->start_ns = rs_now_ns();
     eng_qent q;
@@ -640,9 +636,7 @@ void engine_flush_shutdown(rs_engine *e, rs_engine_done_fn done, void *arg)
     e->shutting_down = true;
     e->shutdown_done = done;
     e->shutdown_arg = arg;
-    e->shutdown_ev = evtimer_new(e->base, shutdown_timeout_cb, e);
-    if (e->shutdown_ev == NULL)
-        abort();
+    e->shutdown_ev = rs_xcheck(evtimer_new(e->base, shutdown_timeout_cb, e), "event");
     uint32_t ms = e->cfg.shutdown_timeout_ms;
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     evtimer_add(e->shutdown_ev, &tv);

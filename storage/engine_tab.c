@@ -37,9 +37,7 @@ eng_slot *eng_slot_find(eng_slots *t, uint64_t user_id)
 static void slots_grow(eng_slots *t)
 {
     size_t nb = t->nbuckets == 0 ? 64 : t->nbuckets * 2;
-    eng_slot **b = calloc(nb, sizeof(*b));
-    if (b == NULL)
-        abort();
+    eng_slot **b = rs_xcalloc(nb, sizeof(*b), "engine table");
     for (size_t i = 0; i < t->nbuckets; i++) {
         eng_slot *s = t->buckets[i];
         while (s != NULL) {
@@ -62,9 +60,7 @@ eng_slot *eng_slot_get(eng_slots *t, rs_engine *e, uint64_t user_id)
         return s;
     if (t->count >= t->nbuckets)
         slots_grow(t);
-    s = calloc(1, sizeof(*s));
-    if (s == NULL)
-        abort();
+    s = rs_xcalloc(1, sizeof(*s), "engine table");
     s->e = e;
     s->user_id = user_id;
     size_t h = slot_hash(user_id, t->nbuckets);
@@ -113,9 +109,7 @@ void eng_ring_push(eng_ring *r, const eng_qent *q)
 {
     if (r->count == r->cap) {
         size_t cap = r->cap == 0 ? 1024 : r->cap * 2;
-        eng_qent *n = malloc(cap * sizeof(*n));
-        if (n == NULL)
-            abort();
+        eng_qent *n = rs_xmalloc(cap * sizeof(*n), "engine table");
         for (size_t i = 0; i < r->count; i++)
             n[i] = r->ents[(r->head + i) & (r->cap - 1)];
         free(r->ents);

@@ -90,9 +90,7 @@ static int mem_ready(store_memory *m)
 
 static mem_call *mem_call_new(void)
 {
-    mem_call *c = calloc(1, sizeof(*c));
-    if (c == NULL)
-        abort();
+    mem_call *c = rs_xcalloc(1, sizeof(*c), "memory store");
     return c;
 }
 
@@ -117,9 +115,7 @@ static int mem_merge(rs_store *s, const rs_store_user *users, uint32_t n, rs_sto
         return -1;
     if (n > m->outcomes_cap) {
         size_t cap = RS_MAX((size_t)n, m->outcomes_cap * 2);
-        rs_store_outcome *o = realloc(m->outcomes, cap * sizeof(*o));
-        if (o == NULL)
-            abort();
+        rs_store_outcome *o = rs_xrealloc(m->outcomes, cap * sizeof(*o), "memory store");
         m->outcomes = o;
         m->outcomes_cap = cap;
     }

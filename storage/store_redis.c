@@ -301,9 +301,7 @@ static void load_decode(store_redis *s, uint64_t user_id, const redisReply *r,
         return;
     }
     if (need > s->load_cap) {
-        rs_state *n = realloc(s->load_buf, need * sizeof(*n));
-        if (n == NULL)
-            abort();
+        rs_state *n = rs_xrealloc(s->load_buf, need * sizeof(*n), "redis store");
         s->load_buf = n;
         s->load_cap = need;
     }
@@ -354,9 +352,7 @@ static void outcomes_space(store_redis *s, size_t n)
     if (n <= s->outcomes_cap)
         return;
     size_t cap = RS_MAX(n, s->outcomes_cap * 2);
-    rs_store_outcome *o = realloc(s->outcomes, cap * sizeof(*o));
-    if (o == NULL)
-        abort();
+    rs_store_outcome *o = rs_xrealloc(s->outcomes, cap * sizeof(*o), "redis store");
     s->outcomes = o;
     s->outcomes_cap = cap;
 }
@@ -457,9 +453,7 @@ static store_req *store_send(store_redis *s, store_req_kind kind, int argc, cons
 {
     if (s->ac == NULL)
         return NULL;
-    store_req *r = malloc(sizeof(*r));
-    if (r == NULL)
-        abort();
+    store_req *r = rs_xmalloc(sizeof(*r), "redis request");
     memset(&r->fn, 0, sizeof(r->fn));
     r->s = s;
     r->arg = NULL;
@@ -652,22 +646,16 @@ static char *arg_space(store_redis *s, size_t nargs)
 {
     if (nargs > s->argcap) {
         size_t cap = RS_MAX(nargs, s->argcap * 2);
-        const char **nv = realloc(s->argv, cap * sizeof(*nv));
-        if (nv == NULL)
-            abort();
+        const char **nv = rs_xrealloc(s->argv, cap * sizeof(*nv), "redis store");
         s->argv = nv;
-        size_t *nl = realloc(s->argvlen, cap * sizeof(*nl));
-        if (nl == NULL)
-            abort();
+        size_t *nl = rs_xrealloc(s->argvlen, cap * sizeof(*nl), "redis store");
         s->argvlen = nl;
         s->argcap = cap;
     }
     size_t bytes = nargs * STORE_ARG_MAX;
     if (bytes > s->arg_cap) {
         size_t cap = RS_MAX(bytes, s->arg_cap * 2);
-        char *b = realloc(s->arg_buf, cap);
-        if (b == NULL)
-            abort();
+        char *b = rs_xrealloc(s->arg_buf, cap, "redis store");
         s->arg_buf = b;
         s->arg_cap = cap;
     }
