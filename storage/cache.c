@@ -35,7 +35,7 @@
  *   bytes (1 MiB): about 1 byte/state.
  * Accounted total: 80 + 320 + ~10.5 = ~410 bytes per user, ~41 bytes per
  * state; the rest of the 48-byte bar is allocator overhead. Measured with
- * tests/unit/bench_cache_memory under tcmalloc: 41.05 accounted, RSS growth
+ * tests/storage/bench_cache_memory under tcmalloc: 41.05 accounted, RSS growth
  * 44.9 bytes/state when acks round-robin over users, 42.7 user by user.
  * State arrays are resized by malloc + copy + free, never realloc (below).
  */

@@ -1,2 +1,4 @@
-# Unit tests of the codec, the arena and the shared parsers.
-rs_add_unit_test(test_frame unit/test_frame.c)
+# tests/common/: the shared helpers of common/ (label `unit`).
+# rs_hist, the log-linear latency histogram, against exact percentiles
+# (named test_lg_hist since the load generator's reports first used it).
+rs_add_unit_test(test_lg_hist ${CMAKE_CURRENT_LIST_DIR}/common/test_hist.c)

@@ -1,10 +1,8 @@
-# rs_testsupport: process helpers shared by every integration test (child
-# processes by PID, a real redis-server, the real readstated on port 0).
-#
-# Any tests/*.cmake fragment may use it; fragments are included in name
-# order, so a fragment that needs rs_add_integration_test() includes this
-# file first:
-#   include(${CMAKE_CURRENT_LIST_DIR}/support.cmake)
+# tests/support/: rs_testsupport, process helpers shared by every
+# integration test (child processes by PID, a real redis-server, the real
+# readstated on port 0), and the functions that register tests running
+# real programs: rs_add_integration_test and rs_add_persistence_test.
+# tests/CMakeLists.txt includes this fragment before every other.
 include_guard(GLOBAL)
 
 add_library(rs_testsupport STATIC
@@ -55,4 +53,14 @@ function(rs_add_integration_test name)
   endforeach()
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES TIMEOUT 300 LABELS integration)
+endfunction()
+
+# rs_add_persistence_test(name source...): an integration test against a
+# real redis-server, labelled `persistence` (a missing redis-server fails
+# it), with storage/ on its include path and RS_SOURCE_DIR the source tree.
+function(rs_add_persistence_test name)
+  rs_add_integration_test(${name} ${ARGN})
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/storage)
+  target_compile_definitions(${name} PRIVATE RS_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+  set_tests_properties(${name} PROPERTIES LABELS persistence TIMEOUT 300)
 endfunction()

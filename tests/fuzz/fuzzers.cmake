@@ -9,8 +9,8 @@
 # `<name>_corpus`, label unit); with READSTATES_FUZZ, the libFuzzer binary
 # `<name>` and a line "<name> <corpus dir> <binary>" in <build>/fuzzers.txt.
 # tests/run.sh builds and runs every fuzzer that file lists, so a new
-# harness joins CI by calling rs_add_fuzzer from its tests/<area>.cmake
-# (after include(${CMAKE_SOURCE_DIR}/tests/fuzz/fuzzers.cmake)).
+# harness (tests/fuzz/fuzz_<input>.c, its corpus in tests/fuzz/corpus_<input>)
+# joins CI by calling rs_add_fuzzer from tests/fuzz.cmake.
 # The instrumentation flags themselves are set for the whole fuzz build in the
 # top-level CMakeLists.txt (the libraries under test need them too).
 include_guard(GLOBAL)

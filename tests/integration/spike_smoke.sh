@@ -1,7 +1,7 @@
 #!/bin/sh
-# smoke.sh: the spike replay in miniature, and checks on what it wrote.
+# spike_smoke.sh: the spike replay in miniature, and checks on what it wrote.
 #
-#   smoke.sh REPLAY NOGC_BIN GC_BIN LOADGEN OUT
+#   spike_smoke.sh REPLAY NOGC_BIN GC_BIN LOADGEN OUT
 #
 # Runs REPLAY --smoke (20,000 states, a collection every second, 6 s of
 # load per build) on the given programs, then fails unless both runs

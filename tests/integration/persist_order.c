@@ -1,5 +1,5 @@
 /*
- * test_order.c: responses come back out of order when a user must be loaded.
+ * persist_order.c: responses come back out of order when a user must be loaded.
  *
  * The contract: a request for a user who must first be loaded from Redis
  * must not hold up requests for cached users behind it on the same

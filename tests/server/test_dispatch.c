@@ -1,5 +1,5 @@
 /*
- * test_server_dispatch.c: dispatch and Watch on a real rs_server (memory-
+ * test_dispatch.c: dispatch and Watch on a real rs_server (memory-
  * only engine, no sockets), through capturing sinks: every call's answer,
  * the validation messages, AddMentions' duplicates, Get's ordering, Watch's
  * events, ids and removal, and the in-flight and arena bookkeeping.

@@ -1,9 +1,9 @@
 # Configure and build the garbage-collected variant for the spike tests:
-#   cmake -DSRC=<source> -DBIN=<build dir> [-DWERROR=ON] -P build_gc.cmake
+#   cmake -DSRC=<source> -DBIN=<build dir> [-DWERROR=ON] -P spike_gc_build.cmake
 # Builds only what the tests run (readstated and test_gc_boehm), two jobs,
 # each step bounded in time.
 if(NOT SRC OR NOT BIN)
-  message(FATAL_ERROR "usage: cmake -DSRC=<source> -DBIN=<build> -P build_gc.cmake")
+  message(FATAL_ERROR "usage: cmake -DSRC=<source> -DBIN=<build> -P spike_gc_build.cmake")
 endif()
 set(werror OFF)
 if(WERROR)

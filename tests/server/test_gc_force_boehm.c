@@ -1,5 +1,5 @@
 /*
- * test_gc_boehm.c: the garbage-collected build's allocator and forced
+ * test_gc_force_boehm.c: the garbage-collected build's allocator and forced
  * collection (built only with -DREADSTATES_GC=boehm).
  *
  * What must hold for the comparison to mean anything:

@@ -1,5 +1,5 @@
 /*
- * test_restart.c: readstated with a real redis-server.
+ * persist_restart.c: readstated with a real redis-server.
  * - States written through every call survive SIGTERM (exit 0) and a
  *   restart with identical values and versions, and Redis holds them in
  *   the contract's format (read with hiredis directly).

@@ -1,5 +1,5 @@
 /*
- * test_gc_none.c: gc_force.h in the normal build does nothing: no collector,
+ * test_gc_force_none.c: gc_force.h in the normal build does nothing: no collector,
  * the cache keeps its allocator, no timer is started.
  */
 #include <setjmp.h>

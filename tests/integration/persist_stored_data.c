@@ -1,5 +1,5 @@
 /*
- * test_stored_data.c: readstated with a real redis-server whose hashes were
+ * persist_stored_data.c: readstated with a real redis-server whose hashes were
  * written by hand or corrupted (README "Stored data that does not parse").
  * Each test holds the server to one rule: every acknowledged write either
  * lands in Redis (checked after SIGTERM, and after a restart) or the server

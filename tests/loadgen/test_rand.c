@@ -1,5 +1,5 @@
 /*
- * test_zipf.c: the rejection-inversion Zipf sampler and the PRNG.
+ * test_rand.c: the rejection-inversion Zipf sampler and the PRNG.
  *
  * Frequencies of every rank are compared with the theoretical
  * k^-s / H(n, s) within 5 standard deviations of a binomial count; draws

@@ -1,5 +1,5 @@
 /*
- * test_outage.c: Redis goes away under readstated and comes back.
+ * persist_outage.c: Redis goes away under readstated and comes back.
  * - write-behind server: cached reads keep working, a cold read gets
  *   UNAVAILABLE fast (< 1.5 s), writes to cached users are accepted until a
  *   small --dirty-budget is full, then RESOURCE_EXHAUSTED; when Redis is

@@ -1,5 +1,5 @@
 /*
- * test_server_config.c: readstated's flags and READSTATED_* environment:
+ * test_config.c: readstated's flags and READSTATED_* environment:
  * defaults, precedence (flag > env > --config file > default), value
  * forms, and the errors for bad values; the settings file's format;
  * config_reread, config_diff and config_apply_live (what SIGHUP uses);

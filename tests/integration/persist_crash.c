@@ -1,5 +1,5 @@
 /*
- * test_crash.c: kill -9 of readstated with a real redis-server.
+ * persist_crash.c: kill -9 of readstated with a real redis-server.
  * - write-through: nothing acknowledged is lost.
  * - write-behind: what is lost was acknowledged within about the last flush
  *   interval. Acks are sent continuously with timestamps, the server is
