@@ -50,6 +50,10 @@ static SSL_CTX *tls_ctx_build(const rs_tls_files *f, char *err, size_t errlen)
     /* read as much as the socket has in one read(), not a record header
      * and then its body: half the syscalls for small records */
     SSL_CTX_set_read_ahead(ctx, 1);
+    /* Sessions are resumable (a reconnect skips the full handshake); with
+     * client certificates OpenSSL refuses to resume without a context id. */
+    static const unsigned char sid_ctx[] = "readstated";
+    SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
     char ebuf[200];
     if (f->cert == NULL || f->cert[0] == '\0' ||
         SSL_CTX_use_certificate_chain_file(ctx, f->cert) != 1) {
