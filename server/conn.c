@@ -408,7 +408,10 @@ static void conn_write(rs_conn *c)
         if (evbuffer_get_length(c->out) > 0) {
             if (!c->writing) {
                 c->writing = true;
-                event_add(c->write_ev, NULL);
+                /* The idle timeout bounds a write stall too: a peer that
+                 * stops reading is closed, whatever state reading is in
+                 * (a persistent event's timeout restarts on every write). */
+                event_add(c->write_ev, c->idle_tv);
             }
             return;
         }
@@ -550,7 +553,16 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
         conn_read_cb(fd, EV_READ, c);
         return;
     }
-    (void)what;
+    if (what & EV_TIMEOUT) { /* nothing could be written for idle_timeout_s */
+        c->s->proc.metrics.conns_slow_closed++;
+        RS_LOG(&c->s->proc.log, RS_LOG_WARN, "slow_consumer",
+               "conn=%llu peer=%s output_bytes=%zu reason=write_stalled",
+               (unsigned long long)c->id, c->peer, evbuffer_get_length(c->out));
+        struct linger lg = {1, 0}; /* abortive: drop what the kernel still holds */
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        conn_close(c, "write_stalled");
+        return;
+    }
     conn_write(c);
 }
 

@@ -11,6 +11,8 @@
  *  - flags: --help lists every environment variable, a bad value exits 2
  *    naming the flag.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -261,6 +264,91 @@ static void test_flags(void **state)
     free(err);
 }
 
+/* The open-connection gauge from /metrics, or -1. */
+static long long conns_open(int http_port)
+{
+    char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    int fd = rs_tcp_connect(http_port, TIMEOUT_MS);
+    if (fd < 0 || rs_fd_write_all(fd, req, sizeof(req) - 1, TIMEOUT_MS) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    size_t cap = 1 << 20, len = 0;
+    char *buf = malloc(cap);
+    long long end = rs_mono_ms() + TIMEOUT_MS;
+    while (buf != NULL && len < cap - 1 && rs_mono_ms() < end) {
+        ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    if (buf == NULL)
+        return -1;
+    buf[len] = '\0';
+    const char *p = strstr(buf, "\nreadstates_connections_open ");
+    long long v = p != NULL ? atoll(p + strlen("\nreadstates_connections_open ")) : -1;
+    free(buf);
+    return v;
+}
+
+typedef struct open_wait {
+    int http_port;
+    long long want;
+} open_wait;
+
+static bool conns_open_is(void *arg)
+{
+    open_wait *w = arg;
+    return conns_open(w->http_port) == w->want;
+}
+
+/* A client that pipelines requests and never reads its answers: once the
+ * server stops reading it (output over the pause mark), nothing more
+ * happens on that connection; the idle timeout must still close it, or
+ * every such client pins its buffers for ever. */
+static void test_write_stall_closed(void **state)
+{
+    (void)state;
+    const char *args[] = {"--idle-timeout-s", "1", "--max-output", "64KiB", NULL};
+    rs_test_server srv;
+    rs_test_server_opts o = {.args = args, .http = true};
+    assert_int_equal(rs_test_server_start_opts(&srv, &o), 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    /* Pings (8 bytes each: a frame header and id 1 + an empty ping) until
+     * the server stops taking them, bounded. */
+    static const uint8_t ping[8] = {0, 0, 0, 4, 0x08, 0x01, 0x52, 0x00};
+    uint8_t batch[8 * 512];
+    for (size_t i = 0; i < sizeof(batch); i += 8)
+        memcpy(batch + i, ping, 8);
+    long long end = rs_mono_ms() + 5000;
+    size_t sent = 0;
+    while (rs_mono_ms() < end && sent < (64u << 20)) {
+        ssize_t n = send(fd, batch, sizeof(batch), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0)
+            sent += (size_t)n;
+        else
+            rs_sleep_ms(10); /* pacing: the server stopped reading us */
+    }
+    long long t0 = rs_mono_ms();
+    open_wait w = {srv.http_port, 0};
+    bool closed = rs_poll_until(conns_open_is, &w, 8000);
+    printf("stalled writer: %zu bytes of requests sent; closed=%d after %lld ms\n", sent,
+           closed, rs_mono_ms() - t0);
+    close(fd);
+    assert_true(sent > 0);
+    assert_true(closed);
+    rs_test_server_stop(&srv, 30000, NULL);
+    rs_test_server_cleanup(&srv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_loads_do_not_block_others),
         cmocka_unit_test(test_sigterm_answers_inflight),
         cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_write_stall_closed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
