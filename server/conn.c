@@ -440,8 +440,13 @@ static int conn_read_tls(rs_conn *c)
 {
     size_t n = 0;
     rs_tls_io r = tls_read(c->ssl, c->in, CONN_READ_CHUNK, &n);
-    if (r == TLS_OK)
+    if (r == TLS_OK) {
+        if (tls_peer_closed(c->ssl)) { /* a last request with close_notify */
+            c->eof = true;
+            conn_update_read(c);
+        }
         return 1;
+    }
     if (r == TLS_WANT_READ)
         return 0;
     if (r == TLS_WANT_WRITE) { /* a handshake message waits for room */

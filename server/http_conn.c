@@ -428,6 +428,8 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
             conn_free(c, "eof");
             return;
         }
+        if (r == TLS_OK && tls_peer_closed(c->ssl))
+            c->close_after = true; /* serve what came with close_notify, then close */
         if (r == TLS_ERROR) {
             char buf[160];
             RS_LOG(c->hc->log, RS_LOG_DEBUG, "tls_error", "peer=%s error=\"%s\"", c->peer,

@@ -173,7 +173,9 @@ rs_tls_io tls_read(SSL *ssl, struct evbuffer *in, size_t max, size_t *n)
             v.iov_len = 0;
             evbuffer_commit_space(in, &v, 1);
             rs_tls_io r = tls_io_result(ssl, rc);
-            return *n > 0 && (r == TLS_WANT_READ || r == TLS_WANT_WRITE) ? TLS_OK : r;
+            /* Bytes first: a request that came with the peer's close_notify
+             * is served (tls_peer_closed tells the caller to close after). */
+            return *n > 0 && r != TLS_ERROR ? TLS_OK : r;
         }
         v.iov_len = (size_t)rc;
         evbuffer_commit_space(in, &v, 1);
@@ -202,6 +204,11 @@ rs_tls_io tls_write(SSL *ssl, struct evbuffer *out)
             return tls_io_result(ssl, rc);
         evbuffer_drain(out, (size_t)rc);
     }
+}
+
+bool tls_peer_closed(SSL *ssl)
+{
+    return ssl != NULL && (SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN) != 0;
 }
 
 bool tls_pending(SSL *ssl)

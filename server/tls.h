@@ -70,6 +70,10 @@ rs_tls_io tls_read(SSL *ssl, struct evbuffer *in, size_t max, size_t *n);
  * would block; sent bytes are drained. TLS_OK when out is empty. */
 rs_tls_io tls_write(SSL *ssl, struct evbuffer *out);
 
+/* The peer sent close_notify: it sends nothing more (what tls_read already
+ * returned is still to be served). */
+bool tls_peer_closed(SSL *ssl);
+
 /* Decrypted bytes OpenSSL holds that no socket event will announce. */
 bool tls_pending(SSL *ssl);
 

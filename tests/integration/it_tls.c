@@ -16,6 +16,8 @@
  *    and refusals of a server its CA file or name does not vouch for.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -464,6 +466,71 @@ static void test_session_resumption(void **state)
     rs_tmpdir_remove(e.dir);
 }
 
+/* Write req and then close_notify so that both leave in one TCP segment
+ * (TCP_CORK), and read what comes back until the server closes. */
+static size_t request_then_close_notify(SSL *ssl, int fd, const void *req, size_t len,
+                                        uint8_t *out, size_t cap)
+{
+    int on = 1, off = 0;
+    setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+    assert_int_equal(SSL_write(ssl, req, (int)len), (int)len);
+    SSL_shutdown(ssl); /* sends close_notify */
+    setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+    size_t have = 0;
+    long long end = rs_mono_ms() + 5000;
+    while (have < cap && rs_mono_ms() < end) {
+        int r = SSL_read(ssl, out + have, (int)(cap - have));
+        if (r <= 0)
+            break;
+        have += (size_t)r;
+    }
+    return have;
+}
+
+/* A last request that arrives together with the client's close_notify is
+ * still answered, on both ports (it was dropped on the HTTP port). */
+static void test_request_with_close_notify(void **state)
+{
+    (void)state;
+    tls_env e;
+    env_init(&e);
+    rs_test_server srv;
+    start(&srv, &e, false, NULL);
+    SSL_CTX *ctx = client_ctx(&e, false);
+    SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION); /* no tickets after the handshake */
+    uint8_t out[4096];
+
+    int fd;
+    SSL *ssl = tls_connect(ctx, srv.http_port, &fd);
+    assert_int_equal(SSL_connect(ssl), 1);
+    static const char get[] = "GET /healthz HTTP/1.0\r\n\r\n";
+    size_t n = request_then_close_notify(ssl, fd, get, sizeof(get) - 1, out, sizeof(out) - 1);
+    out[n] = '\0';
+    if (strstr((char *)out, "HTTP/1.1 200") == NULL)
+        fail_msg("HTTP port answered %zu bytes: %s", n, out);
+    SSL_free(ssl);
+    close(fd);
+
+    ssl = tls_connect(ctx, srv.port, &fd);
+    assert_int_equal(SSL_connect(ssl), 1);
+    static const uint8_t ping[8] = {0, 0, 0, 4, 0x08, 0x07, 0x52, 0x00}; /* id 7 */
+    n = request_then_close_notify(ssl, fd, ping, sizeof(ping), out, sizeof(out));
+    assert_true(n >= 4);
+    uint32_t fl =
+        (uint32_t)out[0] << 24 | (uint32_t)out[1] << 16 | (uint32_t)out[2] << 8 | out[3];
+    assert_true(n >= 4 + fl);
+    Readstates__V1__Response *resp = readstates__v1__response__unpack(NULL, fl, out + 4);
+    assert_non_null(resp);
+    assert_int_equal(resp->id, 7);
+    assert_int_equal(resp->result_case, READSTATES__V1__RESPONSE__RESULT_PING);
+    readstates__v1__response__free_unpacked(resp, NULL);
+    SSL_free(ssl);
+    close(fd);
+    SSL_CTX_free(ctx);
+    stop(&srv);
+    rs_tmpdir_remove(e.dir);
+}
+
 /* The project's C client over TLS: calls, a long pipeline, and a server
  * certificate that its CA file does not vouch for. */
 static void test_c_client(void **state)
@@ -633,6 +700,7 @@ int main(void)
         cmocka_unit_test(test_stalled_handshake_deadline),
         cmocka_unit_test(test_reload_certificate),
         cmocka_unit_test(test_session_resumption),
+        cmocka_unit_test(test_request_with_close_notify),
         cmocka_unit_test(test_c_client),
         cmocka_unit_test(test_readstatectl),
         cmocka_unit_test(test_loadgen),
