@@ -14,7 +14,8 @@
  * With TLS (rs_client_connect_tls) the same loop moves bytes through
  * OpenSSL: the handshake is done at connect, reads drain OpenSSL until it
  * would block (decrypted bytes it holds raise no poll event, so a wait
- * first checks SSL_has_pending; read-ahead is on), writes are partial records.
+ * first checks SSL_pending: decrypted bytes only, since a partial record
+ * read ahead waits for the socket like any other), writes are partial records.
  *
  * Invariants:
  *  - the socket is non-blocking; every wait is bounded by a deadline;
@@ -482,7 +483,7 @@ static rs_status io_once(rs_client *c, int timeout_ms)
 {
     if (c->err != RS_OK)
         return c->err;
-    if (c->ssl != NULL && SSL_has_pending(c->ssl) == 1)
+    if (c->ssl != NULL && SSL_pending(c->ssl) > 0)
         return do_read(c); /* decrypted already: poll would not say so */
     struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
     if (c->olen > c->opos)

@@ -674,12 +674,12 @@ static void conn_format_peer(const struct sockaddr *addr, char *buf, size_t len)
 void conn_accept(rs_server *s, evutil_socket_t fd, const struct sockaddr *addr, int addrlen)
 {
     (void)addrlen;
-    if (s->proc.shutting_down || s->loop.nconns >= s->proc.cfg.max_connections) {
+    if (s->proc.shutting_down || s->loop.nconns >= s->loop.max_connections) {
         uint64_t n = ++s->proc.metrics.conns_rejected;
         if ((n & (n - 1)) == 0) /* 1, 2, 4, 8...: a flood does not flood the log */
             RS_LOG(&s->proc.log, RS_LOG_WARN, "conn_rejected",
                    "open=%u max=%u rejected_total=%llu", s->loop.nconns,
-                   s->proc.cfg.max_connections, (unsigned long long)n);
+                   s->loop.max_connections, (unsigned long long)n);
         evutil_closesocket(fd);
         return;
     }
@@ -688,9 +688,15 @@ void conn_accept(rs_server *s, evutil_socket_t fd, const struct sockaddr *addr, 
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
     evutil_make_socket_nonblocking(fd);
+    SSL *ssl = NULL;
+    if (s->proc.tls != NULL && (ssl = tls_conn_new(s->proc.tls, fd)) == NULL) {
+        /* out of memory for this one connection: refuse it, keep serving */
+        s->proc.metrics.tls_errors++;
+        evutil_closesocket(fd);
+        return;
+    }
     rs_conn *c = rs_xcalloc(1, sizeof(*c), "conn");
-    if (s->proc.tls != NULL)
-        c->ssl = rs_xcheck(tls_conn_new(s->proc.tls, fd), "tls");
+    c->ssl = ssl;
     c->sink.ops = &conn_sink_ops;
     c->sink.refs = 1; /* the connection's own, dropped by the reaper */
     c->s = s;

@@ -69,7 +69,8 @@ void http_reply(struct rs_http *h, rs_http_req *req, int status, const char *rea
                 struct evbuffer *body)
 {
     h->replies_writing++;
-    http_req_reply(req, status, reason, body);
+    if (!http_req_reply(req, status, reason, body))
+        h->replies_writing--; /* not sent: no on_written will follow */
 }
 
 bool http_writing(const struct rs_http *h)
@@ -354,7 +355,7 @@ static int http_listen(struct rs_http *h)
         return -1;
     }
     RS_LOG(&s->proc.log, RS_LOG_INFO, "http_listening", "addr=%s port=%d max_connections=%u",
-           host, h->port, s->proc.cfg.http_max_connections);
+           host, h->port, s->loop.http_max_connections);
     return 0;
 }
 
@@ -370,7 +371,7 @@ struct rs_http *http_start(rs_server *s)
         return NULL;
     h->s = s;
     rs_http_limits lim = {
-        .max_connections = s->proc.cfg.http_max_connections,
+        .max_connections = s->loop.http_max_connections,
         .max_headers = s->proc.cfg.http_max_headers,
         .max_body = s->proc.cfg.http_max_body,
         .request_deadline_ms = s->proc.cfg.http_request_deadline_ms,

@@ -71,6 +71,7 @@ struct rs_http_conn {
     bool busy, kick;    /* conn_advance running / asked to run again */
     bool sent_continue;
     uint64_t req_start_ns; /* first byte of the request being read; 0 = none yet */
+    size_t head_scanned;   /* bytes of the head already searched for its end */
     http_chunked chunk;
     rs_http_req req;
     char peer[INET6_ADDRSTRLEN + 8];
@@ -275,11 +276,19 @@ static step_result step_head(rs_http_conn *c)
         return STEP_WAIT;
     size_t look = len < lim->max_headers ? len : lim->max_headers;
     const char *data = (const char *)evbuffer_pullup(c->in, (ev_ssize_t)look);
-    long end = http_head_end(data, look, lim->max_headers);
+    /* Resume the search where the last one stopped (less the 3 bytes a
+     * blank line may straddle): a head trickled a byte at a time costs
+     * linear time, not quadratic. */
+    size_t from = c->head_scanned > 3 ? c->head_scanned - 3 : 0;
+    long end = http_head_end(data + from, look - from, lim->max_headers - from);
     if (end < 0)
         return conn_error(c, 431);
-    if (end == 0)
+    if (end == 0) {
+        c->head_scanned = look;
         return STEP_WAIT;
+    }
+    end += (long)from;
+    c->head_scanned = 0;
     c->req.head_buf = malloc((size_t)end + 1);
     if (c->req.head_buf == NULL)
         return conn_error(c, 503);
@@ -539,9 +548,17 @@ static int http_conn_add(rs_http_conns *hc, evutil_socket_t fd, const char *peer
         http_reject(hc, fd);
         return -1;
     }
+    SSL *ssl = NULL;
+    if (hc->lim.tls != NULL && (ssl = tls_conn_new(hc->lim.tls, fd)) == NULL) {
+        /* out of memory for this one connection: refuse it, keep serving */
+        hc->st.tls_errors++;
+        evutil_closesocket(fd);
+        return -1;
+    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     rs_http_conn *c = rs_xcalloc(1, sizeof(*c), "http connection");
+    c->ssl = ssl;
     c->hc = hc;
     c->fd = fd;
     c->in = http_xbuffer();
@@ -554,8 +571,6 @@ static int http_conn_add(rs_http_conns *hc, evutil_socket_t fd, const char *peer
         rs_xcheck(event_new(hc->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c), "event");
     c->timer = rs_xcheck(event_new(hc->base, -1, 0, conn_timer_cb, c), "event");
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
-    if (hc->lim.tls != NULL)
-        c->ssl = rs_xcheck(tls_conn_new(hc->lim.tls, fd), "tls");
     c->state = HC_READ_HEAD;
     RS_DLIST_PUSH(hc->conns, c, prev, next);
     hc->st.open++;
@@ -731,11 +746,11 @@ void http_req_on_gone(rs_http_req *r, void (*fn)(void *arg), void *arg)
     r->gone_arg = arg;
 }
 
-void http_req_reply(rs_http_req *r, int status, const char *reason, struct evbuffer *body)
+bool http_req_reply(rs_http_req *r, int status, const char *reason, struct evbuffer *body)
 {
     rs_http_conn *c = r->conn;
     if (c->state != HC_SERVE)
-        return; /* answered already: a bug in the caller, never a second reply */
+        return false; /* answered already: a bug in the caller, never a second reply */
     size_t blen = body != NULL ? evbuffer_get_length(body) : 0;
     bool head = strcmp(r->head.method, "HEAD") == 0;
     bool no_body = (status >= 100 && status < 200) || status == 204 || status == 304;
@@ -758,4 +773,5 @@ void http_req_reply(rs_http_req *r, int status, const char *reason, struct evbuf
     c->state = HC_WRITE;
     c->reply_pending = true;
     conn_advance(c);
+    return true;
 }

@@ -20,9 +20,11 @@
  * the socket): it reads a request, hands it to on_request and stops
  * reading until the handler answers with http_req_reply, now or later,
  * writes the reply, and then reads the next one. A handler that answers
- * later may learn that the client left first (http_req_on_gone); after
- * that callback, or after http_req_reply, the request is not the
- * handler's to touch.
+ * later learns that its connection went away first (http_req_on_gone:
+ * the server closed it at shutdown, or a timeout or error did; a client's
+ * hang-up is seen only when the reply is written, since a connection is
+ * not read while its request is served); after that callback, or after
+ * http_req_reply, the request is not the handler's to touch.
  *
  *   listener ──accept──> http_conn ──read──> http_parse ──> on_request(req)
  *                          ^                                     │
@@ -121,8 +123,10 @@ void http_req_add_header(rs_http_req *r, const char *name, const char *value);
 
 /* Answer: status line, the added headers, Content-Length, and the body
  * (moved out of `body`, which may be NULL; none is sent for HEAD). After
- * this the request is gone for the caller. */
-void http_req_reply(rs_http_req *r, int status, const char *reason, struct evbuffer *body);
+ * this the request is gone for the caller. Returns false (and sends
+ * nothing) if the request was answered already: on_written will then not
+ * run for this call. */
+bool http_req_reply(rs_http_req *r, int status, const char *reason, struct evbuffer *body);
 
 /* The client left before the reply: fn(arg) runs once, and the request is
  * gone for the caller. Set NULL to cancel. */

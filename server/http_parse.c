@@ -167,6 +167,8 @@ static int parse_framing(http_head *out)
 int http_head_parse(char *buf, size_t len, http_head *out)
 {
     memset(out, 0, sizeof(*out));
+    if (memchr(buf, '\0', len) != NULL)
+        return 400; /* a NUL would cut a header short where the peer did not */
     buf[len] = '\0';
     size_t at = 0;
     bool bad = false;

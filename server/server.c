@@ -282,15 +282,28 @@ static struct event *server_event(rs_server *s, evutil_socket_t fd, short what,
  * a cap then refuses a connection cleanly instead of accept() failing. */
 static void server_fit_fd_limit(rs_server *s)
 {
-    uint64_t tcp = s->proc.cfg.max_connections, http = s->proc.cfg.http_max_connections;
+    bool http_on = strcmp(s->proc.cfg.http, "off") != 0 && s->proc.cfg.http[0] != '\0';
+    uint64_t tcp = s->proc.cfg.max_connections;
+    uint64_t http = http_on ? s->proc.cfg.http_max_connections : 0;
+    s->loop.max_connections = (uint32_t)tcp;
+    s->loop.http_max_connections = (uint32_t)(http_on ? http : 0);
     rlim_t need = (rlim_t)(tcp + http + SERVER_FD_RESERVE);
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
         return;
     rlim_t was = rl.rlim_cur;
     rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
-    if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) != 0)
-        rl.rlim_cur = was;
+    if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        /* over the kernel's nr_open: take what it allows */
+        struct rlimit hard;
+        if (getrlimit(RLIMIT_NOFILE, &hard) == 0 && hard.rlim_max > was &&
+            hard.rlim_max != RLIM_INFINITY) {
+            hard.rlim_cur = hard.rlim_max;
+            rl.rlim_cur = setrlimit(RLIMIT_NOFILE, &hard) == 0 ? hard.rlim_max : was;
+        } else {
+            rl.rlim_cur = was;
+        }
+    }
     if (rl.rlim_cur >= need) {
         RS_LOG(&s->proc.log, RS_LOG_INFO, "fd_limit_raised", "from=%llu to=%llu",
                (unsigned long long)was, (unsigned long long)rl.rlim_cur);
@@ -299,15 +312,17 @@ static void server_fit_fd_limit(rs_server *s)
     uint64_t avail = rl.rlim_cur > SERVER_FD_RESERVE + 2 ? rl.rlim_cur - SERVER_FD_RESERVE : 2;
     uint64_t new_tcp = avail * tcp / (tcp + http);
     new_tcp = new_tcp < 1 ? 1 : new_tcp;
-    uint64_t new_http = avail - new_tcp < 1 ? 1 : avail - new_tcp;
+    uint64_t new_http = !http_on ? 0 : avail - new_tcp < 1 ? 1 : avail - new_tcp;
     RS_LOG(&s->proc.log, RS_LOG_WARN, "fd_limit_low",
            "limit=%llu need=%llu max_connections=%llu was=%llu http_max_connections=%llu "
            "http_was=%llu hint=\"raise ulimit -n or LimitNOFILE to keep the configured caps\"",
            (unsigned long long)rl.rlim_cur, (unsigned long long)need,
            (unsigned long long)new_tcp, (unsigned long long)tcp, (unsigned long long)new_http,
            (unsigned long long)http);
-    s->proc.cfg.max_connections = (uint32_t)new_tcp;
-    s->proc.cfg.http_max_connections = (uint32_t)new_http;
+    /* The effective caps live in the loop: the settings stay as given, so
+     * a reload does not report them as changed. */
+    s->loop.max_connections = (uint32_t)new_tcp;
+    s->loop.http_max_connections = (uint32_t)new_http;
 }
 
 /* Load the tokens of --auth-token-file (a file that does not load stops

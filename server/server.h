@@ -101,6 +101,10 @@ typedef struct rs_loop {
     uint32_t nconns;
     uint64_t next_conn_id;
     rs_accept_pause accept_pause; /* EMFILE and co.: pause, log once per interval */
+    /* Connection caps in force: the settings', or lower where the
+     * descriptor limit could not be raised to fit them (server_init). */
+    uint32_t max_connections;
+    uint32_t http_max_connections;
 
     /* requests (dispatch.c) */
     rs_arena arena;       /* per-request memory, reset when depth drops to 0 */

@@ -122,6 +122,18 @@ static void test_refusals(void **state)
             fail_msg("case %zu: got %d, want %d", i, rc, cases[i].status);
         free(buf);
     }
+    /* A NUL inside the head (it would cut a value short: "5\0 9"). */
+    {
+        static const char nul[] = "POST / HTTP/1.1\r\nContent-Length: 5\0 9\r\n\r\n";
+        size_t len = sizeof(nul) - 1;
+        assert_int_equal(http_head_end(nul, len, 1024), (long)len);
+        char *b = malloc(len + 1);
+        assert_non_null(b);
+        memcpy(b, nul, len);
+        http_head h0;
+        assert_int_equal(http_head_parse(b, len, &h0), 400);
+        free(b);
+    }
     /* Two equal Content-Lengths are one. */
     http_head h;
     char *buf;
