@@ -253,7 +253,7 @@ static void test_errors(void **state)
     assert_non_null(strstr(r.body, "\"code\":\"unimplemented\""));
     ht_response_free(&r);
 
-    /* over --http-max-body: evhttp refuses before parsing */
+    /* over --http-max-body: the connection layer refuses before parsing (413) */
     char big[4096];
     memset(big, ' ', sizeof(big) - 1);
     big[0] = '{';
@@ -529,9 +529,9 @@ static int send_ack(int fd, int user, int channel, int msg)
 /*
  * Clients that leave while their call waits on storage: Redis is frozen
  * (SIGSTOP) under write-through, so every Ack waits; the clients hang up;
- * the replies come later and go to dead sockets (libevent 2.1 does not read
- * a connection while its request is served, so the hang-up shows when the
- * reply is written and evhttp frees the connection). Run under the
+ * the replies come later and go to dead sockets (a connection is not read
+ * while its request is served, so the hang-up shows when the reply is
+ * written and the connection layer closes it). Run under the
  * sanitizers, a use of a freed request fails here.
  */
 static void test_client_leaves_before_reply(void **state)
