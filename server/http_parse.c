@@ -264,7 +264,8 @@ static int chunk_ctl(http_chunked *d, char c)
         return 0;
     }
     case CH_EXT:
-        if (c == '\n' || ((unsigned char)c < ' ' && c != '\t' && c != '\r'))
+        if (c == '\n' || ((unsigned char)c < ' ' && c != '\t' && c != '\r') ||
+            ++d->overhead > HTTP_CHUNK_OVERHEAD_MAX)
             return -1;
         if (c == '\r')
             d->state = CH_SIZE_LF;
@@ -290,6 +291,8 @@ static int chunk_ctl(http_chunked *d, char c)
         d->state = c == '\r' ? CH_FINAL_LF : CH_TRAILER_LINE;
         return 0;
     case CH_TRAILER_LINE: /* trailers are read and dropped */
+        if (++d->overhead > HTTP_CHUNK_OVERHEAD_MAX)
+            return -1;
         if (c == '\n')
             d->state = CH_TRAILER;
         return 0;

@@ -65,9 +65,15 @@ const char *http_head_get(const http_head *h, const char *name);
 /* A chunked body's decoder: zero it before the first call. */
 typedef struct http_chunked {
     int state;
-    uint64_t left;  /* bytes left in the current chunk (or its size line) */
-    uint64_t total; /* body bytes produced so far */
+    uint64_t left;     /* bytes left in the current chunk (or its size line) */
+    uint64_t total;    /* body bytes produced so far */
+    uint32_t overhead; /* chunk-extension and trailer bytes so far */
 } http_chunked;
+
+/* Chunk extensions and trailers are read and dropped; more than this many
+ * bytes of them in one body is refused (they cost work and carry nothing
+ * the server uses). */
+#define HTTP_CHUNK_OVERHEAD_MAX 8192u
 
 /*
  * Decode up to len bytes of a chunked body from src, writing body bytes to
@@ -75,7 +81,8 @@ typedef struct http_chunked {
  * them, unless the body ended inside them (*done is then set: the last
  * chunk and the trailers are read) or dst filled up (call again with more
  * room). *out_len receives the bytes written. Returns -1 on a malformed
- * body (a bad size line, a missing CRLF, a size over 2^62). The caller
+ * body (a bad size line, a missing CRLF, a size over 2^62, more than
+ * HTTP_CHUNK_OVERHEAD_MAX bytes of extensions and trailers). The caller
  * checks d->total against its body limit.
  */
 long http_chunked_decode(http_chunked *d, const char *src, size_t len, uint8_t *dst,

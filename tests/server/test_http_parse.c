@@ -185,6 +185,24 @@ static void test_chunked(void **state)
     assert_int_equal(total, 12);
     assert_memory_equal(out, "hello, world", 12);
 
+    /* extensions and trailers past HTTP_CHUNK_OVERHEAD_MAX are refused */
+    {
+        size_t n = HTTP_CHUNK_OVERHEAD_MAX + 64;
+        char *big = malloc(n + 16);
+        assert_non_null(big);
+        memcpy(big, "1;", 2);
+        memset(big + 2, 'x', n);
+        memcpy(big + 2 + n, "\r\na\r\n", 6);
+        memset(&d, 0, sizeof(d));
+        done = false;
+        assert_int_equal(http_chunked_decode(&d, big, n + 8, out, sizeof(out), &w, &done), -1);
+        memcpy(big, "0\r\nT: ", 6);
+        memset(big + 6, 'y', n);
+        memset(&d, 0, sizeof(d));
+        done = false;
+        assert_int_equal(http_chunked_decode(&d, big, n + 6, out, sizeof(out), &w, &done), -1);
+        free(big);
+    }
     static const char *const bad[] = {
         "x\r\n", "5\r\nhelloXX", "5\nhello\r\n", "\r\n", "fffffffffffffffffff\r\n", "0\r\n\n"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
