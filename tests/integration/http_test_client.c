@@ -160,3 +160,23 @@ void ht_response_free(ht_response *resp)
     free(resp->body);
     memset(resp, 0, sizeof(*resp));
 }
+
+double ht_metric(int port, const char *series)
+{
+    ht_response r = {0};
+    if (ht_get(port, "/metrics", &r) != 0 || r.status != 200) {
+        ht_response_free(&r);
+        return -1;
+    }
+    double v = -1;
+    size_t n = strlen(series);
+    for (const char *p = r.body; p != NULL && *p != '\0';
+         p = strchr(p, '\n'), p = p ? p + 1 : p)
+        if (strncmp(p, series, n) == 0 && (p[n] == ' ' || p[n] == '{')) {
+            const char *sp = strchr(p, ' ');
+            v = sp != NULL ? atof(sp + 1) : -1;
+            break;
+        }
+    ht_response_free(&r);
+    return v;
+}

@@ -39,4 +39,10 @@ void ht_response_free(ht_response *resp);
  * if not NULL), or NULL. */
 char *ht_raw(int port, const char *request, size_t len, int timeout_ms, size_t *outlen);
 
+/* One sample from GET /metrics: the first line whose series starts with
+ * `series` (a name, or a name with its labels, e.g.
+ * `readstates_accept_failures_total{listener="http"}`), or -1 when the
+ * scrape fails or has no such series. */
+double ht_metric(int port, const char *series);
+
 #endif /* RS_HTTP_TEST_CLIENT_H */

@@ -108,27 +108,6 @@ static long long connect_call_ms(int port)
     return status == 200 ? rs_mono_ms() - t0 : -1;
 }
 
-/* A counter or gauge from /metrics (the first series of that name), or -1. */
-static double metric(int http_port, const char *name)
-{
-    ht_response r = {0};
-    if (ht_get(http_port, "/metrics", &r) != 0 || r.status != 200) {
-        ht_response_free(&r);
-        return -1;
-    }
-    double v = -1;
-    size_t n = strlen(name);
-    for (const char *p = r.body; p != NULL && *p != '\0';
-         p = strchr(p, '\n'), p = p ? p + 1 : p)
-        if (strncmp(p, name, n) == 0 && (p[n] == ' ' || p[n] == '{')) {
-            const char *sp = strchr(p, ' ');
-            v = sp != NULL ? atof(sp + 1) : -1;
-            break;
-        }
-    ht_response_free(&r);
-    return v;
-}
-
 static rs_client *tcp_client(int port)
 {
     char err[256];
@@ -230,7 +209,8 @@ static void test_slowloris_closed_at_deadline(void **state)
     /* a loose bound: answered while the slow connections were open */
     assert_true(worst_connect < 2000);
     assert_true(worst_ping < 2000);
-    assert_true(metric(srv.http_port, "readstates_http_deadline_closed_total") >= SLOW_CONNS);
+    assert_true(ht_metric(srv.http_port, "readstates_http_deadline_closed_total") >=
+                SLOW_CONNS);
     free(fds);
     free(first);
     free(closed_at);
@@ -274,7 +254,7 @@ static void test_connection_cap(void **state)
     for (int i = 1; i < 50; i++)
         close(fds[i]);
     assert_true(count_in_log(&srv.proc, "event=http_conn_rejected") >= 1);
-    assert_true(metric(srv.http_port, "readstates_http_connections_rejected_total") >= 1);
+    assert_true(ht_metric(srv.http_port, "readstates_http_connections_rejected_total") >= 1);
     rs_test_server_stop(&srv, 30000, NULL);
     rs_test_server_cleanup(&srv);
 }
@@ -411,8 +391,8 @@ static void test_accept_out_of_descriptors(void **state)
             rs_sleep_ms(50);
     }
     assert_true(ok);
-    assert_true(metric(srv.http_port, "readstates_accept_failures_total{listener=\"http\"}") >=
-                1);
+    assert_true(
+        ht_metric(srv.http_port, "readstates_accept_failures_total{listener=\"http\"}") >= 1);
     rs_client_close(tcp);
     int st = 0;
     rs_test_server_stop(&srv, 30000, &st);

@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "http_test_client.h"
 #include "rs_client.h"
 #include "rs_testsupport.h"
 
@@ -264,35 +265,6 @@ static void test_flags(void **state)
     free(err);
 }
 
-/* The open-connection gauge from /metrics, or -1. */
-static long long conns_open(int http_port)
-{
-    char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    int fd = rs_tcp_connect(http_port, TIMEOUT_MS);
-    if (fd < 0 || rs_fd_write_all(fd, req, sizeof(req) - 1, TIMEOUT_MS) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    size_t cap = 1 << 20, len = 0;
-    char *buf = malloc(cap);
-    long long end = rs_mono_ms() + TIMEOUT_MS;
-    while (buf != NULL && len < cap - 1 && rs_mono_ms() < end) {
-        ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    if (buf == NULL)
-        return -1;
-    buf[len] = '\0';
-    const char *p = strstr(buf, "\nreadstates_connections_open ");
-    long long v = p != NULL ? atoll(p + strlen("\nreadstates_connections_open ")) : -1;
-    free(buf);
-    return v;
-}
-
 typedef struct open_wait {
     int http_port;
     long long want;
@@ -301,7 +273,7 @@ typedef struct open_wait {
 static bool conns_open_is(void *arg)
 {
     open_wait *w = arg;
-    return conns_open(w->http_port) == w->want;
+    return ht_metric(w->http_port, "readstates_connections_open") == (double)w->want;
 }
 
 /* A client that pipelines requests and never reads its answers: once the
