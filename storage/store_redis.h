@@ -1,12 +1,10 @@
 /*
- * store_redis.h: the store of store.h on one Redis: one asynchronous
- * connection on the server's event base (hiredis async + its libevent
- * adapter), with what hiredis 0.14.1 lacks: per-request timeouts,
- * reconnection with capped exponential backoff, AUTH (with an ACL user when
- * one is configured)/SELECT and SCRIPT LOAD of the merge script on every
- * connect. Everything Redis-specific lives behind it: the key format
+ * store_redis.h: the store of store.h on one Redis: one connection
+ * (redis_conn.h: per-request timeouts, reconnection with capped exponential
+ * backoff, AUTH/SELECT and SCRIPT LOAD of the merge script on every
+ * connect) speaking the commands of redis_codec.h (the key format
  * readstates:{<user_id>}, the load script, the merge script's argument
- * layout (merge_lua.h), and the decoding of replies (stored_value.h).
+ * layout, the decoding of replies).
  *
  *          connect ok + AUTH/SELECT/SCRIPT LOAD ok
  *   DOWN ──> CONNECTING ───────────────────────────> UP
@@ -31,15 +29,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "redis_conn.h"
 #include "rs_log.h"
 #include "store.h"
-
-typedef enum store_state {
-    STORE_DOWN,
-    STORE_CONNECTING,
-    STORE_UP,
-    STORE_STATE_MAX
-} store_state;
 
 typedef struct store_redis_config {
     const char *host; /* copied */
@@ -52,6 +44,8 @@ typedef struct store_redis_config {
     uint32_t backoff_min_ms; /* 0 means 50 */
     uint32_t backoff_max_ms; /* 0 means 2000 */
     uint32_t max_states;     /* a user's channels at most (a larger hash is refused) */
+    uint32_t wait_replicas;  /* > 0: each merge is followed by WAIT <n> <timeout_ms / 2>
+                                and applied only once that many replicas have it */
     const rs_log *log;
 } store_redis_config;
 
