@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store_cluster.h"
+
 typedef enum opt_type {
     OPT_STR,        /* char[RS_ADDR_MAX] */
     OPT_U32,        /* uint32_t */
@@ -73,6 +75,12 @@ static const opt opts[] = {
      "write the bound HTTP port here once listening"},
     {"redis", OPT_STR, F(redis), "", 0, 0, "HOST:PORT",
      "Redis to persist read states in; empty keeps them in memory only"},
+    {"redis-cluster", OPT_STR, F(redis_cluster), "", 0, 0, "HOST:PORT[,HOST:PORT...]",
+     "seed nodes of a Redis Cluster to persist in (not with --redis); the slot table is "
+     "read from them and refreshed on MOVED"},
+    {"redis-wait-replicas", OPT_U32, F(redis_wait_replicas), "0", 0, 16, "N",
+     "after each merge, WAIT for N replicas (half of --redis-timeout-ms at most); a merge "
+     "counts as done only once N replicas have it. 0: do not wait"},
     {"redis-password", OPT_STR, F(redis_password), "", 0, 0, "SECRET",
      "password for Redis AUTH; empty sends none. Prefer the environment or "
      "--redis-password-file: a value given as a flag is scrubbed from the arguments, "
@@ -488,6 +496,27 @@ static int config_check(rs_config *cfg, FILE *err)
             return -1;
         }
     }
+    if (cfg->redis_cluster[0] != '\0') {
+        char why[160];
+        if (cfg->redis[0] != '\0') {
+            fprintf(err, "readstated: --redis and --redis-cluster are exclusive: give one\n");
+            return -1;
+        }
+        if (store_cluster_parse_seeds(cfg->redis_cluster, why, sizeof(why)) < 0) {
+            fprintf(err, "readstated: --redis-cluster '%s': %s\n", cfg->redis_cluster, why);
+            return -1;
+        }
+        if (cfg->redis_db != 0) {
+            fprintf(err, "readstated: --redis-db %d: a Redis Cluster has only database 0\n",
+                    cfg->redis_db);
+            return -1;
+        }
+    }
+    if (cfg->redis_wait_replicas > 0 && cfg->redis[0] == '\0' &&
+        cfg->redis_cluster[0] == '\0') {
+        fprintf(err, "readstated: --redis-wait-replicas needs --redis or --redis-cluster\n");
+        return -1;
+    }
     if ((cfg->tls_cert[0] != '\0') != (cfg->tls_key[0] != '\0')) {
         fprintf(err, "readstated: --tls-cert and --tls-key go together\n");
         return -1;
@@ -783,7 +812,7 @@ void config_to_engine(const rs_config *cfg, rs_engine_config *ec, const rs_log *
     ec->cache.max_memory = cfg->max_memory;
     ec->cache.max_states_per_user = cfg->max_states_per_user;
     config_random_seed(ec->cache.seed);
-    ec->cache.keep_tombstones = cfg->redis_host[0] != '\0';
+    ec->cache.keep_tombstones = cfg->redis_host[0] != '\0' || cfg->redis_cluster[0] != '\0';
     ec->cache.alloc = NULL;
     if (cfg->redis_host[0] != '\0') {
         ec->redis_host = cfg->redis_host; /* points into cfg: keep cfg alive */
@@ -791,6 +820,8 @@ void config_to_engine(const rs_config *cfg, rs_engine_config *ec, const rs_log *
     } else {
         ec->redis_host = NULL;
     }
+    ec->redis_cluster = cfg->redis_cluster[0] != '\0' ? cfg->redis_cluster : NULL;
+    ec->redis_wait_replicas = cfg->redis_wait_replicas;
     ec->redis_password = cfg->redis_password[0] != '\0' ? cfg->redis_password : NULL;
     ec->redis_user = cfg->redis_user[0] != '\0' ? cfg->redis_user : NULL;
     ec->redis_db = cfg->redis_db;

@@ -28,6 +28,8 @@ typedef struct rs_config {
     char http_port_file[RS_ADDR_MAX]; /* write the bound HTTP port here */
     /* storage */
     char redis[RS_ADDR_MAX];               /* host:port; empty = memory only */
+    char redis_cluster[RS_ADDR_MAX];       /* seeds of a Redis Cluster; empty = none */
+    uint32_t redis_wait_replicas;          /* WAIT for N replicas after each merge */
     char redis_password[RS_ADDR_MAX];      /* secret: flag (scrubbed from argv), env or file */
     char redis_password_file[RS_ADDR_MAX]; /* its first line is the password */
     char redis_user[RS_ADDR_MAX];          /* Redis 6 ACL user; empty = the default user */

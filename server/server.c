@@ -407,12 +407,15 @@ int server_init(rs_server *s, const rs_config *cfg)
         rs_gc_force_start(s->loop.base, s->proc.cfg.gc_force_interval_s, &s->proc.log);
 
     RS_LOG(&s->proc.log, RS_LOG_INFO, "starting",
-           "version=%s durability=%s redis=%s max_memory=%zu libevent=%s backend=%s",
+           "version=%s durability=%s redis=%s%s max_memory=%zu libevent=%s backend=%s",
            RS_VERSION_STRING,
            s->proc.cfg.durability == RS_DURABILITY_WRITE_THROUGH ? "write-through"
                                                                  : "write-behind",
-           s->proc.cfg.redis[0] != '\0' ? s->proc.cfg.redis : "none", s->proc.cfg.max_memory,
-           event_get_version(), event_base_get_method(s->loop.base));
+           s->proc.cfg.redis_cluster[0] != '\0' ? "cluster:" : "",
+           s->proc.cfg.redis[0] != '\0'           ? s->proc.cfg.redis
+           : s->proc.cfg.redis_cluster[0] != '\0' ? s->proc.cfg.redis_cluster
+                                                  : "none",
+           s->proc.cfg.max_memory, event_get_version(), event_base_get_method(s->loop.base));
     return server_auth_start(s);
 }
 

@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "engine_int.h"
+#include "store_cluster.h"
 #include "store_memory.h"
 #include "store_redis.h"
 #include "stored_value.h"
@@ -73,6 +74,11 @@ static void engine_store_state(void *ctx, bool up)
     engine_flush_store_state(e, up);
 }
 
+static void engine_remerge(void *ctx, uint64_t user_id)
+{
+    engine_flush_remerge(ctx, user_id);
+}
+
 static int engine_open_store(rs_engine *e)
 {
     if (e->cfg.flush_batch == 0)
@@ -85,6 +91,22 @@ static int engine_open_store(rs_engine *e)
         e->cfg.redis_timeout_ms = 1000;
     if (engine_flush_init(e) != 0)
         return -1;
+    e->stats.redis_configured = true;
+    if (e->cfg.redis_cluster != NULL && e->cfg.redis_cluster[0] != '\0') {
+        store_cluster_config cc = {
+            .seeds = e->cfg.redis_cluster,
+            .password = e->cfg.redis_password,
+            .user = e->cfg.redis_user,
+            .timeout_ms = e->cfg.redis_timeout_ms,
+            .max_states = cache_config(e->cache)->max_states_per_user,
+            .wait_replicas = e->cfg.redis_wait_replicas,
+            .log = e->cfg.log,
+            .remerge = engine_remerge,
+            .remerge_ctx = e,
+        };
+        e->store = store_cluster_new(e->base, &cc, engine_store_state, e);
+        return e->store != NULL ? 0 : -1;
+    }
     store_redis_config sc = {
         .host = e->cfg.redis_host,
         .port = e->cfg.redis_port,
@@ -93,9 +115,9 @@ static int engine_open_store(rs_engine *e)
         .db = e->cfg.redis_db,
         .timeout_ms = e->cfg.redis_timeout_ms,
         .max_states = cache_config(e->cache)->max_states_per_user,
+        .wait_replicas = e->cfg.redis_wait_replicas,
         .log = e->cfg.log,
     };
-    e->stats.redis_configured = true;
     e->store = store_redis_new(e->base, &sc, engine_store_state, e);
     return e->store != NULL ? 0 : -1;
 }
@@ -107,7 +129,8 @@ rs_engine *engine_new(struct event_base *base, const rs_engine_config *cfg)
         return NULL;
     e->base = base;
     e->cfg = *cfg;
-    bool redis = cfg->redis_host != NULL && cfg->redis_host[0] != '\0';
+    bool redis = (cfg->redis_host != NULL && cfg->redis_host[0] != '\0') ||
+                 (cfg->redis_cluster != NULL && cfg->redis_cluster[0] != '\0');
     /* Deletes must reach a persistent store (Redis): the cache keeps them
      * as tombstones. */
     e->cfg.cache.keep_tombstones = redis;
@@ -124,6 +147,11 @@ rs_engine *engine_new(struct event_base *base, const rs_engine_config *cfg)
         return NULL;
     }
     return e;
+}
+
+const rs_store *engine_store(const rs_engine *e)
+{
+    return e->store;
 }
 
 void engine_free(rs_engine *e)

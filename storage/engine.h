@@ -65,7 +65,9 @@ typedef enum rs_durability {
 
 typedef struct rs_engine_config {
     rs_cache_config cache;
-    const char *redis_host; /* NULL: memory only */
+    const char *redis_host;       /* NULL: memory only (unless redis_cluster) */
+    const char *redis_cluster;    /* seeds HOST:PORT[,...] of a Redis Cluster; NULL: none */
+    uint32_t redis_wait_replicas; /* > 0: WAIT for this many replicas after each merge */
     int redis_port;
     const char *redis_password; /* NULL: no AUTH */
     const char *redis_user; /* NULL: AUTH password (default user); else AUTH user password */
@@ -94,6 +96,7 @@ typedef struct rs_engine_stats {
     uint64_t redis_errors;
     uint64_t reconnects;
     uint64_t stored_invalid; /* loads and merges refused: the stored hash failed the check */
+    uint64_t remerged_users; /* merged again after a Redis failover */
     bool redis_configured;
     bool redis_up;
 } rs_engine_stats;
@@ -104,6 +107,9 @@ void engine_config_defaults(rs_engine_config *cfg);
 
 /* Create an engine on the server's event base. Returns NULL on failure. */
 rs_engine *engine_new(struct event_base *base, const rs_engine_config *cfg);
+
+/* The store behind the engine (for reports: store_cluster_of). */
+const struct rs_store *engine_store(const rs_engine *e);
 void engine_free(rs_engine *e);
 /* The cache under the engine: for the engine's own inline operations below
  * and for tests; the server goes through the engine_* functions. */

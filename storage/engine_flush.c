@@ -176,6 +176,22 @@ void engine_flush_note_change(rs_engine *e, rs_user *u)
         queue_user(e, u, rs_now_ns());
 }
 
+/* The store lost what it had acknowledged for user_id (a Redis primary
+ * failed over before its replica had the merge): send every state of the
+ * user again, if it is still in the cache. Merges are idempotent, so a
+ * state the new primary already has changes nothing. A deleted channel
+ * whose tombstone was already dropped cannot be sent again (the loss the
+ * README's failover section states). */
+void engine_flush_remerge(rs_engine *e, uint64_t user_id)
+{
+    rs_user *u = cache_peek(e->cache, user_id);
+    if (e->closing || u == NULL || u->status != RS_USER_READY)
+        return;
+    e->stats.remerged_users++;
+    u->flushed_version = 0;
+    engine_flush_note_change(e, u);
+}
+
 /* ---- write-through waiters -------------------------------------------------- */
 
 /* Detach the waiters of slot whose version is durable (<= durable). */

@@ -173,6 +173,7 @@ void engine_flush_shutdown(rs_engine *e, rs_engine_done_fn done, void *arg);
  * loading; engine_flush_inject_begin returns the users of the call (0: none,
  * nothing to answer). */
 bool engine_load_inject_begin(rs_engine *e, uint64_t user_id, rs_store_load_fn *fn, void **arg);
+void engine_flush_remerge(rs_engine *e, uint64_t user_id);
 uint32_t engine_flush_inject_begin(rs_engine *e, rs_store_merge_fn *fn, void **arg);
 
 #endif /* RS_ENGINE_INT_H */
