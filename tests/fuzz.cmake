@@ -31,6 +31,9 @@ if(TARGET readstated_lib)
 endif()
 rs_add_fuzzer(NAME fuzz_redis_reply CORPUS ${RS_FUZZ_DIR}/corpus_redis_reply
               SOURCES ${RS_FUZZ_DIR}/fuzz_redis_reply.c LIBS readstates_core)
+rs_add_fuzzer(NAME fuzz_cluster_slots CORPUS ${RS_FUZZ_DIR}/corpus_cluster
+              SOURCES ${RS_FUZZ_DIR}/fuzz_cluster_slots.c LIBS readstates_core
+              INCLUDES ${CMAKE_SOURCE_DIR}/storage)
 rs_add_fuzzer(NAME fuzz_stored_value CORPUS ${RS_FUZZ_DIR}/corpus_stored_value
               SOURCES ${RS_FUZZ_DIR}/fuzz_stored_value.c LIBS readstates_core
               INCLUDES ${CMAKE_SOURCE_DIR}/storage)

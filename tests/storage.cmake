@@ -12,6 +12,9 @@ rs_add_unit_test(test_cache_table ${RS_STORAGE_TEST_DIR}/test_cache_table.c)
 # test) and Redis (a real redis-server).
 rs_add_unit_test(test_store_memory ${RS_STORAGE_TEST_DIR}/test_store_memory.c)
 target_include_directories(test_store_memory PRIVATE ${CMAKE_SOURCE_DIR}/storage)
+# The Redis Cluster store's parsing of CLUSTER SLOTS and MOVED/ASK.
+rs_add_unit_test(test_cluster_slots ${RS_STORAGE_TEST_DIR}/test_cluster_slots.c)
+target_include_directories(test_cluster_slots PRIVATE ${CMAKE_SOURCE_DIR}/storage)
 rs_add_persistence_test(persist_store_redis ${RS_STORAGE_TEST_DIR}/test_store_redis.c)
 
 # The merge script and the engine against a real redis-server.
