@@ -6,7 +6,14 @@
 # latency report and the platform's own hiccups beside it, and stops both
 # processes by PID.
 #
-#   loadgen/run-main.sh [--rate R] [--duration S] [--users N] [--out DIR] [--no-build]
+#   loadgen/run-main.sh [--rate R] [--duration S] [--users N] [--out DIR]
+#                       [--redis-cluster] [--no-build]
+#
+# --redis-cluster: the same job with readstated on a private Redis Cluster
+# (3 primaries, 1 replica each: deploy/redis-cluster.sh up in the run's own
+# temporary folder) instead of the single redis-server; readstated stops
+# first (flushing into the cluster), then every node, by the PIDs in their
+# pidfiles, on any exit (failure and Ctrl-C included).
 #
 # Results go to out/main/ (or --out DIR). The build lives in build-release/
 # (or $RS_BUILD); --no-build runs the programs already there and builds
@@ -20,14 +27,16 @@ USERS=20000
 CHANNELS=20
 OUT=""
 BUILD_ARG=""
+CLUSTER=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --rate) RATE=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --users) USERS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
+    --redis-cluster) CLUSTER=1; shift ;;
     --no-build) BUILD_ARG=--no-build; shift ;;
-    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
     *) rs_die "unknown argument $1" ;;
     esac
 done
@@ -36,8 +45,47 @@ rs_build $BUILD_ARG
 rs_tmp
 [ -n "$OUT" ] || OUT=$RS_ROOT/out/main
 mkdir -p "$OUT"
-rs_start_redis
-rs_start_server
+if [ $CLUSTER = 1 ]; then
+    # The cluster's nodes daemonize: this run stops them (after readstated,
+    # which flushes into them), then rs_cleanup stops the rest and exits.
+    CLUSTER_DIR=""
+    cluster_cleanup() {
+        local rc=$?
+        set +e
+        rs_stop_pid "$RS_SERVER_PID" 30
+        RS_SERVER_PID=""
+        if [ -n "$CLUSTER_DIR" ] && [ -d "$CLUSTER_DIR" ]; then
+            if ! "$RS_ROOT/deploy/redis-cluster.sh" down --dir "$CLUSTER_DIR" 2>/dev/null; then
+                local f pid # not made by up (it failed early): any node it left
+                for f in "$CLUSTER_DIR"/node-*/redis.pid; do
+                    [ -s "$f" ] || continue
+                    pid=$(<"$f")
+                    grep -q redis "/proc/$pid/cmdline" 2>/dev/null && rs_stop_pid "$pid" 10
+                done
+            fi
+        fi
+        CLUSTER_DIR=""
+        (exit $rc)
+        rs_cleanup
+    }
+    trap cluster_cleanup EXIT
+    command -v redis-cli >/dev/null 2>&1 || rs_die "redis-cli is not installed (apt-get install redis-tools)"
+    # its own state file: another cluster on this machine is left alone
+    export READSTATES_CLUSTER_STATE=$RS_TMP/cluster.state
+    CLUSTER_DIR=$RS_TMP/cluster
+    rs_log "starting a local Redis Cluster (3 primaries, 1 replica each)"
+    seeds=$(timeout 120 "$RS_ROOT/deploy/redis-cluster.sh" up --dir "$CLUSTER_DIR" --primaries 3 \
+        --replicas 1 2>"$RS_TMP/cluster-up.log" | tail -n 1) || seeds=""
+    if [ -z "$seeds" ]; then
+        cat "$RS_TMP/cluster-up.log" >&2
+        rs_die "the Redis Cluster did not start"
+    fi
+    rs_log "Redis Cluster up, seeds $seeds"
+    rs_start_server --redis-cluster "$seeds"
+else
+    rs_start_redis
+    rs_start_server
+fi
 
 rs_log "pre-loading $USERS users x $CHANNELS channels"
 timeout 300 "$RS_LOADGEN" --target "rs://127.0.0.1:$RS_SERVER_PORT" --fill-users "$USERS" \
