@@ -28,6 +28,7 @@
 
 #include "auth.h"
 #include "http_rpc.h"
+#include "store_cluster.h"
 
 /* Defined in the generated dashboard_html.c (server/dashboard.cmake). */
 extern const unsigned char rs_dashboard_html[];
@@ -132,6 +133,7 @@ static void http_view(struct rs_http *h, rs_metrics_view *v, rs_proc_stats *proc
         v->cache_max_bytes = engine_cache_max_bytes(s->loop.engine);
         v->engine = engine_stats(s->loop.engine);
         v->ready = engine_ready(s->loop.engine);
+        v->cluster = store_cluster_of(engine_store(s->loop.engine));
     }
     v->shutting_down = s->proc.shutting_down;
     v->inflight = s->loop.inflight;
@@ -210,6 +212,20 @@ static void http_dashboard(struct rs_http *h, rs_http_req *req, uint64_t start_n
         evbuffer_free(b);
 }
 
+/* On a Redis Cluster: 503 naming the slots without a reachable primary
+ * (their users can be neither loaded nor flushed). Returns true when it
+ * answered. */
+static bool http_cluster_unready(struct rs_http *h, rs_http_req *req, uint64_t start_ns)
+{
+    const struct store_cluster *c = store_cluster_of(engine_store(h->s->loop.engine));
+    char slots[400], text[512];
+    if (c == NULL || store_cluster_unreachable(c, slots, sizeof(slots)) == 0)
+        return false;
+    snprintf(text, sizeof(text), "not ready: redis cluster slots unreachable: %s\n", slots);
+    http_send_string(h, req, 503, "Service Unavailable", text, start_ns);
+    return true;
+}
+
 static void http_readyz(struct rs_http *h, rs_http_req *req, uint64_t start_ns)
 {
     rs_server *s = h->s;
@@ -219,6 +235,8 @@ static void http_readyz(struct rs_http *h, rs_http_req *req, uint64_t start_ns)
     else if (s->loop.engine == NULL || !engine_ready(s->loop.engine))
         http_send_string(h, req, 503, "Service Unavailable", "not ready: redis unreachable\n",
                          start_ns);
+    else if (http_cluster_unready(h, req, start_ns))
+        return;
     else
         http_send_string(h, req, 200, "OK", "ready\n", start_ns);
 }

@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "store_cluster.h"
+
 /* ---- Prometheus -------------------------------------------------------- */
 
 typedef struct pm_out {
@@ -181,8 +183,106 @@ static void pm_engine(pm_out *o, const rs_engine_stats *e)
            e->reconnects);
     pm_u64(o, "readstates_redis_configured", "gauge", "1 if a Redis store is configured.",
            e->redis_configured ? 1 : 0);
-    pm_u64(o, "readstates_redis_up", "gauge", "1 while the Redis connection is up.",
+    pm_u64(o, "readstates_redis_up", "gauge",
+           "1 while the Redis connection is up (a cluster: the slot table is known and a "
+           "primary is up).",
            e->redis_up ? 1 : 0);
+    pm_u64(o, "readstates_redis_remerged_users_total", "counter",
+           "Users merged again because their Redis primary failed over.", e->remerged_users);
+}
+
+/* The Redis Cluster store: redirections, retries, the slot table, slot
+ * groups per merge call, and each node. */
+static void pm_cluster(pm_out *o, const struct store_cluster *c)
+{
+    store_cluster_stats st;
+    store_cluster_get_stats(c, &st);
+    pm_family(o, "readstates_redis_cluster_redirects_total", "counter",
+              "Redirections and transient errors from the cluster, by kind.");
+    pm_printf(o, "readstates_redis_cluster_redirects_total{kind=\"moved\"} %" PRIu64 "\n",
+              st.moved);
+    pm_printf(o, "readstates_redis_cluster_redirects_total{kind=\"ask\"} %" PRIu64 "\n",
+              st.ask);
+    pm_printf(o, "readstates_redis_cluster_redirects_total{kind=\"tryagain\"} %" PRIu64 "\n",
+              st.tryagain);
+    pm_printf(o, "readstates_redis_cluster_redirects_total{kind=\"clusterdown\"} %" PRIu64 "\n",
+              st.clusterdown);
+    pm_printf(o, "readstates_redis_cluster_redirects_total{kind=\"noscript\"} %" PRIu64 "\n",
+              st.noscript);
+    pm_u64(o, "readstates_redis_cluster_retries_total", "counter",
+           "Commands sent again (after a redirection, a backoff or a parked wait).",
+           st.retries);
+    pm_u64(o, "readstates_redis_cluster_redirect_loops_total", "counter",
+           "Requests failed after 5 redirections (a cluster that keeps redirecting).",
+           st.redirect_caps);
+    pm_u64(o, "readstates_redis_cluster_deadline_failures_total", "counter",
+           "Requests failed at --redis-timeout-ms without a reachable primary.",
+           st.deadline_fails);
+    pm_u64(o, "readstates_redis_cluster_wait_short_failures_total", "counter",
+           "Merges failed at once because their primary lacked the replicas "
+           "--redis-wait-replicas asks for (retried after 1 s).",
+           st.wait_short_fails);
+    pm_u64(o, "readstates_redis_cluster_refreshes_total", "counter",
+           "Slot table refreshes (CLUSTER SLOTS) that succeeded.", st.refreshes);
+    pm_u64(o, "readstates_redis_cluster_refresh_errors_total", "counter",
+           "Slot table refreshes that failed.", st.refresh_errors);
+    pm_f64(o, "readstates_redis_cluster_table_age_seconds", "gauge",
+           "Time since the last successful slot table refresh.",
+           (double)st.table_age_ms / 1000.0);
+    pm_u64(o, "readstates_redis_cluster_slots_covered", "gauge",
+           "Slots with a primary in the table.", st.slots_covered);
+    pm_u64(o, "readstates_redis_cluster_slots_unreachable", "gauge",
+           "Slots without a primary that is up (/readyz lists them).", st.slots_unreachable);
+    pm_u64(o, "readstates_redis_cluster_parked", "gauge",
+           "Requests waiting for their slot's primary.", st.parked);
+    pm_u64(o, "readstates_redis_cluster_failovers_total", "counter",
+           "Primaries seen losing their slots while down or demoted.", st.failovers);
+    pm_u64(o, "readstates_redis_cluster_remerged_users_total", "counter",
+           "Users handed back for a second merge after their primary failed over.",
+           st.remerged_users);
+    pm_u64(o, "readstates_redis_cluster_merge_calls_total", "counter",
+           "Merge calls (EVALSHA) sent: one per hash slot of a flush call.", st.merge_calls);
+    pm_u64(o, "readstates_redis_cluster_merge_call_users_total", "counter",
+           "Users in those merge calls.", st.merge_call_users);
+    static const char *const groups[4] = {"1", "2-4", "5-16", "17+"};
+    pm_family(o, "readstates_redis_cluster_merge_calls_by_group_total", "counter",
+              "Merge calls by how many users of one slot they carried.");
+    for (int i = 0; i < 4; i++)
+        pm_printf(o,
+                  "readstates_redis_cluster_merge_calls_by_group_total{users=\"%s\"} %" PRIu64
+                  "\n",
+                  groups[i], st.group_calls[i]);
+    size_t n = store_cluster_node_count(c);
+    static const struct {
+        const char *name, *type, *help;
+    } fam[] = {
+        {"readstates_redis_node_up", "gauge", "1 while the connection to the node is up."},
+        {"readstates_redis_node_slots", "gauge", "Slots the node serves in the table."},
+        {"readstates_redis_node_pending", "gauge", "Commands sent to the node, not answered."},
+        {"readstates_redis_node_replies_total", "counter", "Replies from the node."},
+        {"readstates_redis_node_latency_seconds_total", "counter",
+         "Summed time from send to reply (divide by replies for the mean)."},
+        {"readstates_redis_node_errors_total", "counter",
+         "Error replies, dropped connections and timeouts."},
+        {"readstates_redis_node_moved_to_total", "counter", "MOVED redirections to the node."},
+    };
+    for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+        pm_family(o, fam[f].name, fam[f].type, fam[f].help);
+        for (size_t i = 0; i < n; i++) {
+            store_cluster_node nd;
+            store_cluster_node_at(c, i, &nd);
+            pm_printf(o, "%s{node=\"%s\"} ", fam[f].name, nd.addr);
+            switch (f) {
+            case 0: pm_printf(o, "%d\n", nd.up ? 1 : 0); break;
+            case 1: pm_printf(o, "%u\n", nd.slots); break;
+            case 2: pm_printf(o, "%zu\n", nd.pending); break;
+            case 3: pm_printf(o, "%" PRIu64 "\n", nd.replies); break;
+            case 4: pm_printf(o, "%.9f\n", (double)nd.latency_ns / 1e9); break;
+            case 5: pm_printf(o, "%" PRIu64 "\n", nd.errors); break;
+            default: pm_printf(o, "%" PRIu64 "\n", nd.moved_to); break;
+            }
+        }
+    }
 }
 
 static void pm_process(pm_out *o, const rs_proc_stats *p)
@@ -275,6 +375,8 @@ int metrics_render_prometheus(struct evbuffer *out, const rs_metrics_view *v)
         pm_cache(&o, v->cache, v->cache_max_bytes);
     if (v->engine != NULL)
         pm_engine(&o, v->engine);
+    if (v->cluster != NULL)
+        pm_cluster(&o, v->cluster);
     if (v->http != NULL)
         pm_http(&o, v->http);
     if (v->alloc != NULL && v->alloc->available)
@@ -422,6 +524,35 @@ static void dash_history(pm_out *o, const rs_metrics *m, uint64_t since)
     pm_printf(o, "}");
 }
 
+/* The cluster store for the dashboard: counters (the page turns them into
+ * rates), the table, and each node with its slots, state and mean latency. */
+static void dash_cluster(pm_out *o, const struct store_cluster *c)
+{
+    store_cluster_stats st;
+    store_cluster_get_stats(c, &st);
+    char down[200];
+    store_cluster_unreachable(c, down, sizeof(down));
+    pm_printf(o,
+              ",\"cluster\":{\"moved\":%" PRIu64 ",\"ask\":%" PRIu64 ",\"tryagain\":%" PRIu64
+              ",\"clusterdown\":%" PRIu64 ",\"retries\":%" PRIu64 ",\"refreshes\":%" PRIu64
+              ",\"table_age_ms\":%" PRIu64 ",\"slots_unreachable\":%u,\"unreachable\":\"%s\""
+              ",\"merge_calls\":%" PRIu64 ",\"merge_call_users\":%" PRIu64
+              ",\"failovers\":%" PRIu64 ",\"remerged_users\":%" PRIu64 ",\"nodes\":[",
+              st.moved, st.ask, st.tryagain, st.clusterdown, st.retries, st.refreshes,
+              st.table_age_ms, st.slots_unreachable, down, st.merge_calls, st.merge_call_users,
+              st.failovers, st.remerged_users);
+    size_t n = store_cluster_node_count(c);
+    for (size_t i = 0; i < n; i++) {
+        store_cluster_node nd;
+        store_cluster_node_at(c, i, &nd);
+        double mean_us = nd.replies > 0 ? (double)nd.latency_ns / (double)nd.replies / 1e3 : 0;
+        pm_printf(
+            o, "%s{\"addr\":\"%s\",\"up\":%s,\"slots\":%u,\"pending\":%zu,\"mean_us\":%.1f}",
+            i ? "," : "", nd.addr, nd.up ? "true" : "false", nd.slots, nd.pending, mean_us);
+    }
+    pm_printf(o, "]}");
+}
+
 int metrics_render_dashboard(struct evbuffer *out, const rs_metrics_view *v,
                              uint64_t since_unix_s)
 {
@@ -450,6 +581,8 @@ int metrics_render_dashboard(struct evbuffer *out, const rs_metrics_view *v,
                   v->engine->redis_up ? "true" : "false", v->engine->reconnects,
                   v->engine->redis_errors, v->engine->dirty_users, v->engine->dirty_bytes,
                   v->engine->loads_in_flight);
+    if (v->cluster != NULL)
+        dash_cluster(&o, v->cluster);
     pm_printf(&o, ",");
     dash_history(&o, v->m, since_unix_s);
     pm_printf(&o, "}\n");

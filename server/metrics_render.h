@@ -87,10 +87,11 @@ typedef struct rs_metrics_view {
     const rs_proc_stats *proc;
     const rs_alloc_stats *alloc;
     const rs_http_stats *http;
-    uint64_t tcp_accept_failures; /* accept() errors of the TCP listener */
-    uint64_t inflight;            /* requests dispatched and not yet answered */
-    bool ready;                   /* engine_ready() */
-    bool shutting_down;           /* the server is draining */
+    const struct store_cluster *cluster; /* the Redis Cluster store, or NULL */
+    uint64_t tcp_accept_failures;        /* accept() errors of the TCP listener */
+    uint64_t inflight;                   /* requests dispatched and not yet answered */
+    bool ready;                          /* engine_ready() */
+    bool shutting_down;                  /* the server is draining */
     uint64_t now_unix_ms;
 } rs_metrics_view;
 

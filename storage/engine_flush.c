@@ -278,7 +278,7 @@ rs_status engine_flush_commit(rs_engine *e, rs_user *u, rs_waiter *w)
     w->next = NULL;
     /* Always ours to set: callers reuse one waiter for acquire and commit. */
     w->deadline_ns = rs_now_ns() + ms_to_ns(e->cfg.redis_timeout_ms);
-    if (!store_up(e->store)) {
+    if (!store_up(e->store) || !store_user_up(e->store, u->user_id)) {
         w->next = e->fail_list;
         e->fail_list = w;
         event_active(e->fail_ev, EV_TIMEOUT, 0);

@@ -97,6 +97,9 @@ typedef struct rs_store_ops {
     int (*merge)(rs_store *s, const rs_store_user *users, uint32_t n, rs_store_merge_fn fn,
                  void *arg);
     bool (*up)(const rs_store *s);
+    /* Optional: whether user_id's part of the store is up (a Redis Cluster
+     * may be up with one primary's slots unreachable); NULL: as up. */
+    bool (*user_up)(const rs_store *s, uint64_t user_id);
     void (*stats)(const rs_store *s, rs_store_stats *out);
     /* Where the store keeps user_id, for messages and logs
      * ("readstates:{7}"); returns snprintf's result. */
@@ -133,6 +136,11 @@ static inline int store_merge(rs_store *s, const rs_store_user *users, uint32_t 
 static inline bool store_up(const rs_store *s)
 {
     return s->ops->up(s);
+}
+
+static inline bool store_user_up(const rs_store *s, uint64_t user_id)
+{
+    return s->ops->user_up != NULL ? s->ops->user_up(s, user_id) : s->ops->up(s);
 }
 
 static inline bool store_persistent(const rs_store *s)

@@ -70,6 +70,12 @@ typedef struct cl_node {
     redis_conn *conn;
     uint32_t slots; /* in the last refreshed table */
     uint64_t moved_to;
+    struct cl_wait *wait_open; /* merges sent this turn, for one WAIT */
+    bool wait_short;           /* a WAIT came back short: merges fail fast until ROLE
+                                  shows the replicas back */
+    struct cl_node *wait_next; /* on the store's list of nodes with wait_open */
+    bool wait_inflight;        /* one WAIT at a time: a short one blocks a whole timeout */
+    bool wait_listed;          /* on wait_nodes */
     /* recently merged users (a ring, oldest at head) */
     cl_logent *log;
     size_t log_cap, log_head, log_len;
@@ -79,8 +85,11 @@ typedef struct cl_node {
 typedef enum cl_kind { CL_LOAD, CL_MERGE } cl_kind;
 
 typedef struct cl_call {
+    struct event done_ev;          /* completes a call whose groups all failed inside merge */
+    struct cl_call *dprev, *dnext; /* on the store's deferred list meanwhile */
     rs_store_merge_fn fn;
     void *arg;
+    store_cluster *s;
     uint32_t n, pending;
     rs_store_outcome *out;
     char **whats; /* copies of the outcomes' texts */
@@ -94,6 +103,7 @@ typedef struct cl_req {
     bool done;
     bool parked;
     bool awaiting_wait; /* the command answered; its WAIT has not */
+    bool wait_lost;     /* its WAIT was answered (or lost) before it: not durable */
     uint32_t refs;
     uint32_t attempt;
     uint32_t backoff_ms;
@@ -121,8 +131,16 @@ typedef struct cl_req {
 typedef struct cl_cb {
     cl_req *r;
     uint32_t attempt;
-    bool wait; /* the WAIT after the command */
 } cl_cb;
+
+/* One WAIT for every merge sent to a node in one turn of the loop: WAIT
+ * covers every write the connection made before it, so one round trip
+ * (and at most one timeout) answers them all. */
+typedef struct cl_wait {
+    cl_node *node;
+    uint32_t n, cap;
+    cl_cb *reqs;
+} cl_wait;
 
 struct store_cluster {
     rs_store store; /* first: the rs_store * the engine holds */
@@ -143,9 +161,13 @@ struct store_cluster {
     uint64_t table_ns;
     struct event *refresh_ev;
     struct event *park_ev;
+    struct event *wait_ev;  /* end of the turn: send the open WAITs */
+    struct event *probe_ev; /* every 500 ms while a primary lacks replicas: ROLE */
+    cl_node *wait_nodes;    /* nodes with an open WAIT batch */
     cl_req *parked_head;
     cl_req *live; /* every request not yet released */
     size_t nparked;
+    struct cl_call *deferred; /* calls waiting for cl_call_done_cb */
     char sha[64];
     char wait_args[2][24];
     rs_store_state_fn state_fn;
@@ -453,10 +475,12 @@ static void cl_merge_done(cl_req *r, const rs_store_outcome *out)
         uint32_t k = r->idx[i];
         call->out[k].result = out[i].result;
         call->out[k].what = NULL;
-        if (out[i].what != NULL) {
+        if (out[i].what != NULL && out[i].what != call->whats[k]) {
+            free(call->whats[k]);
             call->whats[k] = cl_strdup(out[i].what);
-            call->out[k].what = call->whats[k];
         }
+        if (out[i].what != NULL)
+            call->out[k].what = call->whats[k];
         if (out[i].result == RS_STORE_OK && r->sent_to != NULL && !s->closing)
             cl_log_push(s, r->sent_to, r->user_ids[i], now);
     }
@@ -515,10 +539,17 @@ static void cl_park_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     store_cluster *s = arg;
-    size_t n = s->nparked; /* each at most once per tick */
-    while (n-- > 0 && s->parked_head != NULL) {
-        cl_req *r = s->parked_head;
-        cl_unpark(r);
+    /* Each at most once per tick: take the list, then dispatch (a request
+     * that parks again goes on the fresh list). */
+    cl_req *list = s->parked_head;
+    s->parked_head = NULL;
+    s->nparked = 0;
+    for (cl_req *r = list; r != NULL; r = r->next)
+        r->parked = false;
+    while (list != NULL) {
+        cl_req *r = list;
+        list = r->next;
+        r->prev = r->next = NULL;
         cl_dispatch(r);
     }
     if (s->nparked > 0 && !evtimer_pending(s->park_ev, NULL)) {
@@ -556,11 +587,35 @@ static void cl_ignore(void *arg, const redisReply *reply)
     (void)reply;
 }
 
-static bool cl_send(cl_req *r, cl_node *n, bool wait)
+/* r's merge went to n: its WAIT goes with n's batch at the end of the turn. */
+static void cl_wait_join(cl_req *r, cl_node *n)
 {
     store_cluster *s = r->s;
+    cl_wait *w = n->wait_open;
+    if (w == NULL) {
+        w = rs_xcalloc(1, sizeof(*w), "cluster wait");
+        w->node = n;
+        n->wait_open = w;
+    }
+    if (!n->wait_listed && !n->wait_inflight) {
+        n->wait_listed = true;
+        n->wait_next = s->wait_nodes;
+        s->wait_nodes = n;
+        if (!s->closing)
+            event_active(s->wait_ev, EV_TIMEOUT, 0);
+    }
+    if (w->n == w->cap) {
+        w->cap = w->cap == 0 ? 16 : w->cap * 2;
+        w->reqs = rs_xrealloc(w->reqs, w->cap * sizeof(*w->reqs), "cluster wait");
+    }
+    w->reqs[w->n++] = (cl_cb){r, r->attempt};
+    r->refs++;
+}
+
+static bool cl_send(cl_req *r, cl_node *n, bool wait)
+{
     cl_cb *cb = rs_xmalloc(sizeof(*cb), "cluster request");
-    *cb = (cl_cb){r, r->attempt, false};
+    *cb = (cl_cb){r, r->attempt};
     if (r->ask != NULL) {
         const char *argv[1] = {"ASKING"};
         size_t lens[1] = {6};
@@ -574,16 +629,8 @@ static bool cl_send(cl_req *r, cl_node *n, bool wait)
         return false;
     }
     r->refs++;
-    if (wait) {
-        cl_cb *wcb = rs_xmalloc(sizeof(*wcb), "cluster request");
-        *wcb = (cl_cb){r, r->attempt, true};
-        const char *argv[3] = {"WAIT", s->wait_args[0], s->wait_args[1]};
-        size_t lens[3] = {4, strlen(argv[1]), strlen(argv[2])};
-        if (redis_conn_send(n->conn, 3, argv, lens, cl_reply, wcb) != 0)
-            free(wcb); /* cannot happen after the command went; its reply fails it */
-        else
-            r->refs++;
-    }
+    if (wait)
+        cl_wait_join(r, n);
     return true;
 }
 
@@ -606,6 +653,14 @@ static void cl_dispatch(cl_req *r)
         s->stats.retries++;
     r->sent_to = n;
     bool wait = r->kind == CL_MERGE && s->cfg.wait_replicas > 0;
+    if (wait && n->wait_short) {
+        /* Its replicas are missing (a promoted replica has none until the
+         * old primary rejoins): a WAIT would block the connection for its
+         * whole timeout. Not durable: fail now; retried by the engine. */
+        s->stats.wait_short_fails++;
+        cl_fail(r, "replicas_missing");
+        return;
+    }
     if (!cl_send(r, n, wait)) {
         cl_park(r);
         return;
@@ -684,11 +739,10 @@ static bool cl_redirected(cl_req *r, const redisReply *reply)
     return false;
 }
 
-static void cl_wait_done(cl_req *r, const redisReply *reply)
+static void cl_wait_done(cl_req *r, long long got)
 {
     store_cluster *s = r->s;
     r->awaiting_wait = false;
-    long long got = reply != NULL && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
     if (got < (long long)s->cfg.wait_replicas) {
         for (uint32_t i = 0; i < r->n; i++)
             if (r->held[i].result == RS_STORE_OK) {
@@ -700,26 +754,152 @@ static void cl_wait_done(cl_req *r, const redisReply *reply)
     cl_merge_done(r, r->held);
 }
 
+/* A batch's merges learn how many replicas have them (got; -1: unknown). */
+static void cl_wait_resolve(cl_wait *w, long long got)
+{
+    for (uint32_t i = 0; i < w->n; i++) {
+        cl_req *r = w->reqs[i].r;
+        r->refs--;
+        if (w->reqs[i].attempt == r->attempt && r->awaiting_wait && !r->done)
+            cl_wait_done(r, got);
+        else if (w->reqs[i].attempt == r->attempt && !r->done)
+            r->wait_lost = true; /* its merge has not answered: it fails when it does */
+        cl_req_release(r);
+    }
+    free(w->reqs);
+    free(w);
+}
+
+static void cl_wait_send(store_cluster *s, cl_node *n);
+
+/* The WAIT of a node's batch answered (reply NULL: the connection went).
+ * Merges that queued behind it get their own WAIT now, or, when this one
+ * came back short, fail at once (a second WAIT would block as long). */
+static void cl_wait_reply(void *arg, const redisReply *reply)
+{
+    cl_wait *w = arg;
+    cl_node *n = w->node;
+    store_cluster *s = n->s;
+    n->wait_inflight = false;
+    long long got = reply != NULL && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    if (got < (long long)s->cfg.wait_replicas && reply != NULL && !s->closing &&
+        !n->wait_short) {
+        RS_LOG(s->cfg.log, RS_LOG_WARN, "redis_wait_short",
+               "addr=%s replicas=%lld wanted=%u merges=%u action=\"merges to this primary fail "
+               "until ROLE shows the replicas (asked every 500 ms)\"",
+               n->addr, got, s->cfg.wait_replicas, w->n);
+        n->wait_short = true;
+        if (!evtimer_pending(s->probe_ev, NULL)) {
+            struct timeval tv = {0, 500000};
+            evtimer_add(s->probe_ev, &tv);
+        }
+    }
+    cl_wait_resolve(w, got);
+    if (n->wait_open != NULL && !s->closing) {
+        if (n->wait_short) {
+            cl_wait *next = n->wait_open;
+            n->wait_open = NULL;
+            cl_wait_resolve(next, -1);
+        } else {
+            cl_wait_send(s, n);
+        }
+    }
+}
+
+/* Send n's open batch's WAIT, unless one is in flight (then it goes when
+ * that one answers). */
+static void cl_wait_send(store_cluster *s, cl_node *n)
+{
+    cl_wait *w = n->wait_open;
+    if (w == NULL || n->wait_inflight)
+        return;
+    n->wait_open = NULL;
+    const char *argv[3] = {"WAIT", s->wait_args[0], s->wait_args[1]};
+    size_t lens[3] = {4, strlen(argv[1]), strlen(argv[2])};
+    if (redis_conn_send(n->conn, 3, argv, lens, cl_wait_reply, w) == 0) {
+        n->wait_inflight = true;
+        return;
+    }
+    /* Not sent (the connection went since): the merges' own replies come as
+     * NULL and fail them. */
+    cl_wait_resolve(w, -1);
+}
+
+/* ROLE of a primary short of replicas: ["master", offset, [[ip, port,
+ * offset], ...]]; enough replicas connected clears the short state. */
+static void cl_probe_reply(void *arg, const redisReply *reply)
+{
+    cl_node *n = arg;
+    store_cluster *s = n->s;
+    if (s->closing || reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
+        return;
+    const redisReply *role = reply->element[0], *reps = reply->element[2];
+    if (role->type != REDIS_REPLY_STRING || strcmp(role->str, "master") != 0 ||
+        reps->type != REDIS_REPLY_ARRAY)
+        return;
+    if (reps->elements >= s->cfg.wait_replicas && n->wait_short) {
+        n->wait_short = false;
+        RS_LOG(s->cfg.log, RS_LOG_INFO, "redis_wait_replicas_back", "addr=%s replicas=%zu",
+               n->addr, reps->elements);
+    }
+}
+
+static void cl_probe_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    store_cluster *s = arg;
+    bool any = false;
+    for (cl_node *n = s->nodes; n != NULL; n = n->next) {
+        if (!n->wait_short)
+            continue;
+        if (n->slots == 0) { /* no longer a primary: nothing to wait for */
+            n->wait_short = false;
+            continue;
+        }
+        any = true;
+        const char *argv[1] = {"ROLE"};
+        size_t lens[1] = {4};
+        redis_conn_send(n->conn, 1, argv, lens, cl_probe_reply, n);
+    }
+    if (any) {
+        struct timeval tv = {0, 500000};
+        evtimer_add(s->probe_ev, &tv);
+    }
+}
+
+/* End of the turn: one WAIT per node for the merges sent to it. */
+static void cl_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    store_cluster *s = arg;
+    while (s->wait_nodes != NULL) {
+        cl_node *n = s->wait_nodes;
+        s->wait_nodes = n->wait_next;
+        n->wait_next = NULL;
+        n->wait_listed = false;
+        cl_wait_send(s, n);
+    }
+}
+
 static void cl_reply(void *arg, const redisReply *reply)
 {
     cl_cb cb = *(cl_cb *)arg;
     free(arg);
     cl_req *r = cb.r;
     store_cluster *s = r->s;
-    r->refs--;
-    if (cb.wait) {
-        if (cb.attempt == r->attempt && r->awaiting_wait && !r->done)
-            cl_wait_done(r, reply);
-        cl_req_release(r);
-        return;
-    }
+    /* This reply's reference is dropped at the end: what runs meanwhile
+     * (a resend that fails, cl_fail) may release r but never frees it. */
     if (r->done || cb.attempt != r->attempt) {
+        r->refs--;
         cl_req_release(r);
         return;
     }
     if (reply == NULL) /* not known to have run; the primary may be gone */
         cl_refresh_schedule(s, true);
     else if (!s->closing && cl_redirected(r, reply)) {
+        r->refs--;
         cl_req_release(r);
         return;
     }
@@ -730,18 +910,23 @@ static void cl_reply(void *arg, const redisReply *reply)
         r->load_fn(r->load_arg, &out);
     } else {
         const rs_store_outcome *out = redis_codec_merge_decode(&s->codec, r->n, reply);
-        if (s->cfg.wait_replicas > 0 && reply != NULL && !s->closing) {
+        if (s->cfg.wait_replicas > 0 && r->wait_lost) {
+            cl_merge_done(r, redis_codec_merge_decode(&s->codec, r->n, NULL));
+        } else if (s->cfg.wait_replicas > 0 && reply != NULL && !s->closing) {
             memcpy(r->held, out, r->n * sizeof(*out));
             for (uint32_t i = 0; i < r->n; i++) /* texts live in the reply: copy them */
-                if (out[i].what != NULL)
-                    r->held[i].what = out[i].result == RS_STORE_INVALID
-                                          ? "stored data refused (see the merge error)"
-                                          : "merge error";
+                if (out[i].what != NULL) {
+                    char **slot = &r->call->whats[r->idx[i]];
+                    free(*slot);
+                    *slot = cl_strdup(out[i].what);
+                    r->held[i].what = *slot;
+                }
             r->awaiting_wait = true;
         } else {
             cl_merge_done(r, out);
         }
     }
+    r->refs--;
     cl_req_release(r);
 }
 
@@ -800,6 +985,15 @@ static int cluster_load(rs_store *base, uint64_t user_id, rs_store_load_fn fn, v
     return 0;
 }
 
+static void cl_call_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    cl_call *call = arg;
+    RS_DLIST_REMOVE(call->s->deferred, call, dprev, dnext);
+    cl_call_finish(call);
+}
+
 static int cl_slot_cmp(const void *a, const void *b)
 {
     const uint64_t *x = a, *y = b; /* slot << 32 | index */
@@ -815,6 +1009,7 @@ static int cluster_merge(rs_store *base, const rs_store_user *users, uint32_t n,
     cl_call *call = rs_xcalloc(1, sizeof(*call), "cluster merge");
     call->fn = fn;
     call->arg = arg;
+    call->s = s;
     call->n = n;
     call->out = rs_xcalloc(n, sizeof(*call->out), "cluster merge");
     call->whats = rs_xcalloc(n, sizeof(*call->whats), "cluster merge");
@@ -858,13 +1053,31 @@ static int cluster_merge(rs_store *base, const rs_store_user *users, uint32_t n,
         r->next = NULL;
         cl_dispatch(r);
     }
-    cl_call_finish(call); /* drops the hold; completes if everything failed at once */
+    if (call->pending > 1) {
+        cl_call_finish(call); /* drops the hold */
+    } else {
+        /* Every group failed inside this call (their primaries lack
+         * replicas, the store is closing): complete from the loop, never
+         * inside merge. */
+        event_assign(&call->done_ev, s->base, -1, 0, cl_call_done_cb, call);
+        event_active(&call->done_ev, EV_TIMEOUT, 0);
+        RS_DLIST_PUSH(s->deferred, call, dprev, dnext);
+    }
     return 0;
 }
 
 static bool cluster_up(const rs_store *base)
 {
     return ((const store_cluster *)base)->up;
+}
+
+/* user_id's primary is known and up, and (with WAIT) has its replicas. */
+static bool cluster_user_up(const rs_store *base, uint64_t user_id)
+{
+    const store_cluster *s = (const store_cluster *)base;
+    const cl_node *n = s->table[rs_user_slot(user_id)];
+    return s->up && n != NULL && redis_conn_up(n->conn) &&
+           (s->cfg.wait_replicas == 0 || !n->wait_short);
 }
 
 static void cluster_stats(const rs_store *base, rs_store_stats *out)
@@ -895,8 +1108,28 @@ static void cluster_free(rs_store *base)
     if (s->park_ev != NULL)
         event_free(s->park_ev);
     s->refresh_ev = s->park_ev = NULL;
+    if (s->wait_ev != NULL)
+        event_free(s->wait_ev);
+    s->wait_ev = NULL;
+    if (s->probe_ev != NULL)
+        event_free(s->probe_ev);
+    s->probe_ev = NULL;
+    /* Batches not sent yet: their merges' replies (NULL below) fail them. */
+    s->wait_nodes = NULL;
+    for (cl_node *n = s->nodes; n != NULL; n = n->next)
+        if (n->wait_open != NULL) {
+            cl_wait *w = n->wait_open;
+            n->wait_open = NULL;
+            cl_wait_resolve(w, -1);
+        }
     while (s->parked_head != NULL)
         cl_fail(s->parked_head, "closing");
+    while (s->deferred != NULL) {
+        cl_call *call = s->deferred;
+        event_del(&call->done_ev);
+        RS_DLIST_REMOVE(s->deferred, call, dprev, dnext);
+        cl_call_finish(call);
+    }
     /* Pending requests complete with NULL replies as each connection goes. */
     for (cl_node *n = s->nodes; n != NULL; n = n->next) {
         redis_conn_free(n->conn);
@@ -988,7 +1221,10 @@ rs_store *store_cluster_new(struct event_base *base, const store_cluster_config 
     snprintf(s->wait_args[1], sizeof(s->wait_args[1]), "%u", RS_MAX(1u, s->cfg.timeout_ms / 2));
     s->refresh_ev = evtimer_new(base, cl_refresh_cb, s);
     s->park_ev = evtimer_new(base, cl_park_cb, s);
-    if (s->refresh_ev == NULL || s->park_ev == NULL) {
+    s->wait_ev = event_new(base, -1, 0, cl_wait_cb, s);
+    s->probe_ev = evtimer_new(base, cl_probe_cb, s);
+    if (s->refresh_ev == NULL || s->park_ev == NULL || s->wait_ev == NULL ||
+        s->probe_ev == NULL) {
         cluster_free(&s->store);
         return NULL;
     }
@@ -1088,6 +1324,7 @@ static const rs_store_ops store_cluster_ops = {
     .load = cluster_load,
     .merge = cluster_merge,
     .up = cluster_up,
+    .user_up = cluster_user_up,
     .stats = cluster_stats,
     .key = cluster_key,
     .free = cluster_free,

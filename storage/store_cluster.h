@@ -69,9 +69,10 @@ const struct store_cluster *store_cluster_of(const rs_store *s);
 
 typedef struct store_cluster_stats {
     uint64_t moved, ask, tryagain, clusterdown, noscript;
-    uint64_t retries;        /* sends after the first, for any reason */
-    uint64_t redirect_caps;  /* requests failed at the redirection cap */
-    uint64_t deadline_fails; /* requests failed at their deadline */
+    uint64_t retries;          /* sends after the first, for any reason */
+    uint64_t redirect_caps;    /* requests failed at the redirection cap */
+    uint64_t deadline_fails;   /* requests failed at their deadline */
+    uint64_t wait_short_fails; /* merges failed fast: their primary lacks replicas for WAIT */
     uint64_t refreshes, refresh_errors;
     uint64_t failovers;      /* primaries seen losing their slots while down or demoted */
     uint64_t remerged_users; /* users handed back to the engine after a failover */
