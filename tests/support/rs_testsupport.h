@@ -6,6 +6,7 @@
  *
  *   test program
  *     ├── rs_test_redis  ── rs_proc ── redis-server --port P --dir <tmp>
+ *     │      (cluster mode: one rs_proc per node, --cluster-enabled yes)
  *     └── rs_test_server ── rs_proc ── readstated --listen 127.0.0.1:0
  *                                          --port-file <tmp>/port --http off
  *
@@ -26,6 +27,7 @@
 #define RS_TESTSUPPORT_H
 
 #include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -151,11 +153,38 @@ bool rs_fd_wait_closed(int fd, int timeout_ms);
 
 /* ---- redis-server ---------------------------------------------------- */
 
-typedef struct rs_test_redis {
+/*
+ * Two modes, chosen when the Redis is started:
+ *
+ *   single   one redis-server (proc, port, dir below)
+ *   cluster  RS_TEST_REDIS_CLUSTER_NODES primaries without replicas, each
+ *            --cluster-enabled yes --cluster-node-timeout 1000 in its own
+ *            data directory <dir>/node<i>, together owning all 16384 slots
+ *            (nodes[] below)
+ *
+ * rs_test_redis_start picks cluster mode when the environment says
+ * RS_TEST_REDIS_CLUSTER=1 (ctest sets it for the persist_*_cluster
+ * registrations); every function below then acts on every node. Tests that
+ * talk to Redis themselves use rs_test_redis_command (routed by key,
+ * following MOVED and ASK) and rs_test_redis_command_all (keyless commands,
+ * run on every primary), which work in both modes.
+ */
+#define RS_TEST_REDIS_CLUSTER_NODES 3
+
+typedef struct rs_test_redis_node {
     rs_proc proc;
-    int port;           /* loopback port it listens on */
-    char dir[PATH_MAX]; /* data directory (append-only file) */
+    int port;           /* loopback port; its cluster bus is port + 10000 */
+    char dir[PATH_MAX]; /* data directory (append-only file, nodes.conf) */
+} rs_test_redis_node;
+
+typedef struct rs_test_redis {
+    rs_proc proc;       /* single mode; unused (pid 0) in cluster mode */
+    int port;           /* single: its port; cluster: node 0's port */
+    char dir[PATH_MAX]; /* single: data directory; cluster: holds node<i>/ */
     char bin[PATH_MAX]; /* redis-server binary */
+    bool cluster;       /* cluster mode */
+    int n_nodes;        /* cluster mode: nodes in use */
+    rs_test_redis_node nodes[RS_TEST_REDIS_CLUSTER_NODES]; /* cluster mode */
 } rs_test_redis;
 
 /*
@@ -164,34 +193,98 @@ typedef struct rs_test_redis {
  * port of 127.0.0.1 (retried on a bind race) with
  *   --bind 127.0.0.1 --save "" --appendonly yes --appendfsync everysec
  *   --dir <fresh tmpdir> --daemonize no
- * and returns once it answers PING. Returns 0, or -1 (nothing left running).
+ * and returns once it answers PING. With RS_TEST_REDIS_CLUSTER=1 in the
+ * environment, rs_test_redis_start_cluster instead. Returns 0, or -1
+ * (nothing left running).
  */
 int rs_test_redis_start(rs_test_redis *r);
 
+/*
+ * Start a Redis Cluster of RS_TEST_REDIS_CLUSTER_NODES primaries, whatever
+ * the environment says: each node as above plus --cluster-enabled yes
+ * --cluster-config-file nodes.conf --cluster-node-timeout 1000, on a free
+ * port whose bus port (+10000) is free too; slots split in equal ranges
+ * (CLUSTER ADDSLOTS), CLUSTER MEET, and returns once every node reports
+ * cluster_state:ok with all slots covered and every node known (about a
+ * second). Returns 0, or -1 (nothing left running, the logs printed).
+ */
+int rs_test_redis_start_cluster(rs_test_redis *r);
+
+/* True if the environment asks for cluster mode (RS_TEST_REDIS_CLUSTER set
+ * and not "0"). */
+bool rs_test_redis_cluster_requested(void);
+
+/* True if r was started in cluster mode. */
+bool rs_test_redis_is_cluster(const rs_test_redis *r);
+
 /* SIGTERM (Redis fsyncs its AOF and exits) with a bounded wait; the port
- * and the data directory are kept for rs_test_redis_restart. Returns 0, or
- * -1 if it had to be killed. */
+ * and the data directory are kept for rs_test_redis_restart. Cluster: every
+ * node. Returns 0, or -1 if one had to be killed. */
 int rs_test_redis_stop(rs_test_redis *r);
 
-/* SIGKILL: an abrupt outage (data directory kept). */
+/* SIGKILL: an abrupt outage (data directory kept). Cluster: every node. */
 void rs_test_redis_kill9(rs_test_redis *r);
 
 /* Start again on the same port and data directory, and wait for PING.
+ * Cluster: every node that is not running, on its port and directory
+ * (nodes.conf keeps the cluster), then wait for cluster_state:ok on every
+ * node again (a restarted primary waits about 2 s before it says ok).
  * Returns 0 or -1. */
 int rs_test_redis_restart(rs_test_redis *r);
 
-/* "127.0.0.1:<port>" into buf (for --redis). Returns buf. */
+/* Send sig (SIGSTOP, SIGCONT...) to the server, or to every node. Returns
+ * 0, or -1 if one could not be signalled or none runs. */
+int rs_test_redis_signal(rs_test_redis *r, int sig);
+
+/* "127.0.0.1:<port>" into buf (for --redis); cluster: the seed list
+ * "127.0.0.1:<p0>,127.0.0.1:<p1>,..." (for --redis-cluster). Returns buf. */
 char *rs_test_redis_addr(const rs_test_redis *r, char *buf, size_t len);
 
 /* A blocking hiredis connection (redisContext *; declared as void * so this
- * header does not need hiredis.h). The caller frees it with redisFree.
+ * header does not need hiredis.h) to the server; cluster: to node 0 (use
+ * rs_test_redis_command for keys). The caller frees it with redisFree.
  * Returns NULL if Redis does not answer. */
 void *rs_test_redis_connect(const rs_test_redis *r);
 
-/* True if Redis answers PING now. */
+/* Nodes: 1 in single mode. */
+int rs_test_redis_node_count(const rs_test_redis *r);
+
+/* A blocking connection to node i (0 <= i < rs_test_redis_node_count), as
+ * rs_test_redis_connect. Returns NULL if it does not answer. */
+void *rs_test_redis_connect_node(const rs_test_redis *r, int i);
+
+/* A blocking connection to the node that serves `key` (for pipelining
+ * commands on one key); single mode: the server. Returns NULL on error. */
+void *rs_test_redis_connect_key(const rs_test_redis *r, const char *key);
+
+/*
+ * One command, formatted like redisCommand (printf-style, %s %b %d %llu
+ * ...), sent over a fresh blocking connection and routed: in cluster mode
+ * it goes to node 0 first and follows `-MOVED <slot> 127.0.0.1:<port>`
+ * (and `-ASK`, sending ASKING first) to another node, at most 5 redirects;
+ * TRYAGAIN is retried a few times. Only loopback targets are followed.
+ * Returns the final reply (redisReply *, which may be an error reply; the
+ * caller frees it with freeReplyObject), or NULL on a connection or I/O
+ * error or too many redirects (with a line on stderr).
+ */
+void *rs_test_redis_command(const rs_test_redis *r, const char *fmt, ...);
+void *rs_test_redis_vcommand(const rs_test_redis *r, const char *fmt, va_list ap);
+void *rs_test_redis_command_argv(const rs_test_redis *r, int argc, const char **argv,
+                                 const size_t *argvlen);
+
+/*
+ * A command without a key (FLUSHALL, DBSIZE, CONFIG SET, DEBUG ...) run on
+ * every primary (single mode: the server), formatted like redisCommand.
+ * *sum (optional) receives the sum of the integer replies (DBSIZE: the
+ * keys of the whole cluster). Returns 0 if every node answered and none
+ * with an error, -1 otherwise (with a line on stderr).
+ */
+int rs_test_redis_command_all(const rs_test_redis *r, long long *sum, const char *fmt, ...);
+
+/* True if Redis answers PING now (cluster: every node). */
 bool rs_test_redis_ping(const rs_test_redis *r);
 
-/* Stop it if it runs and remove its data directory. */
+/* Stop it if it runs and remove its data directory (cluster: every node). */
 void rs_test_redis_cleanup(rs_test_redis *r);
 
 /* ---- readstated --------------------------------------------------------- */
