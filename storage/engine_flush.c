@@ -98,8 +98,14 @@ int engine_flush_init(rs_engine *e)
     e->cont_ev = evtimer_new(e->base, flush_kick_cb, e);
     e->fail_ev = event_new(e->base, -1, 0, fail_cb, e);
     e->call_users = calloc(e->cfg.flush_call_users, sizeof(*e->call_users));
+    size_t cap = e->cfg.flush_batch;
+    e->batch_users = calloc(cap, sizeof(*e->batch_users));
+    e->batch_users_tmp = calloc(cap, sizeof(*e->batch_users_tmp));
+    e->batch_tmp = calloc(cap, sizeof(*e->batch_tmp));
+    e->batch_keys = calloc(cap, sizeof(*e->batch_keys));
     if (e->tick_ev == NULL || e->kick_ev == NULL || e->cont_ev == NULL || e->fail_ev == NULL ||
-        e->call_users == NULL)
+        e->call_users == NULL || e->batch_users == NULL || e->batch_users_tmp == NULL ||
+        e->batch_tmp == NULL || e->batch_keys == NULL)
         return -1;
     uint32_t ms = RS_MAX(1u, RS_MIN(e->cfg.flush_interval_ms / 8, 100u));
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
@@ -121,6 +127,10 @@ void engine_flush_fini(rs_engine *e)
         event_free(e->shutdown_ev);
     eng_ring_free(&e->ring);
     free(e->call_users);
+    free(e->batch_users);
+    free(e->batch_users_tmp);
+    free(e->batch_tmp);
+    free(e->batch_keys);
 }
 
 /* urgent: a pass at the end of this turn of the loop, without the
@@ -454,21 +464,46 @@ static bool flush_urgent(rs_engine *e)
            (e->cfg.dirty_budget > 0 && e->stats.dirty_bytes * 2 >= e->cfg.dirty_budget);
 }
 
-/* The store refused a call: its users [first, b->n) go back on the ring
- * (at the tail; they keep their age). */
+/* The store refused a call: users [first, b->n) of the batch go back on
+ * the ring (at the tail; they keep their age). */
 static void requeue_call(rs_engine *e, eng_batch *b, uint32_t first)
 {
     for (uint32_t i = first; i < b->n; i++) {
         eng_qent q = {b->ents[i].user_id, b->ents[i].since_ns};
-        ((rs_user *)e->call_users[i - first].user)->bits |= RS_USER_DIRTY_QUEUED;
+        e->batch_users[i]->bits |= RS_USER_DIRTY_QUEUED;
         eng_ring_push(&e->ring, &q);
     }
     b->n = first;
 }
 
-/* Fill and send one batch: its users go out in merge calls of at most
- * flush_call_users users and the store's merge_units. Returns false
- * when the store refused a send. */
+static int group_cmp(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Order the batch's users by the store's group (a Redis Cluster's hash
+ * slot), keeping their order within a group, so users that share a slot sit
+ * next to each other and the store merges them in one command. */
+static void group_batch(rs_engine *e, eng_batch *b)
+{
+    uint64_t *keys = e->batch_keys; /* group << 32 | index */
+    for (uint32_t i = 0; i < b->n; i++)
+        keys[i] = (uint64_t)store_group(e->store, b->ents[i].user_id) << 32 | i;
+    qsort(keys, b->n, sizeof(*keys), group_cmp);
+    for (uint32_t i = 0; i < b->n; i++) {
+        uint32_t from = (uint32_t)keys[i];
+        e->batch_tmp[i] = b->ents[from];
+        e->batch_users_tmp[i] = e->batch_users[from];
+    }
+    memcpy(b->ents, e->batch_tmp, b->n * sizeof(*b->ents));
+    memcpy(e->batch_users, e->batch_users_tmp, b->n * sizeof(*e->batch_users));
+}
+
+/* Fill and send one batch: up to flush_batch due users, ordered by the
+ * store's group when it has one, go out in merge calls of at most
+ * flush_call_users users and the store's merge_units. Returns false when
+ * the store refused a send. */
 static bool flush_one_batch(rs_engine *e, uint64_t now, uint64_t delay)
 {
     size_t cap = e->cfg.flush_batch;
@@ -476,9 +511,6 @@ static bool flush_one_batch(rs_engine *e, uint64_t now, uint64_t delay)
     memset(b, 0, sizeof(*b));
     b->e = e;
     b->start_ns = now;
-    bool sent_all = true;
-    uint32_t first = 0; /* the open call: entries [first, b->n) */
-    size_t units = 0;
     eng_qent q;
     while (b->n < cap && ring_head_due(e, now, delay)) {
         eng_ring_pop(&e->ring, &q);
@@ -489,30 +521,38 @@ static bool flush_one_batch(rs_engine *e, uint64_t now, uint64_t delay)
             unaccount(e, u);
             continue;
         }
-        uint32_t ns = unflushed_count(u);
-        uint32_t open = b->n - first;
-        if (open > 0 && (open == e->cfg.flush_call_users ||
-                         units + store_merge_units(ns) > e->store->merge_units)) {
-            if (send_call(e, b, first, open) != 0) {
-                requeue_call(e, b, first);
-                u->bits |= RS_USER_DIRTY_QUEUED;
-                eng_ring_push(&e->ring, &q);
-                sent_all = false;
-                break;
-            }
-            first = b->n;
-            units = 0;
-        }
         eng_flush *f = &b->ents[b->n];
         f->batch = b;
         f->user_id = u->user_id;
         f->version = u->version;
         f->since_ns = q.since_ns;
-        f->nstates = ns;
+        f->nstates = unflushed_count(u);
         f->ncall = 0;
-        e->call_users[b->n - first].user = u;
-        e->call_users[b->n - first].nstates = ns;
-        b->n++;
+        e->batch_users[b->n++] = u;
+    }
+    if (b->n == 0) {
+        free(b);
+        return true;
+    }
+    if (b->n > 1 && e->store->ops->group != NULL)
+        group_batch(e, b);
+    bool sent_all = true;
+    uint32_t first = 0; /* the open call: entries [first, i) */
+    size_t units = 0;
+    for (uint32_t i = 0; i < b->n; i++) {
+        uint32_t ns = b->ents[i].nstates, open = i - first;
+        if (open > 0 && (open == e->cfg.flush_call_users ||
+                         units + store_merge_units(ns) > e->store->merge_units)) {
+            if (send_call(e, b, first, open) != 0) {
+                requeue_call(e, b, first);
+                sent_all = false;
+                break;
+            }
+            first = i;
+            units = 0;
+        }
+        e->call_users[i - first].user = e->batch_users[i];
+        e->call_users[i - first].nstates = ns;
         units += store_merge_units(ns);
     }
     if (sent_all && b->n > first && send_call(e, b, first, b->n - first) != 0) {

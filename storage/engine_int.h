@@ -148,6 +148,10 @@ struct rs_engine {
     void *shutdown_arg;
 
     rs_store_user *call_users; /* the users of the merge call being built (reused) */
+    rs_user **batch_users;     /* the batch being built: its users, by entry (reused) */
+    rs_user **batch_users_tmp; /* scratch for ordering a batch by group */
+    eng_flush *batch_tmp;
+    uint64_t *batch_keys;
 };
 
 /* engine.c: the user's stored hash failed the check (during "load" or

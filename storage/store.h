@@ -100,6 +100,10 @@ typedef struct rs_store_ops {
     /* Optional: whether user_id's part of the store is up (a Redis Cluster
      * may be up with one primary's slots unreachable); NULL: as up. */
     bool (*user_up)(const rs_store *s, uint64_t user_id);
+    /* Optional: users of one group merge in one command (a Redis Cluster:
+     * the hash slot); the engine orders a flush batch by it. NULL: one
+     * group. */
+    uint32_t (*group)(const rs_store *s, uint64_t user_id);
     void (*stats)(const rs_store *s, rs_store_stats *out);
     /* Where the store keeps user_id, for messages and logs
      * ("readstates:{7}"); returns snprintf's result. */
@@ -141,6 +145,11 @@ static inline bool store_up(const rs_store *s)
 static inline bool store_user_up(const rs_store *s, uint64_t user_id)
 {
     return s->ops->user_up != NULL ? s->ops->user_up(s, user_id) : s->ops->up(s);
+}
+
+static inline uint32_t store_group(const rs_store *s, uint64_t user_id)
+{
+    return s->ops->group != NULL ? s->ops->group(s, user_id) : 0;
 }
 
 static inline bool store_persistent(const rs_store *s)

@@ -1080,6 +1080,12 @@ static bool cluster_user_up(const rs_store *base, uint64_t user_id)
            (s->cfg.wait_replicas == 0 || !n->wait_short);
 }
 
+static uint32_t cluster_group(const rs_store *base, uint64_t user_id)
+{
+    (void)base;
+    return rs_user_slot(user_id);
+}
+
 static void cluster_stats(const rs_store *base, rs_store_stats *out)
 {
     const store_cluster *s = (const store_cluster *)base;
@@ -1325,6 +1331,7 @@ static const rs_store_ops store_cluster_ops = {
     .merge = cluster_merge,
     .up = cluster_up,
     .user_up = cluster_user_up,
+    .group = cluster_group,
     .stats = cluster_stats,
     .key = cluster_key,
     .free = cluster_free,
