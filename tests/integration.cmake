@@ -132,7 +132,12 @@ endif()
 # ---- persistence: the real readstated with a real redis-server (restarts,
 # kill -9, Redis outages, out-of-order loads, hand-written stored data);
 # persist_util.c: a readstated with Redis flags, a client connection,
-# metrics over HTTP, a user's hash read straight from Redis ---------------
+# metrics over HTTP, a user's hash read straight from Redis. Each test runs
+# against both stores: persist_<name> with one redis-server (--redis), and
+# persist_<name>_cluster, the same program with RS_TEST_REDIS_CLUSTER=1, with
+# a Redis Cluster of three primaries (--redis-cluster), labelled
+# `persistence;cluster`. it_test_cluster tests the cluster mode of the test
+# support (start, routed commands, stop, kill -9, restart) ---------------
 add_library(rs_persist_util STATIC ${RS_IT_DIR}/persist_util.c)
 target_include_directories(rs_persist_util PUBLIC ${RS_IT_DIR})
 target_link_libraries(rs_persist_util PUBLIC rs_testsupport rs_client)
@@ -140,7 +145,13 @@ target_link_libraries(rs_persist_util PUBLIC rs_testsupport rs_client)
 foreach(t restart crash outage order stored_data)
   rs_add_persistence_test(persist_${t} ${RS_IT_DIR}/persist_${t}.c)
   target_link_libraries(persist_${t} PRIVATE rs_persist_util)
+  add_test(NAME persist_${t}_cluster COMMAND persist_${t})
+  set_tests_properties(persist_${t}_cluster PROPERTIES
+    ENVIRONMENT RS_TEST_REDIS_CLUSTER=1 LABELS "persistence;cluster" TIMEOUT 300)
 endforeach()
+
+rs_add_persistence_test(it_test_cluster ${RS_IT_DIR}/it_test_cluster.c)
+set_tests_properties(it_test_cluster PROPERTIES LABELS "persistence;cluster")
 
 # ---- the latency-spike comparison (label `spike`; the normal build only,
 # the GC build has just test_gc_boehm, tests/server.cmake):

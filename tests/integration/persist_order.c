@@ -41,7 +41,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     if (f->paused)
-        kill(f->redis.proc.pid, SIGCONT);
+        rs_test_redis_signal(&f->redis, SIGCONT);
     int ws = 0;
     rs_test_server_stop(&f->srv, 10000, &ws);
     rs_test_server_cleanup(&f->srv);
@@ -107,8 +107,8 @@ static void test_cold_load_does_not_block_cached_user(void **state)
     assert_int_equal(st.n, 1);
     rs_client_states_free(&st);
 
-    /* Pause Redis: user 2's load now hangs. */
-    assert_int_equal(kill(f->redis.proc.pid, SIGSTOP), 0);
+    /* Pause Redis (every node of a cluster): user 2's load now hangs. */
+    assert_int_equal(rs_test_redis_signal(&f->redis, SIGSTOP), 0);
     f->paused = true;
     send_get(c, 100, 2);      /* cold: waits on the load */
     send_ack(c, 101, 1, 150); /* cached */
@@ -128,7 +128,7 @@ static void test_cold_load_does_not_block_cached_user(void **state)
     rs_status s3 = RS_OK;
     assert_int_equal(recv_id(c, 200, &s3), 0);
 
-    assert_int_equal(kill(f->redis.proc.pid, SIGCONT), 0);
+    assert_int_equal(rs_test_redis_signal(&f->redis, SIGCONT), 0);
     f->paused = false;
     uint64_t third = recv_id(c, 4000, &s3);
     assert_int_equal(third, 100);

@@ -108,12 +108,10 @@ static void test_redis_outage(void **state)
     assert_int_equal(rs_test_redis_restart(&redis), 0);
     assert_true(rs_poll_until(server_sees_redis_up, &wb, 10000));
     assert_true(rs_poll_until(server_clean, &wb, 10000));
-    redisContext *rc = rs_test_redis_connect(&redis);
-    assert_non_null(rc);
     for (uint64_t u = 1; u <= WARM_USERS; u++) {
         rs_client_state *stored = NULL;
         uint64_t v = 0;
-        long n = pu_redis_user(rc, u, &stored, &v);
+        long n = pu_redis_user(&redis, u, &stored, &v);
         rs_client_states mem;
         assert_int_equal(rs_client_get(c, u, NULL, 0, &mem), RS_OK);
         assert_int_equal(n, (long)mem.n);
@@ -126,7 +124,6 @@ static void test_redis_outage(void **state)
         rs_client_states_free(&mem);
         free(stored);
     }
-    redisFree(rc);
     /* And writes are accepted again, in both modes. */
     assert_int_equal(rs_client_ack(c, 1, 99999, 5, 0, &res), RS_OK);
     assert_true(rs_poll_until(server_sees_redis_up, &wt, 10000));
@@ -180,10 +177,10 @@ static void test_sigterm_with_redis_down(void **state)
     rs_test_redis_cleanup(&redis);
 }
 
-static bool redis_field_version_at_least(redisContext *rc, uint64_t min, uint64_t *ver,
-                                         uint64_t *msg)
+static bool redis_field_version_at_least(const rs_test_redis *redis, uint64_t min,
+                                         uint64_t *ver, uint64_t *msg)
 {
-    redisReply *r = redisCommand(rc, "HGET readstates:{7} 1");
+    redisReply *r = rs_test_redis_command(redis, "HGET readstates:{7} 1");
     assert_non_null(r);
     bool ok = false;
     if (r->type == REDIS_REPLY_STRING) {
@@ -209,8 +206,6 @@ static void test_two_servers_never_move_back(void **state)
     rs_client *ca = pu_connect(&a), *cb = pu_connect(&b);
     assert_non_null(ca);
     assert_non_null(cb);
-    redisContext *rc = rs_test_redis_connect(&redis);
-    assert_non_null(rc);
     rs_client_ack_result res;
     uint64_t ver = 0, msg = 0;
 
@@ -218,7 +213,7 @@ static void test_two_servers_never_move_back(void **state)
     for (uint64_t m = 1; m <= 100; m++)
         assert_int_equal(rs_client_ack(ca, 7, 1, m, 0, &res), RS_OK);
     long long end = rs_mono_ms() + 5000;
-    while (!redis_field_version_at_least(rc, 100, &ver, &msg) && rs_mono_ms() < end)
+    while (!redis_field_version_at_least(&redis, 100, &ver, &msg) && rs_mono_ms() < end)
         rs_sleep_ms(10);
     assert_int_equal(ver, 100);
 
@@ -227,7 +222,7 @@ static void test_two_servers_never_move_back(void **state)
         assert_int_equal(rs_client_ack(cb, 7, 1, m, 0, &res), RS_OK);
     assert_int_equal(res.user_version, 300);
     end = rs_mono_ms() + 5000;
-    while (!redis_field_version_at_least(rc, 300, &ver, &msg) && rs_mono_ms() < end)
+    while (!redis_field_version_at_least(&redis, 300, &ver, &msg) && rs_mono_ms() < end)
         rs_sleep_ms(10);
     assert_int_equal(ver, 300);
 
@@ -236,22 +231,22 @@ static void test_two_servers_never_move_back(void **state)
     uint64_t last_ver = 300, last_msg = 300;
     for (uint64_t m = 200; m < 250; m++) {
         assert_int_equal(rs_client_ack(ca, 7, 1, m, 0, &res), RS_OK);
-        assert_true(redis_field_version_at_least(rc, last_ver, &ver, &msg));
+        assert_true(redis_field_version_at_least(&redis, last_ver, &ver, &msg));
         assert_true(msg >= last_msg);
         last_ver = ver;
         last_msg = msg;
     }
     /* Wait for A to have flushed (its dirty count drops to zero). */
     assert_true(rs_poll_until(server_clean, &a, 5000));
-    assert_true(redis_field_version_at_least(rc, 300, &ver, &msg));
+    assert_true(redis_field_version_at_least(&redis, 300, &ver, &msg));
     assert_int_equal(ver, 300);
     assert_int_equal(msg, 300);
-    redisReply *r = redisCommand(rc, "HGET readstates:{7} _v");
+    redisReply *r = rs_test_redis_command(&redis, "HGET readstates:{7} _v");
     assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
     assert_string_equal(r->str, "300");
     freeReplyObject(r);
 
-    redisFree(rc);
     rs_client_close(ca);
     rs_client_close(cb);
     rs_test_server_cleanup(&a);

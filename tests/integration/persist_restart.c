@@ -2,7 +2,8 @@
  * persist_restart.c: readstated with a real redis-server.
  * - States written through every call survive SIGTERM (exit 0) and a
  *   restart with identical values and versions, and Redis holds them in
- *   the contract's format (read with hiredis directly).
+ *   the contract's format (read with hiredis directly, routed by key when
+ *   Redis is a cluster).
  * - A small --max-memory forces evictions; every state reads back right
  *   (load on miss).
  */
@@ -93,24 +94,21 @@ static void test_sigterm_restart_identical(void **state)
     assert_int_equal(WEXITSTATUS(ws), 0);
 
     /* Redis holds each state as <version>:<last>:<mentions>:<flags>, _v. */
-    redisContext *rc = rs_test_redis_connect(&redis);
-    assert_non_null(rc);
     for (uint64_t u = 1; u <= USERS; u++) {
         rs_client_state *st = NULL;
         uint64_t v = 0;
-        long n = pu_redis_user(rc, u, &st, &v);
+        long n = pu_redis_user(&redis, u, &st, &v);
         assert_int_equal(n, 5);
         assert_int_equal(v, before.st[u].user_version);
         rs_client_states got = {st, (size_t)n, v, 0};
         expect_same(&got, &before.st[u]);
         free(st);
     }
-    redisReply *r = redisCommand(rc, "HGET readstates:{1} 2");
+    redisReply *r = rs_test_redis_command(&redis, "HGET readstates:{1} 2");
     assert_non_null(r);
     assert_int_equal(r->type, REDIS_REPLY_STRING);
     assert_string_equal(r->str, "7:5:9:1"); /* version 7, manual */
     freeReplyObject(r);
-    redisFree(rc);
 
     /* A new process loads them back with identical versions. */
     assert_int_equal(rs_test_server_restart(&srv), 0);

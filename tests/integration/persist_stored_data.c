@@ -37,11 +37,11 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static void redis_ok(redisContext *rc, const char *fmt, ...)
+static void redis_ok(const rs_test_redis *redis, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    redisReply *r = redisvCommand(rc, fmt, ap);
+    redisReply *r = rs_test_redis_vcommand(redis, fmt, ap);
     va_end(ap);
     assert_non_null(r);
     if (r->type == REDIS_REPLY_ERROR)
@@ -50,19 +50,22 @@ static void redis_ok(redisContext *rc, const char *fmt, ...)
 }
 
 /* HGET as a malloc'd string, NULL when absent. */
-static char *hget(redisContext *rc, uint64_t user, const char *field)
+static char *hget(const rs_test_redis *redis, uint64_t user, const char *field)
 {
-    redisReply *r =
-        redisCommand(rc, "HGET readstates:{%llu} %s", (unsigned long long)user, field);
+    redisReply *r = rs_test_redis_command(redis, "HGET readstates:{%llu} %s",
+                                          (unsigned long long)user, field);
     assert_non_null(r);
+    if (r->type == REDIS_REPLY_ERROR)
+        fail_msg("HGET readstates:{%llu} %s: %s", (unsigned long long)user, field, r->str);
     char *s = r->type == REDIS_REPLY_STRING ? strdup(r->str) : NULL;
     freeReplyObject(r);
     return s;
 }
 
-static void expect_hget(redisContext *rc, uint64_t user, const char *field, const char *want)
+static void expect_hget(const rs_test_redis *redis, uint64_t user, const char *field,
+                        const char *want)
 {
-    char *got = hget(rc, user, field);
+    char *got = hget(redis, user, field);
     if (want == NULL && got != NULL)
         fail_msg("readstates:{%llu} %s = \"%s\", want it absent", (unsigned long long)user,
                  field, got);
@@ -112,9 +115,9 @@ static void note_ack(acked *a, const rs_client_ack_result *res)
     a->deleted = false;
 }
 
-static bool redis_has_version(redisContext *rc, uint64_t user, uint64_t version)
+static bool redis_has_version(const rs_test_redis *redis, uint64_t user, uint64_t version)
 {
-    char *v = hget(rc, user, "_v");
+    char *v = hget(redis, user, "_v");
     char want[24];
     snprintf(want, sizeof(want), "%llu", (unsigned long long)version);
     bool ok = v != NULL && strcmp(v, want) == 0;
@@ -129,8 +132,9 @@ static bool redis_has_version(redisContext *rc, uint64_t user, uint64_t version)
  * acknowledged write is in Redis (the hash holds the acknowledged version
  * and state), or the server exited non-zero saying how many states it did
  * not flush. Returns true when the writes are in Redis. */
-static bool acked_writes_landed_or_reported(redisContext *rc, const rs_test_server *srv, int ws,
-                                            uint64_t user, const acked *a)
+static bool acked_writes_landed_or_reported(const rs_test_redis *redis,
+                                            const rs_test_server *srv, int ws, uint64_t user,
+                                            const acked *a)
 {
     assert_true(WIFEXITED(ws));
     if (WEXITSTATUS(ws) != 0) {
@@ -145,13 +149,13 @@ static bool acked_writes_landed_or_reported(redisContext *rc, const rs_test_serv
     }
     if (a->version == 0)
         return true;
-    assert_true(redis_has_version(rc, user, a->version));
+    assert_true(redis_has_version(redis, user, a->version));
     if (a->channel != 0) {
         char field[24], want[64];
         snprintf(field, sizeof(field), "%llu", (unsigned long long)a->channel);
         snprintf(want, sizeof(want), "%llu:%llu:0:0", (unsigned long long)a->ch_version,
                  (unsigned long long)a->message);
-        expect_hget(rc, user, field, a->deleted ? NULL : want);
+        expect_hget(redis, user, field, a->deleted ? NULL : want);
     }
     return true;
 }
@@ -177,9 +181,7 @@ static void test_v_not_canonical_at_load(void **state)
     rs_test_redis redis;
     rs_test_server srv;
     assert_int_equal(rs_test_redis_start(&redis), 0);
-    redisContext *rc = rs_test_redis_connect(&redis);
-    assert_non_null(rc);
-    redis_ok(rc, "HSET readstates:{5} _v 0005 3 4:100:0:0");
+    redis_ok(&redis, "HSET readstates:{5} _v 0005 3 4:100:0:0");
     const char *flags[] = {"--flush-interval-ms", "100", NULL};
     assert_int_equal(pu_server_start(&srv, &redis, flags), 0);
     rs_client *c = pu_connect(&srv);
@@ -217,11 +219,11 @@ static void test_v_not_canonical_at_load(void **state)
     if (refused_all) {
         /* Nothing written over, counted (four loads refused). */
         assert_true(counted >= 4);
-        expect_hget(rc, 5, "_v", "0005");
-        expect_hget(rc, 5, "3", "4:100:0:0");
-        expect_hget(rc, 5, "7", NULL);
+        expect_hget(&redis, 5, "_v", "0005");
+        expect_hget(&redis, 5, "3", "4:100:0:0");
+        expect_hget(&redis, 5, "7", NULL);
         /* An operator fixes _v: the next request loads it, no restart. */
-        redis_ok(rc, "HSET readstates:{5} _v 5");
+        redis_ok(&redis, "HSET readstates:{5} _v 5");
         assert_int_equal(rs_client_ack(c, 5, 3, 200, 0, &res), RS_OK);
         assert_true(res.applied);
         assert_int_equal(res.user_version, 6);
@@ -231,7 +233,7 @@ static void test_v_not_canonical_at_load(void **state)
 
     int ws = 0;
     assert_int_equal(rs_test_server_stop(&srv, 30000, &ws), 0);
-    if (acked_writes_landed_or_reported(rc, &srv, ws, 5, &a)) {
+    if (acked_writes_landed_or_reported(&redis, &srv, ws, 5, &a)) {
         /* And a new process reads back no lower version. */
         assert_int_equal(rs_test_server_restart(&srv), 0);
         c = pu_connect(&srv);
@@ -244,10 +246,9 @@ static void test_v_not_canonical_at_load(void **state)
     }
     /* The fix refuses the user until the operator fixed it. */
     assert_true(refused_all);
-    expect_hget(rc, 5, "_v", "6");
-    expect_hget(rc, 5, "3", "6:200:0:0");
+    expect_hget(&redis, 5, "_v", "6");
+    expect_hget(&redis, 5, "3", "6:200:0:0");
 
-    redisFree(rc);
     rs_test_server_cleanup(&srv);
     rs_test_redis_cleanup(&redis);
 }
@@ -261,8 +262,6 @@ static void test_v_not_canonical_after_load(void **state)
     rs_test_redis redis;
     rs_test_server srv;
     assert_int_equal(rs_test_redis_start(&redis), 0);
-    redisContext *rc = rs_test_redis_connect(&redis);
-    assert_non_null(rc);
     const char *flags[] = {"--flush-interval-ms", "100", "--shutdown-timeout-ms", "20000",
                            NULL};
     assert_int_equal(pu_server_start(&srv, &redis, flags), 0);
@@ -274,9 +273,9 @@ static void test_v_not_canonical_after_load(void **state)
     assert_int_equal(rs_client_ack(c, 9, 3, 100, 0, &res), RS_OK);
     note_ack(&a, &res);
     assert_true(rs_poll_until(server_clean, &srv, 5000));
-    expect_hget(rc, 9, "_v", "1");
+    expect_hget(&redis, 9, "_v", "1");
 
-    redis_ok(rc, "HSET readstates:{9} _v 0005");
+    redis_ok(&redis, "HSET readstates:{9} _v 0005");
     rs_status st = rs_client_ack(c, 9, 3, 200, 0, &res);
     assert_int_equal(st, RS_OK); /* the server cannot know yet */
     note_ack(&a, &res);
@@ -294,7 +293,7 @@ static void test_v_not_canonical_after_load(void **state)
     int ws = 0;
     assert_int_equal(rs_test_server_stop(&srv, 30000, &ws), 0);
     long long took = rs_mono_ms() - t0;
-    acked_writes_landed_or_reported(rc, &srv, ws, 9, &a);
+    acked_writes_landed_or_reported(&redis, &srv, ws, 9, &a);
 
     /* The fix: refused at once, exit 1 naming the one unflushed state, well
      * before the shutdown timeout; the hash is as the operator left it. */
@@ -307,10 +306,9 @@ static void test_v_not_canonical_after_load(void **state)
     assert_non_null(strstr(log, "stored_invalid_users=1"));
     assert_non_null(strstr(log, "event=redis_stored_invalid"));
     free(log);
-    expect_hget(rc, 9, "_v", "0005");
-    expect_hget(rc, 9, "3", "1:100:0:0");
+    expect_hget(&redis, 9, "_v", "0005");
+    expect_hget(&redis, 9, "3", "1:100:0:0");
 
-    redisFree(rc);
     rs_test_server_cleanup(&srv);
     rs_test_redis_cleanup(&redis);
 }
@@ -323,9 +321,8 @@ static void test_version_never_wraps(void **state)
     rs_test_redis redis;
     rs_test_server srv;
     assert_int_equal(rs_test_redis_start(&redis), 0);
-    redisContext *rc = rs_test_redis_connect(&redis);
-    assert_non_null(rc);
-    redis_ok(rc, "HSET readstates:{6} _v 18446744073709551614 3 18446744073709551614:100:0:0");
+    redis_ok(&redis,
+             "HSET readstates:{6} _v 18446744073709551614 3 18446744073709551614:100:0:0");
     const char *flags[] = {"--flush-interval-ms", "100", NULL};
     assert_int_equal(pu_server_start(&srv, &redis, flags), 0);
     rs_client *c = pu_connect(&srv);
@@ -372,10 +369,9 @@ static void test_version_never_wraps(void **state)
 
     int ws = 0;
     assert_int_equal(rs_test_server_stop(&srv, 30000, &ws), 0);
-    assert_true(acked_writes_landed_or_reported(rc, &srv, ws, 6, &a));
-    expect_hget(rc, 6, "_v", U64_MAX_STR);
-    expect_hget(rc, 6, "3", U64_MAX_STR ":200:0:0");
-    redisFree(rc);
+    assert_true(acked_writes_landed_or_reported(&redis, &srv, ws, 6, &a));
+    expect_hget(&redis, 6, "_v", U64_MAX_STR);
+    expect_hget(&redis, 6, "3", U64_MAX_STR ":200:0:0");
     rs_test_server_cleanup(&srv);
     rs_test_redis_cleanup(&redis);
 }
@@ -385,14 +381,17 @@ static void test_version_never_wraps(void **state)
 #define BIG_FIELDS  300000
 #define BIG_PER_CMD 1000
 
-/* HSET readstates:{user} 1 1:1:0:0 ... n 1:1:0:0 (and _v), pipelined. */
-static void write_big_hash(redisContext *rc, uint64_t user, int n)
+/* HSET readstates:{user} 1 1:1:0:0 ... n 1:1:0:0 (and _v), pipelined on
+ * the node that holds the key. */
+static void write_big_hash(const rs_test_redis *redis, uint64_t user, int n)
 {
     static char names[BIG_PER_CMD][12];
     const char *argv[2 + 2 * BIG_PER_CMD];
     size_t lens[2 + 2 * BIG_PER_CMD];
     char key[48];
     snprintf(key, sizeof(key), "readstates:{%llu}", (unsigned long long)user);
+    redisContext *rc = rs_test_redis_connect_key(redis, key);
+    assert_non_null(rc);
     int cmds = 0;
     for (int base = 0; base < n; base += BIG_PER_CMD) {
         int k = 0;
@@ -416,7 +415,8 @@ static void write_big_hash(redisContext *rc, uint64_t user, int n)
         assert_int_equal(r->type, REDIS_REPLY_INTEGER);
         freeReplyObject(r);
     }
-    redis_ok(rc, "HSET %s _v 1", key);
+    redisFree(rc);
+    redis_ok(redis, "HSET %s _v 1", key);
 }
 
 static rs_client *connect_port(int port)
@@ -434,9 +434,7 @@ static void test_hash_over_the_limit(void **state)
     rs_test_redis redis;
     rs_test_server srv;
     assert_int_equal(rs_test_redis_start(&redis), 0);
-    redisContext *rc = rs_test_redis_connect(&redis);
-    assert_non_null(rc);
-    write_big_hash(rc, 11, BIG_FIELDS);
+    write_big_hash(&redis, 11, BIG_FIELDS);
     assert_int_equal(pu_server_start(&srv, &redis, NULL), 0);
     rs_client *a = pu_connect(&srv);
     rs_client *b = connect_port(srv.port);
@@ -496,9 +494,10 @@ static void test_hash_over_the_limit(void **state)
 
     /* The limit exactly: with --max-states-per-user 5, five channels and _v
      * load; six channels (with or without _v) do not. */
-    redis_ok(rc, "HSET readstates:{12} _v 9 1 1:1:0:0 2 2:1:0:0 3 3:1:0:0 4 4:1:0:0 5 5:1:0:0");
-    redis_ok(rc, "HSET readstates:{13} 1 1:1:0:0 2 2:1:0:0 3 3:1:0:0 4 4:1:0:0 5 5:1:0:0 6 "
-                 "6:1:0:0");
+    redis_ok(&redis,
+             "HSET readstates:{12} _v 9 1 1:1:0:0 2 2:1:0:0 3 3:1:0:0 4 4:1:0:0 5 5:1:0:0");
+    redis_ok(&redis, "HSET readstates:{13} 1 1:1:0:0 2 2:1:0:0 3 3:1:0:0 4 4:1:0:0 5 5:1:0:0 6 "
+                     "6:1:0:0");
     const char *small[] = {"--max-states-per-user", "5", NULL};
     assert_int_equal(pu_server_start(&srv, &redis, small), 0);
     a = pu_connect(&srv);
@@ -509,13 +508,12 @@ static void test_hash_over_the_limit(void **state)
     assert_int_equal(got.user_version, 9);
     rs_client_states_free(&got);
     expect_internal(a, rs_client_get(a, 13, NULL, 0, &got), 13, "6 channels", NULL);
-    redis_ok(rc, "HSET readstates:{13} _v 9");
+    redis_ok(&redis, "HSET readstates:{13} _v 9");
     expect_internal(a, rs_client_get(a, 13, NULL, 0, &got), 13, "7 fields", NULL);
     rs_client_close(a);
     assert_int_equal(rs_test_server_stop(&srv, 30000, &ws), 0);
     assert_int_equal(WEXITSTATUS(ws), 0);
 
-    redisFree(rc);
     rs_test_server_cleanup(&srv);
     rs_test_redis_cleanup(&redis);
 }
@@ -528,9 +526,7 @@ static void test_bad_field_value(void **state)
     rs_test_redis redis;
     rs_test_server srv;
     assert_int_equal(rs_test_redis_start(&redis), 0);
-    redisContext *rc = rs_test_redis_connect(&redis);
-    assert_non_null(rc);
-    redis_ok(rc, "HSET readstates:{8} _v 3 4 1:abc:0:0 5 3:10:0:0");
+    redis_ok(&redis, "HSET readstates:{8} _v 3 4 1:abc:0:0 5 3:10:0:0");
     const char *flags[] = {"--flush-interval-ms", "100", NULL};
     assert_int_equal(pu_server_start(&srv, &redis, flags), 0);
     rs_client *c = pu_connect(&srv);
@@ -552,10 +548,10 @@ static void test_bad_field_value(void **state)
     /* Every refused load is counted, and the next request loads again. */
     assert_true(pu_metric(&srv, "readstates_stored_invalid_total") >= 2);
     assert_int_equal(a.version, 0);
-    expect_hget(rc, 8, "4", "1:abc:0:0");
+    expect_hget(&redis, 8, "4", "1:abc:0:0");
 
     /* Fixed by hand: served at once, no restart. */
-    redis_ok(rc, "HSET readstates:{8} 4 1:20:0:0");
+    redis_ok(&redis, "HSET readstates:{8} 4 1:20:0:0");
     assert_int_equal(rs_client_get(c, 8, NULL, 0, &got), RS_OK);
     assert_int_equal(got.n, 2);
     assert_int_equal(got.states[0].last_message_id, 20);
@@ -566,8 +562,7 @@ static void test_bad_field_value(void **state)
     rs_client_close(c);
     int ws = 0;
     assert_int_equal(rs_test_server_stop(&srv, 30000, &ws), 0);
-    assert_true(acked_writes_landed_or_reported(rc, &srv, ws, 8, &a));
-    redisFree(rc);
+    assert_true(acked_writes_landed_or_reported(&redis, &srv, ws, 8, &a));
     rs_test_server_cleanup(&srv);
     rs_test_redis_cleanup(&redis);
 }

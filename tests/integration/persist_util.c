@@ -12,9 +12,9 @@
 int pu_server_start(rs_test_server *srv, const rs_test_redis *r, const char *const *extra)
 {
     const char *args[RS_TEST_SERVER_MAX_ARGS];
-    char addr[64];
+    char addr[256];
     size_t n = 0;
-    args[n++] = "--redis";
+    args[n++] = rs_test_redis_is_cluster(r) ? "--redis-cluster" : "--redis";
     args[n++] = rs_test_redis_addr(r, addr, sizeof(addr));
     for (size_t i = 0; extra != NULL && extra[i] != NULL && n + 1 < RS_ARRAY_LEN(args); i++)
         args[n++] = extra[i];
@@ -83,13 +83,17 @@ static int cmp_state(const void *a, const void *b)
     return x->channel_id < y->channel_id ? -1 : x->channel_id > y->channel_id;
 }
 
-long pu_redis_user(void *redis_ctx, uint64_t user_id, rs_client_state **out, uint64_t *version)
+long pu_redis_user(const rs_test_redis *redis, uint64_t user_id, rs_client_state **out,
+                   uint64_t *version)
 {
     redisReply *r =
-        redisCommand(redis_ctx, "HGETALL readstates:{%llu}", (unsigned long long)user_id);
+        rs_test_redis_command(redis, "HGETALL readstates:{%llu}", (unsigned long long)user_id);
     *out = NULL;
     *version = 0;
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        if (r != NULL && r->type == REDIS_REPLY_ERROR)
+            fprintf(stderr, "HGETALL readstates:{%llu}: %s\n", (unsigned long long)user_id,
+                    r->str);
         if (r != NULL)
             freeReplyObject(r);
         return -1;

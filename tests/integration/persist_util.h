@@ -2,6 +2,12 @@
  * persist_util.h: small helpers shared by the persistence tests (on top of
  * tests/support): a readstated with Redis flags, a client connection,
  * metrics over HTTP, and reading a user's hash straight from Redis.
+ *
+ * Every persistence test runs twice: against one redis-server
+ * (persist_<name>) and against a Redis Cluster (persist_<name>_cluster,
+ * RS_TEST_REDIS_CLUSTER=1: rs_test_redis starts three primaries). Tests
+ * read and write Redis through rs_test_redis_command, which routes by key
+ * in both modes.
  */
 #ifndef RS_PERSIST_UTIL_H
 #define RS_PERSIST_UTIL_H
@@ -13,7 +19,8 @@
 #include "rs_client.h"
 #include "rs_testsupport.h"
 
-/* Start readstated against r with extra flags (NULL-terminated), HTTP on.
+/* Start readstated against r with extra flags (NULL-terminated), HTTP on:
+ * --redis <addr>, or --redis-cluster <seeds> when r is a cluster.
  * Returns 0 or -1. */
 int pu_server_start(rs_test_server *srv, const rs_test_redis *r, const char *const *extra);
 
@@ -23,10 +30,12 @@ rs_client *pu_connect(const rs_test_server *srv);
 /* The value of an unlabelled metric from GET /metrics, or -1. */
 double pu_metric(const rs_test_server *srv, const char *name);
 
-/* A user's states read from Redis directly (HGETALL readstates:{id}),
- * sorted by channel, with _v in *version. Returns the count (-1 on error);
- * *out is malloc'd (caller frees). Fails if any field breaks the format. */
-long pu_redis_user(void *redis_ctx, uint64_t user_id, rs_client_state **out, uint64_t *version);
+/* A user's states read from Redis directly (HGETALL readstates:{id}, routed
+ * to the node that holds it), sorted by channel, with _v in *version.
+ * Returns the count (-1 on error); *out is malloc'd (caller frees). Fails
+ * if any field breaks the format. */
+long pu_redis_user(const rs_test_redis *r, uint64_t user_id, rs_client_state **out,
+                   uint64_t *version);
 
 /* True when the server answered status `want` for a request (not a
  * transport error). */
