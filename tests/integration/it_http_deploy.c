@@ -11,8 +11,8 @@
  *   server's metrics code renders for known latencies, and the recording
  *   rules over the same buckets, land in the 1-2-5 step of the true quantile;
  * - a real Prometheus (loopback, ephemeral port, temporary TSDB, rules
- *   evaluated every second) scrapes a real readstated with a real Redis
- *   while readstate-loadgen drives it: the p99 PromQL query and the p99
+ *   evaluated every second) scrapes a real readstated on a real Redis
+ *   Cluster while readstate-loadgen drives it: the p99 PromQL query and the p99
  *   recording rule give a finite value in (0, 1 s), the recording rules
  *   keep instance and method, and every query of every Grafana panel, with
  *   $instance set to that instance as Grafana would, returns data;
@@ -599,10 +599,13 @@ static bool result_label_is(int port, const char *promql, const char *name, cons
 static void test_prometheus_scrapes_p99_and_panels(void **state)
 {
     (void)state;
+    /* A Redis Cluster, so the cluster panels have data too (the others do
+     * on either store). */
     rs_test_redis redis;
-    assert_int_equal(rs_test_redis_start(&redis), 0);
-    char addr[64];
-    const char *args[] = {"--redis", rs_test_redis_addr(&redis, addr, sizeof(addr)), NULL};
+    assert_int_equal(rs_test_redis_start_cluster(&redis), 0);
+    char addr[256];
+    const char *args[] = {"--redis-cluster", rs_test_redis_addr(&redis, addr, sizeof(addr)),
+                          NULL};
     rs_test_server srv;
     rs_test_server_opts o = {.args = args, .http = true};
     assert_int_equal(rs_test_server_start_opts(&srv, &o), 0);
@@ -855,10 +858,13 @@ static bool exported(const char *scrape, const char *name)
 static void test_dashboard_and_rules_use_exported_names(void **state)
 {
     (void)state;
+    /* On a Redis Cluster: its store exports every name the single one does
+     * and the cluster's own. */
     rs_test_redis redis;
-    assert_int_equal(rs_test_redis_start(&redis), 0);
-    char addr[64];
-    const char *args[] = {"--redis", rs_test_redis_addr(&redis, addr, sizeof(addr)), NULL};
+    assert_int_equal(rs_test_redis_start_cluster(&redis), 0);
+    char addr[256];
+    const char *args[] = {"--redis-cluster", rs_test_redis_addr(&redis, addr, sizeof(addr)),
+                          NULL};
     rs_test_server srv;
     rs_test_server_opts o = {.args = args, .http = true};
     assert_int_equal(rs_test_server_start_opts(&srv, &o), 0);
