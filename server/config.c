@@ -79,7 +79,8 @@ static const opt opts[] = {
      "seed nodes of a Redis Cluster to persist in (not with --redis); the slot table is "
      "read from them and refreshed on MOVED"},
     {"redis-wait-replicas", OPT_U32, F(redis_wait_replicas), "0", 0, 16, "N",
-     "after each merge, WAIT for N replicas (half of --redis-timeout-ms at most); a merge "
+     "--redis-cluster: after merges, WAIT for N replicas of their primary (half of "
+     "--redis-timeout-ms at most); a merge "
      "counts as done only once N replicas have it. 0: do not wait"},
     {"redis-password", OPT_STR, F(redis_password), "", 0, 0, "SECRET",
      "password for Redis AUTH; empty sends none. Prefer the environment or "
@@ -512,9 +513,9 @@ static int config_check(rs_config *cfg, FILE *err)
             return -1;
         }
     }
-    if (cfg->redis_wait_replicas > 0 && cfg->redis[0] == '\0' &&
-        cfg->redis_cluster[0] == '\0') {
-        fprintf(err, "readstated: --redis-wait-replicas needs --redis or --redis-cluster\n");
+    if (cfg->redis_wait_replicas > 0 && cfg->redis_cluster[0] == '\0') {
+        fprintf(err, "readstated: --redis-wait-replicas needs --redis-cluster (it waits for "
+                     "the primaries' replicas)\n");
         return -1;
     }
     if ((cfg->tls_cert[0] != '\0') != (cfg->tls_key[0] != '\0')) {

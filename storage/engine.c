@@ -115,7 +115,6 @@ static int engine_open_store(rs_engine *e)
         .db = e->cfg.redis_db,
         .timeout_ms = e->cfg.redis_timeout_ms,
         .max_states = cache_config(e->cache)->max_states_per_user,
-        .wait_replicas = e->cfg.redis_wait_replicas,
         .log = e->cfg.log,
     };
     e->store = store_redis_new(e->base, &sc, engine_store_state, e);

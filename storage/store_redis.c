@@ -8,16 +8,12 @@
  *
  *   load(id)    one EVAL of the load script ──> decoded ──> fn
  *   merge(k)    one EVALSHA of the merge script for the k users
- *               [+ WAIT <replicas> <ms> when --redis-wait-replicas]
  *               ──> one outcome per user ──> fn
  *   NOSCRIPT    the call fails (its users are retried by the engine) and a
  *               SCRIPT LOAD goes out, once at a time
  *
- * With WAIT, a merge's outcomes are kept (copied from the codec) until
- * WAIT answers; a user merged but not confirmed on enough replicas is
- * reported as ERROR (not known to be durable), so the engine merges it
- * again (idempotent by version) and write-through callers are answered
- * only once replicas have it.
+ * WAIT for replicas (--redis-wait-replicas) is the cluster store's
+ * (store_cluster.c): it is the primaries' replicas it waits for.
  */
 #include "store_redis.h"
 
@@ -28,8 +24,9 @@
 #include "redis_codec.h"
 #include "rs_common.h"
 
-#define STORE_CALL_UNITS 4096 /* arguments a merge call stays under (unless it holds 1 user)   \
-                               */
+#define STORE_CALL_UNITS                                                                       \
+    4096 /* arguments a merge call stays under (unless it holds 1 user)                        \
+          */
 
 typedef struct store_redis store_redis;
 
@@ -40,11 +37,8 @@ typedef struct store_req {
         rs_store_merge_fn merge;
     } fn;
     void *arg;
-    uint64_t user_id;       /* load */
-    uint32_t n;             /* merge: users in the call */
-    rs_store_outcome *held; /* merge with WAIT: the outcomes, until WAIT answers */
-    bool unsent_wait;       /* merge with WAIT: WAIT could not be sent */
-    char what[96];          /* merge with WAIT: why OK became ERROR */
+    uint64_t user_id; /* load */
+    uint32_t n;       /* merge: users in the call */
 } store_req;
 
 struct store_redis {
@@ -56,7 +50,6 @@ struct store_redis {
     size_t pending;
     rs_store_state_fn state_fn;
     void *state_ctx;
-    char wait_args[2][24];
 };
 
 static const rs_store_ops store_redis_ops;
@@ -87,36 +80,8 @@ static void merge_reply(void *arg, const redisReply *reply)
     if (reply != NULL && reply->type == REDIS_REPLY_ERROR && reply->str != NULL &&
         strncmp(reply->str, "NOSCRIPT", 8) == 0)
         redis_conn_reload_script(s->conn);
-    /* Merged but not confirmed on replicas: not known to be durable. */
-    const rs_store_outcome *out =
-        redis_codec_merge_decode(&s->codec, r->n, r->unsent_wait ? NULL : reply);
-    if (r->held != NULL) { /* WAIT answers next */
-        memcpy(r->held, out, r->n * sizeof(*out));
-        return;
-    }
     s->pending--;
-    r->fn.merge(r->arg, out, r->n);
-    free(r);
-}
-
-/* The answer to WAIT after a merge: how many replicas have it. */
-static void wait_reply(void *arg, const redisReply *reply)
-{
-    store_req *r = arg;
-    store_redis *s = r->s;
-    s->pending--;
-    long long got = reply != NULL && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
-    if (got < (long long)s->cfg.wait_replicas) {
-        snprintf(r->what, sizeof(r->what), "WAIT: %lld of %u replicas acknowledged", got,
-                 s->cfg.wait_replicas);
-        for (uint32_t i = 0; i < r->n; i++)
-            if (r->held[i].result == RS_STORE_OK) {
-                r->held[i].result = RS_STORE_ERROR;
-                r->held[i].what = r->what;
-            }
-    }
-    r->fn.merge(r->arg, r->held, r->n);
-    free(r->held);
+    r->fn.merge(r->arg, redis_codec_merge_decode(&s->codec, r->n, reply), r->n);
     free(r);
 }
 
@@ -135,8 +100,6 @@ rs_store *store_redis_new(struct event_base *base, const store_redis_config *cfg
     if (s->cfg.timeout_ms == 0)
         s->cfg.timeout_ms = 1000;
     redis_codec_init(&s->codec, cfg->max_states, cfg->log);
-    snprintf(s->wait_args[0], sizeof(s->wait_args[0]), "%u", cfg->wait_replicas);
-    snprintf(s->wait_args[1], sizeof(s->wait_args[1]), "%u", RS_MAX(1u, s->cfg.timeout_ms / 2));
     redis_conn_config cc = {
         .host = cfg->host,
         .port = cfg->port,
@@ -232,25 +195,11 @@ static int redis_merge(rs_store *base, const rs_store_user *users, uint32_t n,
     r->fn.merge = fn;
     r->arg = arg;
     r->n = n;
-    if (s->cfg.wait_replicas > 0)
-        r->held = rs_xcalloc(n, sizeof(*r->held), "redis request");
     if (redis_conn_send(s->conn, argc, s->codec.argv, s->codec.argvlen, merge_reply, r) != 0) {
-        free(r->held);
         free(r);
         return -1;
     }
     s->pending++;
-    if (r->held != NULL) {
-        const char *argv[3] = {"WAIT", s->wait_args[0], s->wait_args[1]};
-        size_t lens[3] = {4, strlen(argv[1]), strlen(argv[2])};
-        /* Not sent (out of memory in hiredis): the merge's reply completes
-         * the call, every user as not known to have happened. */
-        if (redis_conn_send(s->conn, 3, argv, lens, wait_reply, r) != 0) {
-            free(r->held);
-            r->held = NULL;
-            r->unsent_wait = true;
-        }
-    }
     return 0;
 }
 

@@ -44,8 +44,6 @@ typedef struct store_redis_config {
     uint32_t backoff_min_ms; /* 0 means 50 */
     uint32_t backoff_max_ms; /* 0 means 2000 */
     uint32_t max_states;     /* a user's channels at most (a larger hash is refused) */
-    uint32_t wait_replicas;  /* > 0: each merge is followed by WAIT <n> <timeout_ms / 2>
-                                and applied only once that many replicas have it */
     const rs_log *log;
 } store_redis_config;
 
