@@ -171,6 +171,44 @@ static void test_to_engine(void **state)
     assert_false(a.cache.keep_tombstones);
 }
 
+/* --redis-cluster: seeds parsed and checked, exclusive with --redis, no
+ * --redis-db; --redis-wait-replicas only with it; what reaches the engine. */
+static void test_redis_cluster(void **state)
+{
+    (void)state;
+    rs_config c;
+    assert_int_equal(load(&c, "--redis-cluster", "127.0.0.1:7000,127.0.0.1:7001,[::1]:7002",
+                          "--redis-wait-replicas", "1", NULL),
+                     0);
+    rs_log log = {RS_LOG_OFF, NULL};
+    rs_engine_config e;
+    config_to_engine(&c, &e, &log);
+    assert_string_equal(e.redis_cluster, "127.0.0.1:7000,127.0.0.1:7001,[::1]:7002");
+    assert_null(e.redis_host);
+    assert_int_equal(e.redis_wait_replicas, 1);
+    assert_true(e.cache.keep_tombstones); /* deletes must reach the cluster */
+    setenv("READSTATED_REDIS_CLUSTER", "127.0.0.1:7100", 1);
+    assert_int_equal(load(&c, NULL), 0);
+    assert_string_equal(c.redis_cluster, "127.0.0.1:7100");
+    unsetenv("READSTATED_REDIS_CLUSTER");
+
+    assert_int_equal(
+        load(&c, "--redis-cluster", "127.0.0.1:7000", "--redis", "127.0.0.1:6379", NULL), -1);
+    assert_int_equal(load(&c, "--redis-cluster", "127.0.0.1:7000", "--redis-db", "2", NULL),
+                     -1);
+    assert_int_equal(load(&c, "--redis-cluster", "127.0.0.1", NULL), -1);       /* no port */
+    assert_int_equal(load(&c, "--redis-cluster", "127.0.0.1:7000,", NULL), 0);  /* trailing , */
+    assert_int_equal(load(&c, "--redis-cluster", ",127.0.0.1:7000", NULL), -1); /* empty seed */
+    assert_int_equal(load(&c, "--redis-cluster", "a:1,,b:2", NULL), -1);        /* empty seed */
+    assert_int_equal(load(&c, "--redis-cluster", "127.0.0.1:0", NULL), -1);     /* port 0 */
+    assert_int_equal(load(&c, "--redis-wait-replicas", "1", NULL), -1);         /* no cluster */
+    assert_int_equal(load(&c, "--redis", "127.0.0.1:6379", "--redis-wait-replicas", "1", NULL),
+                     -1);
+    assert_int_equal(
+        load(&c, "--redis-cluster", "127.0.0.1:7000", "--redis-wait-replicas", "17", NULL),
+        -1); /* out of range */
+}
+
 /* A settings file with the given text; its path goes into path. */
 static void write_conf(char *path, size_t len, const char *text)
 {
@@ -283,10 +321,15 @@ static void test_reread_diff_apply(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),    cmocka_unit_test(test_flag_beats_env),
-        cmocka_unit_test(test_value_forms), cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_help),        cmocka_unit_test(test_to_engine),
-        cmocka_unit_test(test_config_file), cmocka_unit_test(test_reread_diff_apply),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_flag_beats_env),
+        cmocka_unit_test(test_value_forms),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_to_engine),
+        cmocka_unit_test(test_redis_cluster),
+        cmocka_unit_test(test_config_file),
+        cmocka_unit_test(test_reread_diff_apply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
