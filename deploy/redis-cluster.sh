@@ -22,8 +22,8 @@
 # absent). The state file (below) remembers it, so status and down work
 # without --dir. Ports are free loopback ports picked by a bind test unless
 # --base-port is given (then P, P+1, ...); each node's cluster bus is its
-# port + 10000. down stops each node by the PID in its pidfile (SIGTERM, a
-# bounded wait, then SIGKILL) and removes DIR.
+# port + 10000. down stops each node by the PID in its pidfile (SIGTERM,
+# replicas first, a bounded wait, then SIGKILL) and removes DIR.
 #
 # Environment: REDIS_SERVER and REDIS_CLI name the binaries (default:
 # redis-server and redis-cli from PATH); READSTATES_CLUSTER_STATE the state
@@ -78,7 +78,7 @@ node_pid() {
   [ -s "$pidfile" ] || return 1
   pid=$(<"$pidfile")
   is_uint "$pid" || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
+  alive "$pid" || return 1
   # A recycled PID belongs to some other program: leave it alone.
   local cmdline
   cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
@@ -160,25 +160,33 @@ resolve_dir() {
   echo "$dir"
 }
 
-stop_nodes() { # SIGTERM every node of DIR, wait (bounded), then SIGKILL
-  local dir=$1 d pid pids=() left
-  while read -r d; do
-    [ -n "$d" ] || continue
-    if pid=$(node_pid "$d"); then
-      kill -TERM "$pid" 2>/dev/null || true
-      pids+=("$pid")
-    fi
-  done < <(node_dirs "$dir")
-  [ ${#pids[@]} -gt 0 ] || return 0
-  local deadline=$((SECONDS + stop_timeout_s))
+# True while PID runs (an exited daemon stays a zombie until whoever
+# adopted it reaps it: that counts as gone).
+alive() {
+  local stat
+  kill -0 "$1" 2>/dev/null || return 1
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
+
+# SIGTERM the PIDs given, wait for them until the deadline (seconds since
+# start, $SECONDS), then SIGKILL those left.
+term_and_wait() {
+  local deadline=$1 pid left
+  shift
+  [ $# -gt 0 ] || return 0
+  for pid in "$@"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
   while :; do
     left=()
-    for pid in "${pids[@]}"; do
-      kill -0 "$pid" 2>/dev/null && left+=("$pid")
+    for pid in "$@"; do
+      alive "$pid" && left+=("$pid")
     done
     [ ${#left[@]} -eq 0 ] && return 0
-    [ $SECONDS -ge $deadline ] && break
-    sleep 0.1
+    [ $SECONDS -ge "$deadline" ] && break
+    sleep 0.05
   done
   echo "$prog: SIGKILL after ${stop_timeout_s}s: ${left[*]}" >&2
   for pid in "${left[@]}"; do
@@ -186,10 +194,29 @@ stop_nodes() { # SIGTERM every node of DIR, wait (bounded), then SIGKILL
   done
   deadline=$((SECONDS + 5))
   for pid in "${left[@]}"; do
-    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+    while alive "$pid" && [ $SECONDS -lt $deadline ]; do
       sleep 0.05
     done
   done
+}
+
+# Stop every node of DIR by its pidfile: replicas first (a primary asked to
+# stop waits for replicas that are still catching up), then the rest.
+stop_nodes() {
+  local dir=$1 d pid role reps=() others=()
+  while read -r d; do
+    [ -n "$d" ] || continue
+    pid=$(node_pid "$d") || continue
+    role=$(cli "${d##*/node-}" role | head -n 1) || role=""
+    if [ "$role" = slave ]; then
+      reps+=("$pid")
+    else
+      others+=("$pid")
+    fi
+  done < <(node_dirs "$dir")
+  local deadline=$((SECONDS + stop_timeout_s))
+  term_and_wait "$deadline" "${reps[@]}"
+  term_and_wait "$deadline" "${others[@]}"
 }
 
 cluster_ok() { # every node: state ok, all slots covered, every node known
@@ -277,6 +304,8 @@ cmd_up() {
   up_dir=$dir
   up_ok=0
   trap 'if [ "$up_ok" -eq 0 ]; then stop_nodes "$up_dir"; echo "$prog: failed; logs kept in $up_dir" >&2; fi' EXIT
+  trap 'exit 143' TERM
+  trap 'exit 130' INT
 
   local port nd
   for port in "${port_list[@]}"; do
@@ -329,7 +358,7 @@ cmd_up() {
   )
   echo "$seeds" >"$dir/seeds"
   up_ok=1
-  trap - EXIT
+  trap - EXIT TERM INT
   echo "$prog: $primaries primaries, $replicas replica(s) each, in $dir" >&2
   echo "$seeds"
 }
