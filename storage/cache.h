@@ -62,10 +62,11 @@ typedef enum rs_user_status {
 } rs_user_status;
 
 /* Bits in rs_user.bits, owned by the engine and the server. */
-#define RS_USER_DIRTY_QUEUED 0x1u /* engine: the user is on the flush queue */
-#define RS_USER_FLUSHING     0x2u /* engine: a flush of this user is in flight */
-#define RS_USER_WATCHED      0x4u /* server: someone may watch this user */
-#define RS_USER_STORED_BAD   0x8u /* engine: its Redis hash failed the stored-value check */
+#define RS_USER_DIRTY_QUEUED 0x1u  /* engine: the user is on the flush queue */
+#define RS_USER_FLUSHING     0x2u  /* engine: a flush of this user is in flight */
+#define RS_USER_WATCHED      0x4u  /* server: someone may watch this user */
+#define RS_USER_STORED_BAD   0x8u  /* engine: its Redis hash failed the stored-value check */
+#define RS_USER_REMERGE      0x10u /* engine: send every state again once its flush is done */
 
 typedef struct rs_user {
     uint64_t user_id;

@@ -198,6 +198,12 @@ void engine_flush_remerge(rs_engine *e, uint64_t user_id)
     if (e->closing || u == NULL || u->status != RS_USER_READY)
         return;
     e->stats.remerged_users++;
+    if (u->bits & RS_USER_FLUSHING) {
+        /* Its flush in flight carries only the newest states and would
+         * raise flushed_version past the lost ones: start over after it. */
+        u->bits |= RS_USER_REMERGE;
+        return;
+    }
     u->flushed_version = 0;
     engine_flush_note_change(e, u);
 }
@@ -222,14 +228,15 @@ static rs_waiter *take_durable(rs_engine *e, eng_slot *slot, uint64_t durable)
     return done;
 }
 
-static void fire_durable(rs_engine *e, rs_user *u)
+/* Answer u's write-through waiters whose version is durable (<= durable). */
+static void fire_durable(rs_engine *e, rs_user *u, uint64_t durable)
 {
     if (e->commit_waiters == 0)
         return; /* write-behind: no side-table lookup per flushed user */
     eng_slot *slot = eng_slot_find(&e->slots, u->user_id);
     if (slot == NULL || slot->commit_head == NULL)
         return;
-    rs_waiter *list = take_durable(e, slot, u->flushed_version);
+    rs_waiter *list = take_durable(e, slot, durable);
     eng_slot_release(&e->slots, slot);
     while (list != NULL) {
         rs_waiter *w = list;
@@ -409,6 +416,13 @@ static bool user_flushed(rs_engine *e, eng_batch *b, const eng_flush *f,
         if (!e->closing)
             fail_user_commits(e, u->user_id, RS_ERR_INTERNAL);
     }
+    /* What this merge made durable, for write-through waiters: their own
+     * change landed even when older states must go again. */
+    uint64_t durable = u->flushed_version;
+    if ((u->bits & RS_USER_REMERGE) && !e->closing) {
+        u->bits &= (uint8_t)~RS_USER_REMERGE;
+        u->flushed_version = 0; /* every state goes again (engine_flush_remerge) */
+    }
     if (!rs_user_dirty(u))
         unaccount(e, u);
     else if (!e->closing)
@@ -427,7 +441,7 @@ static bool user_flushed(rs_engine *e, eng_batch *b, const eng_flush *f,
             engine_flush_kick(e, true);
     }
     if (ok && !e->closing)
-        fire_durable(e, u);
+        fire_durable(e, u, durable);
     return ok;
 }
 

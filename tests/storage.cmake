@@ -12,6 +12,11 @@ rs_add_unit_test(test_cache_table ${RS_STORAGE_TEST_DIR}/test_cache_table.c)
 # test) and Redis (a real redis-server).
 rs_add_unit_test(test_store_memory ${RS_STORAGE_TEST_DIR}/test_store_memory.c)
 target_include_directories(test_store_memory PRIVATE ${CMAKE_SOURCE_DIR}/storage)
+# The engine's re-merge of users a failed-over Redis primary may have lost
+# (nothing sent: the test hooks answer loads and merges).
+rs_add_unit_test(test_engine_remerge ${RS_STORAGE_TEST_DIR}/test_engine_remerge.c)
+target_include_directories(test_engine_remerge PRIVATE ${CMAKE_SOURCE_DIR}/storage)
+
 # The Redis Cluster store's parsing of CLUSTER SLOTS and MOVED/ASK.
 rs_add_unit_test(test_cluster_slots ${RS_STORAGE_TEST_DIR}/test_cluster_slots.c)
 target_include_directories(test_cluster_slots PRIVATE ${CMAKE_SOURCE_DIR}/storage)

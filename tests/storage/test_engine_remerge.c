@@ -1,0 +1,191 @@
+/*
+ * test_engine_remerge.c: what the engine does when a store hands a user
+ * back after a Redis failover (engine_flush_remerge, the cluster store's
+ * remerge hook): every state of the user goes to the store again, and a
+ * user whose flush is in flight at that moment goes again once that flush
+ * is answered (its flush carries only the newest states, and answering it
+ * would otherwise hide the lost ones). Write-through waiters answered by
+ * that flush are still answered. Nothing is sent: loads and merges are
+ * answered through the engine's test hooks (engine_int.h) with replies read
+ * by hiredis's own reader, as fuzz_redis_reply does; the event loop never
+ * runs.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+
+#include "cache.h"
+#include "engine.h"
+#include "engine_int.h"
+#include "store_redis.h"
+
+typedef struct fixture {
+    struct event_base *base;
+    rs_engine *e;
+} fixture;
+
+static redisReply *resp(const char *bytes)
+{
+    redisReader *rd = redisReaderCreate();
+    assert_non_null(rd);
+    assert_int_equal(redisReaderFeed(rd, bytes, strlen(bytes)), REDIS_OK);
+    void *reply = NULL;
+    assert_int_equal(redisReaderGetReply(rd, &reply), REDIS_OK);
+    assert_non_null(reply);
+    redisReaderFree(rd);
+    return reply;
+}
+
+static int setup(void **state)
+{
+    static fixture f;
+    rs_engine_config cfg;
+    engine_config_defaults(&cfg);
+    cfg.redis_host = "127.0.0.1";
+    cfg.redis_port = 1; /* never served: the loop never runs */
+    cfg.flush_call_users = 4;
+    f.base = event_base_new();
+    assert_non_null(f.base);
+    f.e = engine_new(f.base, &cfg);
+    assert_non_null(f.e);
+    *state = &f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    engine_free(f->e);
+    event_base_free(f->base);
+    return 0;
+}
+
+/* user_id loaded empty, then acked on channels 1..n (versions 1..n). */
+static rs_user *loaded_with_acks(fixture *f, uint64_t user_id, unsigned n)
+{
+    rs_store_load_fn fn;
+    void *arg;
+    assert_true(engine_load_inject_begin(f->e, user_id, &fn, &arg));
+    redisReply *empty = resp("*0\r\n");
+    store_redis_load_inject(f->e->store, user_id, empty, fn, arg);
+    freeReplyObject(empty);
+    rs_user *u = cache_peek(engine_cache(f->e), user_id);
+    assert_non_null(u);
+    assert_int_equal(u->status, RS_USER_READY);
+    for (unsigned i = 1; i <= n; i++) {
+        rs_state out;
+        bool applied = false;
+        assert_int_equal(engine_ack(f->e, u, i, 100 + i, 0, &out, &applied), RS_OK);
+        assert_true(applied);
+    }
+    return u;
+}
+
+/* One merge call of the queued users, answered OK for each. Returns the
+ * users of the call; *states receives the states they carried. */
+static uint32_t flush_ok(fixture *f, uint32_t *states, bool answer, rs_store_merge_fn *fn_out,
+                         void **arg_out)
+{
+    rs_store_merge_fn fn;
+    void *arg;
+    uint32_t n = engine_flush_inject_begin(f->e, &fn, &arg);
+    eng_flush *ents = arg;
+    *states = 0;
+    for (uint32_t i = 0; i < n; i++)
+        *states += ents[i].nstates;
+    if (!answer) {
+        *fn_out = fn;
+        *arg_out = arg;
+        return n;
+    }
+    char buf[256];
+    int len = snprintf(buf, sizeof(buf), "*%u\r\n", n);
+    for (uint32_t i = 0; i < n; i++)
+        len += snprintf(buf + len, sizeof(buf) - (size_t)len, ":1\r\n");
+    redisReply *r = resp(buf);
+    store_redis_merge_inject(f->e->store, n, r, fn, arg);
+    freeReplyObject(r);
+    return n;
+}
+
+/* A clean user handed back: dirty again, queued, and its next merge
+ * carries every state. */
+static void test_remerge_clean_user(void **state)
+{
+    fixture *f = *state;
+    rs_user *u = loaded_with_acks(f, 7, 3);
+    uint32_t states = 0;
+    assert_int_equal(flush_ok(f, &states, true, NULL, NULL), 1);
+    assert_int_equal(states, 3);
+    assert_false(rs_user_dirty(u));
+    assert_int_equal(engine_stats(f->e)->dirty_users, 0);
+
+    rs_state out;
+    bool applied;
+    assert_int_equal(engine_ack(f->e, u, 4, 104, 0, &out, &applied), RS_OK);
+    assert_int_equal(flush_ok(f, &states, true, NULL, NULL), 1);
+    assert_int_equal(states, 1); /* only the new state: the others are flushed */
+
+    engine_flush_remerge(f->e, 7);
+    assert_true(rs_user_dirty(u));
+    assert_true(u->bits & RS_USER_DIRTY_QUEUED);
+    assert_int_equal(engine_stats(f->e)->dirty_users, 1);
+    assert_int_equal(engine_stats(f->e)->remerged_users, 1);
+    assert_int_equal(flush_ok(f, &states, true, NULL, NULL), 1);
+    assert_int_equal(states, 4); /* all of them again */
+    assert_false(rs_user_dirty(u));
+    assert_int_equal(engine_stats(f->e)->dirty_users, 0);
+
+    /* a user not in the cache: nothing to send, nothing counted */
+    engine_flush_remerge(f->e, 999);
+    assert_int_equal(engine_stats(f->e)->remerged_users, 1);
+    assert_int_equal(engine_stats(f->e)->dirty_users, 0);
+}
+
+/* Handed back while its flush is in flight: that flush's answer does not
+ * make it clean; every state goes in the next merge. */
+static void test_remerge_while_flushing(void **state)
+{
+    fixture *f = *state;
+    rs_user *u = loaded_with_acks(f, 8, 2);
+    uint32_t states = 0;
+    assert_int_equal(flush_ok(f, &states, true, NULL, NULL), 1);
+    rs_state out;
+    bool applied;
+    assert_int_equal(engine_ack(f->e, u, 3, 103, 0, &out, &applied), RS_OK);
+    rs_store_merge_fn fn;
+    void *arg;
+    assert_int_equal(flush_ok(f, &states, false, &fn, &arg), 1);
+    assert_int_equal(states, 1);
+    assert_true(u->bits & RS_USER_FLUSHING);
+
+    engine_flush_remerge(f->e, 8); /* the failover is seen now */
+    assert_true(u->bits & RS_USER_REMERGE);
+
+    redisReply *r = resp("*1\r\n:1\r\n");
+    store_redis_merge_inject(f->e->store, 1, r, fn, arg);
+    freeReplyObject(r);
+    assert_false(u->bits & RS_USER_FLUSHING);
+    assert_false(u->bits & RS_USER_REMERGE);
+    assert_true(rs_user_dirty(u)); /* before the fix: clean, the lost states never sent */
+    assert_true(u->bits & RS_USER_DIRTY_QUEUED);
+    assert_int_equal(flush_ok(f, &states, true, NULL, NULL), 1);
+    assert_int_equal(states, 3);
+    assert_false(rs_user_dirty(u));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_remerge_clean_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remerge_while_flushing, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
