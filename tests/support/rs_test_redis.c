@@ -26,6 +26,13 @@
  * and restart act on every node; nodes.conf in each data directory keeps
  * the cluster across a restart on the same ports.
  *
+ * With replicas (rs_test_redis_start_cluster_replicas): the same three
+ * primaries, then R replicas of each started the same way (no slots), met
+ * by node 0 and attached by CLUSTER REPLICATE once gossip has told them
+ * their primary's id; ready when the cluster is ok and every replica is in
+ * sync. One node at a time can be killed, stopped and restarted
+ * (rs_test_redis_kill9_node, rs_test_redis_restart_node) for failovers.
+ *
  * Commands from tests go through route(): node 0 first, then wherever
  * -MOVED or -ASK points (loopback only), on fresh connections, so nothing
  * here holds a connection across a stop or a restart.
@@ -297,6 +304,8 @@ int rs_test_redis_command_all(const rs_test_redis *r, long long *sum, const char
     long long total = 0;
     for (int i = 0; i < rs_test_redis_node_count(r); i++) {
         int port = node_port(r, i);
+        if (r->cluster && r->replicas > 0 && !rs_test_redis_node_is_primary(r, i))
+            continue; /* a replica (or a node that is down) */
         redisContext *c = connect_port(port);
         redisReply *reply = NULL;
         if (c == NULL || redisAppendFormattedCommand(c, cmd, (size_t)len) != REDIS_OK ||
@@ -348,12 +357,16 @@ static int start_once(const char *bin, rs_proc *proc, int port, const char *dir,
                             dir,         "--daemonize",   "no",       "--protected-mode",
                             "yes",       "--loglevel",    "notice",   NULL};
     if (cluster) {
+        /* A replica's full sync starts at once (the default waits 5 s for
+         * more replicas to share a diskless transfer). */
         const char *more[] = {"--cluster-enabled",
                               "yes",
                               "--cluster-config-file",
                               "nodes.conf",
                               "--cluster-node-timeout",
                               "1000",
+                              "--repl-diskless-sync-delay",
+                              "0",
                               NULL};
         size_t n = 19;
         for (size_t i = 0; more[i] != NULL; i++)
@@ -468,13 +481,15 @@ static int form_cluster(const rs_test_redis *r)
     const char **argv = calloc(CLUSTER_SLOTS + 2, sizeof(*argv));
     size_t *lens = calloc(CLUSTER_SLOTS + 2, sizeof(*lens));
     int rc = argv != NULL && lens != NULL ? 0 : -1;
+    int primaries = r->n_nodes / (1 + r->replicas); /* replicas come after them */
     for (int i = 0; rc == 0 && i < r->n_nodes; i++) {
         redisContext *c = connect_port(r->nodes[i].port);
         if (c == NULL) {
             rc = -1;
             break;
         }
-        int lo = CLUSTER_SLOTS * i / r->n_nodes, hi = CLUSTER_SLOTS * (i + 1) / r->n_nodes;
+        int lo = i < primaries ? CLUSTER_SLOTS * i / primaries : 0;
+        int hi = i < primaries ? CLUSTER_SLOTS * (i + 1) / primaries : 0;
         int argc = 0;
         argv[argc] = "CLUSTER";
         lens[argc++] = 7;
@@ -489,7 +504,7 @@ static int form_cluster(const rs_test_redis *r)
         snprintf(epoch, sizeof(epoch), "%d", i + 1);
         const char *ep[] = {"CLUSTER", "SET-CONFIG-EPOCH", epoch};
         size_t ep_lens[] = {7, 16, strlen(epoch)};
-        if (!node_ok(c, argc, argv, lens) || !node_ok(c, 3, ep, ep_lens))
+        if ((argc > 2 && !node_ok(c, argc, argv, lens)) || !node_ok(c, 3, ep, ep_lens))
             rc = -1;
         redisFree(c);
     }
@@ -576,12 +591,16 @@ static void cleanup_nodes(rs_test_redis *r)
         rs_proc_cleanup(&r->nodes[i].proc);
 }
 
-int rs_test_redis_start_cluster(rs_test_redis *r)
+static int replicate_all(rs_test_redis *r);
+static int wait_replicas_synced(rs_test_redis *r, const char *what);
+
+static int start_cluster(rs_test_redis *r, int replicas)
 {
     memset(r, 0, sizeof(*r));
     pick_binary(r);
     r->cluster = true;
-    r->n_nodes = RS_TEST_REDIS_CLUSTER_NODES;
+    r->replicas = replicas;
+    r->n_nodes = RS_TEST_REDIS_CLUSTER_NODES * (1 + replicas);
     long long t0 = rs_mono_ms();
     if (rs_tmpdir_create("redis-cluster", r->dir, sizeof(r->dir)) != 0)
         return -1;
@@ -614,8 +633,12 @@ int rs_test_redis_start_cluster(rs_test_redis *r)
         r->port = r->nodes[0].port;
         rc = form_cluster(r);
     }
+    if (rc == 0 && r->replicas > 0)
+        rc = replicate_all(r);
     if (rc == 0)
         rc = wait_cluster_ok(r, "rs_test_redis_start_cluster");
+    if (rc == 0 && r->replicas > 0)
+        rc = wait_replicas_synced(r, "rs_test_redis_start_cluster_replicas");
     if (rc != 0) {
         dump_nodes(r);
         cleanup_nodes(r);
@@ -627,6 +650,11 @@ int rs_test_redis_start_cluster(rs_test_redis *r)
         fprintf(stderr, "rs_test_redis: cluster of %d nodes ready in %lld ms\n", r->n_nodes,
                 rs_mono_ms() - t0);
     return 0;
+}
+
+int rs_test_redis_start_cluster(rs_test_redis *r)
+{
+    return start_cluster(r, 0);
 }
 
 /* ---- stop, restart, signals (both modes) ------------------------------------ */
@@ -753,4 +781,225 @@ void rs_test_redis_cleanup(rs_test_redis *r)
     }
     rs_tmpdir_remove(r->dir);
     memset(r, 0, sizeof(*r));
+}
+
+/* ---- a cluster with replicas ------------------------------------------------- */
+
+int rs_test_redis_node_id(const rs_test_redis *r, int i, char *out, size_t len)
+{
+    redisContext *c = rs_test_redis_connect_node(r, i);
+    if (c == NULL)
+        return -1;
+    redisReply *reply = redisCommand(c, "CLUSTER MYID");
+    int rc = reply != NULL && reply->type == REDIS_REPLY_STRING ? 0 : -1;
+    if (rc == 0)
+        snprintf(out, len, "%s", reply->str);
+    if (reply != NULL)
+        freeReplyObject(reply);
+    redisFree(c);
+    return rc;
+}
+
+bool rs_test_redis_node_is_primary(const rs_test_redis *r, int i)
+{
+    redisContext *c = rs_test_redis_connect_node(r, i);
+    if (c == NULL)
+        return false;
+    redisReply *reply = redisCommand(c, "ROLE");
+    bool primary = reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+                   reply->element[0]->type == REDIS_REPLY_STRING &&
+                   strcmp(reply->element[0]->str, "master") == 0;
+    if (reply != NULL)
+        freeReplyObject(reply);
+    redisFree(c);
+    return primary;
+}
+
+int rs_test_redis_slot_node(const rs_test_redis *r, int slot)
+{
+    for (int i = 0; i < rs_test_redis_node_count(r); i++) {
+        redisContext *c = rs_test_redis_connect_node(r, i);
+        if (c == NULL)
+            continue;
+        redisReply *reply = redisCommand(c, "CLUSTER SLOTS");
+        int owner = -1;
+        bool answered = reply != NULL && reply->type == REDIS_REPLY_ARRAY;
+        for (size_t k = 0; answered && k < reply->elements; k++) {
+            const redisReply *range = reply->element[k];
+            if (range->type != REDIS_REPLY_ARRAY || range->elements < 3 ||
+                range->element[2]->type != REDIS_REPLY_ARRAY || range->element[2]->elements < 2)
+                continue;
+            long long lo = range->element[0]->integer, hi = range->element[1]->integer;
+            long long port = range->element[2]->element[1]->integer;
+            for (int j = 0; slot >= lo && slot <= hi && j < rs_test_redis_node_count(r); j++)
+                if (node_port(r, j) == port)
+                    owner = j;
+        }
+        if (reply != NULL)
+            freeReplyObject(reply);
+        redisFree(c);
+        if (answered)
+            return owner;
+    }
+    return -1;
+}
+
+static bool node_index_ok(const rs_test_redis *r, int i)
+{
+    if (!r->cluster || i < 0 || i >= r->n_nodes || r->nodes[i].proc.pid <= 0) {
+        fprintf(stderr, "rs_test_redis: no cluster node %d\n", i);
+        return false;
+    }
+    return true;
+}
+
+int rs_test_redis_kill9_node(rs_test_redis *r, int i)
+{
+    if (!node_index_ok(r, i))
+        return -1;
+    return rs_proc_kill9(&r->nodes[i].proc);
+}
+
+int rs_test_redis_stop_node(rs_test_redis *r, int i)
+{
+    if (!node_index_ok(r, i))
+        return -1;
+    return rs_proc_stop(&r->nodes[i].proc, SIGTERM, REDIS_STOP_MS, NULL) == 0 ? 0 : -1;
+}
+
+int rs_test_redis_restart_node(rs_test_redis *r, int i)
+{
+    if (!r->cluster || i < 0 || i >= r->n_nodes)
+        return -1;
+    rs_test_redis_node *n = &r->nodes[i];
+    return restart_one(r->bin, &n->proc, n->port, n->dir, true);
+}
+
+/* CLUSTER REPLICATE on every replica: the id it needs must have reached it
+ * by gossip first, so each is retried (bounded) until it says OK. */
+static int replicate_all(rs_test_redis *r)
+{
+    int primaries = RS_TEST_REDIS_CLUSTER_NODES;
+    long long deadline = rs_mono_ms() + CLUSTER_READY_MS;
+    for (int i = primaries; i < r->n_nodes; i++) {
+        char id[64];
+        if (rs_test_redis_node_id(r, i % primaries, id, sizeof(id)) != 0)
+            return -1;
+        bool ok = false;
+        char last[256] = "";
+        while (!ok && rs_mono_ms() < deadline) {
+            redisContext *c = connect_port(r->nodes[i].port);
+            redisReply *reply = c != NULL ? redisCommand(c, "CLUSTER REPLICATE %s", id) : NULL;
+            ok = reply != NULL && reply->type == REDIS_REPLY_STATUS;
+            if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+                snprintf(last, sizeof(last), "%s", reply->str);
+            if (reply != NULL)
+                freeReplyObject(reply);
+            if (c != NULL)
+                redisFree(c);
+            if (!ok)
+                rs_sleep_ms(50);
+        }
+        if (!ok) {
+            fprintf(stderr, "rs_test_redis: node%d CLUSTER REPLICATE %s: %s\n", i, id,
+                    last[0] != '\0' ? last : "no answer");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* INFO replication of one node holds every line in want[]. */
+static bool info_has(int port, const char *const *want, int n)
+{
+    redisContext *c = connect_port(port);
+    if (c == NULL)
+        return false;
+    redisReply *reply = redisCommand(c, "INFO replication");
+    bool ok = reply != NULL && reply->type == REDIS_REPLY_STRING;
+    for (int k = 0; ok && k < n; k++)
+        ok = strstr(reply->str, want[k]) != NULL;
+    if (reply != NULL)
+        freeReplyObject(reply);
+    redisFree(c);
+    return ok;
+}
+
+/* Every primary (whichever nodes they are now) has r->replicas replicas
+ * online, and every replica's link is up. */
+static bool replicas_synced(const rs_test_redis *r)
+{
+    int primaries = 0;
+    for (int i = 0; i < r->n_nodes; i++) {
+        char slaves[48];
+        snprintf(slaves, sizeof(slaves), "connected_slaves:%d\r\n", r->replicas);
+        const char *as_primary[] = {"role:master\r\n", slaves};
+        const char *as_replica[] = {"role:slave\r\n", "master_link_status:up\r\n",
+                                    "master_sync_in_progress:0\r\n"};
+        if (info_has(r->nodes[i].port, as_primary, 2)) {
+            primaries++;
+            /* each replica line says state=online */
+            redisContext *c = connect_port(r->nodes[i].port);
+            redisReply *reply = c != NULL ? redisCommand(c, "INFO replication") : NULL;
+            int online = 0;
+            for (const char *p = reply != NULL && reply->type == REDIS_REPLY_STRING ? reply->str
+                                                                                    : NULL;
+                 p != NULL && (p = strstr(p, "state=online")) != NULL; p++)
+                online++;
+            if (reply != NULL)
+                freeReplyObject(reply);
+            if (c != NULL)
+                redisFree(c);
+            if (online != r->replicas)
+                return false;
+        } else if (!info_has(r->nodes[i].port, as_replica, 3)) {
+            return false;
+        }
+    }
+    return primaries == RS_TEST_REDIS_CLUSTER_NODES;
+}
+
+bool rs_test_redis_cluster_settled(void *arg)
+{
+    rs_test_redis *r = arg;
+    for (int i = 0; i < r->n_nodes; i++)
+        if (!rs_proc_alive(&r->nodes[i].proc))
+            return false;
+    return cluster_ok(r) && (r->replicas == 0 || replicas_synced(r));
+}
+
+static bool replicas_synced_cond(void *arg)
+{
+    return replicas_synced(arg);
+}
+
+static int wait_replicas_synced(rs_test_redis *r, const char *what)
+{
+    long long t0 = rs_mono_ms();
+    if (rs_poll_until(replicas_synced_cond, r, CLUSTER_READY_MS))
+        return 0;
+    fprintf(stderr, "rs_test_redis: %s: replicas not in sync after %lld ms\n", what,
+            rs_mono_ms() - t0);
+    for (int i = 0; i < r->n_nodes; i++) {
+        redisContext *c = connect_port(r->nodes[i].port);
+        redisReply *reply = c != NULL ? redisCommand(c, "INFO replication") : NULL;
+        fprintf(stderr, "node%d 127.0.0.1:%d:\n%s\n", i, r->nodes[i].port,
+                reply != NULL && reply->str != NULL ? reply->str : "(no answer)");
+        if (reply != NULL)
+            freeReplyObject(reply);
+        if (c != NULL)
+            redisFree(c);
+    }
+    return -1;
+}
+
+int rs_test_redis_start_cluster_replicas(rs_test_redis *r, int replicas)
+{
+    if (replicas < 1 || replicas > RS_TEST_REDIS_CLUSTER_MAX_REPLICAS) {
+        fprintf(stderr, "rs_test_redis_start_cluster_replicas: %d replicas (1..%d)\n", replicas,
+                RS_TEST_REDIS_CLUSTER_MAX_REPLICAS);
+        memset(r, 0, sizeof(*r));
+        return -1;
+    }
+    return start_cluster(r, replicas);
 }

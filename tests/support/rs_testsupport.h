@@ -171,6 +171,12 @@ bool rs_fd_wait_closed(int fd, int timeout_ms);
  */
 #define RS_TEST_REDIS_CLUSTER_NODES 3
 
+/* Nodes a cluster may hold: the primaries plus up to three replicas each
+ * (rs_test_redis_start_cluster_replicas). */
+#define RS_TEST_REDIS_CLUSTER_MAX_REPLICAS 3
+#define RS_TEST_REDIS_CLUSTER_MAX_NODES                                                        \
+    (RS_TEST_REDIS_CLUSTER_NODES * (1 + RS_TEST_REDIS_CLUSTER_MAX_REPLICAS))
+
 typedef struct rs_test_redis_node {
     rs_proc proc;
     int port;           /* loopback port; its cluster bus is port + 10000 */
@@ -184,7 +190,8 @@ typedef struct rs_test_redis {
     char bin[PATH_MAX]; /* redis-server binary */
     bool cluster;       /* cluster mode */
     int n_nodes;        /* cluster mode: nodes in use */
-    rs_test_redis_node nodes[RS_TEST_REDIS_CLUSTER_NODES]; /* cluster mode */
+    rs_test_redis_node nodes[RS_TEST_REDIS_CLUSTER_MAX_NODES]; /* cluster mode */
+    int replicas; /* cluster mode: replicas per primary (0: none) */
 } rs_test_redis;
 
 /*
@@ -245,6 +252,51 @@ char *rs_test_redis_addr(const rs_test_redis *r, char *buf, size_t len);
  * rs_test_redis_command for keys). The caller frees it with redisFree.
  * Returns NULL if Redis does not answer. */
 void *rs_test_redis_connect(const rs_test_redis *r);
+
+/*
+ * Cluster with replicas: RS_TEST_REDIS_CLUSTER_NODES primaries (nodes
+ * 0..2, the slots split as rs_test_redis_start_cluster does) and
+ * `replicas` (1..RS_TEST_REDIS_CLUSTER_MAX_REPLICAS) replicas of each: node
+ * RS_TEST_REDIS_CLUSTER_NODES + k replicates primary k % 3 (CLUSTER
+ * REPLICATE). Returns once every node says cluster_state:ok with all slots
+ * and every node known, and every replica is in sync (link up, online on
+ * its primary): a few seconds. Every node has --cluster-node-timeout 1000,
+ * so a replica takes over about two seconds after its primary dies. Roles
+ * change with failovers: ask rs_test_redis_node_is_primary. In this mode
+ * rs_test_redis_command_all runs on the nodes whose ROLE is master.
+ * Returns 0, or -1 (nothing left running, the logs printed).
+ */
+int rs_test_redis_start_cluster_replicas(rs_test_redis *r, int replicas);
+
+/* SIGKILL node i alone (its port and data directory are kept). Returns 0,
+ * or -1 for a bad index or a node that was not started. */
+int rs_test_redis_kill9_node(rs_test_redis *r, int i);
+
+/* SIGTERM node i alone, bounded (then SIGKILL). Returns 0, -1 as above or
+ * if it had to be killed. */
+int rs_test_redis_stop_node(rs_test_redis *r, int i);
+
+/* Start node i again, if it does not run, on its port and data directory
+ * (nodes.conf keeps its place: a primary that lost its slots to a replica
+ * while it was away rejoins as that replica's replica), and wait for PING
+ * only: poll rs_test_redis_cluster_settled for the rest. Returns 0 or -1. */
+int rs_test_redis_restart_node(rs_test_redis *r, int i);
+
+/* True if node i answers ROLE with "master". */
+bool rs_test_redis_node_is_primary(const rs_test_redis *r, int i);
+
+/* Node i's cluster node id (CLUSTER MYID) into out. Returns 0 or -1. */
+int rs_test_redis_node_id(const rs_test_redis *r, int i, char *out, size_t len);
+
+/* The index of the node serving `slot` as primary, from the CLUSTER SLOTS
+ * of the first node that answers; -1 if none says. */
+int rs_test_redis_slot_node(const rs_test_redis *r, int slot);
+
+/* True when every node runs and says cluster_state:ok with all 16384 slots
+ * ok and every node known, and (with replicas) every primary has all of
+ * its replicas online and every replica's link is up. A poll condition
+ * (arg: the rs_test_redis). */
+bool rs_test_redis_cluster_settled(void *r);
 
 /* Nodes: 1 in single mode. */
 int rs_test_redis_node_count(const rs_test_redis *r);
