@@ -1004,8 +1004,9 @@ static int cluster_merge(rs_store *base, const rs_store_user *users, uint32_t n,
                          rs_store_merge_fn fn, void *arg)
 {
     store_cluster *s = (store_cluster *)base;
-    if (!s->up || n < 1 || s->sha[0] == '\0')
-        return -1;
+    if (s->closing || !s->up || n < 1 || s->sha[0] == '\0')
+        return -1; /* closing: refused, so a merge asked for during free is never left pending
+                    */
     cl_call *call = rs_xcalloc(1, sizeof(*call), "cluster merge");
     call->fn = fn;
     call->arg = arg;
