@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "engine_int.h"
+#include "rs_slot.h"
 #include "store_cluster.h"
 #include "store_memory.h"
 #include "store_redis.h"
@@ -164,6 +165,7 @@ void engine_free(rs_engine *e)
     e->store = NULL;
     engine_flush_fini(e);
     eng_slots_free(&e->slots);
+    free(e->slot_gen);
     cache_free(e->cache);
     free(e);
 }
@@ -298,6 +300,12 @@ static rs_status engine_apply_load(rs_engine *e, rs_user *u, const rs_store_load
         eng_stored_invalid(e, u->user_id, "load", r->what);
         return RS_ERR_INTERNAL;
     }
+    if (r->result == RS_STORE_FENCED) {
+        e->stats.fenced_loads++;
+        RS_LOG(e->cfg.log, RS_LOG_WARN, "fleet_fenced_load", "user_id=%llu owner=\"%s\"",
+               (unsigned long long)u->user_id, r->what != NULL ? r->what : "");
+        return RS_ERR_UNAVAILABLE;
+    }
     if (r->result != RS_STORE_OK)
         return RS_ERR_UNAVAILABLE;
     uint32_t limit = cache_config(e->cache)->max_states_per_user;
@@ -348,11 +356,38 @@ static void engine_load_done(void *arg, const rs_store_loaded *reply)
     }
 }
 
+void engine_set_ownership(rs_engine *e, uint64_t gen, const bool *owned)
+{
+    if (gen == 0 || owned == NULL) {
+        free(e->slot_gen);
+        e->slot_gen = NULL;
+        e->stats.owner_gen = 0;
+        return;
+    }
+    if (e->slot_gen == NULL)
+        e->slot_gen = rs_xcalloc(RS_SLOTS, sizeof(*e->slot_gen), "engine slots");
+    /* Owned now: under gen (a slot owned without a break keeps being owned
+     * under the newest generation). Not owned: keeps the generation it was
+     * last owned under, for what is still cached of it. */
+    for (uint32_t sl = 0; sl < RS_SLOTS; sl++)
+        if (owned[sl])
+            e->slot_gen[sl] = gen;
+    e->stats.owner_gen = gen;
+}
+
+uint64_t engine_owner_gen(const rs_engine *e, uint64_t user_id)
+{
+    return e->slot_gen != NULL ? e->slot_gen[rs_user_slot(user_id)] : 0;
+}
+
 static rs_status engine_start_load(rs_engine *e, uint64_t user_id, rs_waiter *w)
 {
     /* The store says whether it can load now (store_load fails at once
-     * when it is known to be down). */
+     * when it is known to be down). A fleet node claims the user under the
+     * generation it owns the slot under (read by the store during the
+     * call). */
     eng_slot *slot = eng_slot_get(&e->slots, e, user_id);
+    e->store->owner_gen = engine_owner_gen(e, user_id);
     if (store_load(e->store, user_id, engine_load_done, slot) != 0) {
         eng_slot_release(&e->slots, slot);
         return RS_ERR_UNAVAILABLE;

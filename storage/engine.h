@@ -97,6 +97,10 @@ typedef struct rs_engine_stats {
     uint64_t reconnects;
     uint64_t stored_invalid; /* loads and merges refused: the stored hash failed the check */
     uint64_t remerged_users; /* merged again after a Redis failover */
+    uint64_t fenced_loads;   /* fleet: loads refused, a newer owner claimed the user */
+    uint64_t fenced_users;   /* fleet: users dropped, a newer owner claimed them */
+    uint64_t fenced_states;  /* fleet: unflushed states dropped with them */
+    uint64_t owner_gen;      /* fleet: the ring generation this node owns its slots under */
     bool redis_configured;
     bool redis_up;
 } rs_engine_stats;
@@ -107,6 +111,18 @@ void engine_config_defaults(rs_engine_config *cfg);
 
 /* Create an engine on the server's event base. Returns NULL on failure. */
 rs_engine *engine_new(struct event_base *base, const rs_engine_config *cfg);
+
+/* A fleet node's ring changed: it owns the slots with owned[slot] true
+ * under generation gen. Loads claim users under gen (a user claimed under a
+ * higher generation is refused: FENCED, UNAVAILABLE to the caller); a
+ * merge carries the generation under which this node last owned the
+ * user's slot, so what it still holds of slots it lost is refused once a
+ * newer owner claims those users (dropped, counted, logged). gen 0 and
+ * owned NULL: not in a fleet (no claims). */
+void engine_set_ownership(rs_engine *e, uint64_t gen, const bool *owned);
+
+/* The generation a merge of user_id carries (0: not in a fleet). */
+uint64_t engine_owner_gen(const rs_engine *e, uint64_t user_id);
 
 /* The store behind the engine (for reports: store_cluster_of). */
 const struct rs_store *engine_store(const rs_engine *e);

@@ -378,6 +378,32 @@ static void fail_user_commits(rs_engine *e, uint64_t user_id, rs_status st)
     }
 }
 
+/* A newer owner claimed the user (FENCED): this node's copy is no longer
+ * the user's. What it had not flushed is dropped (counted and logged: in
+ * write-behind those writes were acknowledged here and are lost), its
+ * write-through waiters fail, and it leaves the cache (or, held by a
+ * request, is marked clean and left to eviction). */
+static void user_fenced(rs_engine *e, const eng_flush *f, rs_user *u, const char *what)
+{
+    uint64_t dropped = unflushed_states(e, f->user_id);
+    e->stats.fenced_users++;
+    e->stats.fenced_states += dropped;
+    RS_LOG(e->cfg.log, RS_LOG_WARN, "fleet_fenced",
+           "user_id=%llu dropped_states=%llu generation=%llu error=\"%s\"",
+           (unsigned long long)f->user_id, (unsigned long long)dropped,
+           (unsigned long long)engine_owner_gen(e, f->user_id), what != NULL ? what : "");
+    if (u == NULL)
+        return;
+    u->bits &= (uint8_t) ~(RS_USER_FLUSHING | RS_USER_REMERGE);
+    if (e->closing)
+        return;
+    fail_user_commits(e, u->user_id, RS_ERR_UNAVAILABLE);
+    u->flushed_version = u->version;
+    unaccount(e, u);
+    if (u->pins == 0)
+        cache_remove(e->cache, u); /* a queue entry left for it finds no user */
+}
+
 /* One user's outcome of its merge call. Returns true when the merge landed.
  *
  * A merge the store refused because the stored data is invalid (see
@@ -393,6 +419,10 @@ static bool user_flushed(rs_engine *e, eng_batch *b, const eng_flush *f,
     bool ok = o->result == RS_STORE_OK;
     const char *refused = o->result == RS_STORE_INVALID ? o->what : NULL;
     rs_user *u = cache_peek(e->cache, f->user_id);
+    if (o->result == RS_STORE_FENCED) {
+        user_fenced(e, f, u, o->what);
+        return false;
+    }
     if (ok) {
         e->stats.flushed_states += f->nstates;
         if (e->nproblems > 0)
@@ -567,6 +597,7 @@ static bool flush_one_batch(rs_engine *e, uint64_t now, uint64_t delay)
         }
         e->call_users[i - first].user = e->batch_users[i];
         e->call_users[i - first].nstates = ns;
+        e->call_users[i - first].owner_gen = engine_owner_gen(e, b->ents[i].user_id);
         units += store_merge_units(ns);
     }
     if (sent_all && b->n > first && send_call(e, b, first, b->n - first) != 0) {
@@ -671,11 +702,16 @@ static void shutdown_report(rs_engine *e, uint64_t unflushed)
     e->shutdown_reported = true;
     if (e->shutdown_ev != NULL)
         event_del(e->shutdown_ev);
-    RS_LOG(e->cfg.log, unflushed == 0 ? RS_LOG_INFO : RS_LOG_ERROR, "engine_shutdown",
-           "unflushed_states=%llu flushed_states=%llu stored_invalid_users=%llu",
+    /* A fleet node's writes dropped because a newer owner claimed their
+     * users did not land either: they count (and were logged one by one). */
+    uint64_t lost = unflushed + e->stats.fenced_states;
+    RS_LOG(e->cfg.log, lost == 0 ? RS_LOG_INFO : RS_LOG_ERROR, "engine_shutdown",
+           "unflushed_states=%llu flushed_states=%llu stored_invalid_users=%llu "
+           "fenced_states=%llu",
            (unsigned long long)unflushed, (unsigned long long)e->stats.flushed_states,
-           (unsigned long long)e->shutdown_refused_users);
-    e->shutdown_done(e->shutdown_arg, unflushed);
+           (unsigned long long)e->shutdown_refused_users,
+           (unsigned long long)e->stats.fenced_states);
+    e->shutdown_done(e->shutdown_arg, lost);
 }
 
 static void shutdown_check(rs_engine *e)

@@ -166,12 +166,36 @@ local function merge(key, ver, i, n)
   end
   return changed
 end
+-- The fleet's owner fence: a user's version may come as <version>@<gen>,
+-- the ring generation under which this node claimed the user. A hash whose
+-- _o (the latest claim) is above gen belongs to a newer owner: the user is
+-- refused with "FENCED <key> _o <o>" and nothing of it is written.
+-- Otherwise _o is raised to gen after the merge.
+local function fence(key, gen)
+  local o = redis.pcall('HGET', key, '_o')
+  if failed(o) then return o end
+  if o and not canon(o, U64) then return invalid(key, '_o', BAD_V) end
+  if o and newer(o, gen) then return {err = 'FENCED ' .. key .. ' _o ' .. o} end
+  return nil, not o or newer(gen, o)
+end
 local out = {}
 local p = 1
 for k = 1, #KEYS do
   local n = tonumber(ARGV[p + 1])
   if not ARGV[p] or not n then return redis.error_reply('merge: bad arguments') end
-  out[k] = merge(KEYS[k], ARGV[p], p + 2, n)
+  local ver, gen = string.match(ARGV[p], '^(%d+)@(%d+)$')
+  if not ver then ver = ARGV[p] end
+  local err, raise = nil, false
+  if gen then err, raise = fence(KEYS[k], gen) end
+  if err then
+    out[k] = err
+  else
+    out[k] = merge(KEYS[k], ver, p + 2, n)
+    if raise and not failed(out[k]) then
+      local r = redis.pcall('HSET', KEYS[k], '_o', gen)
+      if failed(r) then out[k] = r end
+    end
+  end
   p = p + 2 + 2 * n
 end
 return out

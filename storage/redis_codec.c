@@ -14,14 +14,29 @@
 #define STORE_ARG_MAX 72 /* one key, decimal field or value, with room to spare */
 
 /* The load: HGETALL, unless the hash has more fields than a user may have
- * (ARGV[1] = max_states + 1, for _v): then only its field count, so an
- * oversized hash never crosses the wire nor gets parsed on the loop. A
- * wrong-type key answers its error. One round trip, as a plain HGETALL
- * was; Redis keeps the compiled script (by its SHA1) after the first EVAL. */
-static const char load_lua_script[] = "local n = redis.pcall('HLEN', KEYS[1])\n"
-                                      "if type(n) ~= 'number' then return n end\n"
-                                      "if n > tonumber(ARGV[1]) then return n end\n"
-                                      "return redis.pcall('HGETALL', KEYS[1])\n";
+ * (ARGV[1] = max_states + 2, for _v and _o): then only its field count, so
+ * an oversized hash never crosses the wire nor gets parsed on the loop. A
+ * wrong-type key answers its error. In a fleet, ARGV[2] is the ring
+ * generation the loading node owns the user under: the load claims the
+ * user (raises _o to it, creating the hash if need be) unless _o is already
+ * higher, in which case a newer owner has it and the load answers
+ * "FENCED <_o>" (a _o that is not canonical is left to the strict parser,
+ * which refuses the user). One round trip, as a plain HGETALL was; Redis
+ * keeps the compiled script (by its SHA1) after the first EVAL. */
+static const char load_lua_script[] =
+    "local n = redis.pcall('HLEN', KEYS[1])\n"
+    "if type(n) ~= 'number' then return n end\n"
+    "if n > tonumber(ARGV[1]) then return n end\n"
+    "local g = ARGV[2]\n"
+    "if g then\n"
+    "  local o = redis.pcall('HGET', KEYS[1], '_o')\n"
+    "  local canon = o and string.find(o, '^[1-9]%d*$') and #o <= 20\n"
+    "  if canon and (#o > #g or (#o == #g and o > g)) then\n"
+    "    return redis.error_reply('FENCED ' .. o)\n"
+    "  end\n"
+    "  if not o or (canon and o ~= g) then redis.pcall('HSET', KEYS[1], '_o', g) end\n"
+    "end\n"
+    "return redis.pcall('HGETALL', KEYS[1])\n";
 
 /* Refuse a load: the hash failed the check (what: why, in s->what). */
 static void load_refused(redis_codec *s, rs_store_loaded *out, const char *fmt, ...)
@@ -64,8 +79,15 @@ void redis_codec_load_decode(redis_codec *s, uint64_t user_id, const redisReply 
     if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
         load_refused(s, out,
                      "it has %lld fields, more than --max-states-per-user (%u) "
-                     "channels and _v",
+                     "channels, _v and _o",
                      r->integer, limit);
+        return;
+    }
+    if (r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "FENCED ", 7) == 0) {
+        /* A newer owner claimed the user: this node's ring is stale. */
+        snprintf(s->what, sizeof(s->what), "owned under ring generation %s", r->str + 7);
+        out->result = RS_STORE_FENCED;
+        out->what = s->what;
         return;
     }
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
@@ -74,10 +96,10 @@ void redis_codec_load_decode(redis_codec *s, uint64_t user_id, const redisReply 
         return;
     }
     size_t need = r->elements / 2;
-    if (need > (size_t)limit + 1) { /* grew between HLEN and HGETALL: cannot, but checked */
+    if (need > (size_t)limit + 2) { /* grew between HLEN and HGETALL: cannot, but checked */
         load_refused(s, out,
                      "it has %zu fields, more than --max-states-per-user (%u) "
-                     "channels and _v",
+                     "channels, _v and _o",
                      need, limit);
         return;
     }
@@ -97,6 +119,7 @@ void redis_codec_load_decode(redis_codec *s, uint64_t user_id, const redisReply 
         sv_field sf;
         switch (sv_parse_field(f->str, f->len, v->str, v->len, &sf)) {
         case SV_VERSION: version = sf.version; break;
+        case SV_OWNER: out->owner = sf.owner; break;
         case SV_STATE: s->load_buf[n++] = sf.state; break;
         default: {
             char qf[48], qv[96];
@@ -155,6 +178,10 @@ const rs_store_outcome *redis_codec_merge_decode(redis_codec *s, uint32_t n,
         o->what = NULL;
         if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
             o->result = RS_STORE_OK;
+        } else if (r != NULL && r->type == REDIS_REPLY_ERROR && r->str != NULL &&
+                   strncmp(r->str, "FENCED ", 7) == 0) {
+            o->result = RS_STORE_FENCED; /* a newer owner claimed the user */
+            o->what = r->str;
         } else if ((o->what = stored_refusal(r)) != NULL) {
             o->result = RS_STORE_INVALID;
         } else {
@@ -250,7 +277,12 @@ int redis_codec_merge_args(redis_codec *s, const char *sha, const rs_store_user 
     }
     for (uint32_t i = 0; i < n; i++) {
         const rs_user *u = users[i].user;
-        STORE_ARG(put_u64(p, u->version));
+        char *end = put_u64(p, u->version);
+        if (users[i].owner_gen != 0) { /* the fleet's fence (merge_lua.h) */
+            *end++ = '@';
+            end = put_u64(end, users[i].owner_gen);
+        }
+        STORE_ARG(end);
         STORE_ARG(put_u64(p, users[i].nstates));
         for (uint32_t j = 0; j < u->nslots; j++) {
             const rs_state *st = &u->states[j];
@@ -273,9 +305,9 @@ int redis_codec_key(uint64_t user_id, char *buf, size_t size)
     return snprintf(buf, size, "readstates:{%llu}", (unsigned long long)user_id);
 }
 
-int redis_codec_load_args(redis_codec *s, uint64_t user_id)
+int redis_codec_load_args(redis_codec *s, uint64_t user_id, uint64_t owner_gen)
 {
-    arg_space(s, 5);
+    arg_space(s, 6);
     int klen = redis_codec_key(user_id, s->key, sizeof(s->key));
     s->argv[0] = "EVAL";
     s->argvlen[0] = 4;
@@ -287,7 +319,12 @@ int redis_codec_load_args(redis_codec *s, uint64_t user_id)
     s->argvlen[3] = (size_t)klen;
     s->argv[4] = s->load_max;
     s->argvlen[4] = strlen(s->load_max);
-    return 5;
+    if (owner_gen == 0)
+        return 5;
+    char *end = put_u64(s->gen, owner_gen);
+    s->argv[5] = s->gen;
+    s->argvlen[5] = (size_t)(end - s->gen);
+    return 6;
 }
 
 void redis_codec_init(redis_codec *s, uint32_t max_states, const rs_log *log)
@@ -295,7 +332,7 @@ void redis_codec_init(redis_codec *s, uint32_t max_states, const rs_log *log)
     memset(s, 0, sizeof(*s));
     s->max_states = max_states;
     s->log = log;
-    snprintf(s->load_max, sizeof(s->load_max), "%llu", (unsigned long long)max_states + 1);
+    snprintf(s->load_max, sizeof(s->load_max), "%llu", (unsigned long long)max_states + 2);
 }
 
 void redis_codec_fini(redis_codec *s)

@@ -3,7 +3,8 @@
  * dialect, shared by both Redis stores (store_redis.c, store_cluster.c):
  *
  *   load(id)   EVAL <load script> 1 readstates:{id} <max_states + 1>
- *              (HGETALL unless the hash has too many fields) ──> every
+ *              [<owner generation>] (HGETALL unless the hash has too many
+ *              fields; in a fleet, the owner claim first) ──> every
  *              field through the strict parser (stored_value.h) into a
  *              reused buffer ──> states and _v | INVALID (why) | ERROR
  *   merge(users[0..k))
@@ -11,9 +12,11 @@
  *                <version> <n> <channel> <value>... per user (merge_lua.h),
  *              formatted straight from each user's state array into one
  *              reused argument buffer (nothing per state is allocated)
+ *              (<version>@<generation> in a fleet)
  *              ──> one outcome per user: an integer (applied), a
- *              STORED_INVALID or WRONGTYPE error (INVALID), another error
- *              (ERROR); an error or no reply for the call fails all k
+ *              STORED_INVALID or WRONGTYPE error (INVALID), FENCED (a newer
+ *              owner has the user), another error (ERROR); an error or no
+ *              reply for the call fails all k
  *
  * A codec owns scratch buffers only: decoded results are valid until the
  * codec's next decode. No I/O here.
@@ -43,7 +46,8 @@ typedef struct redis_codec {
     size_t load_cap;
     rs_store_outcome *outcomes;
     size_t outcomes_cap;
-    char load_max[24]; /* max_states + 1, for the load script */
+    char load_max[24]; /* max_states + 2 (_v and _o), for the load script */
+    char gen[24];      /* the last load's owner generation */
     char key[48];      /* the last load's key */
     char what[REDIS_CODEC_WHAT_MAX];
 } redis_codec;
@@ -55,8 +59,9 @@ void redis_codec_fini(redis_codec *c);
 int redis_codec_key(uint64_t user_id, char *buf, size_t size);
 
 /* The arguments of a load of user_id, in c->argv/c->argvlen (valid until
- * the next build). Returns argc. */
-int redis_codec_load_args(redis_codec *c, uint64_t user_id);
+ * the next build); owner_gen > 0 claims the user for that ring generation
+ * (a fleet node). Returns argc. */
+int redis_codec_load_args(redis_codec *c, uint64_t user_id, uint64_t owner_gen);
 
 /* The arguments of one merge call of users[0..n) with the merge script's
  * sha, in c->argv/c->argvlen. Returns argc. Also makes room for n

@@ -51,6 +51,8 @@ typedef enum rs_store_result {
     RS_STORE_OK,      /* load: the stored states (maybe none); merge: applied */
     RS_STORE_INVALID, /* the stored data failed the check: refused, `what` says why */
     RS_STORE_ERROR,   /* not known to have happened: retry */
+    RS_STORE_FENCED,  /* a fleet node with a newer ring generation owns the user:
+                         nothing was read or written; this node must let it go */
     RS_STORE_RESULT_MAX
 } rs_store_result;
 
@@ -60,7 +62,8 @@ typedef struct rs_store_loaded {
     uint64_t version;       /* OK: the user's stored version (0: none) */
     const rs_state *states; /* OK: the stored states, any order */
     size_t nstates;
-    const char *what; /* INVALID: what is wrong */
+    const char *what; /* INVALID: what is wrong; FENCED: the owner's generation */
+    uint64_t owner;   /* OK: the stored owner generation (_o; 0: none) */
 } rs_store_loaded;
 
 typedef void (*rs_store_load_fn)(void *arg, const rs_store_loaded *r);
@@ -69,6 +72,9 @@ typedef void (*rs_store_load_fn)(void *arg, const rs_store_loaded *r);
 typedef struct rs_store_user {
     const rs_user *user; /* its version, and its states with version > flushed_version */
     uint32_t nstates;    /* how many states that is (the caller counted them) */
+    uint64_t owner_gen;  /* a fleet node: the ring generation it owns the user under
+                            (the merge is refused, FENCED, when a newer owner claimed
+                            it); 0: not in a fleet */
 } rs_store_user;
 
 /* One user's outcome of a merge call. */
@@ -118,6 +124,9 @@ struct rs_store {
     /* A merge call holds at most this many units (store_merge_units) unless
      * it holds one user; callers split their users into calls by it. */
     size_t merge_units;
+    /* A fleet node: the ring generation loads claim users under (stores
+     * of Redis); 0: no claims. Set by the engine. */
+    uint64_t owner_gen;
 };
 
 /* Units one user with nstates states takes in a merge call. */

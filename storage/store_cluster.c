@@ -971,7 +971,7 @@ static int cluster_load(rs_store *base, uint64_t user_id, rs_store_load_fn fn, v
     cl_node *n = s->table[slot];
     if (n == NULL ? s->table_loaded || !cl_first_connect(s) : !redis_conn_may_send(n->conn))
         return -1; /* UNAVAILABLE at once; the first table may still come */
-    int argc = redis_codec_load_args(&s->codec, user_id);
+    int argc = redis_codec_load_args(&s->codec, user_id, s->store.owner_gen);
     cl_req *r = cl_req_new(s, CL_LOAD, slot);
     r->load_fn = fn;
     r->load_arg = arg;

@@ -169,7 +169,7 @@ static int redis_load(rs_store *base, uint64_t user_id, rs_store_load_fn fn, voi
     store_redis *s = (store_redis *)base;
     if (!redis_conn_may_send(s->conn))
         return -1;
-    int argc = redis_codec_load_args(&s->codec, user_id);
+    int argc = redis_codec_load_args(&s->codec, user_id, s->store.owner_gen);
     store_req *r = rs_xcalloc(1, sizeof(*r), "redis request");
     r->s = s;
     r->fn.load = fn;

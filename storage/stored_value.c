@@ -45,9 +45,16 @@ sv_kind sv_parse_field(const char *name, size_t nlen, const char *val, size_t vl
         out->kind = SV_VERSION;
         return SV_VERSION;
     }
+    if (nlen == 2 && name[0] == '_' && name[1] == 'o') {
+        if (sv_parse_decimal(val, vlen, UINT64_MAX, &out->owner) != 0)
+            return invalid(out, "_o is not a canonical decimal in [0, 2^64-1]");
+        out->kind = SV_OWNER;
+        return SV_OWNER;
+    }
     uint64_t ch;
     if (sv_parse_decimal(name, nlen, UINT64_MAX, &ch) != 0 || ch == 0)
-        return invalid(out, "the field name is neither _v nor a canonical non-zero channel id");
+        return invalid(out,
+                       "the field name is neither _v, _o nor a canonical non-zero channel id");
     /* Exactly three ':' split the value into four parts (empty parts are
      * refused below, as numbers). */
     const char *part[4];

@@ -5,6 +5,8 @@
  *
  * A user's hash readstates:{<user_id>} holds only
  *   _v            the user's version: a canonical decimal in [0, 2^64-1]
+ *   _o            in a fleet, the ring generation of the user's latest
+ *                 owner claim: a canonical decimal in [0, 2^64-1]
  *   <channel_id>  a canonical decimal in [1, 2^64-1], whose value is
  *                 <version>:<last_message_id>:<mention_count>:<flags>
  *                 version, last_message_id in [0, 2^64-1], mention_count in
@@ -32,6 +34,7 @@ int sv_parse_decimal(const char *s, size_t len, uint64_t max, uint64_t *out);
 
 typedef enum sv_kind {
     SV_VERSION, /* the field _v: out->version */
+    SV_OWNER,   /* the field _o: out->owner */
     SV_STATE,   /* a channel field: out->state */
     SV_INVALID  /* out->why says what is wrong */
 } sv_kind;
@@ -39,6 +42,7 @@ typedef enum sv_kind {
 typedef struct sv_field {
     sv_kind kind;
     uint64_t version; /* SV_VERSION */
+    uint64_t owner;   /* SV_OWNER */
     rs_state state;   /* SV_STATE (flags within RS_STATE_PROTO_FLAGS) */
     const char *why;  /* SV_INVALID: a static description */
 } sv_field;

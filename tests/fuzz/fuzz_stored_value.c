@@ -3,7 +3,7 @@
  * values (storage/stored_value.h).
  *
  * The input is a field name and a value separated by the first '\n' (no
- * '\n': the whole input is tried as the value of _v and of channel 1, and
+ * '\n': the whole input is tried as the value of _v, _o and of channel 1, and
  * as a bare number). The oracle is canonical form: whatever the parser
  * accepts, printed back in decimal, must be exactly the bytes it read, and
  * every number must be within its field's range; so "0005", "+5", " 5" or a
@@ -35,6 +35,12 @@ static void check_field(const char *name, size_t nlen, const char *val, size_t v
         if (nlen != 2 || memcmp(name, "_v", 2) != 0)
             abort();
         if (put_u64(buf, f.version) != vlen || memcmp(buf, val, vlen) != 0)
+            abort();
+        break;
+    case SV_OWNER:
+        if (nlen != 2 || memcmp(name, "_o", 2) != 0)
+            abort();
+        if (put_u64(buf, f.owner) != vlen || memcmp(buf, val, vlen) != 0)
             abort();
         break;
     case SV_STATE: {
@@ -100,6 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_field(in, nlen, nl + 1, size - nlen - 1);
     } else {
         check_field("_v", 2, in, size);
+        check_field("_o", 2, in, size);
         check_field("1", 1, in, size);
         check_field(in, size, "1:2:3:0", 7);
     }

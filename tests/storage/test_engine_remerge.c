@@ -1,11 +1,15 @@
 /*
- * test_engine_remerge.c: what the engine does when a store hands a user
- * back after a Redis failover (engine_flush_remerge, the cluster store's
- * remerge hook): every state of the user goes to the store again, and a
+ * test_engine_remerge.c: what the engine does when a store says a user's
+ * merge must be redone or must not be done. Handed back after a Redis
+ * failover (engine_flush_remerge, the cluster store's remerge hook): every
+ * state of the user goes to the store again, and a
  * user whose flush is in flight at that moment goes again once that flush
  * is answered (its flush carries only the newest states, and answering it
  * would otherwise hide the lost ones). Write-through waiters answered by
- * that flush are still answered. Nothing is sent: loads and merges are
+ * that flush are still answered. Fenced (a fleet node whose claim on the
+ * user is older than the stored _o): the user leaves the cache, its
+ * unflushed states are counted as dropped, and merges carry the
+ * generation engine_set_ownership gave the user's slot. Nothing is sent: loads and merges are
  * answered through the engine's test hooks (engine_int.h) with replies read
  * by hiredis's own reader, as fuzz_redis_reply does; the event loop never
  * runs.
@@ -24,6 +28,7 @@
 #include "cache.h"
 #include "engine.h"
 #include "engine_int.h"
+#include "rs_slot.h"
 #include "store_redis.h"
 
 typedef struct fixture {
@@ -98,6 +103,8 @@ static uint32_t flush_ok(fixture *f, uint32_t *states, bool answer, rs_store_mer
     uint32_t n = engine_flush_inject_begin(f->e, &fn, &arg);
     eng_flush *ents = arg;
     *states = 0;
+    if (n == 0)
+        return 0;
     for (uint32_t i = 0; i < n; i++)
         *states += ents[i].nstates;
     if (!answer) {
@@ -181,11 +188,50 @@ static void test_remerge_while_flushing(void **state)
     assert_false(rs_user_dirty(u));
 }
 
+/* A merge refused as FENCED: the user is dropped, counted, and what it had
+ * not flushed is counted as lost; merges carry the slot's generation. */
+static void test_fenced_merge_drops_user(void **state)
+{
+    fixture *f = *state;
+    static bool owned[RS_SLOTS];
+    for (uint32_t i = 0; i < RS_SLOTS; i++)
+        owned[i] = true;
+    engine_set_ownership(f->e, 7, owned);
+    assert_int_equal(engine_owner_gen(f->e, 9), 7);
+    assert_int_equal(engine_stats(f->e)->owner_gen, 7);
+    rs_user *u = loaded_with_acks(f, 9, 2);
+    (void)u;
+    /* the ring moves on: slot of user 9 lost at generation 8 */
+    owned[rs_user_slot(9)] = false;
+    engine_set_ownership(f->e, 8, owned);
+    assert_int_equal(engine_owner_gen(f->e, 9), 7); /* still its last owned generation */
+    assert_int_equal(engine_owner_gen(f->e, 10), 8);
+
+    rs_store_merge_fn fn;
+    void *arg;
+    uint32_t states = 0;
+    assert_int_equal(flush_ok(f, &states, false, &fn, &arg), 1);
+    assert_int_equal(states, 2);
+    redisReply *r = resp("*1\r\n-FENCED readstates:{9} _o 8\r\n");
+    store_redis_merge_inject(f->e->store, 1, r, fn, arg);
+    freeReplyObject(r);
+    assert_null(cache_peek(engine_cache(f->e), 9));
+    assert_int_equal(engine_stats(f->e)->fenced_users, 1);
+    assert_int_equal(engine_stats(f->e)->fenced_states, 2);
+    assert_int_equal(engine_stats(f->e)->dirty_users, 0);
+    assert_int_equal(engine_stats(f->e)->flush_errors, 0);
+    /* nothing left to flush for it */
+    assert_int_equal(flush_ok(f, &states, true, NULL, NULL), 0);
+    engine_set_ownership(f->e, 0, NULL);
+    assert_int_equal(engine_owner_gen(f->e, 9), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_remerge_clean_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remerge_while_flushing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fenced_merge_drops_user, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -91,6 +91,22 @@ static long long merge(fixture *f, const char *key, ...)
     return v;
 }
 
+/* EVALSHA for one user as merge() builds it; returns the user's error text
+ * (the test fails on any other reply). */
+static char *merge_error(fixture *f, const char *key, const char *version, const char *channel,
+                         const char *value)
+{
+    const char *argv[] = {"EVALSHA", f->sha, "1", key, version, "1", channel, value};
+    redisReply *r = redisCommandArgv(f->c, 8, argv, NULL);
+    assert_non_null(r);
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 1 ||
+        r->element[0]->type != REDIS_REPLY_ERROR)
+        fail_msg("merge: want the user's error, got reply type %d", r->type);
+    char *err = strdup(r->element[0]->str);
+    freeReplyObject(r);
+    return err;
+}
+
 /* HGET as a string compared to want (NULL: the field must be absent). */
 static void expect_field(fixture *f, const char *key, const char *field, const char *want)
 {
@@ -490,6 +506,44 @@ static void test_refusal_fails_only_its_user(void **state)
     expect_field(f, "readstates:{65}", "1", "2:20:0:0");
 }
 
+/* The fleet's owner fence: <version>@<gen> merges only when the stored
+ * _o (the latest owner claim) is not above gen, and raises _o to gen; a
+ * refused user gets FENCED and nothing of it is written; a version without
+ * @ (no fleet) neither checks nor writes _o. */
+static void test_owner_fence(void **state)
+{
+    fixture *f = *state;
+    const char *k = "readstates:{77}";
+    assert_int_equal(merge(f, k, "5@3", "100", "5:900:0:0", NULL), 1);
+    expect_field(f, k, "_o", "3");
+    expect_field(f, k, "_v", "5");
+    /* a node with an older claim: refused, nothing written */
+    char *err = merge_error(f, k, "6@2", "100", "6:950:0:0");
+    assert_non_null(strstr(err, "FENCED readstates:{77} _o 3"));
+    free(err);
+    expect_field(f, k, "100", "5:900:0:0");
+    expect_field(f, k, "_v", "5");
+    expect_field(f, k, "_o", "3");
+    /* the same generation, then a newer one (length-aware compare: 10 > 9) */
+    assert_int_equal(merge(f, k, "6@3", "101", "6:10:0:0", NULL), 1);
+    expect_field(f, k, "_o", "3");
+    assert_int_equal(merge(f, k, "7@10", "102", "7:20:0:0", NULL), 1);
+    expect_field(f, k, "_o", "10");
+    err = merge_error(f, k, "8@9", "100", "8:960:0:0");
+    assert_non_null(strstr(err, "FENCED"));
+    free(err);
+    /* no generation: not fenced, _o left alone */
+    assert_int_equal(merge(f, k, "8", "103", "8:30:0:0", NULL), 1);
+    expect_field(f, k, "_o", "10");
+    /* a hand-written _o that is not canonical: refused as stored data */
+    redisReply *r = redisCommand(f->c, "HSET %s _o 010", k);
+    freeReplyObject(r);
+    err = merge_error(f, k, "9@11", "100", "9:970:0:0");
+    assert_non_null(strstr(err, "STORED_INVALID readstates:{77} field _o"));
+    free(err);
+    expect_field(f, k, "_v", "8");
+}
+
 /* storage/merge.lua without its comment lines is the embedded script. */
 static void test_readable_copy_matches(void **state)
 {
@@ -524,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_many_fields),
         cmocka_unit_test(test_several_users),
         cmocka_unit_test(test_noscript_after_flush),
+        cmocka_unit_test(test_owner_fence),
         cmocka_unit_test(test_readable_copy_matches),
         cmocka_unit_test(test_refuses_noncanonical_v),
         cmocka_unit_test(test_refuses_bad_field),

@@ -38,6 +38,7 @@ typedef struct loadrec {
     int fired;
     rs_store_result result;
     uint64_t version;
+    uint64_t owner;
     size_t nstates;
     rs_state states[MAX_STATES];
     char what[256];
@@ -65,6 +66,7 @@ static void load_fn(void *arg, const rs_store_loaded *r)
     l->fired++;
     l->result = r->result;
     l->version = r->version;
+    l->owner = r->owner;
     l->nstates = r->nstates;
     if (r->result == RS_STORE_OK && r->nstates <= MAX_STATES && r->nstates > 0)
         memcpy(l->states, r->states, r->nstates * sizeof(*r->states));
@@ -379,10 +381,10 @@ static void test_refusal_among_valid(void **state)
     assert_int_equal(m.out[0].result, RS_STORE_INVALID);
     assert_non_null(strstr(m.what[0], "WRONGTYPE"));
 
-    /* More fields than a user may have (channels and _v): refused without
-     * reading them. (Exactly max_states + 1 channels come back as states:
-     * the engine refuses those.) */
-    for (int i = 1; i <= MAX_STATES + 2; i++)
+    /* More fields than a user may have (channels, _v and _o): refused
+     * without reading them. (Up to max_states + 2 channels come back as
+     * states: the engine refuses those.) */
+    for (int i = 1; i <= MAX_STATES + 3; i++)
         redis_cmd(f, "HSET readstates:{24} %d 1:1:0:0", i);
     load(f, 24, &l);
     assert_int_equal(l.result, RS_STORE_INVALID);
@@ -467,6 +469,53 @@ static void test_free_completes_pending(void **state)
     assert_int_equal(l.result, RS_STORE_ERROR);
 }
 
+/* A fleet node's claims (store.h owner_gen, rs_store_user.owner_gen): a
+ * load claims the user under the node's generation (writing _o, even for a
+ * user with no states); a node with an older generation is refused
+ * (FENCED) at load and at merge, and nothing of it is written. */
+static void test_owner_claims(void **state)
+{
+    fixture *f = *state;
+    char v[64];
+    loadrec l;
+    f->s->owner_gen = 5;
+    load(f, 500, &l);
+    assert_int_equal(l.result, RS_STORE_OK);
+    assert_int_equal(l.nstates, 0);
+    hget(f, 500, "_o", v, sizeof(v));
+    assert_string_equal(v, "5");
+
+    f->s->owner_gen = 4; /* a stale node */
+    load(f, 500, &l);
+    assert_int_equal(l.result, RS_STORE_FENCED);
+    assert_non_null(strstr(l.what, "generation 5"));
+    hget(f, 500, "_o", v, sizeof(v));
+    assert_string_equal(v, "5");
+
+    tuser a;
+    tuser_init(&a, 500, 1, 0);
+    tuser_state(&a, 100, 1000, 0, 1, 0);
+    rs_store_user su = {&a.u, unflushed(&a), 4};
+    mergerec m;
+    merge(f, &su, 1, &m);
+    assert_int_equal(m.out[0].result, RS_STORE_FENCED);
+    hget(f, 500, "100", v, sizeof(v));
+    assert_string_equal(v, "");
+    su.owner_gen = 6; /* the newest owner: lands, raises the claim */
+    merge(f, &su, 1, &m);
+    assert_int_equal(m.out[0].result, RS_STORE_OK);
+    hget(f, 500, "100", v, sizeof(v));
+    assert_string_equal(v, "1:1000:0:0");
+    hget(f, 500, "_o", v, sizeof(v));
+    assert_string_equal(v, "6");
+    /* and _o is read back as the owner, not as a channel */
+    f->s->owner_gen = 6;
+    load(f, 500, &l);
+    assert_int_equal(l.result, RS_STORE_OK);
+    assert_int_equal(l.owner, 6);
+    assert_int_equal(l.nstates, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -478,6 +527,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_noscript_reloaded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readiness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_completes_pending, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_owner_claims, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
