@@ -5,3 +5,6 @@ rs_add_unit_test(test_lg_hist ${CMAKE_CURRENT_LIST_DIR}/common/test_hist.c)
 # rs_slot (Redis Cluster key slots) against CLUSTER KEYSLOT of a real
 # cluster-enabled redis-server (label `persistence`: it starts one).
 rs_add_persistence_test(test_slot ${CMAKE_CURRENT_LIST_DIR}/common/test_slot.c)
+# rs_ring (the fleet's slot table): its text form, and the compare-and-set
+# script in a real redis-server (label `persistence`).
+rs_add_persistence_test(test_ring ${CMAKE_CURRENT_LIST_DIR}/common/test_ring.c)
