@@ -4,17 +4,18 @@
 #
 #   loadgen/bench-cluster.sh [--quick] [--rounds N] [--rate R] [--duration S]
 #                            [--max-duration S] [--users N] [--channels M]
-#                            [--drain-users N] [--calls "16 1"] [--primaries P]
-#                            [--replicas K] [--out DIR] [--no-build]
+#                            [--drain-users N] [--calls "16 1 16/16384"]
+#                            [--primaries P] [--replicas K] [--out DIR]
+#                            [--no-build]
 #
 # Starts, on free loopback ports, a private redis-server (appendonly,
 # everysec) and a private Redis Cluster (deploy/redis-cluster.sh up: P
 # primaries, default 3, K replicas each, default 1; AOF everysec too) in the
 # run's temporary folder, then:
-#   1. flush throughput: for each store and each --flush-users-per-call in
-#      --calls (default 16 and 1), a readstated whose flushes are held back
-#      (--flush-interval-ms 1 h) is filled with N users x M channels
-#      (default 50000 x 20), then sent SIGTERM: the shutdown flushes every
+#   1. flush throughput: for each store and each flush shape in --calls, a
+#      readstated whose flushes are held back (--flush-interval-ms 1 h) is
+#      filled with N users x M channels (default 50000 x 20), then sent
+#      SIGTERM: the shutdown flushes every
 #      dirty user as fast as the store takes them. States/s from its log
 #      (engine_flushing to engine_shutdown); Redis CPU (/proc/<pid>/stat,
 #      utime + stime, summed over the primaries; the replicas apart) and
@@ -28,18 +29,22 @@
 #      write-behind flushes; then a closed-loop run (--max, 50 connections x
 #      pipeline 16, 8 s) with its throughput and the flush backlog it leaves.
 #   3. for each other --calls value, the fixed-rate run once per store.
-# A --calls value over 64 also raises --flush-batch to it, so calls that
-# large can form. Before each measurement the previous one's flushes have
-# drained (dirty users 0 on /metrics, bounded). Every run also reports the
-# hypervisor's steal and the CPU that processes other than this
-# benchmark's used (in cores): both disturb the comparison on a shared
-# machine. With the cluster store, the server's
-# readstates_redis_cluster_merge_* metrics (calls, and calls by users per
-# slot group) are printed too.
+# A flush shape is N (--flush-users-per-call N) or N/B (and --flush-batch B);
+# the default "16 1 16/16384" is 16 users per EVALSHA (the default), 1, and
+# 16 with batches of up to 16384 users: the engine orders a batch by hash
+# slot before cutting it into calls, so in a batch that large, users that
+# share a slot merge in one EVALSHA on the cluster too (when that many are
+# due at once, as in part 1). N over 64 without B raises --flush-batch to N.
+# Before each measurement the previous one's flushes have drained (dirty
+# users 0 on /metrics, bounded). Every run also reports the hypervisor's
+# steal and the CPU that processes other than this benchmark's used (in
+# cores): both disturb the comparison on a shared machine. With the cluster
+# store, the server's readstates_redis_cluster_merge_* metrics (calls, and
+# calls by users per slot group) are printed too.
 #
 # Prints Markdown tables at the end (also in DIR/tables.md; default DIR is
 # out/bench-cluster-<time>, with every run's JSON and the servers' logs).
-# About 4 minutes; --quick: 1 round, 5 s runs, 20000 hot users, 10000 drain
+# About 5 minutes; --quick: 1 round, 5 s runs, 20000 hot users, 10000 drain
 # users (about a minute; later flags override). Every wait is bounded; every
 # process it starts is stopped by PID on exit (the cluster's nodes by the
 # PIDs in their pidfiles), on failure and Ctrl-C too. The build is
@@ -57,7 +62,7 @@ CHANNELS=20
 DRAIN_USERS=50000
 PRIMARIES=3
 REPLICAS=1
-CALLS="16 1"
+CALLS="16 1 16/16384"
 OUT=""
 BUILD_ARG=""
 while [ $# -gt 0 ]; do
@@ -75,7 +80,7 @@ while [ $# -gt 0 ]; do
     --calls) CALLS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --no-build) BUILD_ARG=--no-build; shift ;;
-    -h | --help) sed -n '2,46p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,51p' "$0"; exit 0 ;;
     *) rs_die "unknown argument $1" ;;
     esac
 done
@@ -86,21 +91,29 @@ for v in rounds=$ROUNDS rate=$RATE duration=$DUR max-duration=$MAX_DUR users=$US
     fi
 done
 for n in $CALLS; do
-    if ! [[ $n =~ ^[0-9]+$ ]] || [ "$n" -lt 1 ] || [ "$n" -gt 100000 ]; then
-        rs_die "--calls: each value must be 1..100000, got $n"
+    if ! [[ $n =~ ^[0-9]+(/[0-9]+)?$ ]] || [ "${n%%/*}" -lt 1 ] || [ "${n%%/*}" -gt 100000 ] ||
+        [ "${n#*/}" -lt 1 ] || [ "${n#*/}" -gt 1000000 ]; then
+        rs_die "--calls: each value is N (1..100000 users per call) or N/B (and B, 1..1000000, users per flush batch), got $n"
     fi
 done
 # shellcheck disable=SC2086 # a list of numbers
 set -- $CALLS
 [ $# -ge 1 ] || rs_die "--calls needs at least one value"
 FIRST=$1
-# call_flags N: readstated's flags for N users per merge call in CF (and
-# batches at least that large, so such calls can fill)
+# call_flags N[/B]: readstated's flags in CF: N users per merge call, B
+# users per flush batch (without B: the default 64, or N when N is larger,
+# so such calls can fill)
 CF=()
 call_flags() {
-    CF=(--flush-users-per-call "$1")
-    [ "$1" -le 64 ] || CF+=(--flush-batch "$1")
+    local n=${1%%/*} b=${1#*/}
+    CF=(--flush-users-per-call "$n")
+    if [ "$b" != "$1" ]; then
+        CF+=(--flush-batch "$b")
+    elif [ "$n" -gt 64 ]; then
+        CF+=(--flush-batch "$n")
+    fi
 }
+tag() { echo "${1/\//b}"; } # N/B in file names: NbB
 command -v curl >/dev/null 2>&1 || rs_die "curl is not installed (deploy/install-deps.sh --runtime)"
 command -v redis-cli >/dev/null 2>&1 || rs_die "redis-cli is not installed (apt-get install redis-tools)"
 [ -n "$OUT" ] || OUT=$RS_ROOT/out/bench-cluster-$(date -u +%Y%m%d-%H%M%S)
@@ -286,7 +299,7 @@ DRAIN_CFGS=()
 for n in $CALLS; do DRAIN_CFGS+=("single $n" "cluster $n"); done
 for cfg in "${DRAIN_CFGS[@]}"; do
     read -r st n <<<"$cfg"
-    name=drain-$st-$n
+    name=drain-$st-$(tag "$n")
     redis_each "$st" flushall
     call_flags "$n"
     svc_start "$name" "$st" "${CF[@]}" --flush-interval-ms 3600000 \
@@ -366,27 +379,28 @@ max_run() { # max_run NAME STORE LABEL
 }
 
 for n in $CALLS; do
+    t=$(tag "$n")
     for st in single cluster; do
         redis_each "$st" flushall
         call_flags "$n"
-        svc_start "$st-$n" "$st" "${CF[@]}"
-        fill "$st-$n" "$USERS"
+        svc_start "$st-$t" "$st" "${CF[@]}"
+        fill "$st-$t" "$USERS"
     done
-    for st in single cluster; do wait_clean "$st-$n" 120; done
+    for st in single cluster; do wait_clean "$st-$t" 120; done
     rounds=$ROUNDS
     [ "$n" = "$FIRST" ] || rounds=1 # the other shapes: the fixed rate, once per store
     for ((ROUND = 1; ROUND <= rounds; ROUND++)); do
         order=(single cluster)
         [ $((ROUND % 2)) = 1 ] || order=(cluster single)
-        for st in "${order[@]}"; do rate_run "$st-$n" "$st" "$n" "rate-$st-$n-r$ROUND"; done
+        for st in "${order[@]}"; do rate_run "$st-$t" "$st" "$n" "rate-$st-$t-r$ROUND"; done
         if [ "$n" = "$FIRST" ]; then
-            for st in "${order[@]}"; do max_run "$st-$n" "$st" "max-$st-r$ROUND"; done
+            for st in "${order[@]}"; do max_run "$st-$t" "$st" "max-$st-r$ROUND"; done
         fi
     done
     # the cluster store's own view of its merge calls, if it has one
-    curl -s --max-time 5 "http://127.0.0.1:${SVC_HTTP[cluster-$n]}/metrics" |
-        grep -E '^readstates_redis_cluster_merge' >"$OUT/cluster-merge-metrics-$n.txt" || true
-    for st in single cluster; do svc_stop "$st-$n"; done
+    curl -s --max-time 5 "http://127.0.0.1:${SVC_HTTP[cluster-$t]}/metrics" |
+        grep -E '^readstates_redis_cluster_merge' >"$OUT/cluster-merge-metrics-$t.txt" || true
+    for st in single cluster; do svc_stop "$st-$t"; done
 done
 
 # ---- tables -----------------------------------------------------------------------
@@ -397,18 +411,18 @@ row() { local IFS='|'; read -r -a f <<<"$1"; printf '| %s ' "${f[@]}"; printf '|
         "$(nproc)" "$PRIMARIES" "$REPLICAS" "$(redis-server --version | awk '{ print $3 }')"
     printf '**Flush throughput**: %s users x %s channels filled with the flush held back, then\n' "$DRAIN_USERS" "$CHANNELS"
     printf 'flushed at shutdown as fast as the store takes them.\n\n'
-    printf '| store | users per call | states/s | drain s | EVALSHA per user | Redis CPU per user, primaries (us) | replicas (us) | steal %% | others (cores) |\n'
+    printf '| store | users per call[/batch] | states/s | drain s | EVALSHA per user | Redis CPU per user, primaries (us) | replicas (us) | steal %% | others (cores) |\n'
     printf '|---|---|---|---|---|---|---|---|---|\n'
     for r in "${DRAIN_ROWS[@]}"; do row "$r"; done
     printf '\n**Fixed rate, %s req/s** (open loop, 90%% Ack, 10%% GetReadStates, %s hot users x %s\n' "$RATE" "$USERS" "$CHANNELS"
     printf 'channels, Zipf 0.99, 16 connections x pipeline 8, %s s; latency in ms from the schedule):\n\n' "$DUR"
-    printf '| round | store | users per call | p50 | p99 | p99.9 | max | errors | server CPU/req (us) | hiccup p99.9 | steal %% | others (cores) |\n'
+    printf '| round | store | users per call[/batch] | p50 | p99 | p99.9 | max | errors | server CPU/req (us) | hiccup p99.9 | steal %% | others (cores) |\n'
     printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
     for r in "${RATE_ROWS[@]}"; do row "$r"; done
     printf '\n**Their write-behind flushes** (from the start of each run until its flushes drained;\n'
     printf 'EVALSHA calls from INFO commandstats; dirty at end = users not yet flushed when the run\n'
     printf 'ended, about one flush interval'"'"'s worth when the store keeps up):\n\n'
-    printf '| round | store | users per call | users merged | EVALSHA per user | store calls per user | Redis CPU per user, primaries (us) | replicas (us) | dirty at end | steal %% | others (cores) |\n'
+    printf '| round | store | users per call[/batch] | users merged | EVALSHA per user | store calls per user | Redis CPU per user, primaries (us) | replicas (us) | dirty at end | steal %% | others (cores) |\n'
     printf '|---|---|---|---|---|---|---|---|---|---|---|\n'
     for r in "${FLUSH_ROWS[@]}"; do row "$r"; done
     printf '\n**Closed loop** (--max, 50 connections x pipeline 16, %s s):\n\n' "$MAX_DUR"
@@ -419,15 +433,15 @@ row() { local IFS='|'; read -r -a f <<<"$1"; printf '| %s ' "${f[@]}"; printf '|
     for ((r = 1; r <= ROUNDS; r++)); do
         ms1=$(lgf "$OUT/max-single-r$r.json" totals.throughput_rps)
         mc1=$(lgf "$OUT/max-cluster-r$r.json" totals.throughput_rps)
-        ps1=$(lgf "$OUT/rate-single-$FIRST-r$r.json" latency.all.p99_us)
-        pc1=$(lgf "$OUT/rate-cluster-$FIRST-r$r.json" latency.all.p99_us)
+        ps1=$(lgf "$OUT/rate-single-$(tag "$FIRST")-r$r.json" latency.all.p99_us)
+        pc1=$(lgf "$OUT/rate-cluster-$(tag "$FIRST")-r$r.json" latency.all.p99_us)
         printf ' round %s: max %s, p99 %s;' "$r" "$(div "$mc1" "$ms1")" "$(div "$pc1" "$ps1")"
     done
     printf '\n'
     for n in $CALLS; do
-        [ -s "$OUT/cluster-merge-metrics-$n.txt" ] || continue
-        printf '\nThe cluster store'"'"'s merge calls, --flush-users-per-call %s (fill and runs):\n\n' "$n"
-        sed 's/^/    /' "$OUT/cluster-merge-metrics-$n.txt"
+        [ -s "$OUT/cluster-merge-metrics-$(tag "$n").txt" ] || continue
+        printf '\nThe cluster store'"'"'s merge calls, users per call[/batch] %s (fill and runs):\n\n' "$n"
+        sed 's/^/    /' "$OUT/cluster-merge-metrics-$(tag "$n").txt"
     done
     if [ ${#NOTES[@]} -gt 0 ]; then
         printf '\nWarnings:\n\n'
