@@ -21,6 +21,10 @@ target_include_directories(test_engine_remerge PRIVATE ${CMAKE_SOURCE_DIR}/stora
 rs_add_unit_test(test_cluster_slots ${RS_STORAGE_TEST_DIR}/test_cluster_slots.c)
 target_include_directories(test_cluster_slots PRIVATE ${CMAKE_SOURCE_DIR}/storage)
 rs_add_persistence_test(persist_store_redis ${RS_STORAGE_TEST_DIR}/test_store_redis.c)
+# The Redis Cluster store against a real cluster of three primaries (each
+# case starts its own): routing, MOVED, ASK, NOSCRIPT, a killed primary.
+rs_add_persistence_test(persist_store_cluster ${RS_STORAGE_TEST_DIR}/test_store_cluster.c)
+set_tests_properties(persist_store_cluster PROPERTIES LABELS "persistence;cluster")
 
 # The merge script and the engine against a real redis-server.
 rs_add_persistence_test(persist_merge_lua ${RS_STORAGE_TEST_DIR}/test_merge_lua.c)
