@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rs_ring.h"
 #include "store_cluster.h"
 
 typedef enum opt_type {
@@ -82,6 +83,19 @@ static const opt opts[] = {
      "--redis-cluster: after merges, WAIT for N replicas of their primary (half of "
      "--redis-timeout-ms at most); a merge "
      "counts as done only once N replicas have it. 0: do not wait"},
+    {"node-id", OPT_STR, F(node_id), "", 0, 0, "ID",
+     "fleet: this node's id in the ring (readstates:ring in Redis; 1-64 of [A-Za-z0-9_.-]); "
+     "calls for users other nodes own are forwarded to them. Empty: not in a fleet"},
+    {"advertise", OPT_STR, F(advertise), "", 0, 0, "HOST:PORT",
+     "fleet: the address other nodes and clients reach this node's TCP port at (default: "
+     "--listen, which must then not be a wildcard)"},
+    {"ring-refresh-ms", OPT_U32, F(ring_refresh_ms), "500", 50, 60000, "MS",
+     "fleet: how often the ring is read from Redis"},
+    {"forward-timeout-ms", OPT_U32, F(forward_timeout_ms), "1000", 1, 600000, "MS",
+     "fleet: a call forwarded to its user's owner is answered UNAVAILABLE past this"},
+    {"fleet-token-file", OPT_STR, F(fleet_token_file), "", 0, 0, "FILE",
+     "fleet: the token (first line of FILE) this node sends in an Auth call to the nodes it "
+     "forwards calls to, when they run with --auth-token-file"},
     {"redis-password", OPT_STR, F(redis_password), "", 0, 0, "SECRET",
      "password for Redis AUTH; empty sends none. Prefer the environment or "
      "--redis-password-file: a value given as a flag is scrubbed from the arguments, "
@@ -411,6 +425,48 @@ static int config_from_argv(rs_config *cfg, int argc, char *const *argv, FILE *e
     return 0;
 }
 
+/* --node-id: a well-formed id, a Redis to keep the ring and the claims in,
+ * and an address others can reach (--advertise, else --listen when it is
+ * not a wildcard). */
+static int config_fleet(rs_config *cfg, FILE *err)
+{
+    size_t n = strlen(cfg->node_id);
+    bool ok = n <= RS_RING_ID_MAX;
+    for (size_t i = 0; i < n && ok; i++) {
+        char c = cfg->node_id[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '_' || c == '.' || c == '-';
+    }
+    if (!ok) {
+        fprintf(err, "readstated: --node-id '%s': 1-%d of [A-Za-z0-9_.-]\n", cfg->node_id,
+                RS_RING_ID_MAX);
+        return -1;
+    }
+    if (cfg->redis[0] == '\0' && cfg->redis_cluster[0] == '\0') {
+        fprintf(err, "readstated: --node-id needs --redis or --redis-cluster (the ring and "
+                     "the owners' claims live there)\n");
+        return -1;
+    }
+    char host[RS_ADDR_MAX];
+    int port;
+    if (cfg->advertise[0] == '\0') {
+        /* Port 0 (tests): the bound port is advertised once known. */
+        if (rs_parse_hostport(cfg->listen, host, sizeof(host), &port) != 0 ||
+            strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0) {
+            fprintf(err,
+                    "readstated: --node-id needs --advertise HOST:PORT (--listen %s is "
+                    "not an address others can reach)\n",
+                    cfg->listen);
+            return -1;
+        }
+        snprintf(cfg->advertise, sizeof(cfg->advertise), "%s", cfg->listen);
+    } else if (rs_parse_hostport(cfg->advertise, host, sizeof(host), &port) != 0 || port == 0) {
+        fprintf(err, "readstated: --advertise '%s' is not HOST:PORT\n", cfg->advertise);
+        return -1;
+    }
+    return 0;
+}
+
 /* The password from --redis-password-file: the file's first line, without
  * its line end. Returns 0, or -1 (printed, naming the flag). */
 static int read_password_file(rs_config *cfg, FILE *err)
@@ -513,6 +569,8 @@ static int config_check(rs_config *cfg, FILE *err)
             return -1;
         }
     }
+    if (cfg->node_id[0] != '\0' && config_fleet(cfg, err) != 0)
+        return -1;
     if (cfg->redis_wait_replicas > 0 && cfg->redis_cluster[0] == '\0') {
         fprintf(err, "readstated: --redis-wait-replicas needs --redis-cluster (it waits for "
                      "the primaries' replicas)\n");

@@ -29,6 +29,11 @@ typedef struct rs_config {
     /* storage */
     char redis[RS_ADDR_MAX];               /* host:port; empty = memory only */
     char redis_cluster[RS_ADDR_MAX];       /* seeds of a Redis Cluster; empty = none */
+    char node_id[RS_ADDR_MAX];             /* fleet: this node's id; empty = not in a fleet */
+    char advertise[RS_ADDR_MAX];           /* fleet: host:port others reach it at */
+    uint32_t ring_refresh_ms;              /* fleet: how often the ring is read */
+    uint32_t forward_timeout_ms;           /* fleet: a forwarded call's answer within this */
+    char fleet_token_file[RS_ADDR_MAX];    /* fleet: the token this node sends its peers */
     uint32_t redis_wait_replicas;          /* WAIT for N replicas after each merge */
     char redis_password[RS_ADDR_MAX];      /* secret: flag (scrubbed from argv), env or file */
     char redis_password_file[RS_ADDR_MAX]; /* its first line is the password */

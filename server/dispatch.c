@@ -729,6 +729,8 @@ static void dispatch_watch(rs_server *s, rs_sink *sink, const Readstates__V1__Re
                         "Watch needs a streaming connection: use the framed TCP port");
         return;
     }
+    if (dispatch_fleet_watch(s, sink, req, start_ns))
+        return;
     const Readstates__V1__WatchRequest *w = req->watch;
     if ((uint64_t)sink->nwatches + w->n_user_ids > s->proc.cfg.max_watches) {
         dispatch_errorf(s, sink, RS_METHOD_WATCH, req->id, start_ns, RS_ERR_EXHAUSTED,
@@ -822,7 +824,7 @@ void dispatch_request(rs_server *s, rs_sink *sink, const Readstates__V1__Request
         dispatch_errorf(s, sink, def->method, req->id, start_ns, RS_ERR_INVALID, "%s", bad);
     else if (def->run != NULL)
         def->run(s, sink, req, start_ns);
-    else
+    else if (!dispatch_fleet_route(s, sink, req, def->method, start_ns))
         op_start(s, sink, req, def, start_ns);
     dispatch_arena_leave(s);
 }

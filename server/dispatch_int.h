@@ -45,6 +45,19 @@ void dispatch_pb_state(Readstates__V1__ReadState *pb, const rs_state *st);
 /* AddMentions (dispatch_mentions.c): its method-table row's run (methods.h). */
 void dispatch_add_mentions(rs_server *s, rs_sink *sink, const Readstates__V1__Request *req,
                            uint64_t start_ns);
+/* The fleet (dispatch_fleet.c). route: a one-user call for a user another
+ * node owns goes there (true: answered or on its way; false: serve it
+ * here). add_mentions / watch: the same for those calls' users. */
+bool dispatch_fleet_route(rs_server *s, rs_sink *sink, const Readstates__V1__Request *req,
+                          rs_method m, uint64_t start_ns);
+bool dispatch_fleet_add_mentions(rs_server *s, rs_sink *sink,
+                                 const Readstates__V1__Request *req, uint64_t start_ns);
+bool dispatch_fleet_watch(rs_server *s, rs_sink *sink, const Readstates__V1__Request *req,
+                          uint64_t start_ns);
+/* GetRing: its method-table row's run. */
+void dispatch_get_ring(rs_server *s, rs_sink *sink, const Readstates__V1__Request *req,
+                       uint64_t start_ns);
+
 /* Free AddMentions' spare and pending objects (teardown). */
 void dispatch_mentions_destroy(rs_server *s);
 

@@ -259,6 +259,8 @@ static void am_acquired(rs_waiter *w, rs_user *u, rs_status st)
 void dispatch_add_mentions(rs_server *s, rs_sink *sink, const Readstates__V1__Request *req,
                            uint64_t start_ns)
 {
+    if (dispatch_fleet_add_mentions(s, sink, req, start_ns))
+        return; /* users owned by other nodes: asked there */
     const Readstates__V1__AddMentionsRequest *a = req->add_mentions;
     am_op *o = am_get(s, (uint32_t)a->n_user_ids);
     o->s = s;

@@ -65,6 +65,8 @@
     X(WATCH,        "Watch",            "watch",        TCP_ONLY, dispatch_watch,              \
       validate_watch,        NULL,          NULL,           NULL)                              \
     X(AUTH,         "Auth",             "auth",         TCP_ONLY, dispatch_auth,               \
+      NULL,                  NULL,          NULL,           NULL)                              \
+    X(GET_RING,     "GetRing",          "get_ring",     HTTP,     dispatch_get_ring,           \
       NULL,                  NULL,          NULL,           NULL)
 /* clang-format on */
 

@@ -31,9 +31,11 @@
 #include "accept_pause.h"
 #include "auth.h"
 #include "conn.h"
+#include "fleet.h"
 #include "gc_force.h"
 #include "http.h"
 #include "notify.h"
+#include "peer.h"
 #include "signals.h"
 #include "tls.h"
 #include "watch.h"
@@ -247,6 +249,13 @@ int server_listen(rs_server *s)
             s->loop.port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     }
     RS_LOG(&s->proc.log, RS_LOG_INFO, "listening", "addr=%s port=%d", host, s->loop.port);
+    if (s->loop.fleet != NULL &&
+        strcmp(fleet_advertise(s->loop.fleet), s->proc.cfg.listen) == 0) {
+        /* --advertise defaulted to --listen: say the bound port (port 0). */
+        char adv[RS_ADDR_MAX + 8];
+        snprintf(adv, sizeof(adv), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, s->loop.port);
+        fleet_set_advertise(s->loop.fleet, adv);
+    }
     if (s->proc.cfg.port_file[0] != '\0' &&
         rs_write_port_file(s->proc.cfg.port_file, s->loop.port) != 0) {
         RS_LOG(&s->proc.log, RS_LOG_ERROR, "port_file_failed", "path=%s error=\"%s\"",
@@ -257,6 +266,46 @@ int server_listen(rs_server *s)
 }
 
 /* ---- set-up and teardown --------------------------------------------------- */
+
+/* The first line of path (the fleet's token), into buf. */
+static int server_read_token(const char *path, char *buf, size_t size, const rs_log *log)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL || fgets(buf, (int)size, f) == NULL) {
+        RS_LOG(log, RS_LOG_ERROR, "init_failed", "what=fleet_token_file path=%s error=\"%s\"",
+               path, f == NULL ? strerror(errno) : "empty");
+        if (f != NULL)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return 0;
+}
+
+/* A fleet node (--node-id): the ring and the connections to other nodes. */
+static int server_fleet_start(rs_server *s)
+{
+    char token[512] = "";
+    if (s->proc.cfg.fleet_token_file[0] != '\0' &&
+        server_read_token(s->proc.cfg.fleet_token_file, token, sizeof(token), &s->proc.log) !=
+            0)
+        return -1;
+    s->loop.fleet = fleet_new(s->loop.base, s->loop.engine, &s->proc.log, s->proc.cfg.node_id,
+                              s->proc.cfg.ring_refresh_ms);
+    s->loop.peers = peers_new(s->loop.base, &s->proc.log, s->proc.cfg.forward_timeout_ms,
+                              token[0] != '\0' ? token : NULL);
+    memset(token, 0, sizeof(token));
+    if (s->loop.fleet == NULL || s->loop.peers == NULL) {
+        RS_LOG(&s->proc.log, RS_LOG_ERROR, "init_failed", "what=fleet");
+        return -1;
+    }
+    fleet_set_advertise(s->loop.fleet, s->proc.cfg.advertise);
+    RS_LOG(&s->proc.log, RS_LOG_INFO, "fleet_node",
+           "node_id=%s advertise=%s ring_refresh_ms=%u", s->proc.cfg.node_id,
+           s->proc.cfg.advertise, s->proc.cfg.ring_refresh_ms);
+    return 0;
+}
 
 static void server_random_key(uint64_t key[2])
 {
@@ -393,6 +442,8 @@ int server_init(rs_server *s, const rs_config *cfg)
     }
     engine_set_change_hook(s->loop.engine, watch_on_change, s);
     engine_tick(s->loop.engine, (uint32_t)(rs_now_ns() / 1000000000u));
+    if (s->proc.cfg.node_id[0] != '\0' && server_fleet_start(s) != 0)
+        return -1;
 
     s->loop.reaper_ev = server_event(s, -1, 0, server_reaper_cb);
     s->loop.flush_ev = server_event(s, -1, 0, server_flush_cb);
@@ -458,8 +509,12 @@ void server_destroy(rs_server *s)
         signals_block_shutdown();
     signals_stop(s->proc.signals);
     s->proc.signals = NULL;
+    peers_free(s->loop.peers); /* forwarded calls still waiting answer UNAVAILABLE */
+    s->loop.peers = NULL;
     engine_free(s->loop.engine);
     s->loop.engine = NULL;
+    fleet_free(s->loop.fleet); /* after the engine: a ring read completes into it */
+    s->loop.fleet = NULL;
     dispatch_destroy(s);
     watch_destroy(&s->loop.watch);
     metrics_destroy(&s->proc.metrics);

@@ -133,6 +133,15 @@ typedef struct rs_loop {
 
     /* The HTTP port: set by main from http_start, NULL when off. */
     struct rs_http *http;
+    /* The fleet (--node-id): the ring (fleet.h), calls to other nodes
+     * (peer.h); NULL when not in a fleet. */
+    struct rs_fleet *fleet;
+    struct rs_peers *peers;
+    struct {
+        uint64_t forwarded_out;    /* calls answered through their owner */
+        uint64_t forward_failures; /* of those, the owner did not answer */
+        uint64_t misrouted_in;     /* forwarded here, but owned elsewhere */
+    } fleet_stats;
 } rs_loop;
 
 struct rs_server {

@@ -375,6 +375,13 @@ void engine_set_ownership(rs_engine *e, uint64_t gen, const bool *owned)
     e->stats.owner_gen = gen;
 }
 
+int engine_ring_get(rs_engine *e, rs_store_ring_fn fn, void *arg)
+{
+    if (e->closing || e->store->ops->ring_get == NULL)
+        return -1;
+    return e->store->ops->ring_get(e->store, fn, arg);
+}
+
 uint64_t engine_owner_gen(const rs_engine *e, uint64_t user_id)
 {
     return e->slot_gen != NULL ? e->slot_gen[rs_user_slot(user_id)] : 0;

@@ -41,6 +41,7 @@
 #include "cache.h"
 #include "rs_common.h"
 #include "rs_log.h"
+#include "store.h"
 
 typedef struct rs_engine rs_engine;
 typedef struct rs_waiter rs_waiter;
@@ -120,6 +121,10 @@ rs_engine *engine_new(struct event_base *base, const rs_engine_config *cfg);
  * newer owner claims those users (dropped, counted, logged). gen 0 and
  * owned NULL: not in a fleet (no claims). */
 void engine_set_ownership(rs_engine *e, uint64_t gen, const bool *owned);
+
+/* Read the fleet's ring from the store (store.h ring_get). Returns 0 when
+ * asked (fn runs once, later) or -1 (no store that holds one, or down). */
+int engine_ring_get(rs_engine *e, rs_store_ring_fn fn, void *arg);
 
 /* The generation a merge of user_id carries (0: not in a fleet). */
 uint64_t engine_owner_gen(const rs_engine *e, uint64_t user_id);

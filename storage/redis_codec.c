@@ -344,3 +344,25 @@ void redis_codec_fini(redis_codec *s)
     free(s->outcomes);
     memset(s, 0, sizeof(*s));
 }
+
+const char *const redis_codec_ring_argv[5] = {"HMGET", "readstates:ring", "generation", "nodes",
+                                              "ranges"};
+const size_t redis_codec_ring_argvlen[5] = {5, 15, 10, 5, 6};
+
+bool redis_codec_ring_decode(const redisReply *r, const char **generation, const char **nodes,
+                             const char **ranges)
+{
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3)
+        return false;
+    const char **out[3] = {generation, nodes, ranges};
+    for (int i = 0; i < 3; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type == REDIS_REPLY_NIL)
+            *out[i] = NULL;
+        else if (e->type == REDIS_REPLY_STRING)
+            *out[i] = e->str;
+        else
+            return false;
+    }
+    return true;
+}

@@ -79,4 +79,14 @@ void redis_codec_load_decode(redis_codec *c, uint64_t user_id, const redisReply 
 const rs_store_outcome *redis_codec_merge_decode(redis_codec *c, uint32_t n,
                                                  const redisReply *reply);
 
+/* The fleet's ring (rs_ring.h): HMGET readstates:ring generation nodes
+ * ranges. */
+extern const char *const redis_codec_ring_argv[5];
+extern const size_t redis_codec_ring_argvlen[5];
+
+/* Its reply: true with the three fields (NULL when absent; valid while the
+ * reply is), false when the reply is not that. */
+bool redis_codec_ring_decode(const redisReply *r, const char **generation, const char **nodes,
+                             const char **ranges);
+
 #endif /* RS_REDIS_CODEC_H */

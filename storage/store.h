@@ -87,6 +87,11 @@ typedef struct rs_store_outcome {
 /* out[i] is the outcome of users[i] of the call; n as sent. */
 typedef void (*rs_store_merge_fn)(void *arg, const rs_store_outcome *out, uint32_t n);
 
+/* The fleet's ring as stored (rs_ring.h's three text fields; NULL when
+ * absent), or ok false when it could not be read. Valid during fn only. */
+typedef void (*rs_store_ring_fn)(void *arg, bool ok, const char *generation, const char *nodes,
+                                 const char *ranges);
+
 /* Called whenever the store becomes up (up = true) or stops being up. */
 typedef void (*rs_store_state_fn)(void *ctx, bool up);
 
@@ -110,6 +115,9 @@ typedef struct rs_store_ops {
      * the hash slot); the engine orders a flush batch by it. NULL: one
      * group. */
     uint32_t (*group)(const rs_store *s, uint64_t user_id);
+    /* Optional: read the fleet's ring (rs_ring.h, key readstates:ring).
+     * Returns 0 when sent (fn runs once, later) or -1. NULL: no ring. */
+    int (*ring_get)(rs_store *s, rs_store_ring_fn fn, void *arg);
     void (*stats)(const rs_store *s, rs_store_stats *out);
     /* Where the store keeps user_id, for messages and logs
      * ("readstates:{7}"); returns snprintf's result. */

@@ -82,7 +82,7 @@ typedef struct cl_node {
     struct cl_node *next;
 } cl_node;
 
-typedef enum cl_kind { CL_LOAD, CL_MERGE } cl_kind;
+typedef enum cl_kind { CL_LOAD, CL_MERGE, CL_RING } cl_kind;
 
 typedef struct cl_call {
     struct event done_ev;          /* completes a call whose groups all failed inside merge */
@@ -115,6 +115,8 @@ typedef struct cl_req {
     struct event timer;
     struct cl_req *prev, *next;   /* parked list */
     struct cl_req *lprev, *lnext; /* live list */
+    /* ring (the fleet's, rs_ring.h) */
+    rs_store_ring_fn ring_fn;
     /* load */
     rs_store_load_fn load_fn;
     void *load_arg;
@@ -493,7 +495,10 @@ static void cl_fail(cl_req *r, const char *why)
 {
     store_cluster *s = r->s;
     cl_unpark(r);
-    if (r->kind == CL_LOAD) {
+    if (r->kind == CL_RING) {
+        r->done = true;
+        r->ring_fn(r->load_arg, false, NULL, NULL, NULL);
+    } else if (r->kind == CL_LOAD) {
         rs_store_loaded out = {.result = RS_STORE_ERROR};
         if (!s->closing)
             RS_LOG(s->cfg.log, RS_LOG_WARN, "redis_load_failed",
@@ -903,7 +908,12 @@ static void cl_reply(void *arg, const redisReply *reply)
         cl_req_release(r);
         return;
     }
-    if (r->kind == CL_LOAD) {
+    if (r->kind == CL_RING) {
+        const char *g = NULL, *n = NULL, *rg = NULL;
+        bool ok = redis_codec_ring_decode(reply, &g, &n, &rg);
+        r->done = true;
+        r->ring_fn(r->load_arg, ok, g, n, rg);
+    } else if (r->kind == CL_LOAD) {
         rs_store_loaded out;
         redis_codec_load_decode(&s->codec, r->user_id, reply, s->closing, &out);
         r->done = true;
@@ -992,6 +1002,27 @@ static void cl_call_done_cb(evutil_socket_t fd, short what, void *arg)
     cl_call *call = arg;
     RS_DLIST_REMOVE(call->s->deferred, call, dprev, dnext);
     cl_call_finish(call);
+}
+
+/* The fleet's ring, from the primary of its key's slot. */
+static int cluster_ring_get(rs_store *base, rs_store_ring_fn fn, void *arg)
+{
+    store_cluster *s = (store_cluster *)base;
+    if (s->closing || !s->up)
+        return -1;
+    uint32_t slot = rs_key_slot(redis_codec_ring_argv[1], redis_codec_ring_argvlen[1]);
+    cl_req *r = cl_req_new(s, CL_RING, slot);
+    r->ring_fn = fn;
+    r->load_arg = arg;
+    char *cmd = NULL;
+    int len = redisFormatCommandArgv(&cmd, 5, (const char **)redis_codec_ring_argv,
+                                     redis_codec_ring_argvlen);
+    if (len < 0 || cmd == NULL)
+        rs_oom("cluster request");
+    r->cmd = cmd;
+    r->len = (size_t)len;
+    cl_dispatch(r);
+    return 0;
 }
 
 static int cl_slot_cmp(const void *a, const void *b)
@@ -1333,6 +1364,7 @@ static const rs_store_ops store_cluster_ops = {
     .up = cluster_up,
     .user_up = cluster_user_up,
     .group = cluster_group,
+    .ring_get = cluster_ring_get,
     .stats = cluster_stats,
     .key = cluster_key,
     .free = cluster_free,

@@ -164,6 +164,36 @@ static int redis_key(const rs_store *base, uint64_t user_id, char *buf, size_t s
     return redis_codec_key(user_id, buf, size);
 }
 
+typedef struct ring_req {
+    rs_store_ring_fn fn;
+    void *arg;
+} ring_req;
+
+static void ring_reply(void *arg, const redisReply *reply)
+{
+    ring_req *r = arg;
+    const char *g = NULL, *n = NULL, *rg = NULL;
+    bool ok = redis_codec_ring_decode(reply, &g, &n, &rg);
+    r->fn(r->arg, ok, g, n, rg);
+    free(r);
+}
+
+static int redis_ring_get(rs_store *base, rs_store_ring_fn fn, void *arg)
+{
+    store_redis *s = (store_redis *)base;
+    if (!redis_conn_may_send(s->conn))
+        return -1;
+    ring_req *r = rs_xmalloc(sizeof(*r), "redis request");
+    r->fn = fn;
+    r->arg = arg;
+    if (redis_conn_send(s->conn, 5, (const char **)redis_codec_ring_argv,
+                        redis_codec_ring_argvlen, ring_reply, r) != 0) {
+        free(r);
+        return -1;
+    }
+    return 0;
+}
+
 static int redis_load(rs_store *base, uint64_t user_id, rs_store_load_fn fn, void *arg)
 {
     store_redis *s = (store_redis *)base;
@@ -226,4 +256,5 @@ static const rs_store_ops store_redis_ops = {
     .stats = redis_stats,
     .key = redis_key,
     .free = redis_free,
+    .ring_get = redis_ring_get,
 };
