@@ -20,41 +20,21 @@
  *   argv ──parse──> ctl_args ──command table──> rs_client_* ──> print_*
  *
  * A thin main over the client library: all protocol work is in rs_client.
+ * `cluster init|show` reads and writes the fleet's slot table in Redis
+ * instead (readstatectl_cluster.c, readstatectl.h holds what they share).
  */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "readstatectl.h"
 #include "rs_client.h"
 #include "rs_common.h"
 
 #define CTL_DEFAULT_SERVER "127.0.0.1:7480"
-#define CTL_EXIT_USAGE     2
 #define CTL_MAX_IDS        100000
-#define CTL_ADDR_MAX       256
 #define CTL_PARSED_VERSION 3 /* parse_args: --version given */
-
-typedef struct ctl_args {
-    const char *server;
-    bool json;
-    int timeout_ms;
-    bool all;               /* delete --all */
-    uint32_t count;         /* mentions --count (0: the server's default of 1) */
-    long long max_events;   /* watch --events (0: unlimited) */
-    long long for_ms;       /* watch --for-ms (0: until interrupted) */
-    const char *token;      /* --token */
-    const char *token_file; /* --token-file */
-    char token_buf[4096];   /* the token to send (run: from --token, the file or env) */
-    bool have_token;
-    bool tls;               /* --tls (implied by the other --tls-* options) */
-    rs_client_tls tls_opts; /* --tls-ca, --tls-cert, --tls-key, --tls-server-name */
-    int connect_rc;         /* the exit status when ctl_connect fails */
-    const char *cmd;
-    char **pos; /* positional arguments after the command */
-    int npos;
-    rs_client *client; /* connected by ctl_connect once the arguments are valid */
-} ctl_args;
 
 typedef int (*ctl_cmd_fn)(ctl_args *a);
 
@@ -85,6 +65,25 @@ static void usage(FILE *out)
             "  delete USER (--all | CHANNEL...)      delete states\n"
             "  watch USER... [--events N] [--for-ms N]\n"
             "                                        stream changes of users as they happen\n"
+            "  cluster show REDIS                    the fleet's slot table: generation,\n"
+            "                                        nodes, slots, health (a Ping each)\n"
+            "  cluster init REDIS NODES [--ranges R] [--expect-generation G]\n"
+            "                                        write a new slot table (slots split\n"
+            "                                        evenly in node order unless --ranges)\n"
+            "\n"
+            "cluster options:\n"
+            "  REDIS is --redis HOST:PORT or --redis-cluster HOST:PORT[,HOST:PORT...]\n"
+            "  (the Redis the fleet's nodes use), with --redis-password-file FILE (its\n"
+            "  first line; else $READSTATECTL_REDIS_PASSWORD), --redis-user USER and\n"
+            "  --redis-db N as for readstated.\n"
+            "  NODES is --node ID=HOST:PORT, repeated, or --nodes ID=HOST:PORT,...\n"
+            "  (the address is the node's --advertise).\n"
+            "  --ranges \"FIRST-LAST=NODE ...\"\n"
+            "                      explicit slot ranges (NODE: index from 0 in NODES\n"
+            "                      order, or id); every slot 0-16383 exactly once\n"
+            "  --expect-generation G\n"
+            "                      write only if the stored generation is G (0: no\n"
+            "                      table yet); default: the one stored when read\n"
             "\n"
             "options:\n"
             "  --server HOST:PORT  server address (default $READSTATECTL_SERVER, else %s)\n"
@@ -103,14 +102,16 @@ static void usage(FILE *out)
             "  --help              show this help\n"
             "  --version           print the version and exit\n"
             "\n"
-            "exit status: 0 ok; 2 usage error; otherwise the failure's code\n"
+            "exit status: 0 ok; 2 usage error (cluster init: also a table that leaves\n"
+            "slots without a node); 1 cluster init lost a race (the table is not at the\n"
+            "generation read or --expect-generation); otherwise the failure's code\n"
             "(3 INVALID_ARGUMENT, 4 DEADLINE_EXCEEDED, 8 RESOURCE_EXHAUSTED, 13 INTERNAL,\n"
             "14 UNAVAILABLE, 16 UNAUTHENTICATED, ...), with \"error: CODE: message\" on\n"
             "stderr.\n",
             CTL_DEFAULT_SERVER, RS_CLIENT_TIMEOUT_DEFAULT_MS);
 }
 
-static int usage_error(const char *fmt, const char *arg)
+int ctl_usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, "readstatectl: ");
     fprintf(stderr, fmt, arg);
@@ -159,7 +160,8 @@ static int parse_args(int argc, char **argv, ctl_args *a)
     a->server = env != NULL && env[0] != '\0' ? env : CTL_DEFAULT_SERVER;
     a->timeout_ms = RS_CLIENT_TIMEOUT_DEFAULT_MS;
     a->pos = calloc((size_t)argc + 1, sizeof(*a->pos));
-    if (a->pos == NULL)
+    a->nodes = calloc((size_t)argc + 1, sizeof(*a->nodes));
+    if (a->pos == NULL || a->nodes == NULL)
         return CTL_EXIT_USAGE;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -175,24 +177,25 @@ static int parse_args(int argc, char **argv, ctl_args *a)
             a->all = true;
         } else if (strcmp(arg, "--server") == 0) {
             if ((a->server = opt_value(argc, argv, &i)) == NULL)
-                return usage_error("%s needs HOST:PORT", arg);
+                return ctl_usage_error("%s needs HOST:PORT", arg);
         } else if (strcmp(arg, "--timeout-ms") == 0) {
             if ((v = opt_value(argc, argv, &i)) == NULL || parse_count(v, &n) != 0 || n <= 0 ||
                 n > 3600000)
-                return usage_error("%s needs a number of milliseconds (1..3600000)", arg);
+                return ctl_usage_error("%s needs a number of milliseconds (1..3600000)", arg);
             a->timeout_ms = (int)n;
+            a->timeout_given = true;
         } else if (strcmp(arg, "--token") == 0) {
             if ((a->token = opt_value(argc, argv, &i)) == NULL)
-                return usage_error("%s needs a token", arg);
+                return ctl_usage_error("%s needs a token", arg);
         } else if (strcmp(arg, "--token-file") == 0) {
             if ((a->token_file = opt_value(argc, argv, &i)) == NULL)
-                return usage_error("%s needs a file", arg);
+                return ctl_usage_error("%s needs a file", arg);
         } else if (strcmp(arg, "--tls") == 0) {
             a->tls = true;
         } else if (strcmp(arg, "--tls-ca") == 0 || strcmp(arg, "--tls-cert") == 0 ||
                    strcmp(arg, "--tls-key") == 0 || strcmp(arg, "--tls-server-name") == 0) {
             if ((v = opt_value(argc, argv, &i)) == NULL)
-                return usage_error("%s needs a value", arg);
+                return ctl_usage_error("%s needs a value", arg);
             const char **slot = strcmp(arg, "--tls-ca") == 0     ? &a->tls_opts.ca_file
                                 : strcmp(arg, "--tls-cert") == 0 ? &a->tls_opts.cert_file
                                 : strcmp(arg, "--tls-key") == 0  ? &a->tls_opts.key_file
@@ -201,15 +204,40 @@ static int parse_args(int argc, char **argv, ctl_args *a)
             a->tls = true;
         } else if (strcmp(arg, "--count") == 0) {
             if ((v = opt_value(argc, argv, &i)) == NULL || parse_u32(v, &a->count) != 0)
-                return usage_error("%s needs a count (0..4294967295)", arg);
+                return ctl_usage_error("%s needs a count (0..4294967295)", arg);
         } else if (strcmp(arg, "--events") == 0) {
             if ((v = opt_value(argc, argv, &i)) == NULL || parse_count(v, &a->max_events) != 0)
-                return usage_error("%s needs a number of events", arg);
+                return ctl_usage_error("%s needs a number of events", arg);
         } else if (strcmp(arg, "--for-ms") == 0) {
             if ((v = opt_value(argc, argv, &i)) == NULL || parse_count(v, &a->for_ms) != 0)
-                return usage_error("%s needs a number of milliseconds", arg);
+                return ctl_usage_error("%s needs a number of milliseconds", arg);
+        } else if (strcmp(arg, "--redis") == 0 || strcmp(arg, "--redis-cluster") == 0 ||
+                   strcmp(arg, "--redis-password-file") == 0 ||
+                   strcmp(arg, "--redis-user") == 0 || strcmp(arg, "--ranges") == 0) {
+            if ((v = opt_value(argc, argv, &i)) == NULL)
+                return ctl_usage_error("%s needs a value", arg);
+            const char **slot = strcmp(arg, "--redis") == 0           ? &a->redis
+                                : strcmp(arg, "--redis-cluster") == 0 ? &a->redis_cluster
+                                : strcmp(arg, "--redis-user") == 0    ? &a->redis_user
+                                : strcmp(arg, "--ranges") == 0        ? &a->ranges
+                                                                      : &a->redis_password_file;
+            *slot = v;
+        } else if (strcmp(arg, "--redis-db") == 0) {
+            if ((v = opt_value(argc, argv, &i)) == NULL || parse_count(v, &n) != 0 ||
+                n > 1000000)
+                return ctl_usage_error("%s needs a database number", arg);
+            a->redis_db = (int)n;
+        } else if (strcmp(arg, "--node") == 0 || strcmp(arg, "--nodes") == 0) {
+            if ((v = opt_value(argc, argv, &i)) == NULL)
+                return ctl_usage_error("%s needs ID=HOST:PORT", arg);
+            a->nodes[a->nnodes++] = v;
+        } else if (strcmp(arg, "--expect-generation") == 0) {
+            if ((v = opt_value(argc, argv, &i)) == NULL ||
+                rs_parse_u64(v, &a->expect_generation) != 0)
+                return ctl_usage_error("%s needs a generation (0: no table yet)", arg);
+            a->have_expect = true;
         } else if (strncmp(arg, "--", 2) == 0 && arg[2] != '\0') {
-            return usage_error("unknown option %s", arg);
+            return ctl_usage_error("unknown option %s", arg);
         } else if (a->cmd == NULL) {
             a->cmd = arg;
         } else {
@@ -217,7 +245,7 @@ static int parse_args(int argc, char **argv, ctl_args *a)
         }
     }
     if (a->cmd == NULL)
-        return usage_error("%s", "no command given");
+        return ctl_usage_error("%s", "no command given");
     return 0;
 }
 
@@ -231,7 +259,7 @@ static long parse_ids(const ctl_args *a, int from, uint64_t **out)
         return -1;
     for (long i = 0; i < n; i++) {
         if (parse_id(a->pos[from + i], &(*out)[i]) != 0) {
-            usage_error("not an id: %s", a->pos[from + i]);
+            ctl_usage_error("not an id: %s", a->pos[from + i]);
             return -1;
         }
     }
@@ -265,7 +293,7 @@ static void json_states(const rs_client_state *states, size_t n)
 }
 
 /* A JSON string with the escapes JSON requires. */
-static void json_string(FILE *out, const char *s)
+void ctl_json_string(FILE *out, const char *s)
 {
     fputc('"', out);
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
@@ -295,7 +323,7 @@ static void table_row(const rs_client_state *s)
 }
 
 /* Report a failure and return the exit status (the failure's code). */
-static int report_error(const ctl_args *a, rs_status st, const char *msg)
+int ctl_report_error(const ctl_args *a, rs_status st, const char *msg)
 {
     const char *name = rs_status_name(st);
     size_t nl = strlen(name);
@@ -310,9 +338,9 @@ static int report_error(const ctl_args *a, rs_status st, const char *msg)
     fprintf(stderr, "error: %s: %s%s\n", name, text, hint);
     if (a->json) {
         printf("{\"error\":{\"code\":");
-        json_string(stdout, name);
+        ctl_json_string(stdout, name);
         printf(",\"message\":");
-        json_string(stdout, text);
+        ctl_json_string(stdout, text);
         printf("}}\n");
     }
     int code = (int)st;
@@ -327,13 +355,13 @@ static rs_client *ctl_connect(ctl_args *a)
     int port;
     if (rs_parse_hostport(a->server, host, sizeof(host), &port) != 0) {
         snprintf(err, sizeof(err), "not HOST:PORT: %s", a->server);
-        a->connect_rc = report_error(a, RS_ERR_UNAVAILABLE, err);
+        a->connect_rc = ctl_report_error(a, RS_ERR_UNAVAILABLE, err);
         return NULL;
     }
     a->client = rs_client_connect_tls(host, port, a->tls ? &a->tls_opts : NULL, a->timeout_ms,
                                       err, sizeof(err));
     if (a->client == NULL) {
-        a->connect_rc = report_error(a, RS_ERR_UNAVAILABLE, err);
+        a->connect_rc = ctl_report_error(a, RS_ERR_UNAVAILABLE, err);
         return NULL;
     }
     if (a->have_token) {
@@ -344,7 +372,7 @@ static rs_client *ctl_connect(ctl_args *a)
             if (strncmp(m, rs_status_name(st), nl) == 0 && strncmp(m + nl, ": ", 2) == 0)
                 m += nl + 2;
             snprintf(err, sizeof(err), "the server refused the token (%s)", m);
-            a->connect_rc = report_error(a, st, err);
+            a->connect_rc = ctl_report_error(a, st, err);
             rs_client_close(a->client);
             a->client = NULL;
         }
@@ -363,11 +391,11 @@ static int cmd_ping(ctl_args *a)
         return a->connect_rc;
     rs_status st = rs_client_ping(c, &server_ms, version, sizeof(version));
     if (st != RS_OK)
-        return report_error(a, st, rs_client_errmsg(c));
+        return ctl_report_error(a, st, rs_client_errmsg(c));
     double rtt_ms = (double)(rs_now_ns() - t0) / 1e6;
     if (a->json) {
         printf("{\"serverTimeMs\":\"%llu\",\"serverVersion\":", (unsigned long long)server_ms);
-        json_string(stdout, version);
+        ctl_json_string(stdout, version);
         printf(",\"rttMs\":%.3f}\n", rtt_ms);
     } else {
         printf("server_version  %s\nserver_time_ms  %llu\nrtt_ms          %.3f\n", version,
@@ -382,9 +410,9 @@ static int ack_or_set(ctl_args *a, bool set)
     uint32_t mentions = 0;
     if (parse_id(a->pos[0], &user) != 0 || parse_id(a->pos[1], &channel) != 0 ||
         parse_id(a->pos[2], &msg) != 0)
-        return usage_error("%s: USER, CHANNEL and MSG must be unsigned integers", a->cmd);
+        return ctl_usage_error("%s: USER, CHANNEL and MSG must be unsigned integers", a->cmd);
     if (a->npos > 3 && parse_u32(a->pos[3], &mentions) != 0)
-        return usage_error("not a mention count: %s", a->pos[3]);
+        return ctl_usage_error("not a mention count: %s", a->pos[3]);
     rs_client *c = ctl_connect(a);
     if (c == NULL)
         return a->connect_rc;
@@ -392,7 +420,7 @@ static int ack_or_set(ctl_args *a, bool set)
     rs_status st = set ? rs_client_set(c, user, channel, msg, mentions, &r)
                        : rs_client_ack(c, user, channel, msg, mentions, &r);
     if (st != RS_OK)
-        return report_error(a, st, rs_client_errmsg(c));
+        return ctl_report_error(a, st, rs_client_errmsg(c));
     if (a->json) {
         printf("{\"state\":");
         json_state(&r.state);
@@ -457,15 +485,15 @@ static int cmd_bulk_ack(ctl_args *a)
 {
     uint64_t user;
     if (parse_id(a->pos[0], &user) != 0)
-        return usage_error("not a user id: %s", a->pos[0]);
+        return ctl_usage_error("not a user id: %s", a->pos[0]);
     size_t n = (size_t)(a->npos - 1);
     rs_client_ack_entry *ents = calloc(n, sizeof(*ents));
     if (ents == NULL)
-        return usage_error("%s", "out of memory");
+        return ctl_usage_error("%s", "out of memory");
     for (size_t i = 0; i < n; i++) {
         if (parse_ack_entry(a->pos[1 + i], &ents[i]) != 0) {
             free(ents);
-            return usage_error("not CHANNEL:MSG: %s", a->pos[1 + i]);
+            return ctl_usage_error("not CHANNEL:MSG: %s", a->pos[1 + i]);
         }
     }
     rs_client *c = ctl_connect(a);
@@ -476,7 +504,7 @@ static int cmd_bulk_ack(ctl_args *a)
     if (c == NULL)
         return st;
     if (st != RS_OK)
-        return report_error(a, st, rs_client_errmsg(c));
+        return ctl_report_error(a, st, rs_client_errmsg(c));
     print_states(a, &s, true);
     rs_client_states_free(&s);
     return 0;
@@ -486,7 +514,7 @@ static int cmd_mentions(ctl_args *a)
 {
     uint64_t channel, msg, *users;
     if (parse_id(a->pos[0], &channel) != 0 || parse_id(a->pos[1], &msg) != 0)
-        return usage_error("%s: CHANNEL and MSG must be unsigned integers", a->cmd);
+        return ctl_usage_error("%s: CHANNEL and MSG must be unsigned integers", a->cmd);
     long n = parse_ids(a, 2, &users);
     if (n < 0) {
         free(users);
@@ -497,12 +525,13 @@ static int cmd_mentions(ctl_args *a)
     if (c == NULL || counts == NULL) {
         free(counts);
         free(users);
-        return c == NULL ? a->connect_rc : report_error(a, RS_ERR_INTERNAL, "out of memory");
+        return c == NULL ? a->connect_rc
+                         : ctl_report_error(a, RS_ERR_INTERNAL, "out of memory");
     }
     rs_status st = rs_client_add_mentions(c, channel, msg, users, (size_t)n, a->count, counts);
     int rc = 0;
     if (st != RS_OK) {
-        rc = report_error(a, st, rs_client_errmsg(c));
+        rc = ctl_report_error(a, st, rs_client_errmsg(c));
     } else if (a->json) {
         printf("{\"userIds\":[");
         for (long i = 0; i < n; i++)
@@ -525,7 +554,7 @@ static int cmd_get(ctl_args *a)
 {
     uint64_t user, *channels;
     if (parse_id(a->pos[0], &user) != 0)
-        return usage_error("not a user id: %s", a->pos[0]);
+        return ctl_usage_error("not a user id: %s", a->pos[0]);
     long n = parse_ids(a, 1, &channels);
     if (n < 0) {
         free(channels);
@@ -539,7 +568,7 @@ static int cmd_get(ctl_args *a)
     if (c == NULL)
         return st;
     if (st != RS_OK)
-        return report_error(a, st, rs_client_errmsg(c));
+        return ctl_report_error(a, st, rs_client_errmsg(c));
     print_states(a, &s, false);
     rs_client_states_free(&s);
     return 0;
@@ -549,9 +578,9 @@ static int cmd_delete(ctl_args *a)
 {
     uint64_t user, *channels;
     if (parse_id(a->pos[0], &user) != 0)
-        return usage_error("not a user id: %s", a->pos[0]);
+        return ctl_usage_error("not a user id: %s", a->pos[0]);
     if (a->all == (a->npos > 1))
-        return usage_error("%s", "delete needs either --all or a list of channels");
+        return ctl_usage_error("%s", "delete needs either --all or a list of channels");
     long n = parse_ids(a, 1, &channels);
     if (n < 0) {
         free(channels);
@@ -567,7 +596,7 @@ static int cmd_delete(ctl_args *a)
     if (c == NULL)
         return st;
     if (st != RS_OK)
-        return report_error(a, st, rs_client_errmsg(c));
+        return ctl_report_error(a, st, rs_client_errmsg(c));
     if (a->json)
         printf("{\"deleted\":%u,\"userVersion\":\"%llu\"}\n", deleted,
                (unsigned long long)version);
@@ -608,7 +637,7 @@ static int cmd_watch(ctl_args *a)
     if (c == NULL)
         return st;
     if (st != RS_OK)
-        return report_error(a, st, rs_client_errmsg(c));
+        return ctl_report_error(a, st, rs_client_errmsg(c));
     fprintf(stderr, "watching %ld user%s\n", n, n == 1 ? "" : "s");
     if (!a->json)
         printf("%-20s  %-20s  %-20s  %10s  %-6s  %10s  %s\n", "USER", "CHANNEL", "LAST_MESSAGE",
@@ -628,7 +657,7 @@ static int cmd_watch(ctl_args *a)
         if (st == RS_ERR_DEADLINE)
             continue;
         if (st != RS_OK)
-            return report_error(a, st, rs_client_errmsg(c));
+            return ctl_report_error(a, st, rs_client_errmsg(c));
         print_event(a, &ev);
         seen++;
     }
@@ -644,17 +673,26 @@ static const ctl_command commands[] = {
     {"get", cmd_get, 1, -1, "get USER [CHANNEL...]"},
     {"delete", cmd_delete, 1, -1, "delete USER (--all | CHANNEL...)"},
     {"watch", cmd_watch, 1, -1, "watch USER... [--events N] [--for-ms N]"},
+    {"cluster", ctl_cmd_cluster, 1, 1,
+     "cluster show|init (--redis HOST:PORT | --redis-cluster SEEDS) ..."},
 };
 
 /* Options that only one command takes. */
 static int check_command_options(const ctl_args *a)
 {
     if (a->all && strcmp(a->cmd, "delete") != 0)
-        return usage_error("--all is an option of delete, not of %s", a->cmd);
+        return ctl_usage_error("--all is an option of delete, not of %s", a->cmd);
     if (a->count != 0 && strcmp(a->cmd, "mentions") != 0)
-        return usage_error("--count is an option of mentions, not of %s", a->cmd);
+        return ctl_usage_error("--count is an option of mentions, not of %s", a->cmd);
     if ((a->max_events != 0 || a->for_ms != 0) && strcmp(a->cmd, "watch") != 0)
-        return usage_error("--events and --for-ms are options of watch, not of %s", a->cmd);
+        return ctl_usage_error("--events and --for-ms are options of watch, not of %s", a->cmd);
+    if ((a->redis != NULL || a->redis_cluster != NULL || a->redis_password_file != NULL ||
+         a->redis_user != NULL || a->redis_db != 0 || a->nnodes > 0 || a->ranges != NULL ||
+         a->have_expect) &&
+        strcmp(a->cmd, "cluster") != 0)
+        return ctl_usage_error("--redis*, --node(s), --ranges and --expect-generation are "
+                               "options of cluster, not of %s",
+                               a->cmd);
     return 0;
 }
 
@@ -665,19 +703,19 @@ static int run(ctl_args *a)
         if (strcmp(commands[i].name, a->cmd) == 0)
             cmd = &commands[i];
     if (cmd == NULL)
-        return usage_error("unknown command %s", a->cmd);
+        return ctl_usage_error("unknown command %s", a->cmd);
     if (a->npos < cmd->min_args || (cmd->max_args >= 0 && a->npos > cmd->max_args))
-        return usage_error("usage: readstatectl %s", cmd->usage);
+        return ctl_usage_error("usage: readstatectl %s", cmd->usage);
     int rc = check_command_options(a);
     if (rc != 0)
         return rc;
     char host[CTL_ADDR_MAX];
     int port;
     if (rs_parse_hostport(a->server, host, sizeof(host), &port) != 0)
-        return usage_error("not HOST:PORT: %s", a->server);
+        return ctl_usage_error("not HOST:PORT: %s", a->server);
     int got = rs_client_token(a->token, a->token_file, a->token_buf, sizeof(a->token_buf));
     if (got < 0)
-        return usage_error("no token: %s", a->token_buf);
+        return ctl_usage_error("no token: %s", a->token_buf);
     a->have_token = got > 0;
     rc = cmd->run(a);
     rs_client_close(a->client);
@@ -699,6 +737,7 @@ int main(int argc, char **argv)
         rc = run(&a);
     }
     free(a.pos);
+    free(a.nodes);
     if (fflush(stdout) != 0 && rc == 0)
         rc = 1;
     return rc;
