@@ -43,7 +43,8 @@
 # calls by users per slot group) are printed too.
 #
 # Prints Markdown tables at the end (also in DIR/tables.md; default DIR is
-# out/bench-cluster-<time>, with every run's JSON and the servers' logs).
+# out/bench-cluster-<time>, with every run's JSON, the servers' and the
+# Redis nodes' logs).
 # About 5 minutes; --quick: 1 round, 5 s runs, 20000 hot users, 10000 drain
 # users (about a minute; later flags override). Every wait is bounded; every
 # process it starts is stopped by PID on exit (the cluster's nodes by the
@@ -80,7 +81,7 @@ while [ $# -gt 0 ]; do
     --calls) CALLS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --no-build) BUILD_ARG=--no-build; shift ;;
-    -h | --help) sed -n '2,51p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,52p' "$0"; exit 0 ;;
     *) rs_die "unknown argument $1" ;;
     esac
 done
@@ -136,7 +137,12 @@ bc_cleanup() {
         cp "$RS_TMP/$name.log" "$OUT/" 2>/dev/null
     done
     SVC_PID=()
+    cp "$RS_TMP/redis.log" "$OUT/redis-single.log" 2>/dev/null
     if [ -n "$CLUSTER_DIR" ] && [ -d "$CLUSTER_DIR" ]; then
+        local d
+        for d in "$CLUSTER_DIR"/node-*; do
+            cp "$d/redis.log" "$OUT/redis-cluster-${d##*/}.log" 2>/dev/null
+        done
         if ! "$RS_ROOT/deploy/redis-cluster.sh" down --dir "$CLUSTER_DIR" 2>/dev/null; then
             local f pid # not made by up (it failed early): any node it left
             for f in "$CLUSTER_DIR"/node-*/redis.pid; do
