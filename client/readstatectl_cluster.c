@@ -10,7 +10,9 @@
  *           EVAL rs_ring_cas_script 1 readstates:ring <expected> <nodes> <ranges>
  *           ──> the new generation (expected + 1); STALE_RING: exit 1
  *   show  HMGET readstates:ring generation nodes ranges ──rs_ring_parse──> ring
- *           ──a Ping to every node at once (short timeout)──> table or JSON
+ *           ──a Ping and a GetRing to every node at once (short timeout)──>
+ *           table or JSON: each node up or down, and the generation of the
+ *           ring it uses (behind: it has not read the stored one yet)
  *
  * Redis is reached through ctl_redis.h (one Redis, or a Redis Cluster with
  * its redirections followed); the nodes through the client library, with
@@ -41,6 +43,9 @@ typedef struct cluster_health {
     double rtt_ms;
     char version[64];
     char err[RS_CLIENT_ERRLEN];
+    bool has_ring;                   /* it answered GetRing with a ring */
+    uint64_t ring_generation;        /* that ring's (0: not in a fleet) */
+    char ring_err[RS_CLIENT_ERRLEN]; /* why not, when up */
 } cluster_health;
 
 /* ---- the slot table ---------------------------------------------------- */
@@ -184,11 +189,20 @@ static bool next_range(const rs_ring *r, uint32_t *sl, uint32_t *first, uint32_t
 
 /* ---- output ---------------------------------------------------------- */
 
-static void print_health_text(const cluster_health *h)
+static void print_health_text(const cluster_health *h, uint64_t generation)
 {
-    if (h->up)
-        printf("up (%s, rtt %.2f ms)", h->version, h->rtt_ms);
-    else if (h->answered)
+    if (h->up) {
+        printf("up (%s, rtt %.2f ms, ", h->version, h->rtt_ms);
+        if (!h->has_ring)
+            printf("%s)", h->ring_err);
+        else if (h->ring_generation == 0)
+            printf("not in a fleet)");
+        else
+            printf("ring %llu%s)", (unsigned long long)h->ring_generation,
+                   h->ring_generation < generation   ? ", behind"
+                   : h->ring_generation > generation ? ", ahead"
+                                                     : "");
+    } else if (h->answered)
         printf("up (refused the Ping: %s)", h->err);
     else
         printf("down (%s)", h->err);
@@ -201,6 +215,12 @@ static void print_health_json(const cluster_health *h)
         printf(",\"serverVersion\":");
         ctl_json_string(stdout, h->version);
         printf(",\"rttMs\":%.3f", h->rtt_ms);
+        if (h->has_ring) {
+            printf(",\"ringGeneration\":\"%llu\"", (unsigned long long)h->ring_generation);
+        } else {
+            printf(",\"ringError\":");
+            ctl_json_string(stdout, h->ring_err);
+        }
     } else {
         printf(",\"error\":");
         ctl_json_string(stdout, h->err);
@@ -274,7 +294,7 @@ static void print_ring(const ctl_args *a, const rs_ring *r, long long previous,
             w = printf("-");
         if (health != NULL) {
             printf("%*s  ", w < 14 ? 14 - w : 0, "");
-            print_health_text(&health[i]);
+            print_health_text(&health[i], r->generation);
         }
         printf("\n");
     }
@@ -483,6 +503,19 @@ static void *health_probe(void *arg)
     if (st == RS_OK) {
         h->up = true;
         h->rtt_ms = (double)(rs_now_ns() - t0) / 1e6;
+        /* The ring the node uses: is it the stored one yet? */
+        rs_ring *ring = malloc(sizeof(*ring));
+        st = ring != NULL ? rs_client_get_ring(c, ring) : RS_ERR_INTERNAL;
+        if (st == RS_OK) {
+            h->has_ring = true;
+            h->ring_generation = ring->generation;
+        } else if (st == RS_ERR_UNAVAILABLE && rs_client_err(c) == RS_OK) {
+            snprintf(h->ring_err, sizeof(h->ring_err), "no ring yet");
+        } else {
+            snprintf(h->ring_err, sizeof(h->ring_err), "GetRing: %s",
+                     ring != NULL ? rs_client_errmsg(c) : "out of memory");
+        }
+        free(ring);
     } else {
         /* a code from the server: it runs, but refused (a token) */
         h->answered = rs_client_err(c) == RS_OK;

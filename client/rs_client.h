@@ -53,6 +53,7 @@
 
 #include "readstates.pb-c.h"
 #include "rs_common.h"
+#include "rs_ring.h"
 
 #define RS_CLIENT_TIMEOUT_DEFAULT_MS 5000
 #define RS_CLIENT_ERRLEN             256
@@ -193,6 +194,17 @@ rs_status rs_client_get(rs_client *c, uint64_t user_id, const uint64_t *channel_
  * deleted and user_version may be NULL. */
 rs_status rs_client_delete(rs_client *c, uint64_t user_id, const uint64_t *channel_ids,
                            size_t n, bool all, uint32_t *deleted, uint64_t *user_version);
+
+/*
+ * GetRing: the slot table the server uses (a fleet node: the ring it read
+ * last; a server outside a fleet: itself alone, generation 0 and an empty
+ * node id, owning every slot), for a client that sends each call straight
+ * to its user's owner (rs_ring_owner). out is large (rs_ring.h): allocate
+ * it. Returns RS_OK with out filled (every slot owned by one of its nodes),
+ * RS_ERR_UNAVAILABLE from a fleet node that has not read its ring yet,
+ * RS_ERR_INTERNAL for an answer that is no valid table, or another failure.
+ */
+rs_status rs_client_get_ring(rs_client *c, rs_ring *out);
 
 /*
  * Any request, blocking: sends req (assigning an id if req->id is 0) and

@@ -72,6 +72,7 @@ static const char *result_name(Readstates__V1__Response__ResultCase rc)
     case READSTATES__V1__RESPONSE__RESULT_DELETE: return "delete";
     case READSTATES__V1__RESPONSE__RESULT_EVENT: return "event";
     case READSTATES__V1__RESPONSE__RESULT_AUTH: return "auth";
+    case READSTATES__V1__RESPONSE__RESULT_GET_RING: return "get_ring";
     default: return "none";
     }
 }
@@ -364,4 +365,70 @@ rs_status rs_client_delete(rs_client *c, uint64_t user_id, const uint64_t *chann
         *user_version = resp->delete_->user_version;
     rs_client_response_free(resp);
     return RS_OK;
+}
+
+/* The GetRing answer into out: every node's address HOST:PORT, the ranges
+ * in slot order from 0 to the last slot, each index a node. Returns 0, or -1
+ * with why set. */
+static int ring_from_response(const Readstates__V1__GetRingResponse *gr, rs_ring *out,
+                              const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    out->generation = gr->generation;
+    if (gr->n_nodes == 0 || gr->n_nodes > RS_RING_NODES_MAX) {
+        *why = "no nodes, or too many";
+        return -1;
+    }
+    for (size_t i = 0; i < gr->n_nodes; i++) {
+        const Readstates__V1__RingNode *n = gr->nodes[i];
+        rs_ring_node *rn = &out->nodes[i];
+        const char *id = n->node_id != NULL ? n->node_id : "";
+        if (strlen(id) > RS_RING_ID_MAX) {
+            *why = "a node id longer than 64 bytes";
+            return -1;
+        }
+        snprintf(rn->id, sizeof(rn->id), "%s", id);
+        if (rs_parse_hostport(n->address, rn->host, sizeof(rn->host), &rn->port) != 0 ||
+            rn->port == 0) {
+            *why = "a node address that is not HOST:PORT";
+            return -1;
+        }
+    }
+    out->nnodes = gr->n_nodes;
+    uint32_t next = 0;
+    for (size_t i = 0; i < gr->n_ranges; i++) {
+        const Readstates__V1__SlotRange *r = gr->ranges[i];
+        if (r->first_slot != next || r->last_slot < r->first_slot || r->last_slot >= RS_SLOTS ||
+            r->node >= gr->n_nodes) {
+            *why = "ranges that do not cover the slots in order, or name no node";
+            return -1;
+        }
+        for (uint32_t sl = r->first_slot; sl <= r->last_slot; sl++)
+            out->owner[sl] = (uint16_t)r->node;
+        next = r->last_slot + 1;
+    }
+    if (next != RS_SLOTS) {
+        *why = "ranges that leave slots without a node";
+        return -1;
+    }
+    return 0;
+}
+
+rs_status rs_client_get_ring(rs_client *c, rs_ring *out)
+{
+    Readstates__V1__GetRingRequest gr = READSTATES__V1__GET_RING_REQUEST__INIT;
+    Readstates__V1__Request req = READSTATES__V1__REQUEST__INIT;
+    req.call_case = READSTATES__V1__REQUEST__CALL_GET_RING;
+    req.get_ring = &gr;
+    Readstates__V1__Response *resp;
+    rs_status st = call_expect(c, &req, READSTATES__V1__RESPONSE__RESULT_GET_RING, &resp);
+    if (st != RS_OK)
+        return st;
+    const char *why = NULL;
+    if (ring_from_response(resp->get_ring, out, &why) != 0) {
+        rs_client_note(c, "INTERNAL: the server's ring is not valid: %s", why);
+        st = RS_ERR_INTERNAL;
+    }
+    rs_client_response_free(resp);
+    return st;
 }

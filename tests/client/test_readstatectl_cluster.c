@@ -10,9 +10,10 @@
  *          assigned slots, bad nodes and bad options refused with exit 2 and
  *          nothing written; --expect-generation that is stale: STALE_RING,
  *          exit 1, nothing written; a stored generation that is no number
- *   show   no table (exit 5), the table with each node's health (a running
- *          readstated up with its version, a closed port down), JSON; a
- *          table that does not parse (exit 13); Redis unreachable (exit 14)
+ *   show   no table (exit 5), the table with each node's health (a fleet
+ *          readstated up with its version and the ring generation it uses, a
+ *          readstated outside a fleet, a closed port down), JSON; a table
+ *          that does not parse (exit 13); Redis unreachable (exit 14)
  *   cluster  MOVED from a seed that does not own the key, a dead first
  *          seed, ASK while the key's slot migrates (ASKING sent)
  *   auth   --redis-password-file and READSTATECTL_REDIS_PASSWORD
@@ -362,26 +363,47 @@ static void test_show(void **state)
     assert_non_null(strstr(o.err, "no slot table"));
     ctl_out_free(&o);
 
-    char up[64], down[64];
-    snprintf(up, sizeof(up), "up=127.0.0.1:%d", c->node.port);
+    /* "up": a fleet node on this Redis; "solo": a readstated outside a
+     * fleet; "down": a closed port. */
+    rs_test_server fleet_node;
+    assert_int_equal(rs_test_server_start(&fleet_node, "--node-id", "up", c->redis_flag,
+                                          c->addr, "--ring-refresh-ms", "100", NULL),
+                     0);
+    char up[64], down[64], solo[64];
+    snprintf(up, sizeof(up), "up=127.0.0.1:%d", fleet_node.port);
     snprintf(down, sizeof(down), "down=127.0.0.1:%d", rs_free_port());
-    o = ctl("init", c->redis_flag, c->addr, "--node", up, "--node", down, "--ranges",
-            "0-999=1 1000-16383=0", NULL);
+    snprintf(solo, sizeof(solo), "solo=127.0.0.1:%d", c->node.port);
+    o = ctl("init", c->redis_flag, c->addr, "--node", up, "--node", down, "--node", solo,
+            "--ranges", "0-999=1 1000-16382=0 16383=2", NULL);
     expect_code(&o, 0);
     ctl_out_free(&o);
 
-    o = ctl("show", c->redis_flag, c->addr, NULL);
-    expect_code(&o, 0);
+    /* The fleet node reads the ring within its refresh interval. */
     char row[160];
-    assert_non_null(strstr(o.out, "generation  1\n"));
-    assert_non_null(strstr(o.out, "nodes       2\n"));
-    snprintf(row, sizeof(row), "%s  15384  1000-16383      up (%s, rtt ", up + 3,
+    snprintf(row, sizeof(row), "%s  15383  1000-16382      up (%s, rtt ", up + 3,
              RS_VERSION_STRING);
-    if (strstr(o.out, row) == NULL)
-        fail_msg("no row '%s' in:\n%s", row, o.out);
+    long long deadline = rs_mono_ms() + 10000;
+    for (;;) {
+        o = ctl("show", c->redis_flag, c->addr, NULL);
+        expect_code(&o, 0);
+        char *at = strstr(o.out, row);
+        if (at != NULL && strstr(at, " ms, ring 1)\n") != NULL)
+            break;
+        if (rs_mono_ms() > deadline)
+            fail_msg("no row '%s...ring 1)' in:\n%s", row, o.out);
+        ctl_out_free(&o);
+        rs_sleep_ms(50);
+    }
+    assert_non_null(strstr(o.out, "generation  1\n"));
+    assert_non_null(strstr(o.out, "nodes       3\n"));
     snprintf(row, sizeof(row), "%s   1000  0-999           down (", down + 5);
     if (strstr(o.out, row) == NULL)
         fail_msg("no row '%s' in:\n%s", row, o.out);
+    snprintf(row, sizeof(row), "%s      1  16383-16383     up (%s, rtt ", solo + 5,
+             RS_VERSION_STRING);
+    char *at = strstr(o.out, row);
+    if (at == NULL || strstr(at, " ms, not in a fleet)\n") == NULL)
+        fail_msg("no row '%s...not in a fleet)' in:\n%s", row, o.out);
     ctl_out_free(&o);
 
     o = ctl("show", "--json", c->redis_flag, c->addr, NULL);
@@ -389,25 +411,32 @@ static void test_show(void **state)
     json_t *j = parse_json(o.out);
     assert_string_equal(jstr(j, "generation"), "1");
     json_t *nodes = json_object_get(j, "nodes");
-    assert_int_equal(json_array_size(nodes), 2);
-    json_t *n0 = json_array_get(nodes, 0), *n1 = json_array_get(nodes, 1);
+    assert_int_equal(json_array_size(nodes), 3);
+    json_t *n0 = json_array_get(nodes, 0), *n1 = json_array_get(nodes, 1),
+           *n2 = json_array_get(nodes, 2);
     assert_string_equal(jstr(n0, "nodeId"), "up");
     assert_string_equal(jstr(n0, "address"), up + 3);
-    assert_int_equal(json_integer_value(json_object_get(n0, "slots")), 15384);
-    json_t *h0 = json_object_get(n0, "health"), *h1 = json_object_get(n1, "health");
+    assert_int_equal(json_integer_value(json_object_get(n0, "slots")), 15383);
+    json_t *h0 = json_object_get(n0, "health"), *h1 = json_object_get(n1, "health"),
+           *h2 = json_object_get(n2, "health");
     assert_true(json_is_true(json_object_get(h0, "up")));
     assert_string_equal(jstr(h0, "serverVersion"), RS_VERSION_STRING);
     assert_true(json_real_value(json_object_get(h0, "rttMs")) > 0);
+    assert_string_equal(jstr(h0, "ringGeneration"), "1");
     assert_true(json_is_false(json_object_get(h1, "up")));
     assert_non_null(strstr(jstr(h1, "error"), "refused"));
+    assert_true(json_is_true(json_object_get(h2, "up")));
+    assert_string_equal(jstr(h2, "ringGeneration"), "0");
     json_t *r0 = json_array_get(json_object_get(n1, "ranges"), 0);
     assert_int_equal(json_integer_value(json_object_get(r0, "firstSlot")), 0);
     assert_int_equal(json_integer_value(json_object_get(r0, "lastSlot")), 999);
     json_t *ranges = json_object_get(j, "ranges");
-    assert_int_equal(json_array_size(ranges), 2);
+    assert_int_equal(json_array_size(ranges), 3);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(ranges, 0), "node")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(ranges, 2), "node")), 2);
     json_decref(j);
     ctl_out_free(&o);
+    rs_test_server_cleanup(&fleet_node);
 
     /* A stored table that does not parse: INTERNAL, the reason named. */
     redisReply *rep = rs_test_redis_command(&c->redis, "HSET %s ranges %s", RS_RING_KEY,
