@@ -40,6 +40,7 @@
 #include "auth.h"
 #include "dispatch_int.h"
 #include "methods.h"
+#include "peer.h"
 #include "rs_list.h"
 #include "server.h"
 #include "watch.h"
@@ -819,6 +820,8 @@ void dispatch_request(rs_server *s, rs_sink *sink, const Readstates__V1__Request
     sink->inflight++;
     s->loop.inflight++;
     const rs_method_def *def = &rs_methods[dispatch_method(req)];
+    if (s->loop.fleet != NULL && (req->id & PEER_ID_FORWARDED))
+        s->loop.fleet_stats.forwarded_in++;
     const char *bad = def->validate != NULL ? def->validate(s, req) : NULL;
     if (bad != NULL)
         dispatch_errorf(s, sink, def->method, req->id, start_ns, RS_ERR_INVALID, "%s", bad);

@@ -27,7 +27,9 @@
 #include <time.h>
 
 #include "auth.h"
+#include "fleet.h"
 #include "http_rpc.h"
+#include "peer.h"
 #include "store_cluster.h"
 
 /* Defined in the generated dashboard_html.c (server/dashboard.cmake). */
@@ -135,6 +137,15 @@ static void http_view(struct rs_http *h, rs_metrics_view *v, rs_proc_stats *proc
         v->ready = engine_ready(s->loop.engine);
         v->cluster = store_cluster_of(engine_store(s->loop.engine));
     }
+    if (s->loop.fleet != NULL) {
+        v->fleet = fleet_stats(s->loop.fleet);
+        v->fleet_node_id = fleet_node_id(s->loop.fleet);
+        v->peers = peers_stats(s->loop.peers);
+        v->forwarded_in = s->loop.fleet_stats.forwarded_in;
+        v->forwarded_out = s->loop.fleet_stats.forwarded_out;
+        v->forward_failures = s->loop.fleet_stats.forward_failures;
+        v->misrouted_in = s->loop.fleet_stats.misrouted_in;
+    }
     v->shutting_down = s->proc.shutting_down;
     v->inflight = s->loop.inflight;
     v->now_unix_ms = rs_wall_ms();
@@ -237,6 +248,9 @@ static void http_readyz(struct rs_http *h, rs_http_req *req, uint64_t start_ns)
                          start_ns);
     else if (http_cluster_unready(h, req, start_ns))
         return;
+    else if (s->loop.fleet != NULL && fleet_ring(s->loop.fleet) == NULL)
+        http_send_string(h, req, 503, "Service Unavailable",
+                         "not ready: the fleet's ring has not been read yet\n", start_ns);
     else
         http_send_string(h, req, 200, "OK", "ready\n", start_ns);
 }

@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fleet.h"
+#include "peer.h"
 #include "store_cluster.h"
 
 /* ---- Prometheus -------------------------------------------------------- */
@@ -189,6 +191,14 @@ static void pm_engine(pm_out *o, const rs_engine_stats *e)
            e->redis_up ? 1 : 0);
     pm_u64(o, "readstates_redis_remerged_users_total", "counter",
            "Users merged again because their Redis primary failed over.", e->remerged_users);
+    pm_u64(o, "readstates_fleet_fenced_loads_total", "counter",
+           "Loads refused: a node with a newer ring generation owns the user.",
+           e->fenced_loads);
+    pm_u64(o, "readstates_fleet_fenced_users_total", "counter",
+           "Users dropped: a node with a newer ring generation claimed them.", e->fenced_users);
+    pm_u64(o, "readstates_fleet_fenced_states_total", "counter",
+           "Unflushed states dropped with those users (writes that did not land).",
+           e->fenced_states);
 }
 
 /* The Redis Cluster store: redirections, retries, the slot table, slot
@@ -285,6 +295,43 @@ static void pm_cluster(pm_out *o, const struct store_cluster *c)
     }
 }
 
+/* A fleet node: its ring and its calls to and from other nodes. */
+static void pm_fleet(pm_out *o, const rs_metrics_view *v)
+{
+    const rs_fleet_stats *f = v->fleet;
+    pm_u64(o, "readstates_fleet_generation", "gauge",
+           "Generation of the ring in use (0: none).", f->generation);
+    pm_u64(o, "readstates_fleet_owned_slots", "gauge", "Slots this node owns.", f->owned_slots);
+    pm_u64(o, "readstates_fleet_nodes", "gauge", "Nodes in the ring.", f->nodes);
+    pm_u64(o, "readstates_fleet_in_ring", "gauge", "1 when this node's id is in the ring.",
+           f->in_ring ? 1 : 0);
+    pm_u64(o, "readstates_fleet_ring_reads_total", "counter", "Ring reads answered.",
+           f->ring_reads);
+    pm_u64(o, "readstates_fleet_ring_errors_total", "counter",
+           "Ring reads that failed, and rings refused.", f->ring_errors);
+    pm_u64(o, "readstates_fleet_ring_changes_total", "counter", "Ring generations taken.",
+           f->ring_changes);
+    pm_family(o, "readstates_fleet_forwarded_total", "counter",
+              "Calls forwarded: out (to their owner), in (from other nodes).");
+    pm_printf(o, "readstates_fleet_forwarded_total{direction=\"out\"} %" PRIu64 "\n",
+              v->forwarded_out);
+    pm_printf(o, "readstates_fleet_forwarded_total{direction=\"in\"} %" PRIu64 "\n",
+              v->forwarded_in);
+    pm_u64(o, "readstates_fleet_forward_failures_total", "counter",
+           "Forwarded calls their owner did not answer (UNAVAILABLE).", v->forward_failures);
+    pm_u64(o, "readstates_fleet_misrouted_total", "counter",
+           "Calls forwarded here for users another node owns (rings differed).",
+           v->misrouted_in);
+    if (v->peers != NULL) {
+        pm_u64(o, "readstates_fleet_peer_connects_total", "counter",
+               "Connections opened to other nodes.", v->peers->connects);
+        pm_u64(o, "readstates_fleet_peer_timeouts_total", "counter",
+               "Calls to other nodes that timed out.", v->peers->timeouts);
+        pm_u64(o, "readstates_fleet_peer_pending", "gauge", "Calls to other nodes in flight.",
+               v->peers->pending);
+    }
+}
+
 static void pm_process(pm_out *o, const rs_proc_stats *p)
 {
     pm_f64(o, "process_cpu_seconds_total", "counter", "User and system CPU time spent.",
@@ -377,6 +424,8 @@ int metrics_render_prometheus(struct evbuffer *out, const rs_metrics_view *v)
         pm_engine(&o, v->engine);
     if (v->cluster != NULL)
         pm_cluster(&o, v->cluster);
+    if (v->fleet != NULL)
+        pm_fleet(&o, v);
     if (v->http != NULL)
         pm_http(&o, v->http);
     if (v->alloc != NULL && v->alloc->available)
@@ -583,6 +632,17 @@ int metrics_render_dashboard(struct evbuffer *out, const rs_metrics_view *v,
                   v->engine->loads_in_flight);
     if (v->cluster != NULL)
         dash_cluster(&o, v->cluster);
+    if (v->fleet != NULL) {
+        const rs_fleet_stats *f = v->fleet;
+        pm_printf(&o,
+                  ",\"fleet\":{\"node_id\":\"%s\",\"generation\":%" PRIu64
+                  ",\"owned_slots\":%u,\"nodes\":%u,\"in_ring\":%s,\"forwarded_out\":%" PRIu64
+                  ",\"forwarded_in\":%" PRIu64 ",\"forward_failures\":%" PRIu64
+                  ",\"fenced_states\":%" PRIu64 "}",
+                  v->fleet_node_id, f->generation, f->owned_slots, f->nodes,
+                  f->in_ring ? "true" : "false", v->forwarded_out, v->forwarded_in,
+                  v->forward_failures, v->engine != NULL ? v->engine->fenced_states : 0);
+    }
     pm_printf(&o, ",");
     dash_history(&o, v->m, since_unix_s);
     pm_printf(&o, "}\n");

@@ -88,10 +88,14 @@ typedef struct rs_metrics_view {
     const rs_alloc_stats *alloc;
     const rs_http_stats *http;
     const struct store_cluster *cluster; /* the Redis Cluster store, or NULL */
-    uint64_t tcp_accept_failures;        /* accept() errors of the TCP listener */
-    uint64_t inflight;                   /* requests dispatched and not yet answered */
-    bool ready;                          /* engine_ready() */
-    bool shutting_down;                  /* the server is draining */
+    const struct rs_fleet_stats *fleet;  /* a fleet node's ring, or NULL */
+    const char *fleet_node_id;
+    const struct rs_peer_stats *peers; /* its calls to other nodes */
+    uint64_t forwarded_in, forwarded_out, forward_failures, misrouted_in;
+    uint64_t tcp_accept_failures; /* accept() errors of the TCP listener */
+    uint64_t inflight;            /* requests dispatched and not yet answered */
+    bool ready;                   /* engine_ready() */
+    bool shutting_down;           /* the server is draining */
     uint64_t now_unix_ms;
 } rs_metrics_view;
 

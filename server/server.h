@@ -141,6 +141,7 @@ typedef struct rs_loop {
         uint64_t forwarded_out;    /* calls answered through their owner */
         uint64_t forward_failures; /* of those, the owner did not answer */
         uint64_t misrouted_in;     /* forwarded here, but owned elsewhere */
+        uint64_t forwarded_in;     /* calls other nodes forwarded here */
     } fleet_stats;
 } rs_loop;
 
