@@ -104,6 +104,7 @@ typedef struct cl_req {
     bool parked;
     bool awaiting_wait; /* the command answered; its WAIT has not */
     bool wait_lost;     /* its WAIT was answered (or lost) before it: not durable */
+    bool asked;         /* an ASK redirected it (a slot migrating) */
     uint32_t refs;
     uint32_t attempt;
     uint32_t backoff_ms;
@@ -683,10 +684,17 @@ static void cl_log_loop(store_cluster *s, const cl_req *r, const char *what)
     if (now - s->last_loop_log_ns < 1000000000ull && s->last_loop_log_ns != 0)
         return; /* once a second at most */
     s->last_loop_log_ns = now;
-    RS_LOG(s->cfg.log, RS_LOG_ERROR, "redis_cluster_redirect_loop",
-           "slot=%u redirects=%u last=\"%s\" (the cluster keeps redirecting this slot: check "
-           "CLUSTER SLOTS on every node)",
-           r->slot, r->redirects, what);
+    if (r->asked) /* ASK, then TRYAGAIN on the target: normal while a slot migrates */
+        RS_LOG(s->cfg.log, RS_LOG_WARN, "redis_cluster_migrating",
+               "slot=%u users=%u redirects=%u last=\"%s\" (keys of this call are split "
+               "between the slot's old and new primary while it migrates; the users stay "
+               "dirty and go again)",
+               r->slot, r->n, r->redirects, what);
+    else
+        RS_LOG(s->cfg.log, RS_LOG_ERROR, "redis_cluster_redirect_loop",
+               "slot=%u redirects=%u last=\"%s\" (the cluster keeps redirecting this slot: "
+               "check CLUSTER SLOTS on every node)",
+               r->slot, r->redirects, what);
 }
 
 /* A redirection or transient error: handled (true), or an ordinary reply. */
@@ -717,6 +725,7 @@ static bool cl_redirected(cl_req *r, const redisReply *reply)
             cl_refresh_schedule(s, true);
         } else {
             r->ask = to;
+            r->asked = true;
         }
         cl_dispatch(r);
         return true;
