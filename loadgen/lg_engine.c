@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "rs_common.h"
+#include "rs_ring.h"
 
 #define NS_PER_S        1000000000ull
 #define RETRY_NS        200000000ull /* reconnect after 200 ms */
@@ -230,6 +231,26 @@ static lg_conn *eng_pick_conn(lg_engine *e)
     return NULL;
 }
 
+/* --ring: the ring node of op's user (the first user of an AddMentions). */
+static uint32_t eng_owner(const lg_engine *e, const lg_op *op)
+{
+    uint64_t user = op->method == LG_MENTIONS && op->n > 0 ? op->list[0] : op->user_id;
+    return e->cfg.ring->owner[rs_user_slot(user)];
+}
+
+/* --ring: a ready connection of node (connection i goes to node i % nnodes). */
+static lg_conn *eng_pick_conn_node(lg_engine *e, uint32_t node)
+{
+    uint32_t nn = (uint32_t)e->cfg.ring->nnodes;
+    for (uint32_t n = 0; n < e->cfg.conns; n++) {
+        lg_conn *c = &e->conns[e->rr];
+        e->rr = e->rr + 1 == e->cfg.conns ? 0 : e->rr + 1;
+        if (c->idx % nn == node && c->state == LG_CONN_READY && c->nfree > 0)
+            return c;
+    }
+    return NULL;
+}
+
 static void eng_issue(lg_engine *e, lg_conn *c, uint64_t start_ns, uint64_t now_ns,
                       const lg_op *op)
 {
@@ -327,6 +348,24 @@ static bool eng_pump_rate(lg_engine *e, uint64_t now)
     uint64_t t, wall = 0;
     lg_op op;
     lg_conn *c = NULL;
+    if (e->cfg.ring != NULL) { /* each request on a connection of its owner */
+        for (;;) {
+            if (!e->held) {
+                if (lg_sched_next_time(&e->sched) > now)
+                    return false;
+                lg_sched_take(&e->sched, now, &e->held_t);
+                if (wall == 0)
+                    wall = rs_wall_ms();
+                lg_work_next(&e->work, wall, &e->held_op);
+                e->held = true;
+            }
+            c = eng_pick_conn_node(e, eng_owner(e, &e->held_op));
+            if (c == NULL)
+                return true; /* its owner's slots are all busy: answers pump again */
+            e->held = false;
+            eng_issue(e, c, e->held_t, now, &e->held_op);
+        }
+    }
     while (lg_sched_next_time(&e->sched) <= now) {
         if (c == NULL || c->state != LG_CONN_READY || c->nfree == 0)
             c = eng_pick_conn(e);
@@ -355,6 +394,12 @@ static void eng_pump_closed(lg_engine *e, lg_conn *c, uint64_t now)
             }
         } else {
             lg_work_next(&e->work, wall, &op);
+            /* --ring: draw again until the user is this connection's node's
+             * (the same workload, each node's share on its connections) */
+            for (int k = 0; e->cfg.ring != NULL && k < 64 &&
+                            eng_owner(e, &op) != c->idx % e->cfg.ring->nnodes;
+                 k++)
+                lg_work_next(&e->work, wall, &op);
         }
         eng_issue(e, c, now, now, &op);
     }

@@ -91,6 +91,11 @@ typedef struct lg_config {
     char tls_ca[256];
     char tls_cert[256];
     char tls_key[256];
+    /* rs target in a fleet (--ring): the slot table from GetRing. Connection
+     * i goes to node i % nnodes, and every request goes on a connection of
+     * its user's owner (the first user of an AddMentions). NULL: every
+     * connection to host:port. */
+    const struct rs_ring *ring;
 } lg_config;
 
 typedef struct lg_slot {
@@ -167,7 +172,10 @@ struct lg_engine {
     const lg_target_ops *ops;
     struct event_base *base;
     lg_conn *conns;
-    uint32_t rr;         /* round-robin cursor */
+    uint32_t rr;     /* round-robin cursor */
+    bool held;       /* --ring, rate mode: op waits for a connection of its owner */
+    uint64_t held_t; /* its scheduled time */
+    lg_op held_op;
     uint32_t free_ready; /* free slots on ready connections */
     lg_work work;
     lg_sched sched;

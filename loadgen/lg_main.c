@@ -18,7 +18,9 @@
 
 #include "lg_engine.h"
 #include "lg_report.h"
+#include "rs_client.h"
 #include "rs_common.h"
+#include "rs_ring.h"
 
 typedef struct lg_cli {
     lg_config cfg;
@@ -26,6 +28,7 @@ typedef struct lg_cli {
     const char *json_path, *csv_path, *html_path, *label;
     const char *token, *token_file; /* --token, --token-file */
     int live;                       /* -1 auto (a terminal), 0 off, 1 on */
+    bool ring;                      /* --ring: route by the fleet's ring */
     bool mix_given;
 } lg_cli;
 
@@ -60,6 +63,10 @@ static void cli_usage(FILE *f)
            "                          $READSTATES_TOKEN; prefer it or --token-file: argv\n"
            "                          is visible to others)\n"
            "  --token-file F          read the token from F (its first token line)\n"
+           "  --ring                  rs target in a fleet: read the slot table (GetRing)\n"
+           "                          from the target and send every request straight to\n"
+           "                          its user's owner, connections spread over the nodes\n"
+           "                          (at least one each); the table is read once\n"
            "  --hiccups               also measure the platform's own stalls: a thread\n"
            "                          sleeps 1 ms over and over and records how late it\n"
            "                          wakes (hypervisor pauses, steal, scheduling)\n"
@@ -115,6 +122,7 @@ enum {
     OPT_VERSION,
     OPT_CONNECT_TIMEOUT,
     OPT_HICCUPS,
+    OPT_RING,
     OPT_TOKEN,
     OPT_TOKEN_FILE,
     OPT_TLS_CA,
@@ -153,6 +161,7 @@ static const struct option opts_[] = {
     {"version", no_argument, NULL, OPT_VERSION},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
     {"hiccups", no_argument, NULL, OPT_HICCUPS},
+    {"ring", no_argument, NULL, OPT_RING},
     {"token", required_argument, NULL, OPT_TOKEN},
     {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
     {"tls-ca", required_argument, NULL, OPT_TLS_CA},
@@ -290,6 +299,7 @@ static int cli_parse_one(lg_cli *cli, int o, const char *arg, const char *name)
         c->server_pid = (int)u;
         return 0;
     case OPT_HICCUPS: c->hiccups = true; return 0;
+    case OPT_RING: cli->ring = true; return 0;
     case OPT_TOKEN: cli->token = arg; return 0;
     case OPT_TOKEN_FILE: cli->token_file = arg; return 0;
     case OPT_TLS_CA:
@@ -439,6 +449,44 @@ static int cli_parse(lg_cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* --ring: the fleet's slot table from the target (GetRing), before the run. */
+static int cli_read_ring(lg_cli *cli, rs_ring **out)
+{
+    lg_config *c = &cli->cfg;
+    if (c->target != LG_TARGET_RS || c->tls) {
+        fprintf(stderr, "readstate-loadgen: --ring is for rs:// targets\n");
+        return -1;
+    }
+    char err[256] = "";
+    rs_client *rc = rs_client_connect(c->host, c->port, 5000, err, sizeof(err));
+    if (rc == NULL) {
+        fprintf(stderr, "readstate-loadgen: --ring: %s\n", err);
+        return -1;
+    }
+    if (c->token[0] != '\0' && rs_client_auth(rc, c->token) != RS_OK) {
+        fprintf(stderr, "readstate-loadgen: --ring: Auth: %s\n", rs_client_errmsg(rc));
+        rs_client_close(rc);
+        return -1;
+    }
+    rs_ring *ring = malloc(sizeof(*ring));
+    rs_status st = ring != NULL ? rs_client_get_ring(rc, ring) : RS_ERR_INTERNAL;
+    if (st != RS_OK) {
+        fprintf(stderr, "readstate-loadgen: --ring: GetRing: %s (%s)\n", rs_status_name(st),
+                rs_client_errmsg(rc));
+        rs_client_close(rc);
+        free(ring);
+        return -1;
+    }
+    rs_client_close(rc);
+    if (c->conns < ring->nnodes)
+        c->conns = (uint32_t)ring->nnodes;
+    fprintf(stderr, "readstate-loadgen: ring generation %llu, %zu nodes, %u connections\n",
+            (unsigned long long)ring->generation, ring->nnodes, c->conns);
+    c->ring = ring;
+    *out = ring;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "compare") == 0)
@@ -451,14 +499,19 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[256] = "";
+    rs_ring *ring = NULL;
+    if (cli.ring && cli_read_ring(&cli, &ring) != 0)
+        return 2;
     lg_engine *e = lg_engine_new(&cli.cfg, err, sizeof(err));
     if (e == NULL) {
         fprintf(stderr, "readstate-loadgen: %s\n", err);
+        free(ring);
         return 2;
     }
     if (lg_engine_run(e) != 0) {
         fprintf(stderr, "readstate-loadgen: %s\n", e->err);
         lg_engine_free(e);
+        free(ring);
         return 1;
     }
     const char *label = cli.label;
@@ -466,6 +519,7 @@ int main(int argc, char **argv)
         label = cli.cfg.target == LG_TARGET_REDIS ? "redis-direct" : "readstated";
     json_t *doc = lg_report_build(e, cli.target_url, label);
     lg_engine_free(e);
+    free(ring); /* the engine used it: freed after it */
     if (doc == NULL) {
         fprintf(stderr, "readstate-loadgen: out of memory building the report\n");
         return 1;

@@ -69,6 +69,7 @@
 #include "lg_proto.h"
 #include "readstates.pb-c.h"
 #include "rs_common.h"
+#include "rs_ring.h"
 
 #define IN_CHUNK    (64u * 1024u)
 #define DIRECT_MAX  2u /* collect: read this many busy connections without epoll */
@@ -93,8 +94,9 @@ typedef struct rs_conn {
 #define AUTH_ID UINT64_MAX
 
 typedef struct rs_target {
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
+    struct sockaddr_storage *addrs; /* one per ring node (one without a ring) */
+    socklen_t *addrlens;
+    uint32_t naddrs;
     rs_conn *rc;     /* one per lg_conn */
     uint32_t *dirty; /* connections with output to flush */
     uint32_t ndirty;
@@ -172,19 +174,28 @@ static int rst_rs_prepare(lg_engine *e, char *err, size_t errlen)
         goto oom;
     t->eager = true;
     t->stamps = true;
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    char port[16];
-    snprintf(port, sizeof(port), "%d", e->cfg.port);
-    int rc = getaddrinfo(e->cfg.host, port, &hints, &res);
-    if (rc != 0 || res == NULL) {
-        snprintf(err, errlen, "cannot resolve %.200s: %s", e->cfg.host, gai_strerror(rc));
-        return -1;
+    const rs_ring *ring = e->cfg.ring;
+    t->naddrs = ring != NULL ? (uint32_t)ring->nnodes : 1;
+    t->addrs = calloc(t->naddrs, sizeof(*t->addrs));
+    t->addrlens = calloc(t->naddrs, sizeof(*t->addrlens));
+    if (t->addrs == NULL || t->addrlens == NULL)
+        goto oom;
+    for (uint32_t i = 0; i < t->naddrs; i++) {
+        const char *host = ring != NULL ? ring->nodes[i].host : e->cfg.host;
+        struct addrinfo hints, *res = NULL;
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_socktype = SOCK_STREAM;
+        char port[16];
+        snprintf(port, sizeof(port), "%d", ring != NULL ? ring->nodes[i].port : e->cfg.port);
+        int rc = getaddrinfo(host, port, &hints, &res);
+        if (rc != 0 || res == NULL) {
+            snprintf(err, errlen, "cannot resolve %.200s: %s", host, gai_strerror(rc));
+            return -1;
+        }
+        memcpy(&t->addrs[i], res->ai_addr, res->ai_addrlen);
+        t->addrlens[i] = (socklen_t)res->ai_addrlen;
+        freeaddrinfo(res);
     }
-    memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
-    t->addrlen = (socklen_t)res->ai_addrlen;
-    freeaddrinfo(res);
     if (e->cfg.tls && rst_tls_prepare(e, t, err, errlen) != 0)
         return -1;
     return 0;
@@ -202,6 +213,8 @@ static void rst_rs_release(lg_engine *e)
         free(t->rc[i].in);
     free(t->rc);
     free(t->dirty);
+    free(t->addrs);
+    free(t->addrlens);
     if (t->ep_ev != NULL)
         event_free(t->ep_ev);
     if (t->ep >= 0)
@@ -696,7 +709,8 @@ static int rst_rs_connect(lg_conn *c)
 {
     rs_target *t = rst_tgt(c);
     rs_conn *r = &t->rc[c->idx];
-    r->fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    uint32_t node = c->idx % t->naddrs; /* its ring node (lg_engine.h) */
+    r->fd = socket(t->addrs[node].ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (r->fd < 0)
         return -1;
     /* every answer's arrival time, from the kernel (see the top) */
@@ -709,7 +723,8 @@ static int rst_rs_connect(lg_conn *c)
     r->wev = event_new(c->eng->base, r->fd, EV_WRITE, rst_write_cb, c);
     if (r->out == NULL || r->wev == NULL)
         goto fail;
-    if (connect(r->fd, (struct sockaddr *)&t->addr, t->addrlen) != 0 && errno != EINPROGRESS)
+    if (connect(r->fd, (struct sockaddr *)&t->addrs[node], t->addrlens[node]) != 0 &&
+        errno != EINPROGRESS)
         goto fail;
     event_add(r->wev, NULL); /* writable = connected (or failed) */
     return 0;
