@@ -196,6 +196,9 @@ static void pm_engine(pm_out *o, const rs_engine_stats *e)
            e->fenced_loads);
     pm_u64(o, "readstates_fleet_fenced_users_total", "counter",
            "Users dropped: a node with a newer ring generation claimed them.", e->fenced_users);
+    pm_u64(o, "readstates_fleet_ring_dropped_total", "counter",
+           "Cached users let go because their slot changed owner in the ring.",
+           e->ring_dropped);
     pm_u64(o, "readstates_fleet_fenced_states_total", "counter",
            "Unflushed states dropped with those users (writes that did not land).",
            e->fenced_states);

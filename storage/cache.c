@@ -291,6 +291,11 @@ void cache_remove(rs_cache *c, rs_user *u)
     user_release(c, u);
 }
 
+rs_user *cache_lru_head(rs_cache *c)
+{
+    return c->lru_head;
+}
+
 bool cache_over_budget(const rs_cache *c)
 {
     return c->cfg.max_memory != 0 && c->stats.bytes > c->cfg.max_memory;

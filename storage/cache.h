@@ -67,6 +67,9 @@ typedef enum rs_user_status {
 #define RS_USER_WATCHED      0x4u  /* server: someone may watch this user */
 #define RS_USER_STORED_BAD   0x8u  /* engine: its Redis hash failed the stored-value check */
 #define RS_USER_REMERGE      0x10u /* engine: send every state again once its flush is done */
+#define RS_USER_LEAVING                                                                        \
+    0x20u /* engine: its slot moved to another fleet node: drop it                             \
+             once clean */
 
 typedef struct rs_user {
     uint64_t user_id;
@@ -136,6 +139,9 @@ rs_user *cache_peek(rs_cache *c, uint64_t user_id);
 rs_user *cache_insert(rs_cache *c, uint64_t user_id);
 /* Unlink and free a user (it must not be pinned). */
 void cache_remove(rs_cache *c, rs_user *u);
+/* The most recently used user (then u->lru_next towards the oldest), for a
+ * walk over every user; NULL when empty. */
+rs_user *cache_lru_head(rs_cache *c);
 /* True while accounted bytes exceed max_memory. */
 bool cache_over_budget(const rs_cache *c);
 /* Evict clean, unpinned, ready users from the LRU tail while over budget,

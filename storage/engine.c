@@ -166,6 +166,7 @@ void engine_free(rs_engine *e)
     engine_flush_fini(e);
     eng_slots_free(&e->slots);
     free(e->slot_gen);
+    free(e->slot_owned);
     cache_free(e->cache);
     free(e);
 }
@@ -356,23 +357,60 @@ static void engine_load_done(void *arg, const rs_store_loaded *reply)
     }
 }
 
+/* Let go of cached users whose slot changed hands: clean ones now, dirty
+ * ones once their flush is answered (under the generation they were
+ * written in: landed, or FENCED when the new owner claimed them), so a slot
+ * owned again later is loaded afresh, never served from a stale copy. */
+static void engine_drop_moved(rs_engine *e)
+{
+    rs_user *u = cache_lru_head(e->cache);
+    while (u != NULL) {
+        rs_user *next = u->lru_next;
+        if (e->slot_moved[rs_user_slot(u->user_id)] && u->status == RS_USER_READY) {
+            if (u->pins == 0 && !rs_user_dirty(u) &&
+                (u->bits & (RS_USER_DIRTY_QUEUED | RS_USER_FLUSHING)) == 0) {
+                cache_remove(e->cache, u);
+                e->stats.ring_dropped++;
+            } else {
+                u->bits |= RS_USER_LEAVING;
+            }
+        }
+        u = next;
+    }
+}
+
 void engine_set_ownership(rs_engine *e, uint64_t gen, const bool *owned)
 {
     if (gen == 0 || owned == NULL) {
         free(e->slot_gen);
+        free(e->slot_owned);
         e->slot_gen = NULL;
+        e->slot_owned = NULL;
         e->stats.owner_gen = 0;
         return;
     }
-    if (e->slot_gen == NULL)
+    bool first = e->slot_gen == NULL;
+    if (first) {
         e->slot_gen = rs_xcalloc(RS_SLOTS, sizeof(*e->slot_gen), "engine slots");
+        e->slot_owned = rs_xcalloc(RS_SLOTS, sizeof(*e->slot_owned), "engine slots");
+    }
     /* Owned now: under gen (a slot owned without a break keeps being owned
      * under the newest generation). Not owned: keeps the generation it was
-     * last owned under, for what is still cached of it. */
-    for (uint32_t sl = 0; sl < RS_SLOTS; sl++)
+     * last owned under, for what is still cached of it. A slot that changed
+     * hands (lost, or owned again after a break) has users cached here that
+     * another node may have changed since: they go (below). */
+    bool changed = false;
+    for (uint32_t sl = 0; sl < RS_SLOTS; sl++) {
+        bool was = e->slot_owned[sl];
+        e->slot_owned[sl] = owned[sl];
+        e->slot_moved[sl] = !first && was != owned[sl];
+        changed |= e->slot_moved[sl];
         if (owned[sl])
             e->slot_gen[sl] = gen;
+    }
     e->stats.owner_gen = gen;
+    if (changed)
+        engine_drop_moved(e);
 }
 
 int engine_ring_get(rs_engine *e, rs_store_ring_fn fn, void *arg)

@@ -102,6 +102,7 @@ typedef struct rs_engine_stats {
     uint64_t fenced_users;   /* fleet: users dropped, a newer owner claimed them */
     uint64_t fenced_states;  /* fleet: unflushed states dropped with them */
     uint64_t owner_gen;      /* fleet: the ring generation this node owns its slots under */
+    uint64_t ring_dropped;   /* fleet: cached users let go when their slot changed owner */
     bool redis_configured;
     bool redis_up;
 } rs_engine_stats;

@@ -457,6 +457,15 @@ static bool user_flushed(rs_engine *e, eng_batch *b, const eng_flush *f,
         unaccount(e, u);
     else if (!e->closing)
         account(e, u); /* its size may have changed; keeps it counted */
+    if ((u->bits & RS_USER_LEAVING) && !rs_user_dirty(u) && u->pins == 0 && !e->closing &&
+        (u->bits & RS_USER_DIRTY_QUEUED) == 0) {
+        /* Its slot moved to another node (engine_set_ownership): flushed, it goes. */
+        if (ok)
+            fire_durable(e, u, durable);
+        cache_remove(e->cache, u);
+        e->stats.ring_dropped++;
+        return ok;
+    }
     if (rs_user_dirty(u) && (u->bits & RS_USER_DIRTY_QUEUED) == 0 && !e->closing) {
         if (refused != NULL && e->shutting_down) {
             /* Not retried: reported by the shutdown as not flushed. */

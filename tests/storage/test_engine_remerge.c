@@ -226,12 +226,66 @@ static void test_fenced_merge_drops_user(void **state)
     assert_int_equal(engine_owner_gen(f->e, 9), 0);
 }
 
+/* A slot that changes hands: its clean users leave the cache at once, a
+ * dirty one once its flush is answered, so a slot owned again later is
+ * loaded afresh instead of served from a copy another node may have
+ * changed. */
+static void test_moved_slot_users_leave(void **state)
+{
+    fixture *f = *state;
+    static bool owned[RS_SLOTS];
+    for (uint32_t i = 0; i < RS_SLOTS; i++)
+        owned[i] = true;
+    engine_set_ownership(f->e, 1, owned);
+    uint64_t a = 21, b = 22;
+    while (rs_user_slot(b) == rs_user_slot(a))
+        b++;
+    loaded_with_acks(f, a, 1);
+    uint32_t states = 0;
+    assert_int_equal(flush_ok(f, &states, true, NULL, NULL), 1); /* a is clean */
+    rs_user *ub = loaded_with_acks(f, b, 2);                     /* b stays dirty */
+    assert_true(rs_user_dirty(ub));
+    uint64_t other = 23; /* a user of a slot that does not move */
+    while (rs_user_slot(other) == rs_user_slot(a) || rs_user_slot(other) == rs_user_slot(b))
+        other++;
+    loaded_with_acks(f, other, 1);
+
+    owned[rs_user_slot(a)] = false;
+    owned[rs_user_slot(b)] = false;
+    engine_set_ownership(f->e, 2, owned);
+    assert_null(cache_peek(engine_cache(f->e), a)); /* clean: gone at once */
+    assert_non_null(cache_peek(engine_cache(f->e), b));
+    assert_true(ub->bits & RS_USER_LEAVING);
+    assert_non_null(cache_peek(engine_cache(f->e), other));
+    assert_int_equal(engine_stats(f->e)->ring_dropped, 1);
+
+    /* b's flush (under generation 1, the one it was written in) lands: it goes */
+    rs_store_merge_fn fn;
+    void *arg;
+    assert_int_equal(flush_ok(f, &states, false, &fn, &arg), 2); /* b and other */
+    eng_flush *ents = arg;
+    uint32_t nb = 0;
+    for (uint32_t i = 0; i < 2; i++)
+        if (ents[i].user_id == b)
+            nb = ents[i].nstates;
+    assert_int_equal(nb, 2);
+    assert_int_equal(engine_owner_gen(f->e, b), 1);
+    redisReply *r = resp("*2\r\n:1\r\n:1\r\n");
+    store_redis_merge_inject(f->e->store, 2, r, fn, arg);
+    freeReplyObject(r);
+    assert_null(cache_peek(engine_cache(f->e), b));
+    assert_non_null(cache_peek(engine_cache(f->e), other)); /* its slot stayed */
+    assert_int_equal(engine_stats(f->e)->ring_dropped, 2);
+    engine_set_ownership(f->e, 0, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_remerge_clean_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remerge_while_flushing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fenced_merge_drops_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_moved_slot_users_leave, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
