@@ -153,6 +153,27 @@ endforeach()
 rs_add_persistence_test(it_test_cluster ${RS_IT_DIR}/it_test_cluster.c)
 set_tests_properties(it_test_cluster PROPERTIES LABELS "persistence;cluster")
 
+# ---- the Redis Cluster store against real clusters (label
+# `persistence;cluster`; cluster_util.c: tracked acknowledged traffic read
+# back from the cluster, CPU, logs, the load generator in the background).
+# it_cluster_faults: ASK, TRYAGAIN, NOSCRIPT one at a time, a node that
+# loops MOVED (a fake node), seeds that refuse connections, a dead primary
+# and the write-through users of the others. it_cluster_reshard:
+# redis-cli --cluster reshard under load.
+if(TARGET readstate-loadgen)
+  add_library(rs_cluster_util STATIC ${RS_IT_DIR}/cluster_util.c ${RS_IT_DIR}/cluster_rig.c)
+  target_link_libraries(rs_cluster_util PUBLIC rs_persist_util rs_http_test_client
+    PkgConfig::CMOCKA)
+  target_compile_definitions(rs_cluster_util PRIVATE
+    RS_LOADGEN_BIN="$<TARGET_FILE:readstate-loadgen>")
+  foreach(t faults reshard)
+    rs_add_persistence_test(it_cluster_${t} ${RS_IT_DIR}/it_cluster_${t}.c)
+    target_link_libraries(it_cluster_${t} PRIVATE rs_cluster_util rs_http_test_client)
+    add_dependencies(it_cluster_${t} readstate-loadgen)
+    set_tests_properties(it_cluster_${t} PROPERTIES LABELS "persistence;cluster" TIMEOUT 180)
+  endforeach()
+endif()
+
 # ---- the latency-spike comparison (label `spike`; the normal build only,
 # the GC build has just test_gc_boehm, tests/server.cmake):
 #   spike_gc_build   configures and builds the GC variant (readstated and
