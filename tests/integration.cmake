@@ -159,19 +159,24 @@ set_tests_properties(it_test_cluster PROPERTIES LABELS "persistence;cluster")
 # it_cluster_faults: ASK, TRYAGAIN, NOSCRIPT one at a time, a node that
 # loops MOVED (a fake node), seeds that refuse connections, a dead primary
 # and the write-through users of the others. it_cluster_reshard:
-# redis-cli --cluster reshard under load.
+# redis-cli --cluster reshard under load. it_cluster_failover: kill -9 of
+# a primary and CLUSTER FAILOVER under load (replicas), a primary short of
+# replicas for WAIT. The load tests take the cluster_load lock, so ctest -j
+# never runs two of them at once on a small machine.
 if(TARGET readstate-loadgen)
   add_library(rs_cluster_util STATIC ${RS_IT_DIR}/cluster_util.c ${RS_IT_DIR}/cluster_rig.c)
   target_link_libraries(rs_cluster_util PUBLIC rs_persist_util rs_http_test_client
     PkgConfig::CMOCKA)
   target_compile_definitions(rs_cluster_util PRIVATE
     RS_LOADGEN_BIN="$<TARGET_FILE:readstate-loadgen>")
-  foreach(t faults reshard)
+  foreach(t faults reshard failover)
     rs_add_persistence_test(it_cluster_${t} ${RS_IT_DIR}/it_cluster_${t}.c)
     target_link_libraries(it_cluster_${t} PRIVATE rs_cluster_util rs_http_test_client)
     add_dependencies(it_cluster_${t} readstate-loadgen)
     set_tests_properties(it_cluster_${t} PROPERTIES LABELS "persistence;cluster" TIMEOUT 180)
   endforeach()
+  set_tests_properties(it_cluster_reshard it_cluster_failover PROPERTIES
+    RESOURCE_LOCK cluster_load)
 endif()
 
 # ---- the latency-spike comparison (label `spike`; the normal build only,
