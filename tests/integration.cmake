@@ -153,6 +153,14 @@ endforeach()
 rs_add_persistence_test(it_test_cluster ${RS_IT_DIR}/it_test_cluster.c)
 set_tests_properties(it_test_cluster PROPERTIES LABELS "persistence;cluster")
 
+# ---- the fleet's deploy files (label `persistence;fleet`): deploy/fleet.sh
+# up, status and down on a private redis-server, a private Redis Cluster
+# and a Redis it is given, and its refusals; the readstated@.service
+# template under systemd-analyze; the Kubernetes manifests parsed
+# (python3-yaml) and the ring Job's script run with a stand-in readstatectl.
+rs_add_persistence_test(it_fleet_deploy ${RS_IT_DIR}/it_fleet_deploy.c)
+set_tests_properties(it_fleet_deploy PROPERTIES LABELS "persistence;fleet" TIMEOUT 300)
+
 # ---- the Redis Cluster store against real clusters (label
 # `persistence;cluster`; cluster_util.c: tracked acknowledged traffic read
 # back from the cluster, CPU, logs, the load generator in the background).
