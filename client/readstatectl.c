@@ -65,6 +65,7 @@ static void usage(FILE *out)
             "  delete USER (--all | CHANNEL...)      delete states\n"
             "  watch USER... [--events N] [--for-ms N]\n"
             "                                        stream changes of users as they happen\n"
+            "  ring                                  the slot table the server uses (GetRing)\n"
             "  cluster show REDIS                    the fleet's slot table: generation,\n"
             "                                        nodes, slots, health (a Ping each)\n"
             "  cluster init REDIS NODES [--ranges R] [--expect-generation G]\n"
@@ -349,7 +350,7 @@ int ctl_report_error(const ctl_args *a, rs_status st, const char *msg)
 
 /* Connect once the arguments are known to be valid; run() closes it.
  * Returns NULL after reporting the failure (exit status UNAVAILABLE). */
-static rs_client *ctl_connect(ctl_args *a)
+rs_client *ctl_connect(ctl_args *a)
 {
     char host[CTL_ADDR_MAX], err[RS_CLIENT_ERRLEN];
     int port;
@@ -673,6 +674,7 @@ static const ctl_command commands[] = {
     {"get", cmd_get, 1, -1, "get USER [CHANNEL...]"},
     {"delete", cmd_delete, 1, -1, "delete USER (--all | CHANNEL...)"},
     {"watch", cmd_watch, 1, -1, "watch USER... [--events N] [--for-ms N]"},
+    {"ring", ctl_cmd_ring, 0, 0, "ring"},
     {"cluster", ctl_cmd_cluster, 1, 1,
      "cluster show|init (--redis HOST:PORT | --redis-cluster SEEDS) ..."},
 };

@@ -63,7 +63,13 @@ int ctl_report_error(const ctl_args *a, rs_status st, const char *msg);
 /* A JSON string with the escapes JSON requires. */
 void ctl_json_string(FILE *out, const char *s);
 
-/* `cluster init|show` (readstatectl_cluster.c). */
+/* Connect to --server once the arguments are valid (with the Auth call
+ * when a token is set); run() closes it. Returns NULL after reporting the
+ * failure, with the exit status in a->connect_rc. */
+rs_client *ctl_connect(ctl_args *a);
+
+/* `cluster init|show` and `ring` (readstatectl_cluster.c). */
 int ctl_cmd_cluster(ctl_args *a);
+int ctl_cmd_ring(ctl_args *a);
 
 #endif /* READSTATECTL_H */

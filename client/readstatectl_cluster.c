@@ -14,6 +14,9 @@
  *           table or JSON: each node up or down, and the generation of the
  *           ring it uses (behind: it has not read the stored one yet)
  *
+ * `ring` asks one node (--server) for the ring it uses (GetRing) and prints
+ * it the same way.
+ *
  * Redis is reached through ctl_redis.h (one Redis, or a Redis Cluster with
  * its redirections followed); the nodes through the client library, with
  * the same --tls and token options as every other command.
@@ -284,7 +287,8 @@ static void print_ring(const ctl_args *a, const rs_ring *r, long long previous,
     printf(health != NULL ? "%-14s  HEALTH\n" : "%s\n", "RANGES");
     for (size_t i = 0; i < r->nnodes; i++) {
         node_address(&r->nodes[i], addr, sizeof(addr));
-        printf("%-*s  %-*s  %5u  ", idw, r->nodes[i].id, addrw, addr, node_slots(r, i));
+        printf("%-*s  %-*s  %5u  ", idw, r->nodes[i].id[0] != '\0' ? r->nodes[i].id : "-",
+               addrw, addr, node_slots(r, i));
         int w = 0;
         uint32_t sl = 0, first, last;
         while (next_range(r, &sl, &first, &last))
@@ -605,6 +609,28 @@ out:
         freeReplyObject(rep);
     ctl_redis_close(&redis);
     free(health);
+    free(r);
+    return rc;
+}
+
+/* ---- ring (GetRing) ------------------------------------------------- */
+
+int ctl_cmd_ring(ctl_args *a)
+{
+    rs_ring *r = malloc(sizeof(*r));
+    if (r == NULL)
+        return ctl_report_error(a, RS_ERR_INTERNAL, "out of memory");
+    int rc = 0;
+    rs_client *c = ctl_connect(a);
+    if (c == NULL) {
+        rc = a->connect_rc;
+    } else {
+        rs_status st = rs_client_get_ring(c, r);
+        if (st != RS_OK)
+            rc = ctl_report_error(a, st, rs_client_errmsg(c));
+        else
+            print_ring(a, r, -1, NULL);
+    }
     free(r);
     return rc;
 }

@@ -10,6 +10,8 @@
  *          assigned slots, bad nodes and bad options refused with exit 2 and
  *          nothing written; --expect-generation that is stale: STALE_RING,
  *          exit 1, nothing written; a stored generation that is no number
+ *   ring   GetRing from one node: a fleet node's ring, a readstated outside
+ *          a fleet (itself alone, generation 0), a closed port (exit 14)
  *   show   no table (exit 5), the table with each node's health (a fleet
  *          readstated up with its version and the ring generation it uses, a
  *          readstated outside a fleet, a closed port down), JSON; a table
@@ -55,24 +57,42 @@ static void ctl_out_free(ctl_out *o)
     free(o->err);
 }
 
-/* readstatectl cluster <args...> (NULL-terminated) with env (may be NULL). */
-static ctl_out ctl_env(const char *const *env, ...)
+/* readstatectl [cluster] <args...> (NULL-terminated) with env (may be
+ * NULL). */
+static ctl_out ctl_run(bool cluster, const char *const *env, va_list ap)
 {
     const char *argv[48];
     size_t n = 0;
     argv[n++] = rs_test_readstatectl_bin();
-    argv[n++] = "cluster";
-    va_list ap;
-    va_start(ap, env);
+    if (cluster)
+        argv[n++] = "cluster";
     const char *a;
     while ((a = va_arg(ap, const char *)) != NULL && n < RS_ARRAY_LEN(argv) - 1)
         argv[n++] = a;
-    va_end(ap);
     argv[n] = NULL;
     ctl_out o = {0};
     o.code = rs_run(argv, env, CTL_MS, &o.out, &o.err);
     assert_non_null(o.out);
     assert_non_null(o.err);
+    return o;
+}
+
+static ctl_out ctl_env(const char *const *env, ...)
+{
+    va_list ap;
+    va_start(ap, env);
+    ctl_out o = ctl_run(true, env, ap);
+    va_end(ap);
+    return o;
+}
+
+/* readstatectl <args...> (no "cluster"). */
+static ctl_out ctl_top(const char *const *env, ...)
+{
+    va_list ap;
+    va_start(ap, env);
+    ctl_out o = ctl_run(false, env, ap);
+    va_end(ap);
     return o;
 }
 
@@ -435,6 +455,34 @@ static void test_show(void **state)
     assert_int_equal(json_integer_value(json_object_get(json_array_get(ranges, 0), "node")), 1);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(ranges, 2), "node")), 2);
     json_decref(j);
+    ctl_out_free(&o);
+
+    /* ring: what one node uses (GetRing). */
+    char server[64];
+    snprintf(server, sizeof(server), "127.0.0.1:%d", fleet_node.port);
+    o = ctl_top(NULL, "--server", server, "ring", NULL);
+    expect_code(&o, 0);
+    assert_non_null(strstr(o.out, "generation  1\n"));
+    assert_non_null(strstr(o.out, "nodes       3\n"));
+    snprintf(row, sizeof(row), "%s  15383  1000-16382\n", up + 3);
+    if (strstr(o.out, row) == NULL)
+        fail_msg("no row '%s' in:\n%s", row, o.out);
+    ctl_out_free(&o);
+    snprintf(server, sizeof(server), "127.0.0.1:%d", c->node.port);
+    o = ctl_top(NULL, "--server", server, "--json", "ring", NULL);
+    expect_code(&o, 0);
+    j = parse_json(o.out);
+    assert_string_equal(jstr(j, "generation"), "0"); /* not in a fleet: itself alone */
+    nodes = json_object_get(j, "nodes");
+    assert_int_equal(json_array_size(nodes), 1);
+    assert_string_equal(jstr(json_array_get(nodes, 0), "address"), server);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(nodes, 0), "slots")),
+                     RS_SLOTS);
+    json_decref(j);
+    ctl_out_free(&o);
+    snprintf(server, sizeof(server), "127.0.0.1:%d", rs_free_port());
+    o = ctl_top(NULL, "--server", server, "ring", NULL);
+    expect_code(&o, 14);
     ctl_out_free(&o);
     rs_test_server_cleanup(&fleet_node);
 
