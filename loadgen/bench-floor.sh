@@ -45,15 +45,15 @@ rs_tmp
 # ours to stop, on every exit)
 MEM_PID=""
 floor_cleanup() { # then rs_cleanup, which stops the rest and exits
-    local rc=$?
     rs_stop_pid "$MEM_PID" 30
     MEM_PID=""
-    return $rc
 }
 rs_start_server
 MEM_PID=$RS_SERVER_PID
 mem_svc="rs://127.0.0.1:$RS_SERVER_PORT"
-trap 'floor_cleanup; rs_cleanup' EXIT
+# errexit off inside the trap, so a failed run still reaches rs_cleanup
+# (which stops Redis and the server and exits with the run's status).
+trap 'rs_st=$?; set +e; floor_cleanup; (exit "$rs_st"); rs_cleanup' EXIT
 RS_SERVER_PID=""
 rs_start_redis
 rs_start_server
