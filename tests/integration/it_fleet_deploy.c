@@ -652,13 +652,38 @@ static void test_kubernetes_manifests(void **state)
     free(err);
     char *got = rs_read_file(args, NULL);
     assert_non_null(got);
-    const char *want_init = "cluster init --redis redis:6379 --nodes "
-                            "readstated-0=readstated-0.readstated.prod.svc:7480,"
-                            "readstated-1=readstated-1.readstated.prod.svc:7480,"
-                            "readstated-2=readstated-2.readstated.prod.svc:7480,"
-                            "readstated-3=readstated-3.readstated.prod.svc:7480\n"
-                            "cluster show --redis redis:6379\n";
-    assert_string_equal(got, want_init);
+    const char *nodes = "readstated-0=readstated-0.readstated.prod.svc:7480,"
+                        "readstated-1=readstated-1.readstated.prod.svc:7480,"
+                        "readstated-2=readstated-2.readstated.prod.svc:7480,"
+                        "readstated-3=readstated-3.readstated.prod.svc:7480";
+    char want[1024];
+    snprintf(want, sizeof(want),
+             "cluster init --redis redis:6379 --nodes %s\ncluster show --redis redis:6379\n",
+             nodes);
+    assert_string_equal(got, want);
+    free(got);
+
+    /* A Redis Cluster with a password file and an ACL user. */
+    assert_int_equal(unlink(args), 0);
+    const char *env2[] = {path_env,
+                          "REPLICAS=4",
+                          "POD_NAMESPACE=prod",
+                          "READSTATED_REDIS_CLUSTER=r0:6379,r1:6379",
+                          "READSTATED_REDIS_PASSWORD_FILE=/run/secrets/redis",
+                          "READSTATED_REDIS_USER=fleet",
+                          NULL};
+    code = rs_run(sh, env2, 60000, &out, &err);
+    if (code != 0)
+        fail_msg("the ring Job's script (cluster): exit %d\n%s%s", code, out, err);
+    free(out);
+    free(err);
+    got = rs_read_file(args, NULL);
+    assert_non_null(got);
+    const char *redis = "--redis-cluster r0:6379,r1:6379 --redis-password-file "
+                        "/run/secrets/redis --redis-user fleet";
+    snprintf(want, sizeof(want), "cluster init %s --nodes %s\ncluster show %s\n", redis, nodes,
+             redis);
+    assert_string_equal(got, want);
     free(got);
     free(patched);
     free(text);
