@@ -382,10 +382,13 @@ static int redis_failure(const ctl_args *a, ctl_redis *redis, const redisReply *
                          const char *what)
 {
     char msg[CLUSTER_ERRLEN + CTL_REDIS_ERRLEN];
-    snprintf(msg, sizeof(msg), "%s on %s: %s", what, ctl_redis_where(redis),
+    bool moved = !redis->cluster && rep != NULL && rep->type == REDIS_REPLY_ERROR &&
+                 strncmp(rep->str, "MOVED ", 6) == 0;
+    snprintf(msg, sizeof(msg), "%s on %s: %s%s", what, ctl_redis_where(redis),
              rep != NULL && rep->type == REDIS_REPLY_ERROR ? rep->str
              : rep != NULL                                 ? "an unexpected reply"
-                                                           : redis->err);
+                                                           : redis->err,
+             moved ? " (a Redis Cluster node: use --redis-cluster)" : "");
     return ctl_report_error(a, RS_ERR_UNAVAILABLE, msg);
 }
 

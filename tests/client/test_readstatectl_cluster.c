@@ -546,6 +546,15 @@ static void test_cluster_moved(void **state)
     expect_code(&o, 0);
     assert_non_null(strstr(o.out, "generation  1\n"));
     ctl_out_free(&o);
+
+    /* A cluster node given as --redis: its MOVED is not followed, and the
+     * error says what to give instead. */
+    snprintf(seeds, sizeof(seeds), "127.0.0.1:%d", port);
+    o = ctl("show", "--redis", seeds, NULL);
+    expect_code(&o, 14);
+    assert_non_null(strstr(o.err, "MOVED"));
+    assert_non_null(strstr(o.err, "use --redis-cluster"));
+    ctl_out_free(&o);
 }
 
 /* Cluster: while the key's slot migrates and the key is not on its old
