@@ -53,6 +53,7 @@ struct peer_conn {
     int port;
     struct bufferevent *bev;
     uint64_t retry_after_ns;
+    bool failing; /* down since the last failure was logged: quiet until it connects */
     peer_call *head, *tail;
     peer_call *buckets[PEER_BUCKETS];
     peer_conn *prev, *next;
@@ -148,9 +149,12 @@ static void peer_fail_cb(evutil_socket_t fd, short what, void *arg)
 static void peer_conn_drop(peer_conn *pc, const char *why)
 {
     rs_peers *p = pc->p;
+    /* Said once per outage at warn (every retry, 5 a second, at debug). */
     if (!p->closing)
-        RS_LOG(p->log, RS_LOG_WARN, "peer_down", "addr=%s:%d reason=\"%s\" pending=%s",
-               pc->host, pc->port, why, pc->head != NULL ? "failed" : "none");
+        RS_LOG(p->log, pc->failing ? RS_LOG_DEBUG : RS_LOG_WARN, "peer_down",
+               "addr=%s:%d reason=\"%s\" pending=%s retry_ms=%d", pc->host, pc->port, why,
+               pc->head != NULL ? "failed" : "none", PEER_RETRY_MS);
+    pc->failing = true;
     if (pc->bev != NULL) {
         bufferevent_free(pc->bev);
         pc->bev = NULL;
@@ -206,6 +210,7 @@ static void peer_event_cb(struct bufferevent *bev, short what, void *arg)
     peer_conn *pc = arg;
     if (what & BEV_EVENT_CONNECTED) {
         pc->p->stats.connects++;
+        pc->failing = false;
         RS_LOG(pc->p->log, RS_LOG_INFO, "peer_up", "addr=%s:%d", pc->host, pc->port);
         return;
     }
