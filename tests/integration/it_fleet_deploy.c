@@ -282,7 +282,7 @@ static void check_running_fleet(const fleet_ctx *f, const run_out *up, int n, bo
                  i ? "," : "", nodes[i].port);
     }
     /* The last line of stdout, and DIR/servers. */
-    char last[512];
+    char last[sizeof(servers) + 2];
     snprintf(last, sizeof(last), "%s\n", servers);
     size_t ol = strlen(up->out), ll = strlen(last);
     assert_true(ol >= ll && strcmp(up->out + ol - ll, last) == 0);
@@ -380,7 +380,7 @@ static void test_fleet_redis_cluster(void **state)
      * does. */
     long cpus = nproc();
     int n = cpus < 4 ? (int)cpus + 1 : 2;
-    char nodes[8];
+    char nodes[16];
     snprintf(nodes, sizeof(nodes), "%d", n);
     run_out o = cpus < 4 ? fleet(f, "up", nodes, "--redis-cluster", "--replicas", "0", "--dir",
                                  f->dir, NULL)
