@@ -161,6 +161,15 @@ set_tests_properties(it_test_cluster PROPERTIES LABELS "persistence;cluster")
 rs_add_persistence_test(it_fleet_deploy ${RS_IT_DIR}/it_fleet_deploy.c)
 set_tests_properties(it_fleet_deploy PROPERTIES LABELS "persistence;fleet" TIMEOUT 300)
 
+# ---- a fleet of readstated nodes (--node-id) on one redis-server (label
+# `persistence;fleet`): the same answers through any node, a node with a
+# stale ring fenced off in Redis (write-through and write-behind), an
+# owner's errors relayed unchanged, an unreachable owner, a forwarded call
+# never bounced back, clean shutdowns.
+rs_add_persistence_test(it_fleet ${RS_IT_DIR}/it_fleet.c)
+target_link_libraries(it_fleet PRIVATE rs_persist_util)
+set_tests_properties(it_fleet PROPERTIES LABELS "persistence;fleet" TIMEOUT 180)
+
 # ---- the Redis Cluster store against real clusters (label
 # `persistence;cluster`; cluster_util.c: tracked acknowledged traffic read
 # back from the cluster, CPU, logs, the load generator in the background).
