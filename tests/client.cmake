@@ -14,3 +14,9 @@ if(TARGET readstatectl)
   set_tests_properties(persist_readstatectl_cluster_cluster PROPERTIES
     ENVIRONMENT RS_TEST_REDIS_CLUSTER=1 LABELS "persistence;cluster" TIMEOUT 300)
 endif()
+
+# The ring-aware client library (rs_fleet_client.h) against a real fleet of
+# two readstated nodes on a real redis-server.
+rs_add_persistence_test(persist_fleet_client ${RS_CLIENT_TEST_DIR}/test_fleet_client.c)
+target_link_libraries(persist_fleet_client PRIVATE rs_persist_util)
+set_tests_properties(persist_fleet_client PROPERTIES LABELS "persistence;fleet")
