@@ -283,6 +283,12 @@ static int server_read_token(const char *path, char *buf, size_t size, const rs_
     return 0;
 }
 
+/* A load or merge was refused as FENCED: a newer ring exists. */
+static void server_fleet_fenced(void *ctx)
+{
+    fleet_refresh_now(ctx);
+}
+
 /* A fleet node (--node-id): the ring and the connections to other nodes. */
 static int server_fleet_start(rs_server *s)
 {
@@ -301,6 +307,7 @@ static int server_fleet_start(rs_server *s)
         return -1;
     }
     fleet_set_advertise(s->loop.fleet, s->proc.cfg.advertise);
+    engine_set_fence_hook(s->loop.engine, server_fleet_fenced, s->loop.fleet);
     RS_LOG(&s->proc.log, RS_LOG_INFO, "fleet_node",
            "node_id=%s advertise=%s ring_refresh_ms=%u", s->proc.cfg.node_id,
            s->proc.cfg.advertise, s->proc.cfg.ring_refresh_ms);

@@ -305,6 +305,8 @@ static rs_status engine_apply_load(rs_engine *e, rs_user *u, const rs_store_load
         e->stats.fenced_loads++;
         RS_LOG(e->cfg.log, RS_LOG_WARN, "fleet_fenced_load", "user_id=%llu owner=\"%s\"",
                (unsigned long long)u->user_id, r->what != NULL ? r->what : "");
+        if (e->fence_hook != NULL && !e->closing)
+            e->fence_hook(e->fence_ctx); /* this node's ring is stale: read it now */
         return RS_ERR_UNAVAILABLE;
     }
     if (r->result != RS_STORE_OK)
@@ -411,6 +413,12 @@ void engine_set_ownership(rs_engine *e, uint64_t gen, const bool *owned)
     e->stats.owner_gen = gen;
     if (changed)
         engine_drop_moved(e);
+}
+
+void engine_set_fence_hook(rs_engine *e, void (*fn)(void *ctx), void *ctx)
+{
+    e->fence_hook = fn;
+    e->fence_ctx = ctx;
 }
 
 int engine_ring_get(rs_engine *e, rs_store_ring_fn fn, void *arg)

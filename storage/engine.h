@@ -127,6 +127,10 @@ void engine_set_ownership(rs_engine *e, uint64_t gen, const bool *owned);
  * asked (fn runs once, later) or -1 (no store that holds one, or down). */
 int engine_ring_get(rs_engine *e, rs_store_ring_fn fn, void *arg);
 
+/* Called when a load or a merge was refused as FENCED (a node with a newer
+ * ring generation owns the user): this node's ring is stale, read it now. */
+void engine_set_fence_hook(rs_engine *e, void (*fn)(void *ctx), void *ctx);
+
 /* The generation a merge of user_id carries (0: not in a fleet). */
 uint64_t engine_owner_gen(const rs_engine *e, uint64_t user_id);
 

@@ -392,6 +392,8 @@ static void user_fenced(rs_engine *e, const eng_flush *f, rs_user *u, const char
            "user_id=%llu dropped_states=%llu generation=%llu error=\"%s\"",
            (unsigned long long)f->user_id, (unsigned long long)dropped,
            (unsigned long long)engine_owner_gen(e, f->user_id), what != NULL ? what : "");
+    if (e->fence_hook != NULL && !e->closing)
+        e->fence_hook(e->fence_ctx); /* this node's ring is stale: read it now */
     if (u == NULL)
         return;
     u->bits &= (uint8_t) ~(RS_USER_FLUSHING | RS_USER_REMERGE);
@@ -712,8 +714,12 @@ static void shutdown_report(rs_engine *e, uint64_t unflushed)
     if (e->shutdown_ev != NULL)
         event_del(e->shutdown_ev);
     /* A fleet node's writes dropped because a newer owner claimed their
-     * users did not land either: they count (and were logged one by one). */
-    uint64_t lost = unflushed + e->stats.fenced_states;
+     * users did not land either: in write-behind they were acknowledged, so
+     * they count (and were logged one by one); in write-through none was
+     * (their callers got UNAVAILABLE): logged, not counted as lost. */
+    uint64_t lost = unflushed;
+    if (e->cfg.durability != RS_DURABILITY_WRITE_THROUGH)
+        lost += e->stats.fenced_states;
     RS_LOG(e->cfg.log, lost == 0 ? RS_LOG_INFO : RS_LOG_ERROR, "engine_shutdown",
            "unflushed_states=%llu flushed_states=%llu stored_invalid_users=%llu "
            "fenced_states=%llu",

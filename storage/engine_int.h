@@ -121,12 +121,14 @@ struct rs_engine {
     rs_change_fn server_hook;
     void *server_hook_ctx;
 
-    rs_store *store;           /* memory only (not persistent) or Redis; never NULL */
-    uint64_t *slot_gen;        /* fleet: per slot, the generation this node last owned it
-                                  under (0: never); NULL: not in a fleet */
-    bool *slot_owned;          /* fleet: per slot, owned in the ring in use */
-    bool slot_moved[RS_SLOTS]; /* fleet: changed hands in the last ring change */
-    bool closing;              /* engine_free: complete nothing to callers */
+    rs_store *store;               /* memory only (not persistent) or Redis; never NULL */
+    uint64_t *slot_gen;            /* fleet: per slot, the generation this node last owned it
+                                      under (0: never); NULL: not in a fleet */
+    bool *slot_owned;              /* fleet: per slot, owned in the ring in use */
+    bool slot_moved[RS_SLOTS];     /* fleet: changed hands in the last ring change */
+    void (*fence_hook)(void *ctx); /* fleet: a FENCED answer (engine_set_fence_hook) */
+    void *fence_ctx;
+    bool closing; /* engine_free: complete nothing to callers */
     eng_slots slots;
     uint64_t commit_waiters; /* write-through waiters registered */
 
