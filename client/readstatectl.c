@@ -89,6 +89,8 @@ static void usage(FILE *out)
             "options:\n"
             "  --server HOST:PORT  server address (default $READSTATECTL_SERVER, else %s)\n"
             "  --json              print JSON (64-bit ids as strings) instead of tables\n"
+            "  --ring              in a fleet: send a user's call straight to its owner\n"
+            "                      (the slot table read from --server with GetRing)\n"
             "  --timeout-ms N      connect and request timeout (default %d)\n"
             "  --token TOKEN       bearer token for a server with --auth-token-file (sent\n"
             "                      in an Auth call right after connecting); prefer the\n"
@@ -174,6 +176,8 @@ static int parse_args(int argc, char **argv, ctl_args *a)
             return CTL_PARSED_VERSION;
         } else if (strcmp(arg, "--json") == 0) {
             a->json = true;
+        } else if (strcmp(arg, "--ring") == 0) {
+            a->ring = true;
         } else if (strcmp(arg, "--all") == 0) {
             a->all = true;
         } else if (strcmp(arg, "--server") == 0) {
@@ -381,6 +385,39 @@ rs_client *ctl_connect(ctl_args *a)
     return a->client;
 }
 
+/* ctl_connect, for a call about user: with --ring, to the user's owner in
+ * the fleet's slot table (read from --server with GetRing), so the call
+ * takes no hop through another node. */
+static rs_client *ctl_connect_user(ctl_args *a, uint64_t user)
+{
+    rs_client *c = ctl_connect(a);
+    if (c == NULL || !a->ring)
+        return c;
+    rs_ring *ring = malloc(sizeof(*ring));
+    rs_status st = ring != NULL ? rs_client_get_ring(c, ring) : RS_ERR_INTERNAL;
+    if (st != RS_OK) {
+        a->connect_rc = ctl_report_error(a, st, rs_client_errmsg(c));
+        free(ring);
+        return NULL;
+    }
+    const rs_ring_node *owner = rs_ring_owner(ring, user);
+    char addr[CTL_ADDR_MAX + 8];
+    if (owner != NULL && ring->generation != 0) /* outside a fleet: the server itself */
+        snprintf(addr, sizeof(addr), strchr(owner->host, ':') ? "[%s]:%d" : "%s:%d",
+                 owner->host, owner->port);
+    else
+        snprintf(addr, sizeof(addr), "%s", a->server);
+    free(ring);
+    if (strcmp(addr, a->server) == 0)
+        return c;
+    rs_client_close(c);
+    a->client = NULL;
+    static char owner_addr[CTL_ADDR_MAX + 8];
+    snprintf(owner_addr, sizeof(owner_addr), "%s", addr);
+    a->server = owner_addr;
+    return ctl_connect(a);
+}
+
 /* ---- commands ------------------------------------------------------------ */
 
 static int cmd_ping(ctl_args *a)
@@ -414,7 +451,7 @@ static int ack_or_set(ctl_args *a, bool set)
         return ctl_usage_error("%s: USER, CHANNEL and MSG must be unsigned integers", a->cmd);
     if (a->npos > 3 && parse_u32(a->pos[3], &mentions) != 0)
         return ctl_usage_error("not a mention count: %s", a->pos[3]);
-    rs_client *c = ctl_connect(a);
+    rs_client *c = ctl_connect_user(a, user);
     if (c == NULL)
         return a->connect_rc;
     rs_client_ack_result r;
@@ -497,7 +534,7 @@ static int cmd_bulk_ack(ctl_args *a)
             return ctl_usage_error("not CHANNEL:MSG: %s", a->pos[1 + i]);
         }
     }
-    rs_client *c = ctl_connect(a);
+    rs_client *c = ctl_connect_user(a, user);
     rs_client_states s;
     rs_status st =
         c != NULL ? rs_client_bulk_ack(c, user, ents, n, &s) : (rs_status)a->connect_rc;
@@ -561,7 +598,7 @@ static int cmd_get(ctl_args *a)
         free(channels);
         return CTL_EXIT_USAGE;
     }
-    rs_client *c = ctl_connect(a);
+    rs_client *c = ctl_connect_user(a, user);
     rs_client_states s;
     rs_status st =
         c != NULL ? rs_client_get(c, user, channels, (size_t)n, &s) : (rs_status)a->connect_rc;
@@ -587,7 +624,7 @@ static int cmd_delete(ctl_args *a)
         free(channels);
         return CTL_EXIT_USAGE;
     }
-    rs_client *c = ctl_connect(a);
+    rs_client *c = ctl_connect_user(a, user);
     uint32_t deleted = 0;
     uint64_t version = 0;
     rs_status st =

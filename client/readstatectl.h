@@ -21,6 +21,7 @@
 typedef struct ctl_args {
     const char *server;
     bool json;
+    bool ring; /* --ring: user calls go to the user's owner */
     int timeout_ms;
     bool timeout_given;     /* --timeout-ms was given */
     bool all;               /* delete --all */

@@ -129,6 +129,44 @@ static void test_routes_to_owners(void **state)
     }
     assert_true(forwarded(&n[0], "out") > 0); /* some of those were n1's */
 
+    /* readstatectl --ring: through n0, each call on its owner (n0 forwards
+     * none); without --ring, n0 forwards n1's users */
+    double before = forwarded(&n[0], "out");
+    char server[32];
+    snprintf(server, sizeof(server), "127.0.0.1:%d", n[0].port);
+    int ctl_n1 = 0;
+    for (uint64_t u = 300; u < 340; u++) {
+        char user[24];
+        snprintf(user, sizeof(user), "%llu", (unsigned long long)u);
+        const char *argv[] = {rs_test_readstatectl_bin(),
+                              "--server",
+                              server,
+                              "--ring",
+                              "ack",
+                              user,
+                              "5",
+                              "77",
+                              NULL};
+        char *out = NULL;
+        assert_int_equal(rs_run(argv, NULL, 10000, &out, NULL), 0);
+        assert_non_null(strstr(out, "applied: yes"));
+        free(out);
+        ctl_n1 +=
+            rs_ring_owner(rs_fleet_client_ring(f), u) == &rs_fleet_client_ring(f)->nodes[1];
+    }
+    assert_true(ctl_n1 > 0);
+    assert_true(forwarded(&n[0], "out") == before);
+    const char *fw[] = {
+        rs_test_readstatectl_bin(), "--server", server, "ack", "301", "5", "78", NULL};
+    uint64_t probe = 300;
+    while (rs_ring_owner(rs_fleet_client_ring(f), probe) != &rs_fleet_client_ring(f)->nodes[1])
+        probe++;
+    char probe_s[24];
+    snprintf(probe_s, sizeof(probe_s), "%llu", (unsigned long long)probe);
+    fw[4] = probe_s;
+    assert_int_equal(rs_run(fw, NULL, 10000, NULL, NULL), 0);
+    assert_true(forwarded(&n[0], "out") == before + 1); /* the same call, without --ring */
+
     /* a new ring (the two nodes swap halves) once everything is flushed
      * (without a handoff, what an old owner has not flushed when the new
      * one claims its users is fenced: counted, and the exit code says so):
