@@ -649,10 +649,17 @@ static void conn_release(rs_sink *sink)
     free(sink);
 }
 
+/* rs_sink_ops.close: the server ends this connection (a relayed watch lost). */
+static void conn_sink_close(rs_sink *sink, const char *why)
+{
+    conn_close((rs_conn *)sink, why);
+}
+
 static const rs_sink_ops conn_sink_ops = {
     .reply = conn_reply,
     .release = conn_release,
     .streams = true,
+    .close = conn_sink_close,
 };
 
 static void conn_format_peer(const struct sockaddr *addr, char *buf, size_t len)
@@ -767,6 +774,7 @@ void conn_reap(rs_server *s)
         rs_conn *c = s->loop.closing;
         s->loop.closing = c->reap_next;
         watch_remove_sink(s, &c->sink);
+        dispatch_fleet_sink_gone(s, &c->sink); /* its relayed watches, if any */
         event_free(c->read_ev);
         event_free(c->write_ev);
         event_free(c->resume_ev);

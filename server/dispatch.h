@@ -39,6 +39,10 @@ typedef struct rs_sink_ops {
     /* Watch support: NULL for transports that cannot stream (HTTP answers a
      * Watch with UNIMPLEMENTED). */
     bool streams;
+    /* A streaming sink's connection closed by the server (a relayed watch
+     * lost its upstream: the client reconnects and reads the current
+     * states, as after any watch disconnection). NULL: cannot. */
+    void (*close)(rs_sink *sink, const char *why);
 } rs_sink_ops;
 
 struct rs_sink {
@@ -74,6 +78,15 @@ void dispatch_request(rs_server *s, rs_sink *sink, const Readstates__V1__Request
  * enters share the arena; it is reset when the outermost leave runs. */
 void dispatch_arena_enter(rs_server *s);
 void dispatch_arena_leave(rs_server *s);
+
+/* A streaming sink is gone (its connection reaped): end the watches relayed
+ * for it from other fleet nodes (dispatch_fleet.c). */
+void dispatch_fleet_sink_gone(rs_server *s, rs_sink *sink);
+
+/* The fleet's ring changed: end the watches that no longer reach their
+ * users' owners (relayed ones, and local ones of users whose slot moved);
+ * their clients reconnect and watch again. */
+void dispatch_fleet_ring_changed(rs_server *s);
 
 /* The method of a request, for metrics and logs. */
 rs_method dispatch_method(const Readstates__V1__Request *req);

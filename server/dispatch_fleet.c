@@ -13,7 +13,9 @@
  *         address too, so every part is answered the same way) ──> the
  *         counts put back in the request's order; the status is the first
  *         failed part's code, its message names the failed users
- *   Watch of a user owned elsewhere ──> UNIMPLEMENTED (not relayed yet)
+ *   Watch of users owned elsewhere ──> a Watch at each owner (peer.h
+ *     streams), events relayed under the caller's id; a lost stream or a
+ *     ring change closes the caller's connection (it watches again)
  *
  * A call that arrived forwarded (its id has PEER_ID_FORWARDED) is never
  * forwarded again: a node that does not own its user answers UNAVAILABLE
@@ -28,6 +30,8 @@
 #include "dispatch_int.h"
 #include "fleet.h"
 #include "peer.h"
+#include "rs_list.h"
+#include "watch.h"
 
 /* One forwarded call waiting for its owner's answer. */
 typedef struct fwd_call {
@@ -295,28 +299,221 @@ bool dispatch_fleet_add_mentions(rs_server *s, rs_sink *sink,
     return true;
 }
 
-/* Watch of users owned elsewhere is not relayed yet: said plainly. */
+/* ---- Watch over several owners ------------------------------------------------ */
+
+/* A Watch whose users other nodes own: one stream per owner (a Watch of
+ * its users there, on a connection of its own), their events relayed to
+ * the client under its request's id. Events of a user come from its one
+ * owner over one ordered stream: per-user version order holds. The client
+ * is answered once every owner accepted (then this node's own users are
+ * watched here too); a part refused before that fails the Watch with the
+ * owner's status. A stream lost after that, or a ring change that moves a
+ * watched user, closes the client's connection: as after any watch
+ * disconnection, it reconnects, reads the current states and watches
+ * again (at the new owners). */
+typedef struct relay_part {
+    struct fleet_relay *r;
+    peer_stream *st;
+    char owner[RS_RING_ID_MAX + 1];
+    uint32_t n;
+    uint64_t *users;
+} relay_part;
+
+typedef struct fleet_relay {
+    rs_server *s;
+    rs_sink *sink;
+    uint64_t req_id;
+    uint64_t start_ns;
+    uint32_t nparts, accepted;
+    bool answered;
+    size_t nlocal;
+    uint64_t *local;
+    struct fleet_relay *prev, *next;
+    relay_part parts[];
+} fleet_relay;
+
+static void relay_end(fleet_relay *r)
+{
+    rs_server *s = r->s;
+    for (uint32_t i = 0; i < r->nparts; i++) {
+        peers_stream_close(r->parts[i].st);
+        r->parts[i].st = NULL;
+        free(r->parts[i].users);
+    }
+    RS_DLIST_REMOVE(s->loop.relays, r, prev, next);
+    s->loop.fleet_stats.relays_open--;
+    rs_sink_unref(r->sink);
+    free(r->local);
+    free(r);
+}
+
+static void relay_part_event(void *arg, const Readstates__V1__Response *resp, const char *why)
+{
+    relay_part *part = arg;
+    fleet_relay *r = part->r;
+    rs_server *s = r->s;
+    if (resp == NULL) {  /* the stream is gone */
+        part->st = NULL; /* closed by the peer part: nothing to close */
+        if (!r->answered) {
+            r->answered = true;
+            dispatch_errorf(s, r->sink, RS_METHOD_WATCH, r->req_id, r->start_ns,
+                            RS_ERR_UNAVAILABLE, "watching the users node %s owns: %s",
+                            part->owner, why != NULL ? why : "no answer");
+        } else if (r->sink->ops->close != NULL) {
+            r->sink->ops->close(r->sink, "watch_relay_lost");
+        }
+        relay_end(r);
+        return;
+    }
+    if (resp->result_case == READSTATES__V1__RESPONSE__RESULT_EVENT) {
+        if (!r->answered)
+            return; /* cannot come before the acceptance; dropped if it did */
+        Readstates__V1__Response copy = *resp;
+        copy.id = r->req_id;
+        r->sink->ops->reply(r->sink, &copy);
+        s->proc.metrics.events_sent++;
+        s->loop.fleet_stats.relayed_events++;
+        return;
+    }
+    if (r->answered)
+        return;
+    rs_status st = resp->status != NULL ? (rs_status)resp->status->code : RS_OK;
+    if (st != RS_OK) { /* the owner refused it: its answer, unchanged */
+        r->answered = true;
+        Readstates__V1__Response copy = *resp;
+        const char *msg = resp->status->message != NULL && resp->status->message[0] != '\0'
+                              ? resp->status->message
+                              : NULL;
+        dispatch_reply(s, r->sink, RS_METHOD_WATCH, r->req_id, r->start_ns, st, msg, &copy);
+        relay_end(r);
+        return;
+    }
+    if (++r->accepted < r->nparts)
+        return;
+    /* every owner accepted: this node's own users, then the answer */
+    for (size_t i = 0; i < r->nlocal; i++)
+        watch_add(s, r->sink, r->local[i], r->req_id);
+    r->answered = true;
+    Readstates__V1__Response ok = READSTATES__V1__RESPONSE__INIT;
+    dispatch_reply(s, r->sink, RS_METHOD_WATCH, r->req_id, r->start_ns, RS_OK, NULL, &ok);
+}
+
 bool dispatch_fleet_watch(rs_server *s, rs_sink *sink, const Readstates__V1__Request *req,
                           uint64_t start_ns)
 {
     if (s->loop.fleet == NULL)
         return false;
     const Readstates__V1__WatchRequest *w = req->watch;
-    const rs_ring_node *owner;
-    for (size_t i = 0; i < w->n_user_ids; i++) {
-        fleet_route r = fleet_route_user(s->loop.fleet, w->user_ids[i], &owner);
-        if (r == FLEET_LOCAL)
-            continue;
-        dispatch_errorf(s, sink, RS_METHOD_WATCH, req->id, start_ns,
-                        r == FLEET_NO_RING ? RS_ERR_UNAVAILABLE : RS_ERR_UNIMPLEMENTED,
-                        r == FLEET_NO_RING ? "this node has not read the fleet's ring yet"
-                                           : "user %llu is owned by node %s (%s:%d): watch it "
-                                             "there (Watch is not relayed between nodes yet)",
-                        (unsigned long long)w->user_ids[i], owner != NULL ? owner->id : "?",
-                        owner != NULL ? owner->host : "", owner != NULL ? owner->port : 0);
+    const rs_ring *ring = fleet_ring(s->loop.fleet);
+    if (ring == NULL) {
+        dispatch_errorf(s, sink, RS_METHOD_WATCH, req->id, start_ns, RS_ERR_UNAVAILABLE,
+                        "this node has not read the fleet's ring yet");
         return true;
     }
-    return false;
+    const rs_ring_node *owner;
+    size_t nremote = 0;
+    for (size_t i = 0; i < w->n_user_ids; i++)
+        nremote += fleet_route_user(s->loop.fleet, w->user_ids[i], &owner) == FLEET_REMOTE;
+    if (nremote == 0)
+        return false; /* all here: the local path */
+    if (req->id & PEER_ID_FORWARDED) {
+        s->loop.fleet_stats.misrouted_in++;
+        fleet_refresh_now(s->loop.fleet);
+        dispatch_errorf(s, sink, RS_METHOD_WATCH, req->id, start_ns, RS_ERR_UNAVAILABLE,
+                        "forwarded to node %s, which does not own all of its users in ring "
+                        "generation %llu (the rings differ for a moment: retry)",
+                        fleet_node_id(s->loop.fleet), (unsigned long long)ring->generation);
+        return true;
+    }
+    if ((uint64_t)sink->nwatches + w->n_user_ids > s->proc.cfg.max_watches) {
+        dispatch_errorf(s, sink, RS_METHOD_WATCH, req->id, start_ns, RS_ERR_EXHAUSTED,
+                        "the connection watches %u users; %zu more would pass the limit of %u",
+                        sink->nwatches, w->n_user_ids, s->proc.cfg.max_watches);
+        return true;
+    }
+    /* one part per remote owner, in the order owners first appear */
+    uint16_t seen[RS_RING_NODES_MAX];
+    uint32_t nparts = 0;
+    for (size_t i = 0; i < w->n_user_ids; i++) {
+        uint16_t node = ring->owner[rs_user_slot(w->user_ids[i])];
+        if (fleet_route_user(s->loop.fleet, w->user_ids[i], &owner) != FLEET_REMOTE)
+            continue;
+        bool known = false;
+        for (uint32_t k = 0; k < nparts && !known; k++)
+            known = seen[k] == node;
+        if (!known)
+            seen[nparts++] = node;
+    }
+    fleet_relay *r = rs_xcalloc(1, sizeof(*r) + nparts * sizeof(relay_part), "watch relay");
+    r->s = s;
+    r->sink = sink;
+    r->req_id = req->id;
+    r->start_ns = start_ns;
+    r->nparts = nparts;
+    r->local = rs_xmalloc(w->n_user_ids * sizeof(*r->local), "watch relay");
+    for (size_t i = 0; i < w->n_user_ids; i++)
+        if (fleet_route_user(s->loop.fleet, w->user_ids[i], &owner) == FLEET_LOCAL)
+            r->local[r->nlocal++] = w->user_ids[i];
+    rs_sink_ref(sink);
+    RS_DLIST_PUSH(s->loop.relays, r, prev, next);
+    s->loop.fleet_stats.relays_open++;
+    for (uint32_t k = 0; k < nparts; k++) {
+        relay_part *part = &r->parts[k];
+        part->r = r;
+        snprintf(part->owner, sizeof(part->owner), "%s", ring->nodes[seen[k]].id);
+        part->users = rs_xmalloc(w->n_user_ids * sizeof(*part->users), "watch relay");
+        for (size_t i = 0; i < w->n_user_ids; i++)
+            if (ring->owner[rs_user_slot(w->user_ids[i])] == seen[k] &&
+                fleet_route_user(s->loop.fleet, w->user_ids[i], &owner) == FLEET_REMOTE)
+                part->users[part->n++] = w->user_ids[i];
+    }
+    /* Streams open after the parts are complete: a stream that fails at
+     * once reports from the loop, never inside this call. */
+    for (uint32_t k = 0; k < nparts; k++) {
+        relay_part *part = &r->parts[k];
+        Readstates__V1__WatchRequest sub = *w;
+        sub.n_user_ids = part->n;
+        sub.user_ids = part->users;
+        Readstates__V1__Request q = *req;
+        q.watch = &sub;
+        const rs_ring_node *to = &ring->nodes[seen[k]];
+        part->st =
+            peers_stream_open(s->loop.peers, to->host, to->port, &q, relay_part_event, part);
+    }
+    return true;
+}
+
+void dispatch_fleet_sink_gone(rs_server *s, rs_sink *sink)
+{
+    fleet_relay *r = s->loop.relays;
+    while (r != NULL) {
+        fleet_relay *next = r->next;
+        if (r->sink == sink)
+            relay_end(r);
+        r = next;
+    }
+}
+
+static bool dispatch_fleet_not_local(void *arg, uint64_t user_id)
+{
+    rs_server *s = arg;
+    const rs_ring_node *owner;
+    return fleet_route_user(s->loop.fleet, user_id, &owner) != FLEET_LOCAL;
+}
+
+void dispatch_fleet_ring_changed(rs_server *s)
+{
+    /* relayed watches: their users may have moved; the clients watch again */
+    fleet_relay *r = s->loop.relays;
+    while (r != NULL) {
+        fleet_relay *next = r->next;
+        if (r->sink->ops->close != NULL)
+            r->sink->ops->close(r->sink, "fleet_ring_changed");
+        relay_end(r);
+        r = next;
+    }
+    /* local watches of users this node no longer owns */
+    watch_close_users(s, dispatch_fleet_not_local, s);
 }
 
 /* ---- GetRing ------------------------------------------------------------------ */

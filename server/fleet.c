@@ -24,6 +24,8 @@ struct rs_fleet {
     bool *owned;          /* [RS_SLOTS] */
     uint64_t refused_gen; /* the last generation refused (logged once) */
     rs_fleet_stats stats;
+    void (*on_change)(void *ctx);
+    void *on_change_ctx;
 };
 
 static void fleet_schedule(rs_fleet *f, uint32_t ms)
@@ -68,6 +70,8 @@ static void fleet_take(rs_fleet *f)
     if (self >= 0 && f->advertise[0] != '\0' && strcmp(addr, f->advertise) != 0)
         RS_LOG(f->log, RS_LOG_WARN, "fleet_address_mismatch",
                "node_id=%s ring_address=%s advertise=%s", f->node_id, addr, f->advertise);
+    if (old != NULL && f->on_change != NULL)
+        f->on_change(f->on_change_ctx);
 }
 
 static void fleet_ring_read(void *arg, bool ok, const char *generation, const char *nodes,
@@ -140,7 +144,8 @@ void fleet_refresh_now(rs_fleet *f)
 }
 
 rs_fleet *fleet_new(struct event_base *base, rs_engine *engine, const rs_log *log,
-                    const char *node_id, uint32_t refresh_ms)
+                    const char *node_id, uint32_t refresh_ms, void (*on_change)(void *ctx),
+                    void *ctx)
 {
     rs_fleet *f = calloc(1, sizeof(*f));
     if (f == NULL)
@@ -150,6 +155,8 @@ rs_fleet *fleet_new(struct event_base *base, rs_engine *engine, const rs_log *lo
     f->log = log;
     snprintf(f->node_id, sizeof(f->node_id), "%s", node_id);
     f->refresh_ms = refresh_ms > 0 ? refresh_ms : 500;
+    f->on_change = on_change;
+    f->on_change_ctx = ctx;
     f->next = malloc(sizeof(*f->next));
     f->owned = calloc(RS_SLOTS, sizeof(*f->owned));
     f->tick_ev = evtimer_new(base, fleet_tick, f);

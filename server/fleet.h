@@ -38,9 +38,12 @@ typedef struct rs_fleet_stats {
     bool in_ring;          /* this node's id is in the ring */
 } rs_fleet_stats;
 
-/* Start reading the ring (the first read at once). NULL on out of memory. */
+/* Start reading the ring (the first read at once). on_change(ctx) runs
+ * after each new generation but the first is in use (NULL: none). NULL on
+ * out of memory. */
 rs_fleet *fleet_new(struct event_base *base, rs_engine *engine, const rs_log *log,
-                    const char *node_id, uint32_t refresh_ms);
+                    const char *node_id, uint32_t refresh_ms, void (*on_change)(void *ctx),
+                    void *ctx);
 void fleet_free(rs_fleet *f);
 
 /* The address this node advertises (set once its port is bound). */

@@ -145,6 +145,8 @@ static void http_view(struct rs_http *h, rs_metrics_view *v, rs_proc_stats *proc
         v->forwarded_out = s->loop.fleet_stats.forwarded_out;
         v->forward_failures = s->loop.fleet_stats.forward_failures;
         v->misrouted_in = s->loop.fleet_stats.misrouted_in;
+        v->relays_open = s->loop.fleet_stats.relays_open;
+        v->relayed_events = s->loop.fleet_stats.relayed_events;
     }
     v->shutting_down = s->proc.shutting_down;
     v->inflight = s->loop.inflight;

@@ -325,6 +325,10 @@ static void pm_fleet(pm_out *o, const rs_metrics_view *v)
     pm_u64(o, "readstates_fleet_misrouted_total", "counter",
            "Calls forwarded here for users another node owns (rings differed).",
            v->misrouted_in);
+    pm_u64(o, "readstates_fleet_watch_relays", "gauge",
+           "Watches of users other nodes own, relayed from their owners.", v->relays_open);
+    pm_u64(o, "readstates_fleet_relayed_events_total", "counter",
+           "Watch events relayed from other nodes.", v->relayed_events);
     if (v->peers != NULL) {
         pm_u64(o, "readstates_fleet_peer_connects_total", "counter",
                "Connections opened to other nodes.", v->peers->connects);

@@ -92,6 +92,7 @@ typedef struct rs_metrics_view {
     const char *fleet_node_id;
     const struct rs_peer_stats *peers; /* its calls to other nodes */
     uint64_t forwarded_in, forwarded_out, forward_failures, misrouted_in;
+    uint64_t relays_open, relayed_events;
     uint64_t tcp_accept_failures; /* accept() errors of the TCP listener */
     uint64_t inflight;            /* requests dispatched and not yet answered */
     bool ready;                   /* engine_ready() */

@@ -54,6 +54,12 @@ struct peer_conn {
     struct bufferevent *bev;
     uint64_t retry_after_ns;
     bool failing; /* down since the last failure was logged: quiet until it connects */
+    /* a stream (peers_stream_open): not pooled; every answer to stream_id
+     * goes to stream_fn, a lost connection once with NULL */
+    peer_reply_fn stream_fn;
+    void *stream_arg;
+    uint64_t stream_id;
+    bool stream_closed; /* closed by its owner: no callback, freed later */
     peer_call *head, *tail;
     peer_call *buckets[PEER_BUCKETS];
     peer_conn *prev, *next;
@@ -67,6 +73,8 @@ struct rs_peers {
     char *token;
     uint64_t next_id;
     peer_conn *conns;
+    peer_conn *streams; /* open streams */
+    peer_conn *dead;    /* closed streams, freed from the loop */
     peer_call *failed;
     struct event *tick_ev;
     struct event *fail_ev;
@@ -131,11 +139,14 @@ static void peer_defer_fail(rs_peers *p, peer_call *c, const char *why)
         event_active(p->fail_ev, EV_TIMEOUT, 0);
 }
 
+static void peer_free_dead(rs_peers *p);
+
 static void peer_fail_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     rs_peers *p = arg;
+    peer_free_dead(p);
     peer_call *list = p->failed;
     p->failed = NULL;
     while (list != NULL) {
@@ -165,6 +176,11 @@ static void peer_conn_drop(peer_conn *pc, const char *why)
         peer_fifo_remove(pc, c);
         peer_finish(p, c, NULL, why);
     }
+    if (pc->stream_fn != NULL && !pc->stream_closed) {
+        peer_reply_fn fn = pc->stream_fn;
+        pc->stream_fn = NULL; /* once */
+        fn(pc->stream_arg, NULL, why);
+    }
 }
 
 static void peer_read_cb(struct bufferevent *bev, void *arg)
@@ -190,6 +206,13 @@ static void peer_read_cb(struct bufferevent *bev, void *arg)
         if (resp == NULL) {
             peer_conn_drop(pc, "a response that does not decode");
             return;
+        }
+        if (pc->stream_fn != NULL && resp->id == pc->stream_id) {
+            pc->stream_fn(pc->stream_arg, resp, NULL); /* may close the stream */
+            readstates__v1__response__free_unpacked(resp, NULL);
+            if (pc->stream_closed || pc->bev == NULL)
+                return;
+            continue;
         }
         peer_call *c = pc->buckets[resp->id % PEER_BUCKETS];
         while (c != NULL && c->id != resp->id)
@@ -361,6 +384,63 @@ static void peer_tick_cb(evutil_socket_t fd, short what, void *arg)
         peer_schedule_tick(p);
 }
 
+peer_stream *peers_stream_open(rs_peers *p, const char *host, int port,
+                               const Readstates__V1__Request *req, peer_reply_fn fn, void *arg)
+{
+    peer_conn *pc = rs_xcalloc(1, sizeof(*pc), "peer stream");
+    pc->p = p;
+    snprintf(pc->host, sizeof(pc->host), "%s", host);
+    pc->port = port;
+    pc->stream_fn = fn;
+    pc->stream_arg = arg;
+    pc->stream_id = PEER_ID_FORWARDED | ++p->next_id;
+    RS_DLIST_PUSH(p->streams, pc, prev, next);
+    Readstates__V1__Request copy = *req;
+    copy.id = pc->stream_id;
+    if (p->closing || !peer_connect(pc) || !peer_write(pc, &copy)) {
+        /* fails from the loop, as every failure does */
+        pc->stream_fn = NULL;
+        peer_call *c = peer_call_new(p, fn, arg);
+        peer_defer_fail(p, c, p->closing ? "shutting down" : "cannot connect to the owner");
+        peers_stream_close(pc);
+        return NULL;
+    }
+    p->stats.calls++;
+    return pc;
+}
+
+static void peer_free_dead(rs_peers *p)
+{
+    while (p->dead != NULL) {
+        peer_conn *pc = p->dead;
+        p->dead = pc->next;
+        free(pc);
+    }
+}
+
+void peers_stream_close(peer_stream *pc)
+{
+    if (pc == NULL || pc->stream_closed)
+        return;
+    rs_peers *p = pc->p;
+    pc->stream_closed = true;
+    pc->stream_fn = NULL;
+    if (pc->bev != NULL) {
+        bufferevent_free(pc->bev);
+        pc->bev = NULL;
+    }
+    while (pc->head != NULL) { /* its Auth call, if still waiting */
+        peer_call *c = pc->head;
+        peer_fifo_remove(pc, c);
+        peer_finish(p, c, NULL, "closed");
+    }
+    RS_DLIST_REMOVE(p->streams, pc, prev, next);
+    pc->next = p->dead; /* freed from the loop: a callback may still be on the stack */
+    p->dead = pc;
+    if (!p->closing)
+        event_active(p->fail_ev, EV_TIMEOUT, 0);
+}
+
 rs_peers *peers_new(struct event_base *base, const rs_log *log, uint32_t timeout_ms,
                     const char *token)
 {
@@ -399,6 +479,11 @@ void peers_free(rs_peers *p)
         peer_conn_drop(pc, "shutting down");
         RS_DLIST_REMOVE(p->conns, pc, prev, next);
         free(pc);
+    }
+    while (p->streams != NULL) {
+        peer_conn *pc = p->streams;
+        peer_conn_drop(pc, "shutting down"); /* its owner hears of it once */
+        peers_stream_close(pc);
     }
     peer_fail_cb(-1, 0, p);
     if (p->tick_ev != NULL)

@@ -54,6 +54,16 @@ void peers_free(rs_peers *p);
 void peers_call(rs_peers *p, const char *host, int port, const Readstates__V1__Request *req,
                 peer_reply_fn fn, void *arg);
 
+/* A stream: req (a Watch) on a connection of its own to host:port; fn runs
+ * for every Response with its id (the acceptance, then the events), and
+ * once with NULL and a reason when the connection fails or closes (then no
+ * more). peers_stream_close ends it without a callback (safe inside fn).
+ * Closing the connection is how the watch ends at the peer. */
+typedef struct peer_conn peer_stream;
+peer_stream *peers_stream_open(rs_peers *p, const char *host, int port,
+                               const Readstates__V1__Request *req, peer_reply_fn fn, void *arg);
+void peers_stream_close(peer_stream *st);
+
 const rs_peer_stats *peers_stats(const rs_peers *p);
 
 #endif /* RS_PEER_H */

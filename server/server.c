@@ -283,6 +283,12 @@ static int server_read_token(const char *path, char *buf, size_t size, const rs_
     return 0;
 }
 
+/* A new ring generation: watches that no longer reach their users' owners end. */
+static void server_fleet_ring_changed(void *ctx)
+{
+    dispatch_fleet_ring_changed(ctx);
+}
+
 /* A load or merge was refused as FENCED: a newer ring exists. */
 static void server_fleet_fenced(void *ctx)
 {
@@ -298,7 +304,7 @@ static int server_fleet_start(rs_server *s)
             0)
         return -1;
     s->loop.fleet = fleet_new(s->loop.base, s->loop.engine, &s->proc.log, s->proc.cfg.node_id,
-                              s->proc.cfg.ring_refresh_ms);
+                              s->proc.cfg.ring_refresh_ms, server_fleet_ring_changed, s);
     s->loop.peers = peers_new(s->loop.base, &s->proc.log, s->proc.cfg.forward_timeout_ms,
                               token[0] != '\0' ? token : NULL);
     memset(token, 0, sizeof(token));

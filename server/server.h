@@ -137,11 +137,14 @@ typedef struct rs_loop {
      * (peer.h); NULL when not in a fleet. */
     struct rs_fleet *fleet;
     struct rs_peers *peers;
+    struct fleet_relay *relays; /* watches relayed from other nodes (dispatch_fleet.c) */
     struct {
         uint64_t forwarded_out;    /* calls answered through their owner */
         uint64_t forward_failures; /* of those, the owner did not answer */
         uint64_t misrouted_in;     /* forwarded here, but owned elsewhere */
         uint64_t forwarded_in;     /* calls other nodes forwarded here */
+        uint64_t relays_open;      /* watches relayed from other nodes */
+        uint64_t relayed_events;   /* events they brought */
     } fleet_stats;
 } rs_loop;
 

@@ -203,6 +203,20 @@ void watch_remove_sink(rs_server *s, rs_sink *sink)
     }
 }
 
+void watch_close_users(rs_server *s, bool (*pred)(void *arg, uint64_t user_id), void *arg)
+{
+    rs_watch_registry *w = &s->loop.watch;
+    for (size_t i = 0; i < w->nbuckets; i++)
+        for (watch_user *wu = w->buckets[i]; wu != NULL; wu = wu->hnext) {
+            if (!pred(arg, wu->user_id))
+                continue;
+            /* closing is deferred to the reaper: the lists stay put */
+            for (watch_entry *e = wu->head; e != NULL; e = e->unext)
+                if (e->sink->ops->close != NULL)
+                    e->sink->ops->close(e->sink, "fleet_ring_changed");
+        }
+}
+
 void watch_on_change(void *ctx, rs_user *u, const rs_state *st, bool deleted)
 {
     rs_server *s = ctx;

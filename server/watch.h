@@ -44,6 +44,10 @@ bool watch_add(rs_server *s, rs_sink *sink, uint64_t user_id, uint64_t req_id);
 /* Drop all of a sink's watches: O(its watches). */
 void watch_remove_sink(rs_server *s, rs_sink *sink);
 
+/* Close (sink->ops->close) every sink watching a user for which pred is
+ * true: a fleet node's users that moved to another node. */
+void watch_close_users(rs_server *s, bool (*pred)(void *arg, uint64_t user_id), void *arg);
+
 /* Whether anyone watches user_id. */
 bool watch_has_user(const rs_watch_registry *w, uint64_t user_id);
 

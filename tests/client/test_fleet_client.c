@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
@@ -218,6 +219,99 @@ static void test_routes_to_owners(void **state)
     rs_test_redis_cleanup(&redis);
 }
 
+/* Watch through a node that owns only some of the users: the others'
+ * events are relayed from their owner, every applied change arrives, in
+ * version order per user; a ring change ends the watch (the connection
+ * closes: the client watches again at the new owners). */
+static void test_watch_relay(void **state)
+{
+    (void)state;
+    rs_test_redis redis;
+    assert_int_equal(rs_test_redis_start(&redis), 0);
+    rs_test_server n[2];
+    for (int i = 0; i < 2; i++) {
+        char id[8];
+        snprintf(id, sizeof(id), "n%d", i);
+        const char *extra[] = {"--node-id", id, "--ring-refresh-ms", "100", NULL};
+        assert_int_equal(pu_server_start(&n[i], &redis, extra), 0);
+    }
+    int ports[2] = {n[0].port, n[1].port};
+    write_ring(&redis, ports, 2, "0");
+    for (int i = 0; i < 2; i++) {
+        ring_wait w = {&n[i], 1};
+        assert_true(rs_poll_until(node_has_ring, &w, 10000));
+    }
+    /* six users, at least two owned by each node */
+    uint64_t users[6];
+    int count[2] = {0, 0}, k = 0;
+    for (uint64_t u = 1; k < 6; u++) {
+        int owner = ring.owner[rs_user_slot(u)];
+        if (count[owner] >= 3)
+            continue;
+        count[owner]++;
+        users[k++] = u;
+    }
+    rs_client *watcher = pu_connect(&n[0]);
+    rs_client *writer = pu_connect(&n[1]);
+    assert_non_null(watcher);
+    assert_non_null(writer);
+    uint64_t watch_id = 0;
+    assert_int_equal(rs_client_watch(watcher, users, 6, &watch_id), RS_OK);
+    /* three changes per user, through the other node */
+    for (int round = 1; round <= 3; round++)
+        for (int i = 0; i < 6; i++) {
+            rs_client_ack_result res;
+            assert_int_equal(rs_client_ack(writer, users[i], 40 + (uint64_t)round,
+                                           1000 * (uint64_t)round, 0, &res),
+                             RS_OK);
+        }
+    uint64_t last[6] = {0};
+    for (int got = 0; got < 18; got++) {
+        rs_client_event ev;
+        rs_status st = rs_client_next_event(watcher, &ev, 5000);
+        if (st != RS_OK)
+            fail_msg("event %d of 18: %s", got + 1, rs_status_name(st));
+        assert_int_equal(ev.watch_id, watch_id);
+        int i = 0;
+        while (i < 6 && users[i] != ev.user_id)
+            i++;
+        assert_true(i < 6);
+        assert_int_equal(ev.user_version, last[i] + 1); /* in version order, none missed */
+        last[i] = ev.user_version;
+    }
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(last[i], 3);
+    assert_true(pu_metric(&n[0], "readstates_fleet_relayed_events_total") >= 9);
+    assert_true(pu_metric(&n[0], "readstates_fleet_watch_relays") == 1);
+
+    /* a new ring: the watch ends, the connection closes */
+    redisContext *rc = rs_test_redis_connect(&redis);
+    assert_non_null(rc);
+    char nodes[256];
+    snprintf(nodes, sizeof(nodes), "n1=127.0.0.1:%d n0=127.0.0.1:%d", n[1].port, n[0].port);
+    const char *argv[] = {"EVAL", rs_ring_cas_script,     "1", RS_RING_KEY, "1",
+                          nodes,  "0-8191=0 8192-16383=1"};
+    redisReply *r = redisCommandArgv(rc, 7, argv, NULL);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    freeReplyObject(r);
+    redisFree(rc);
+    rs_client_event ev;
+    rs_status st = rs_client_next_event(watcher, &ev, 5000);
+    assert_int_equal(st, RS_ERR_UNAVAILABLE); /* closed by the server, not a timeout */
+    assert_true(pu_metric(&n[0], "readstates_fleet_watch_relays") == 0);
+
+    rs_client_close(watcher);
+    rs_client_close(writer);
+    for (int i = 0; i < 2; i++) {
+        int ws = 0;
+        assert_int_equal(rs_test_server_stop(&n[i], 30000, &ws), 0);
+        assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+        rs_test_server_cleanup(&n[i]);
+    }
+    rs_test_redis_cleanup(&redis);
+}
+
 /* Outside a fleet: a ring of the one server; every call goes to it. */
 static void test_single_server(void **state)
 {
@@ -245,6 +339,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_routes_to_owners),
+        cmocka_unit_test(test_watch_relay),
         cmocka_unit_test(test_single_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
