@@ -24,7 +24,12 @@
 # users, 16 connections x pipeline 8, --hiccups), nodes unpinned, in
 # rounds (default 3) that rotate which setup goes first:
 #   solo          the plain process
+#   f1            the ring of one, the load generator not routing (as solo)
 #   f1 --ring     the ring of one, the load generator routing by the ring
+#                 (it then sends each request of a batch on the next
+#                 connection of the owner, where without --ring a batch
+#                 goes out in one write on one connection: compare f1
+#                 with and without it)
 #   f2 --ring     two nodes, each request sent straight to its user's owner
 #   f3 --ring     three nodes, likewise
 #   f3 via n0     three nodes, everything sent to n0, which forwards the
@@ -55,11 +60,12 @@
 #
 # Prints Markdown tables at the end (also in DIR/tables.md; default DIR is
 # out/bench-fleet-<time>, with every run's JSON and text, the servers' and
-# Redis's logs and each node's /metrics at the end). About 4 minutes; --quick: 1 round, 3 s runs, 20000 hot
-# users (about a minute; later flags override). Everything listens on
-# 127.0.0.1 only; every wait is bounded; every process it starts is stopped
-# by PID on exit, on failure and Ctrl-C too. The build is $RS_BUILD
-# (default build-release/); --no-build uses what is there.
+# Redis's logs and each node's /metrics at the end). About 3 minutes;
+# --quick: 1 round, 3 s runs, 20000 hot users (about 45 s; later flags
+# override). Everything listens on 127.0.0.1 only; every wait is bounded;
+# every process it starts is stopped by PID on exit, on failure and Ctrl-C
+# too. The build is $RS_BUILD (default build-release/); --no-build uses
+# what is there.
 set -euo pipefail
 . "$(dirname "$0")/bench-lib.sh"
 
@@ -325,9 +331,10 @@ rs_log "idle CPU, ms per second (solo / f1 n0 / f2 n0 n1 / f3 n0 n1 n2): $IDLE"
 
 MIX=(--ack 90 --get-one 10 --users "$USERS" --channels-per-user "$CHANNELS")
 # a run's target: SETUP -> "fleet ring(0/1)"
-declare -A SETUP_FLEET=([solo]=solo [ring1]=f1 [ring2]=f2 [ring3]=f3 [fwd3]=f3)
-declare -A SETUP_RING=([solo]=0 [ring1]=1 [ring2]=1 [ring3]=1 [fwd3]=0)
-declare -A SETUP_DESC=([solo]="1 process, no fleet" [ring1]="1 node (ring of one), --ring"
+declare -A SETUP_FLEET=([solo]=solo [one1]=f1 [ring1]=f1 [ring2]=f2 [ring3]=f3 [fwd3]=f3)
+declare -A SETUP_RING=([solo]=0 [one1]=0 [ring1]=1 [ring2]=1 [ring3]=1 [fwd3]=0)
+declare -A SETUP_DESC=([solo]="1 process, no fleet" [one1]="1 node (ring of one), no --ring"
+    [ring1]="1 node (ring of one), --ring"
     [ring2]="2 nodes, --ring" [ring3]="3 nodes, --ring" [fwd3]="3 nodes, all to n0 (forwarding)")
 # counters summed over a setup's nodes, one scrape each: "out in failures
 # misrouted" (null where the node has no such series: not in a fleet)
@@ -400,7 +407,7 @@ rate_run() { # rate_run SETUP ROUND
     RATE_ROWS+=("$r|${SETUP_DESC[$s]}|$(div "$(lgf "$j" totals.throughput_rps)" 1 %.0f)|$e|$(ms "$(lgf "$j" latency.all.p50_us)")|$(ms "$(lgf "$j" latency.all.p99_us)")|$(ms "$(lgf "$j" latency.all.p999_us)")|$cpu|$per|$own|$wk|$(div "$(lgf "$j" cpu.loadgen_us_per_req)" 1 %.2f)|$(div "$(awk -v a="$rc0" -v b="$rc1" 'BEGIN { print (b - a) * 1e6 }')" "$ans" %.2f)|$fwd|$(ms "$(lgf "$j" hiccups.p999_us)")|$(div "$(lgf "$j" steal_pct)" 1 %.1f)|$oth")
     rs_log "$label: server CPU $cpu us/req, forwarded out $fwd per request"
 }
-RATE_SETUPS=(solo ring1 ring2 ring3 fwd3)
+RATE_SETUPS=(solo one1 ring1 ring2 ring3 fwd3)
 if [ $DO_RATE = 1 ]; then
     loadavg "before part rate"
     for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
