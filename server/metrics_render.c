@@ -235,6 +235,9 @@ static void pm_cluster(pm_out *o, const struct store_cluster *c)
            "Merges failed at once because their primary lacked the replicas "
            "--redis-wait-replicas asks for (retried after 1 s).",
            st.wait_short_fails);
+    pm_u64(o, "readstates_redis_cluster_unreachable_failures_total", "counter",
+           "Merges failed at once because their slot's primary is unreachable (retried).",
+           st.unreachable_fails);
     pm_u64(o, "readstates_redis_cluster_refreshes_total", "counter",
            "Slot table refreshes (CLUSTER SLOTS) that succeeded.", st.refreshes);
     pm_u64(o, "readstates_redis_cluster_refresh_errors_total", "counter",

@@ -21,8 +21,10 @@
  *   outcome: one per user of the call
  *     OK ──> cache_flushed(u, version sent), fire write-through
  *             waiters with version <= flushed_version
- *     ERROR ──> counted; the user stays dirty and goes back on the ring
- *             (a failed call fails all its users; merges are idempotent)
+ *     ERROR ──> counted; the user stays dirty and goes again in
+ *             ENG_RETRY_NS (the retry ring: a failure that comes back at
+ *             once never spins the loop; a failed call fails all its users;
+ *             merges are idempotent)
  *     INVALID (the store refused the stored data) ──> counted,
  *             logged, user marked RS_USER_STORED_BAD (writes refused),
  *             back on the ring with a delay; at shutdown: not retried,
@@ -47,6 +49,11 @@
 #include "rs_list.h"
 
 #define ENG_MAX_INFLIGHT 16 /* batches in flight on the connection */
+/* A user whose merge failed (the store down for its key, a timeout) goes
+ * again no sooner than this, whatever the urgency: a failure that comes
+ * back at once (a primary known down, one short of the replicas WAIT asks
+ * for) must not turn the flush loop into a busy loop. */
+#define ENG_RETRY_NS (100ull * 1000000ull)
 
 static void flush_pass(rs_engine *e);
 static void shutdown_check(rs_engine *e);
@@ -126,6 +133,7 @@ void engine_flush_fini(rs_engine *e)
     if (e->shutdown_ev != NULL)
         event_free(e->shutdown_ev);
     eng_ring_free(&e->ring);
+    eng_ring_free(&e->retry);
     free(e->call_users);
     free(e->batch_users);
     free(e->batch_users_tmp);
@@ -476,8 +484,14 @@ static bool user_flushed(rs_engine *e, eng_batch *b, const eng_flush *f,
             return ok;
         }
         /* Changed while in flight (dirty since at most the batch start),
-         * failed (keeps its age so it goes first), or refused (waits). */
-        queue_user(e, u, ok ? b->start_ns : refused != NULL ? rs_now_ns() : f->since_ns);
+         * failed (again in ENG_RETRY_NS), or refused (waits). */
+        if (!ok && refused == NULL) {
+            eng_qent q = {u->user_id, rs_now_ns() + ENG_RETRY_NS};
+            eng_ring_push(&e->retry, &q);
+            u->bits |= RS_USER_DIRTY_QUEUED;
+        } else {
+            queue_user(e, u, ok ? b->start_ns : rs_now_ns());
+        }
         if (e->cfg.durability == RS_DURABILITY_WRITE_THROUGH && ok)
             engine_flush_kick(e, true);
     }
@@ -509,7 +523,19 @@ static void flush_done(void *arg, const rs_store_outcome *out, uint32_t n)
 static bool ring_head_due(rs_engine *e, uint64_t now, uint64_t delay)
 {
     eng_qent q;
+    if (eng_ring_peek(&e->retry, &q) && q.since_ns <= now)
+        return true; /* a failed merge's user, due again */
     return eng_ring_peek(&e->ring, &q) && q.since_ns + delay <= now;
+}
+
+/* The next due user: a retry first, then the queue. ring_head_due said so. */
+static void ring_pop_due(rs_engine *e, uint64_t now, eng_qent *q)
+{
+    eng_qent r;
+    if (eng_ring_peek(&e->retry, &r) && r.since_ns <= now)
+        eng_ring_pop(&e->retry, q);
+    else
+        eng_ring_pop(&e->ring, q);
 }
 
 static bool flush_urgent(rs_engine *e)
@@ -568,7 +594,7 @@ static bool flush_one_batch(rs_engine *e, uint64_t now, uint64_t delay)
     b->start_ns = now;
     eng_qent q;
     while (b->n < cap && ring_head_due(e, now, delay)) {
-        eng_ring_pop(&e->ring, &q);
+        ring_pop_due(e, now, &q);
         rs_user *u = cache_peek(e->cache, q.user_id);
         if (u != NULL)
             u->bits &= (uint8_t)~RS_USER_DIRTY_QUEUED;
@@ -732,7 +758,8 @@ static void shutdown_report(rs_engine *e, uint64_t unflushed)
 static void shutdown_check(rs_engine *e)
 {
     /* Nothing left to send: what the script refused is all that is missing. */
-    if (!e->shutdown_reported && e->ring.count == 0 && e->inflight_batches == 0)
+    if (!e->shutdown_reported && e->ring.count == 0 && e->retry.count == 0 &&
+        e->inflight_batches == 0)
         shutdown_report(e, e->shutdown_refused_states);
 }
 
@@ -744,6 +771,8 @@ static void shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
     uint64_t n = e->shutdown_refused_states;
     for (size_t i = 0; i < e->ring.count; i++)
         n += unflushed_states(e, eng_ring_at(&e->ring, i)->user_id);
+    for (size_t i = 0; i < e->retry.count; i++)
+        n += unflushed_states(e, eng_ring_at(&e->retry, i)->user_id);
     for (eng_batch *b = e->inflight; b != NULL; b = b->next)
         for (uint32_t i = 0; i < b->n; i++)
             n += unflushed_states(e, b->ents[i].user_id);

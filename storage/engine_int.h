@@ -133,6 +133,7 @@ struct rs_engine {
     uint64_t commit_waiters; /* write-through waiters registered */
 
     eng_ring ring;
+    eng_ring retry;      /* users whose merge failed: {user, due at}, ENG_RETRY_NS apart */
     eng_batch *inflight; /* list of batches in flight */
     uint32_t inflight_batches;
     struct event *tick_ev; /* periodic flush pass */

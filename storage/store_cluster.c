@@ -651,6 +651,15 @@ static void cl_dispatch(cl_req *r)
     if (n == NULL || !redis_conn_may_send(n->conn)) {
         if (n == NULL)
             cl_refresh_schedule(s, true);
+        if (r->kind == CL_MERGE && s->table_loaded) {
+            /* Its primary is known unreachable: fail now, so the users of
+             * the same engine call on primaries that are up are not held
+             * until the deadline (the engine retries these ENG_RETRY_NS
+             * later, by which time a replica may have taken over). */
+            s->stats.unreachable_fails++;
+            cl_fail(r, "primary_unreachable");
+            return;
+        }
         cl_park(r);
         return;
     }

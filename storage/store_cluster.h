@@ -16,9 +16,11 @@
  *   that connection. At most 5 redirections and the request timeout per
  *   request: past either, the request fails (a load: UNAVAILABLE; a merge:
  *   the users stay dirty and go again).
- * - A slot whose primary is unreachable: a load fails at once; a merge
- *   waits (up to the request timeout) for the table to point at a primary
- *   that is up, then fails and is retried by the engine.
+ * - A slot whose primary is unreachable: a load fails at once, and so does
+ *   a merge (the engine retries it a moment later, by which time the table
+ *   may point at a replica that took over); only before the first table,
+ *   or when redirected to a node still connecting, does a request wait (up
+ *   to the request timeout).
  * - A timeout or a lost connection is "not known": merges are idempotent
  *   by version, so the users stay dirty and are merged again.
  * - Failover: every user merged on a primary in the last
@@ -69,10 +71,11 @@ const struct store_cluster *store_cluster_of(const rs_store *s);
 
 typedef struct store_cluster_stats {
     uint64_t moved, ask, tryagain, clusterdown, noscript;
-    uint64_t retries;          /* sends after the first, for any reason */
-    uint64_t redirect_caps;    /* requests failed at the redirection cap */
-    uint64_t deadline_fails;   /* requests failed at their deadline */
-    uint64_t wait_short_fails; /* merges failed fast: their primary lacks replicas for WAIT */
+    uint64_t retries;           /* sends after the first, for any reason */
+    uint64_t redirect_caps;     /* requests failed at the redirection cap */
+    uint64_t deadline_fails;    /* requests failed at their deadline */
+    uint64_t wait_short_fails;  /* merges failed fast: their primary lacks replicas for WAIT */
+    uint64_t unreachable_fails; /* merges failed fast: their primary is unreachable */
     uint64_t refreshes, refresh_errors;
     uint64_t failovers;      /* primaries seen losing their slots while down or demoted */
     uint64_t remerged_users; /* users handed back to the engine after a failover */
