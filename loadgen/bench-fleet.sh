@@ -7,9 +7,9 @@
 #                          [--parts "rate max"] [--out DIR] [--no-build]
 #
 # Starts, on free loopback ports, one private redis-server (appendonly,
-# everysec) and four setups on it, each in its own Redis database (so their
-# rings and users never meet), every readstated in write-behind (the
-# default) with --redis:
+# everysec) and four setups on it (solo and f2 only with --parts max),
+# each in its own Redis database (so their rings and users never meet),
+# every readstated in write-behind (the default) with --redis:
 #   solo   one readstated without --node-id (not in a fleet)
 #   f1     one node, --node-id n0, in a ring of one
 #   f2     two nodes n0 n1, the slots split evenly
@@ -266,20 +266,22 @@ fleet_pids() { local n; for n in ${FLEET_NODES[$1]}; do echo "${NODE_PID[$n]}"; 
 # reaped, Redis, every node, and the load generator when it is running);
 # servers, loadgen, redis: CPU seconds of those
 sample() {
-    local p files=(/proc/uptime /proc/stat "/proc/$$/stat" "/proc/$RS_REDIS_PID/stat")
-    for p in "${NODE_PID[@]}"; do files+=("/proc/$p/stat"); done
-    [ -z "${2:-}" ] || files+=("/proc/$2/stat")
+    local p files=(/proc/uptime /proc/stat "/proc/$$/stat" /proc/"$RS_REDIS_PID"/task/*/schedstat)
+    for p in "${NODE_PID[@]}"; do files+=(/proc/"$p"/task/*/schedstat); done
+    [ -z "${2:-}" ] || files+=(/proc/"$2"/task/*/schedstat)
     awk -v t="$TCK" -v self=$$ -v redis="$RS_REDIS_PID" -v srv=" $1 " -v lg="${2:-}" '
         FILENAME == "/proc/uptime" { up = $1; next }
         FILENAME == "/proc/stat" { if ($1 == "cpu") { busy = ($2 + $3 + $4 + $7 + $8) / t; steal = $9 / t }; next }
-        {
-            split(FILENAME, f, "/"); pid = f[3]; sub(/.*\) /, "")
-            c = ($12 + $13) / t
-            if (pid == self) c += ($14 + $15) / t
+        FILENAME ~ /schedstat$/ { # a thread of a process: ns on a CPU
+            split(FILENAME, f, "/"); pid = f[3]; c = $1 / 1e9
             ours += c
             if (index(srv, " " pid " ")) s += c
-            if (pid == lg) l = c
-            if (pid == redis) r = c
+            if (pid == lg) l += c
+            if (pid == redis) r += c
+            next
+        }
+        { # this shell, and the children it has reaped (10 ms ticks)
+            sub(/.*\) /, ""); ours += ($12 + $13 + $14 + $15) / t
         }
         END { printf "%.2f %.2f %.3f %.3f %.3f %.3f %.3f\n", busy, steal, ours, up, s, l, r }' "${files[@]}"
 }
@@ -311,23 +313,24 @@ fill() { # fill F: the hot users, through the setup's first node
 }
 
 # ---- the setups ------------------------------------------------------------------
-fleet_start solo 0 0
-fleet_start f1 1 1
-fleet_start f2 2 2
-fleet_start f3 3 3
-for f in solo f1 f2 f3; do fill "$f"; done
-for f in solo f1 f2 f3; do wait_clean "$f" 120; done
+SETUPS=(solo f2) # part max needs these two; part rate all four
+[ $DO_RATE = 0 ] || SETUPS=(solo f1 f2 f3)
+declare -A SETUP_SIZE=([solo]=0 [f1]=1 [f2]=2 [f3]=3)
+for f in "${SETUPS[@]}"; do fleet_start "$f" "${SETUP_SIZE[$f]}" "${SETUP_SIZE[$f]}"; done
+for f in "${SETUPS[@]}"; do fill "$f"; done
+for f in "${SETUPS[@]}"; do wait_clean "$f" 120; done
 
 # what the nodes cost with no load at all (ring reads, timers): CPU ms per
 # second of each node, over a few seconds
 IDLE_S=3
-read -r -a ALL_PIDS <<<"$(for f in solo f1 f2 f3; do fleet_pids "$f"; done | tr '\n' ' ')"
+read -r -a ALL_PIDS <<<"$(for f in "${SETUPS[@]}"; do fleet_pids "$f"; done | tr '\n' ' ')"
 i0=$(cpu_each "${ALL_PIDS[@]}") u0=$(awk '{ print $1 }' /proc/uptime)
 sleep "$IDLE_S"
 i1=$(cpu_each "${ALL_PIDS[@]}") u1=$(awk '{ print $1 }' /proc/uptime)
 IDLE=$(awk -v a="$i0" -v b="$i1" -v s="$u0" -v e="$u1" 'BEGIN { k = split(a, x, " "); split(b, y, " ")
     for (i = 1; i <= k; i++) printf "%s%.2f", (i > 1 ? " / " : ""), (y[i] - x[i]) * 1e3 / (e - s) }')
-rs_log "idle CPU, ms per second (solo / f1 n0 / f2 n0 n1 / f3 n0 n1 n2): $IDLE"
+IDLE_WHO=$(for f in "${SETUPS[@]}"; do echo "${FLEET_NODES[$f]}"; done | tr '\n' ' ' | sed 's/ $//; s/ / \/ /g')
+rs_log "idle CPU, ms per second ($IDLE_WHO): $IDLE"
 
 MIX=(--ack 90 --get-one 10 --users "$USERS" --channels-per-user "$CHANNELS")
 # a run's target: SETUP -> "fleet ring(0/1)"
@@ -514,7 +517,7 @@ spread() {
         "$(nproc)" "$(redis-server --version | awk '{ print $3 }')" "$USERS" "$CHANNELS"
     printf 'loadavg (1, 5, 15 min):'
     printf ' %s;' "${LOADS[@]}"
-    printf '\n'
+    printf '\nidle, no load (%s s; ms of CPU per second, %s): %s\n' "$IDLE_S" "$IDLE_WHO" "$IDLE"
 
     if [ $DO_RATE = 1 ]; then
         printf '\n**Server CPU per request at %s req/s** (open loop, 90%% Ack, 10%% GetReadStates, Zipf 0.99,\n' "$RATE"
@@ -527,7 +530,6 @@ spread() {
                 "$(spread "${RATE_WK[$s]}")" "$(spread "${RATE_P50[$s]}")" "$(spread "${RATE_P99[$s]}")" \
                 "$(spread "${RATE_FWD[$s]}")"
         done
-        printf '\nIdle, no load (%s s; ms of CPU per second, solo / f1 n0 / f2 n0, n1 / f3 n0, n1, n2): %s\n' "$IDLE_S" "$IDLE"
         printf '\nEvery run (own = the load generator'"'"'s --server-pid figure for a one-process setup, its\n'
         printf 'measured phase only; Redis = redis-server'"'"'s CPU over the same window as the servers'"'"'):\n\n'
         printf '| round | setup | answered/s | errors | p50 | p99 | p99.9 | server CPU/req (us) | per node n0 / n1 / n2 | own | server wake-ups/req | loadgen CPU/req | Redis CPU/req | forwarded per request | hiccup p99.9 | steal %% | others (cores) |\n'
