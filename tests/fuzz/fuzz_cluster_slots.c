@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cluster_slots.h"
+#include "fuzz_reader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -75,7 +76,7 @@ static void cs_reply(const redisReply *r)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    redisReader *rd = redisReaderCreate();
+    redisReader *rd = fuzz_reader_new(); /* arrays capped */
     if (rd == NULL)
         return 0;
     if (redisReaderFeed(rd, (const char *)data, size) == REDIS_OK) {

@@ -32,45 +32,13 @@
 #include "cache.h"
 #include "engine.h"
 #include "engine_int.h"
+#include "fuzz_reader.h"
 #include "store_redis.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define RR_MAX_REPLIES  64
-#define RR_MAX_ELEMENTS 4096
-#define RR_MAX_USERS    (RR_MAX_REPLIES / 2 + 1)
-
-/* hiredis allocates an array of the length the reply declares before any
- * element arrives ("*709551615" asks for gigabytes): that is hiredis
- * trusting its server, as readstated trusts its Redis, and not the engine's
- * parsing, so arrays are capped here (the reader then fails, as on out of
- * memory). */
-#if HIREDIS_MAJOR >= 1
-typedef size_t rr_nelem;
-#else
-typedef int rr_nelem;
-#endif
-static redisReplyObjectFunctions rr_fns;
-static void *(*rr_create_array)(const redisReadTask *, rr_nelem);
-
-static void *rr_capped_array(const redisReadTask *task, rr_nelem elements)
-{
-    return elements > RR_MAX_ELEMENTS ? NULL : rr_create_array(task, elements);
-}
-
-static redisReader *rr_reader(void)
-{
-    if (rr_create_array == NULL) {
-        redisReader *plain = redisReaderCreate();
-        if (plain == NULL)
-            abort();
-        rr_fns = *plain->fn;
-        redisReaderFree(plain);
-        rr_create_array = rr_fns.createArray;
-        rr_fns.createArray = rr_capped_array;
-    }
-    return redisReaderCreateWithFunctions(&rr_fns);
-}
+#define RR_MAX_REPLIES 64
+#define RR_MAX_USERS   (RR_MAX_REPLIES / 2 + 1)
 
 /* user_id's load answered with reply (user_id not cached): the READY user,
  * or NULL. */
@@ -176,7 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (e == NULL)
         abort();
 
-    redisReader *r = rr_reader();
+    redisReader *r = fuzz_reader_new();
     if (r == NULL)
         abort();
     data++;
