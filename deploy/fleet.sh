@@ -50,6 +50,7 @@ set -euo pipefail
 prog=fleet.sh
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
+. "$here/proc-lib.sh"
 READSTATED_BIN=${READSTATED_BIN:-$root/build/bin/readstated}
 READSTATECTL_BIN=${READSTATECTL_BIN:-$root/build/bin/readstatectl}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
@@ -59,71 +60,17 @@ marker=.readstates-fleet
 ready_timeout_s=30
 node_stop_timeout_s=40 # readstated flushes within --shutdown-timeout-ms (25 s)
 
-die() {
-  echo "$prog: $*" >&2
-  exit 1
-}
 
 usage() {
   sed -n '5,9p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
-is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 is_hostport() { [[ $1 =~ ^[^,[:space:]]+:[0-9]+$ ]]; }
 is_seeds() { [[ $1 =~ ^[^,[:space:]]+:[0-9]+(,[^,[:space:]]+:[0-9]+)*$ ]]; }
 
-# True while PID runs (a zombie counts as gone).
-alive() {
-  local stat
-  kill -0 "$1" 2>/dev/null || return 1
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }
-  [ "${stat%% *}" != Z ]
-}
 
-# The PID in pidfile $1 if that process still runs a program whose command
-# line holds $2 (a recycled PID belongs to some other program: leave it).
-pid_of() {
-  local pidfile=$1 what=$2 pid cmdline
-  [ -s "$pidfile" ] || return 1
-  pid=$(<"$pidfile")
-  is_uint "$pid" || return 1
-  alive "$pid" || return 1
-  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-  [[ $cmdline == *"$what"* ]] || return 1
-  echo "$pid"
-}
 
-# SIGTERM the PIDs given, wait until $SECONDS reaches the deadline, then
-# SIGKILL those left.
-term_and_wait() {
-  local deadline=$1 pid left
-  shift
-  [ $# -gt 0 ] || return 0
-  for pid in "$@"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  while :; do
-    left=()
-    for pid in "$@"; do
-      alive "$pid" && left+=("$pid")
-    done
-    [ ${#left[@]} -eq 0 ] && return 0
-    [ $SECONDS -ge "$deadline" ] && break
-    sleep 0.05
-  done
-  echo "$prog: SIGKILL after the stop timeout: ${left[*]}" >&2
-  for pid in "${left[@]}"; do
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  deadline=$((SECONDS + 5))
-  for pid in "${left[@]}"; do
-    while alive "$pid" && [ $SECONDS -lt $deadline ]; do
-      sleep 0.05
-    done
-  done
-}
 
 # A free loopback port (a bind test with python3; without it a random port
 # that nothing answers on, a race caught when the server fails to bind).
@@ -143,18 +90,6 @@ free_port() {
   fi
 }
 
-port_in_use() {
-  local p=$1
-  if command -v python3 >/dev/null 2>&1; then
-    if python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' \
-      "$p" 2>/dev/null; then
-      return 1
-    fi
-    return 0
-  else
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null
-  fi
-}
 
 # The fleet folder: --dir, else the one in the state file.
 resolve_dir() {

@@ -31,6 +31,7 @@
 set -euo pipefail
 
 prog=redis-cluster.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/proc-lib.sh"
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 REDIS_CLI=${REDIS_CLI:-redis-cli}
 state_file=${READSTATES_CLUSTER_STATE:-${TMPDIR:-/tmp}/readstates-redis-cluster-$(id -u).state}
@@ -38,17 +39,12 @@ marker=.readstates-redis-cluster
 ready_timeout_s=30
 stop_timeout_s=10
 
-die() {
-  echo "$prog: $*" >&2
-  exit 1
-}
 
 usage() {
   sed -n '5,8p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
-is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 
 need_bins() {
   command -v "$REDIS_SERVER" >/dev/null 2>&1 ||
@@ -73,18 +69,7 @@ node_dirs() {
 }
 
 # The PID in a node's pidfile if that process still runs redis-server.
-node_pid() {
-  local pidfile=$1/redis.pid pid
-  [ -s "$pidfile" ] || return 1
-  pid=$(<"$pidfile")
-  is_uint "$pid" || return 1
-  alive "$pid" || return 1
-  # A recycled PID belongs to some other program: leave it alone.
-  local cmdline
-  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-  [[ $cmdline == *redis* ]] || return 1
-  echo "$pid"
-}
+node_pid() { pid_of "$1/redis.pid" redis; }
 
 # Free loopback ports: n ports p, each with p+10000 (its cluster bus) free.
 pick_ports() {
@@ -135,18 +120,6 @@ EOF
   fi
 }
 
-port_in_use() { # a bind test when python3 is there, else a connect test
-  local p=$1
-  if command -v python3 >/dev/null 2>&1; then
-    if python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' \
-      "$p" 2>/dev/null; then
-      return 1
-    fi
-    return 0
-  else
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null
-  fi
-}
 
 # The cluster folder: --dir, else the one in the state file.
 resolve_dir() {
@@ -160,45 +133,7 @@ resolve_dir() {
   echo "$dir"
 }
 
-# True while PID runs (an exited daemon stays a zombie until whoever
-# adopted it reaps it: that counts as gone).
-alive() {
-  local stat
-  kill -0 "$1" 2>/dev/null || return 1
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }
-  [ "${stat%% *}" != Z ]
-}
 
-# SIGTERM the PIDs given, wait for them until the deadline (seconds since
-# start, $SECONDS), then SIGKILL those left.
-term_and_wait() {
-  local deadline=$1 pid left
-  shift
-  [ $# -gt 0 ] || return 0
-  for pid in "$@"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  while :; do
-    left=()
-    for pid in "$@"; do
-      alive "$pid" && left+=("$pid")
-    done
-    [ ${#left[@]} -eq 0 ] && return 0
-    [ $SECONDS -ge "$deadline" ] && break
-    sleep 0.05
-  done
-  echo "$prog: SIGKILL after ${stop_timeout_s}s: ${left[*]}" >&2
-  for pid in "${left[@]}"; do
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  deadline=$((SECONDS + 5))
-  for pid in "${left[@]}"; do
-    while alive "$pid" && [ $SECONDS -lt $deadline ]; do
-      sleep 0.05
-    done
-  done
-}
 
 # Stop every node of DIR by its pidfile: replicas first (a primary asked to
 # stop waits for replicas that are still catching up), then the rest.
