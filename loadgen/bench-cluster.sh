@@ -126,7 +126,6 @@ rs_tmp
 
 # ---- processes: the servers this run started, the cluster, then rs_cleanup --
 declare -A SVC_PID=() SVC_PORT=() SVC_HTTP=()
-CLUSTER_DIR=""
 bc_cleanup() {
     local rc=$?
     set +e
@@ -138,38 +137,23 @@ bc_cleanup() {
     done
     SVC_PID=()
     cp "$RS_TMP/redis.log" "$OUT/redis-single.log" 2>/dev/null
-    if [ -n "$CLUSTER_DIR" ] && [ -d "$CLUSTER_DIR" ]; then
+    if [ -n "$RS_CLUSTER_DIR" ] && [ -d "$RS_CLUSTER_DIR" ]; then
         local d
-        for d in "$CLUSTER_DIR"/node-*; do
+        for d in "$RS_CLUSTER_DIR"/node-*; do
             cp "$d/redis.log" "$OUT/redis-cluster-${d##*/}.log" 2>/dev/null
         done
-        if ! "$RS_ROOT/deploy/redis-cluster.sh" down --dir "$CLUSTER_DIR" 2>/dev/null; then
-            local f pid # not made by up (it failed early): any node it left
-            for f in "$CLUSTER_DIR"/node-*/redis.pid; do
-                [ -s "$f" ] || continue
-                pid=$(<"$f")
-                grep -q redis "/proc/$pid/cmdline" 2>/dev/null && rs_stop_pid "$pid" 10
-            done
-        fi
     fi
-    CLUSTER_DIR=""
+    rs_stop_cluster
     (exit $rc)
     rs_cleanup
 }
 trap bc_cleanup EXIT
 
 rs_start_redis
-export READSTATES_CLUSTER_STATE=$RS_TMP/cluster.state # not another cluster's
-CLUSTER_DIR=$RS_TMP/cluster
-rs_log "starting a Redis Cluster: $PRIMARIES primaries, $REPLICAS replica(s) each"
-SEEDS=$(timeout 120 "$RS_ROOT/deploy/redis-cluster.sh" up --dir "$CLUSTER_DIR" \
-    --primaries "$PRIMARIES" --replicas "$REPLICAS" 2>"$RS_TMP/cluster-up.log" | tail -n 1) || SEEDS=""
-if [ -z "$SEEDS" ]; then
-    cat "$RS_TMP/cluster-up.log" >&2
-    rs_die "the Redis Cluster did not start"
-fi
+rs_start_cluster "$PRIMARIES" "$REPLICAS"
+SEEDS=$RS_CLUSTER_SEEDS
 PRIM_PORTS=() PRIM_PIDS=() REPL_PIDS=() NODE_PIDS=()
-for d in "$CLUSTER_DIR"/node-*; do
+for d in "$RS_CLUSTER_DIR"/node-*; do
     port=${d##*/node-}
     pid=$(<"$d/redis.pid")
     NODE_PIDS+=("$pid")

@@ -125,6 +125,42 @@ rs_start_redis() {
     rs_die "redis-server did not start"
 }
 
+# rs_start_cluster PRIMARIES REPLICAS: a private Redis Cluster in
+# $RS_TMP/cluster (deploy/redis-cluster.sh up, with its own state file, so
+# another cluster on this machine is left alone); sets RS_CLUSTER_DIR and
+# RS_CLUSTER_SEEDS. rs_stop_cluster stops it by the PIDs in its pidfiles
+# (also when up failed early); call it from the exit trap, after the
+# readstated that flushes into it.
+RS_CLUSTER_DIR=""
+RS_CLUSTER_SEEDS=""
+rs_start_cluster() {
+    command -v redis-cli >/dev/null 2>&1 || rs_die "redis-cli is not installed (apt-get install redis-tools)"
+    export READSTATES_CLUSTER_STATE=$RS_TMP/cluster.state
+    RS_CLUSTER_DIR=$RS_TMP/cluster
+    rs_log "starting a Redis Cluster: $1 primaries, $2 replica(s) each"
+    RS_CLUSTER_SEEDS=$(timeout 120 "$RS_ROOT/deploy/redis-cluster.sh" up --dir "$RS_CLUSTER_DIR" \
+        --primaries "$1" --replicas "$2" 2>"$RS_TMP/cluster-up.log" | tail -n 1) || RS_CLUSTER_SEEDS=""
+    if [ -z "$RS_CLUSTER_SEEDS" ]; then
+        cat "$RS_TMP/cluster-up.log" >&2
+        rs_die "the Redis Cluster did not start"
+    fi
+    rs_log "Redis Cluster up, seeds $RS_CLUSTER_SEEDS"
+}
+
+rs_stop_cluster() {
+    if [ -n "$RS_CLUSTER_DIR" ] && [ -d "$RS_CLUSTER_DIR" ]; then
+        if ! "$RS_ROOT/deploy/redis-cluster.sh" down --dir "$RS_CLUSTER_DIR" 2>/dev/null; then
+            local f pid # not made by up (it failed early): any node it left
+            for f in "$RS_CLUSTER_DIR"/node-*/redis.pid; do
+                [ -s "$f" ] || continue
+                pid=$(<"$f")
+                grep -q redis "/proc/$pid/cmdline" 2>/dev/null && rs_stop_pid "$pid" 10
+            done
+        fi
+    fi
+    RS_CLUSTER_DIR=""
+}
+
 # rs_start_server [extra readstated flags...]: against the private Redis when
 # one was started (rs_start_redis), else memory only.
 rs_start_server() {

@@ -85,40 +85,18 @@ if [ "$FLEET" -gt 0 ]; then
 elif [ $CLUSTER = 1 ]; then
     # The cluster's nodes daemonize: this run stops them (after readstated,
     # which flushes into them), then rs_cleanup stops the rest and exits.
-    CLUSTER_DIR=""
     cluster_cleanup() {
         local rc=$?
         set +e
         rs_stop_pid "$RS_SERVER_PID" 30
         RS_SERVER_PID=""
-        if [ -n "$CLUSTER_DIR" ] && [ -d "$CLUSTER_DIR" ]; then
-            if ! "$RS_ROOT/deploy/redis-cluster.sh" down --dir "$CLUSTER_DIR" 2>/dev/null; then
-                local f pid # not made by up (it failed early): any node it left
-                for f in "$CLUSTER_DIR"/node-*/redis.pid; do
-                    [ -s "$f" ] || continue
-                    pid=$(<"$f")
-                    grep -q redis "/proc/$pid/cmdline" 2>/dev/null && rs_stop_pid "$pid" 10
-                done
-            fi
-        fi
-        CLUSTER_DIR=""
+        rs_stop_cluster
         (exit $rc)
         rs_cleanup
     }
     trap cluster_cleanup EXIT
-    command -v redis-cli >/dev/null 2>&1 || rs_die "redis-cli is not installed (apt-get install redis-tools)"
-    # its own state file: another cluster on this machine is left alone
-    export READSTATES_CLUSTER_STATE=$RS_TMP/cluster.state
-    CLUSTER_DIR=$RS_TMP/cluster
-    rs_log "starting a local Redis Cluster (3 primaries, 1 replica each)"
-    seeds=$(timeout 120 "$RS_ROOT/deploy/redis-cluster.sh" up --dir "$CLUSTER_DIR" --primaries 3 \
-        --replicas 1 2>"$RS_TMP/cluster-up.log" | tail -n 1) || seeds=""
-    if [ -z "$seeds" ]; then
-        cat "$RS_TMP/cluster-up.log" >&2
-        rs_die "the Redis Cluster did not start"
-    fi
-    rs_log "Redis Cluster up, seeds $seeds"
-    rs_start_server --redis-cluster "$seeds"
+    rs_start_cluster 3 1
+    rs_start_server --redis-cluster "$RS_CLUSTER_SEEDS"
 else
     rs_start_redis
     rs_start_server
