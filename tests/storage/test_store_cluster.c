@@ -44,6 +44,7 @@
 #include "rs_slot.h"
 #include "rs_testsupport.h"
 #include "store_cluster.h"
+#include "store_tuser.h"
 
 #define MAX_STATES 16
 #define NODES      RS_TEST_REDIS_CLUSTER_NODES
@@ -470,45 +471,6 @@ static void merge_on(fixture *f, rs_store *s, const rs_store_user *users, uint32
 static void merge(fixture *f, const rs_store_user *users, uint32_t n, mergerec *m)
 {
     merge_on(f, f->s, users, n, m);
-}
-
-/* A user as the cache holds it: states sorted by channel, those with
- * version > flushed_version unflushed. */
-typedef struct tuser {
-    rs_user u;
-    rs_state states[4];
-} tuser;
-
-static void tuser_init(tuser *t, uint64_t user_id, uint64_t version, uint64_t flushed)
-{
-    memset(t, 0, sizeof(*t));
-    t->u.user_id = user_id;
-    t->u.version = version;
-    t->u.flushed_version = flushed;
-    t->u.states = t->states;
-    t->u.status = RS_USER_READY;
-}
-
-static void tuser_state(tuser *t, uint64_t channel, uint64_t message, uint32_t mentions,
-                        uint64_t version, uint32_t flags)
-{
-    rs_state *st = &t->states[t->u.nslots++];
-    st->channel_id = channel;
-    st->last_message_id = message;
-    st->mention_count = mentions;
-    st->version = version;
-    st->flags = flags;
-    t->u.cap = t->u.nslots;
-    if (!(flags & RS_STATE_TOMBSTONE))
-        t->u.nstates++;
-}
-
-static uint32_t unflushed(const tuser *t)
-{
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < t->u.nslots; i++)
-        n += t->states[i].version > t->u.flushed_version;
-    return n;
 }
 
 /* A user with one state (channel 1, message msg) at version ver. */
