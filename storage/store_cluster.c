@@ -68,7 +68,7 @@ typedef struct cl_node {
     int port;
     char addr[80];
     redis_conn *conn;
-    uint32_t slots; /* in the last refreshed table */
+    uint32_t slots; /* in the table (set by a refresh, moved by MOVED) */
     uint64_t moved_to;
     struct cl_wait *wait_open; /* merges sent this turn, for one WAIT */
     bool wait_short;           /* a WAIT came back short: merges fail fast until ROLE
@@ -730,7 +730,13 @@ static bool cl_redirected(cl_req *r, const redisReply *reply)
         cl_node *to = cl_node_get(s, rd.host, rd.port);
         if (k == CLUSTER_MOVED) {
             to->moved_to++;
-            s->table[rd.slot] = to;
+            cl_node *old = s->table[rd.slot];
+            if (old != to) { /* keep each node's slot count the table's */
+                if (old != NULL)
+                    old->slots--;
+                to->slots++;
+                s->table[rd.slot] = to;
+            }
             cl_refresh_schedule(s, true);
         } else {
             r->ask = to;
@@ -1337,9 +1343,7 @@ void store_cluster_node_at(const store_cluster *s, size_t i, store_cluster_node 
     const redis_conn_stats *cs = redis_conn_get_stats(n->conn);
     snprintf(out->addr, sizeof(out->addr), "%s", n->addr);
     out->up = redis_conn_up(n->conn);
-    out->slots = 0;
-    for (uint32_t sl = 0; sl < RS_SLOTS; sl++)
-        out->slots += s->table[sl] == n;
+    out->slots = n->slots;
     out->pending = redis_conn_pending(n->conn);
     out->replies = cs->replies;
     out->latency_ns = cs->latency_ns;
