@@ -55,6 +55,27 @@ static uint64_t request_user(const Readstates__V1__Request *req)
     }
 }
 
+/* No ring read yet: nothing can be routed. */
+static void refuse_no_ring(rs_server *s, rs_sink *sink, rs_method m, uint64_t req_id,
+                           uint64_t start_ns)
+{
+    dispatch_errorf(s, sink, m, req_id, start_ns, RS_ERR_UNAVAILABLE,
+                    "this node has not read the fleet's ring yet");
+}
+
+/* A forwarded call over several users that this node does not all own:
+ * the forwarding node's ring differs from ours. Read ours again; retry. */
+static void refuse_misrouted(rs_server *s, rs_sink *sink, rs_method m, uint64_t req_id,
+                             uint64_t start_ns, uint64_t generation)
+{
+    s->loop.fleet_stats.misrouted_in++;
+    fleet_refresh_now(s->loop.fleet);
+    dispatch_errorf(s, sink, m, req_id, start_ns, RS_ERR_UNAVAILABLE,
+                    "forwarded to node %s, which does not own all of its users in ring "
+                    "generation %llu (the rings differ for a moment: retry)",
+                    fleet_node_id(s->loop.fleet), (unsigned long long)generation);
+}
+
 static void fwd_reply(void *arg, const Readstates__V1__Response *resp, const char *why)
 {
     fwd_call *f = arg;
@@ -106,10 +127,7 @@ bool dispatch_fleet_route(rs_server *s, rs_sink *sink, const Readstates__V1__Req
     const rs_ring_node *owner;
     switch (fleet_route_user(s->loop.fleet, user, &owner)) {
     case FLEET_LOCAL: return false;
-    case FLEET_NO_RING:
-        dispatch_errorf(s, sink, m, req->id, start_ns, RS_ERR_UNAVAILABLE,
-                        "this node has not read the fleet's ring yet");
-        return true;
+    case FLEET_NO_RING: refuse_no_ring(s, sink, m, req->id, start_ns); return true;
     case FLEET_REMOTE: break;
     }
     if (req->id & PEER_ID_FORWARDED) {
@@ -231,8 +249,7 @@ bool dispatch_fleet_add_mentions(rs_server *s, rs_sink *sink,
     const Readstates__V1__AddMentionsRequest *a = req->add_mentions;
     const rs_ring *ring = fleet_ring(s->loop.fleet);
     if (ring == NULL) {
-        dispatch_errorf(s, sink, RS_METHOD_ADD_MENTIONS, req->id, start_ns, RS_ERR_UNAVAILABLE,
-                        "this node has not read the fleet's ring yet");
+        refuse_no_ring(s, sink, RS_METHOD_ADD_MENTIONS, req->id, start_ns);
         return true;
     }
     bool all_local = true;
@@ -242,12 +259,7 @@ bool dispatch_fleet_add_mentions(rs_server *s, rs_sink *sink,
     if (all_local)
         return false;
     if (req->id & PEER_ID_FORWARDED) { /* parts come to their owners only */
-        s->loop.fleet_stats.misrouted_in++;
-        fleet_refresh_now(s->loop.fleet);
-        dispatch_errorf(s, sink, RS_METHOD_ADD_MENTIONS, req->id, start_ns, RS_ERR_UNAVAILABLE,
-                        "forwarded to node %s, which does not own all of its users in ring "
-                        "generation %llu (the rings differ for a moment: retry)",
-                        fleet_node_id(s->loop.fleet), (unsigned long long)ring->generation);
+        refuse_misrouted(s, sink, RS_METHOD_ADD_MENTIONS, req->id, start_ns, ring->generation);
         return true;
     }
     /* One part per owner, in the order owners first appear. */
@@ -406,8 +418,7 @@ bool dispatch_fleet_watch(rs_server *s, rs_sink *sink, const Readstates__V1__Req
     const Readstates__V1__WatchRequest *w = req->watch;
     const rs_ring *ring = fleet_ring(s->loop.fleet);
     if (ring == NULL) {
-        dispatch_errorf(s, sink, RS_METHOD_WATCH, req->id, start_ns, RS_ERR_UNAVAILABLE,
-                        "this node has not read the fleet's ring yet");
+        refuse_no_ring(s, sink, RS_METHOD_WATCH, req->id, start_ns);
         return true;
     }
     const rs_ring_node *owner;
@@ -417,12 +428,7 @@ bool dispatch_fleet_watch(rs_server *s, rs_sink *sink, const Readstates__V1__Req
     if (nremote == 0)
         return false; /* all here: the local path */
     if (req->id & PEER_ID_FORWARDED) {
-        s->loop.fleet_stats.misrouted_in++;
-        fleet_refresh_now(s->loop.fleet);
-        dispatch_errorf(s, sink, RS_METHOD_WATCH, req->id, start_ns, RS_ERR_UNAVAILABLE,
-                        "forwarded to node %s, which does not own all of its users in ring "
-                        "generation %llu (the rings differ for a moment: retry)",
-                        fleet_node_id(s->loop.fleet), (unsigned long long)ring->generation);
+        refuse_misrouted(s, sink, RS_METHOD_WATCH, req->id, start_ns, ring->generation);
         return true;
     }
     if ((uint64_t)sink->nwatches + w->n_user_ids > s->proc.cfg.max_watches) {
@@ -525,8 +531,7 @@ void dispatch_get_ring(rs_server *s, rs_sink *sink, const Readstates__V1__Reques
 {
     const rs_ring *ring = s->loop.fleet != NULL ? fleet_ring(s->loop.fleet) : NULL;
     if (s->loop.fleet != NULL && ring == NULL) {
-        dispatch_errorf(s, sink, RS_METHOD_GET_RING, req->id, start_ns, RS_ERR_UNAVAILABLE,
-                        "this node has not read the fleet's ring yet");
+        refuse_no_ring(s, sink, RS_METHOD_GET_RING, req->id, start_ns);
         return;
     }
     size_t nnodes = ring != NULL ? ring->nnodes : 1, nranges = 0;
