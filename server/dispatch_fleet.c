@@ -55,6 +55,26 @@ static uint64_t request_user(const Readstates__V1__Request *req)
     }
 }
 
+/* The owners of users[0..n) in the order they first appear, into seen[];
+ * skip (may be -1) is an owner left out (this node, for Watch). Returns how
+ * many. */
+static uint32_t owners_in_order(const rs_ring *ring, const uint64_t *users, size_t n, int skip,
+                                uint16_t *seen)
+{
+    uint32_t nparts = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t node = ring->owner[rs_user_slot(users[i])];
+        if ((int)node == skip)
+            continue;
+        bool known = false;
+        for (uint32_t k = 0; k < nparts && !known; k++)
+            known = seen[k] == node;
+        if (!known)
+            seen[nparts++] = node;
+    }
+    return nparts;
+}
+
 /* No ring read yet: nothing can be routed. */
 static void refuse_no_ring(rs_server *s, rs_sink *sink, rs_method m, uint64_t req_id,
                            uint64_t start_ns)
@@ -265,16 +285,10 @@ bool dispatch_fleet_add_mentions(rs_server *s, rs_sink *sink,
     /* One part per owner, in the order owners first appear. */
     uint32_t n = (uint32_t)a->n_user_ids;
     uint16_t *node_of = rs_xmalloc(n * sizeof(*node_of), "add mentions");
-    uint32_t nparts = 0;
-    uint16_t seen[RS_RING_NODES_MAX];
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < n; i++)
         node_of[i] = ring->owner[rs_user_slot(a->user_ids[i])];
-        bool known = false;
-        for (uint32_t k = 0; k < nparts && !known; k++)
-            known = seen[k] == node_of[i];
-        if (!known)
-            seen[nparts++] = node_of[i];
-    }
+    uint16_t seen[RS_RING_NODES_MAX];
+    uint32_t nparts = owners_in_order(ring, a->user_ids, n, -1, seen);
     am_fan *fan = rs_xcalloc(1, sizeof(*fan) + nparts * sizeof(am_part), "add mentions");
     fan->s = s;
     fan->sink = sink;
@@ -439,17 +453,8 @@ bool dispatch_fleet_watch(rs_server *s, rs_sink *sink, const Readstates__V1__Req
     }
     /* one part per remote owner, in the order owners first appear */
     uint16_t seen[RS_RING_NODES_MAX];
-    uint32_t nparts = 0;
-    for (size_t i = 0; i < w->n_user_ids; i++) {
-        uint16_t node = ring->owner[rs_user_slot(w->user_ids[i])];
-        if (fleet_route_user(s->loop.fleet, w->user_ids[i], &owner) != FLEET_REMOTE)
-            continue;
-        bool known = false;
-        for (uint32_t k = 0; k < nparts && !known; k++)
-            known = seen[k] == node;
-        if (!known)
-            seen[nparts++] = node;
-    }
+    uint32_t nparts = owners_in_order(ring, w->user_ids, w->n_user_ids,
+                                      rs_ring_find(ring, fleet_node_id(s->loop.fleet)), seen);
     fleet_relay *r = rs_xcalloc(1, sizeof(*r) + nparts * sizeof(relay_part), "watch relay");
     r->s = s;
     r->sink = sink;
