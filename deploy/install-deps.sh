@@ -9,7 +9,7 @@ set -euo pipefail
 
 runtime=(cmake make gcc pkg-config protobuf-c-compiler libprotobuf-c-dev libevent-dev
          libhiredis-dev libgoogle-perftools-dev libjansson-dev libgc-dev libsystemd-dev
-         redis-server curl libssl-dev)
+         redis-server curl libssl-dev libnghttp2-dev)
 testing=(libcmocka-dev zlib1g-dev openssl clang libclang-rt-14-dev clang-format prometheus chromium python3-yaml)
 
 pkgs=("${runtime[@]}")
