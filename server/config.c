@@ -41,6 +41,7 @@ typedef enum opt_type {
     OPT_BOOL,       /* bool */
     OPT_DURABILITY, /* rs_durability */
     OPT_LOG_LEVEL,  /* rs_log_level */
+    OPT_LIST,       /* char[RS_ADDR_MAX], "a,b,c": each use adds to it; "" empties it */
     OPT_TYPE_MAX
 } opt_type;
 
@@ -156,6 +157,11 @@ static const opt opts[] = {
      "open HTTP connections; over it a new connection gets 503 and is closed"},
     {"http-request-deadline-ms", OPT_U32, F(http_request_deadline_ms), "10000", 1, 3600000,
      "MS", "an HTTP request's headers and body must arrive within this from its first byte"},
+    {"http2-max-streams", OPT_U32, F(http2_max_streams), "1024", 1, 1000000, "N",
+     "HTTP/2: concurrent streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS)"},
+    {"http-cors-origin", OPT_LIST, F(http_cors_origin), "", 0, 0, "ORIGIN",
+     "let browser pages from ORIGIN (scheme://host[:port], or *) call the RPC paths (CORS); "
+     "repeatable, or comma-separated; none by default"},
     {"log-level", OPT_LOG_LEVEL, F(log_level), "info", 0, 0, "debug|info|warn|error|off",
      "lowest level logged (stderr); SIGHUP applies a new value", OPT_LIVE},
     {"log-requests", OPT_BOOL, F(log_requests), "false", 0, 0, "true|false",
@@ -214,6 +220,20 @@ static int kind_str(const opt *o, void *field, const char *v)
     return 0;
 }
 
+static int kind_list(const opt *o, void *field, const char *v)
+{
+    (void)o;
+    char *f = field;
+    size_t have = strlen(f), n = strlen(v);
+    if (n == 0 || have == 0)
+        return kind_str(o, field, v);
+    if (have + 1 + n >= RS_ADDR_MAX)
+        return OPT_LONG;
+    f[have] = ',';
+    memcpy(f + have + 1, v, n + 1);
+    return 0;
+}
+
 /* A number within [min, max], from a plain integer or a size ("64KiB"). */
 static int kind_number(const opt *o, void *field, const char *v)
 {
@@ -265,7 +285,8 @@ static void opt_format(const rs_config *cfg, const opt *o, char *buf, size_t len
 {
     const char *field = (const char *)cfg + o->off;
     switch (o->type) {
-    case OPT_STR: snprintf(buf, len, "%s", field); break;
+    case OPT_STR:
+    case OPT_LIST: snprintf(buf, len, "%s", field); break;
     case OPT_U32:
     case OPT_SIZE32: snprintf(buf, len, "%u", *(const uint32_t *)field); break;
     case OPT_INT: snprintf(buf, len, "%d", *(const int *)field); break;
@@ -303,6 +324,7 @@ static const opt_kind opt_kinds[OPT_TYPE_MAX] = {
     [OPT_DURABILITY] = {kind_durability, sizeof(rs_durability),
                         "write-behind or write-through"},
     [OPT_LOG_LEVEL] = {kind_log_level, sizeof(rs_log_level), "debug, info, warn, error or off"},
+    [OPT_LIST] = {kind_list, RS_ADDR_MAX, "a list"},
 };
 
 /* Set one option from text. src names where the value came from. Returns 0,

@@ -68,7 +68,9 @@ typedef struct rs_config {
     char tls_cert[RS_ADDR_MAX];
     char tls_key[RS_ADDR_MAX];
     char tls_client_ca[RS_ADDR_MAX];
-    uint32_t http_request_deadline_ms; /* headers and body of one request; default 10000 */
+    uint32_t http_request_deadline_ms;  /* headers and body of one request; default 10000 */
+    uint32_t http2_max_streams;         /* HTTP/2 concurrent streams per connection; 1024 */
+    char http_cors_origin[RS_ADDR_MAX]; /* CORS origins allowed, comma-separated; "" none */
     /* logs */
     rs_log_level log_level;   /* default info */
     bool log_requests;        /* one line per request; default off */

@@ -411,6 +411,7 @@ struct rs_http *http_start(rs_server *s)
         .request_deadline_ms = s->proc.cfg.http_request_deadline_ms,
         .idle_timeout_ms = s->proc.cfg.http_timeout_s * 1000u,
         .tls = s->proc.tls,
+        .max_streams = s->proc.cfg.http2_max_streams,
     };
     rs_http_callbacks cb = {
         .on_request = http_route, .on_written = http_reply_written, .arg = h};

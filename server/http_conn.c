@@ -36,6 +36,8 @@
 #include <unistd.h>
 
 #include "accept_pause.h"
+#include "http2.h"
+#include "http_conn_int.h"
 #include "http_parse.h"
 #include "rs_common.h"
 #include "rs_list.h"
@@ -44,32 +46,33 @@
 #define HTTP_READ_CHUNK  65536
 #define HTTP_CHUNK_TMP   16384
 #define HTTP_LOG_EVERY_S 1
+#define HTTP_H2_ROOM     65536 /* HTTP/2 frames moved to the output per step */
 
-typedef enum hc_state { HC_READ_HEAD, HC_READ_BODY, HC_SERVE, HC_WRITE } hc_state;
+typedef enum hc_state {
+    HC_READ_HEAD,
+    HC_READ_BODY,
+    HC_SERVE,
+    HC_STREAM, /* a streamed reply is being sent (HTTP/1.x) */
+    HC_WRITE,
+    HC_H2 /* the connection speaks HTTP/2 (http2.c) from here on */
+} hc_state;
 
 typedef struct rs_http_conn rs_http_conn;
-
-struct rs_http_req {
-    rs_http_conn *conn;
-    char *head_buf; /* the head, split in place by http_head_parse */
-    http_head head;
-    struct evbuffer *body;
-    struct evbuffer *out_headers; /* "Name: value\r\n"... */
-    void (*gone_fn)(void *arg);
-    void *gone_arg;
-};
 
 struct rs_http_conn {
     rs_http_conns *hc;
     rs_http_conn *prev, *next;
     evutil_socket_t fd;
-    struct event *rev, *wev, *timer;
+    struct event *rev, *wev, *timer, *kick_ev; /* kick_ev: run conn_advance from the loop */
     struct evbuffer *in, *out;
     hc_state state;
     bool close_after;   /* close once the output is written */
     bool reply_pending; /* a handler's reply is in the output */
     bool busy, kick;    /* conn_advance running / asked to run again */
     bool sent_continue;
+    bool chunked;          /* the streamed reply is chunked (HTTP/1.1) */
+    uint64_t nrequests;    /* requests read so far (HTTP/2's preface comes first) */
+    h2_session *h2;        /* HC_H2 */
     uint64_t req_start_ns; /* first byte of the request being read; 0 = none yet */
     size_t head_scanned;   /* bytes of the head already searched for its end */
     http_chunked chunk;
@@ -117,14 +120,18 @@ static void req_reset(rs_http_req *r)
     memset(&r->head, 0, sizeof(r->head));
     evbuffer_drain(r->body, evbuffer_get_length(r->body));
     evbuffer_drain(r->out_headers, evbuffer_get_length(r->out_headers));
+    evbuffer_drain(r->trailers, evbuffer_get_length(r->trailers));
     r->gone_fn = NULL;
     r->gone_arg = NULL;
+    r->body_fn = NULL;
 }
 
 static void conn_free(rs_http_conn *c, const char *reason)
 {
     rs_http_conns *hc = c->hc;
-    if (c->state == HC_SERVE && c->req.gone_fn != NULL) {
+    h2_session_free(c->h2); /* its streams' requests see their gone callbacks */
+    c->h2 = NULL;
+    if ((c->state == HC_SERVE || c->state == HC_STREAM) && c->req.gone_fn != NULL) {
         void (*fn)(void *) = c->req.gone_fn;
         c->req.gone_fn = NULL;
         fn(c->req.gone_arg);
@@ -137,6 +144,7 @@ static void conn_free(rs_http_conn *c, const char *reason)
     event_free(c->rev);
     event_free(c->wev);
     event_free(c->timer);
+    event_free(c->kick_ev);
     tls_conn_free(c->ssl);
     evutil_closesocket(c->fd);
     evbuffer_free(c->in);
@@ -144,6 +152,7 @@ static void conn_free(rs_http_conn *c, const char *reason)
     free(c->req.head_buf);
     evbuffer_free(c->req.body);
     evbuffer_free(c->req.out_headers);
+    evbuffer_free(c->req.trailers);
     free(c);
 }
 
@@ -192,7 +201,9 @@ static bool reading_state(const rs_http_conn *c)
 static void conn_update_events(rs_http_conn *c)
 {
     const rs_http_limits *lim = &c->hc->lim;
-    bool want_read = reading_state(c); /* close_after only ends it after the reply */
+    /* close_after only ends it after the reply; a streamed reply's
+     * connection is read to see the client leave */
+    bool want_read = reading_state(c) || c->state == HC_STREAM || c->state == HC_H2;
     bool want_write = evbuffer_get_length(c->out) > 0 || c->tls_read_wants_write;
     if (want_read != (event_pending(c->rev, EV_READ, NULL) != 0)) {
         if (want_read)
@@ -207,13 +218,18 @@ static void conn_update_events(rs_http_conn *c)
             event_del(c->wev);
     }
     uint64_t ms = 0;
-    if (reading_state(c) && c->req_start_ns != 0) {
-        uint64_t end = c->req_start_ns + (uint64_t)lim->request_deadline_ms * 1000000u;
+    uint64_t end = 0;
+    if (c->state == HC_H2)
+        end = h2_session_deadline_ns(c->h2);
+    else if (reading_state(c) && c->req_start_ns != 0)
+        end = c->req_start_ns + (uint64_t)lim->request_deadline_ms * 1000000u;
+    if (end != 0) {
         uint64_t now = rs_now_ns();
         ms = end > now ? (end - now + 999999u) / 1000000u : 0;
         if (ms == 0)
             ms = 1; /* due now: fire on the next loop turn */
-    } else if (reading_state(c) || want_write) {
+    } else if (reading_state(c) || want_write ||
+               (c->state == HC_H2 && h2_session_idle(c->h2))) {
         ms = lim->idle_timeout_ms;
     }
     if (ms == 0) {
@@ -260,8 +276,36 @@ static step_result conn_error(rs_http_conn *c, int status)
     return STEP_AGAIN;
 }
 
+static void conn_kick(rs_http_conn *c)
+{
+    event_active(c->kick_ev, EV_TIMEOUT, 0);
+}
+
+static step_result conn_start_h2(rs_http_conn *c)
+{
+    rs_http_conns *hc = c->hc;
+    h2_session_host host = {
+        .lim = &hc->lim,
+        .cb = &hc->cb,
+        .log = hc->log,
+        .st = &hc->st,
+        .peer = c->peer,
+        .conn = c,
+        .kick = conn_kick,
+    };
+    c->h2 = h2_session_new(&host);
+    if (c->h2 == NULL)
+        return conn_error(c, 503);
+    c->state = HC_H2;
+    c->req_start_ns = 0;
+    c->head_scanned = 0;
+    hc->st.http2++;
+    return STEP_AGAIN;
+}
+
 static step_result conn_deliver(rs_http_conn *c)
 {
+    c->nrequests++;
     c->state = HC_SERVE;
     c->req_start_ns = 0;
     c->hc->cb.on_request(c->hc->cb.arg, &c->req);
@@ -276,6 +320,15 @@ static step_result step_head(rs_http_conn *c)
         return STEP_WAIT;
     size_t look = len < lim->max_headers ? len : lim->max_headers;
     const char *data = (const char *)evbuffer_pullup(c->in, (ev_ssize_t)look);
+    if (c->nrequests == 0 && data[0] == 'P') {
+        /* HTTP/2 with prior knowledge (h2c), or after ALPN chose h2 */
+        size_t n = RS_MIN(look, (size_t)H2_PREFACE_LEN);
+        if (memcmp(data, H2_PREFACE, n) == 0) {
+            if (n < H2_PREFACE_LEN)
+                return STEP_WAIT;
+            return conn_start_h2(c);
+        }
+    }
     /* Resume the search where the last one stopped (less the 3 bytes a
      * blank line may straddle): a head trickled a byte at a time costs
      * linear time, not quadratic. */
@@ -372,12 +425,48 @@ static step_result step_write(rs_http_conn *c)
     return STEP_AGAIN;
 }
 
+/* A streamed reply: write what is queued; the handler ends it. */
+static step_result step_stream(rs_http_conn *c)
+{
+    if (evbuffer_get_length(c->out) > 0 && conn_send(c) != 0) {
+        conn_free(c, "write_error");
+        return STEP_CLOSED;
+    }
+    return STEP_WAIT;
+}
+
+static step_result step_h2(rs_http_conn *c)
+{
+    if (evbuffer_get_length(c->in) > 0 && h2_session_recv(c->h2, c->in) != 0)
+        c->close_after = true; /* a GOAWAY is queued: send it, then close */
+    if (evbuffer_get_length(c->out) < HTTP_H2_ROOM &&
+        h2_session_fill(c->h2, c->out, HTTP_H2_ROOM) != 0) {
+        conn_free(c, "http2_error");
+        return STEP_CLOSED;
+    }
+    if (evbuffer_get_length(c->out) > 0 && conn_send(c) != 0) {
+        conn_free(c, "write_error");
+        return STEP_CLOSED;
+    }
+    if (evbuffer_get_length(c->out) > 0)
+        return STEP_WAIT;
+    if (h2_session_want_write(c->h2))
+        return STEP_AGAIN;
+    if (c->close_after || h2_session_finished(c->h2)) {
+        conn_free(c, c->close_after ? "http2_error" : "done");
+        return STEP_CLOSED;
+    }
+    return STEP_WAIT;
+}
+
 static step_result conn_step(rs_http_conn *c)
 {
     switch (c->state) {
     case HC_READ_HEAD: return step_head(c);
     case HC_READ_BODY: return step_body(c);
     case HC_WRITE: return step_write(c);
+    case HC_STREAM: return step_stream(c);
+    case HC_H2: return step_h2(c);
     case HC_SERVE:
     default: return STEP_WAIT;
     }
@@ -463,6 +552,10 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
     }
     if (c->req_start_ns == 0 && reading_state(c))
         c->req_start_ns = rs_now_ns(); /* the deadline runs from here */
+    if (c->state == HC_STREAM) {
+        conn_update_events(c); /* only watching for the client to leave */
+        return;
+    }
     conn_advance(c);
 }
 
@@ -477,7 +570,7 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
         conn_read_cb(fd, EV_READ, c);
         return;
     }
-    if (c->state == HC_WRITE) {
+    if (c->state == HC_WRITE || c->state == HC_STREAM || c->state == HC_H2) {
         conn_advance(c);
         return;
     }
@@ -494,6 +587,18 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     rs_http_conn *c = arg;
+    if (c->state == HC_H2) {
+        uint64_t due = h2_session_deadline_ns(c->h2), now = rs_now_ns();
+        if (due != 0 && due <= now) {
+            h2_session_expire(c->h2, now);
+            conn_advance(c);
+            return;
+        }
+        if (due != 0 || (!h2_session_idle(c->h2) && evbuffer_get_length(c->out) == 0)) {
+            conn_update_events(c);
+            return;
+        }
+    }
     if (reading_state(c) && c->req_start_ns != 0) {
         c->hc->st.deadline_closed++;
         if (evbuffer_get_length(c->out) == 0)
@@ -503,6 +608,13 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
     }
     c->hc->st.idle_closed++;
     conn_free(c, c->state == HC_WRITE ? "write_stalled" : "idle");
+}
+
+static void conn_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_advance(arg);
 }
 
 /* ---- accepting ---------------------------------------------------------- */
@@ -566,10 +678,12 @@ static int http_conn_add(rs_http_conns *hc, evutil_socket_t fd, const char *peer
     c->req.conn = c;
     c->req.body = http_xbuffer();
     c->req.out_headers = http_xbuffer();
+    c->req.trailers = http_xbuffer();
     c->rev = rs_xcheck(event_new(hc->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c), "event");
     c->wev =
         rs_xcheck(event_new(hc->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c), "event");
     c->timer = rs_xcheck(event_new(hc->base, -1, 0, conn_timer_cb, c), "event");
+    c->kick_ev = rs_xcheck(event_new(hc->base, -1, 0, conn_kick_cb, c), "event");
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     c->state = HC_READ_HEAD;
     RS_DLIST_PUSH(hc->conns, c, prev, next);
@@ -732,12 +846,48 @@ const char *http_req_peer(const rs_http_req *r)
     return r->conn->peer;
 }
 
+int http_req_version(const rs_http_req *r)
+{
+    return r->h2 != NULL ? 2 : 1;
+}
+
+/* "name\0value\0" into buf: a name or value never carries a line break
+ * (or a colon in the name) into the response. */
+static void http_pair_add(struct evbuffer *buf, const char *name, const char *value)
+{
+    if (name[0] == '\0' || strpbrk(name, "\r\n: ") != NULL || strpbrk(value, "\r\n") != NULL)
+        return;
+    evbuffer_add(buf, name, strlen(name) + 1);
+    evbuffer_add(buf, value, strlen(value) + 1);
+}
+
 void http_req_add_header(rs_http_req *r, const char *name, const char *value)
 {
-    /* a header value never carries a line break into the response */
-    if (strpbrk(name, "\r\n:") != NULL || strpbrk(value, "\r\n") != NULL)
-        return;
-    evbuffer_add_printf(r->out_headers, "%s: %s\r\n", name, value);
+    http_pair_add(r->out_headers, name, value);
+}
+
+void http_req_add_trailer(rs_http_req *r, const char *name, const char *value)
+{
+    if (r->h2 != NULL)
+        http_pair_add(r->trailers, name, value);
+}
+
+void http_req_on_body(rs_http_req *r,
+                      void (*fn)(void *arg, const uint8_t *data, size_t len, bool end),
+                      void *arg)
+{
+    r->body_fn = fn;
+    r->body_arg = arg;
+}
+
+/* The added headers as "Name: value\r\n" lines. */
+static void http_put_headers(struct evbuffer *out, struct evbuffer *pairs)
+{
+    size_t len = evbuffer_get_length(pairs);
+    const char *p = (const char *)evbuffer_pullup(pairs, -1), *end = p + len, *name, *value;
+    while (http_pairs_next(&p, end, &name, &value))
+        evbuffer_add_printf(out, "%s: %s\r\n", name, value);
+    evbuffer_drain(pairs, len);
 }
 
 void http_req_on_gone(rs_http_req *r, void (*fn)(void *arg), void *arg)
@@ -748,6 +898,8 @@ void http_req_on_gone(rs_http_req *r, void (*fn)(void *arg), void *arg)
 
 bool http_req_reply(rs_http_req *r, int status, const char *reason, struct evbuffer *body)
 {
+    if (r->h2 != NULL)
+        return h2_req_reply(r, status, body);
     rs_http_conn *c = r->conn;
     if (c->state != HC_SERVE)
         return false; /* answered already: a bug in the caller, never a second reply */
@@ -755,7 +907,7 @@ bool http_req_reply(rs_http_req *r, int status, const char *reason, struct evbuf
     bool head = strcmp(r->head.method, "HEAD") == 0;
     bool no_body = (status >= 100 && status < 200) || status == 204 || status == 304;
     evbuffer_add_printf(c->out, "HTTP/1.1 %d %s\r\n", status, reason);
-    evbuffer_add_buffer(c->out, r->out_headers);
+    http_put_headers(c->out, r->out_headers);
     if (!no_body)
         evbuffer_add_printf(c->out, "Content-Length: %zu\r\n", blen);
     if (c->close_after)
@@ -774,4 +926,64 @@ bool http_req_reply(rs_http_req *r, int status, const char *reason, struct evbuf
     c->reply_pending = true;
     conn_advance(c);
     return true;
+}
+
+bool http_req_stream_begin(rs_http_req *r, int status, const char *reason)
+{
+    if (r->h2 != NULL)
+        return h2_req_stream_begin(r, status);
+    rs_http_conn *c = r->conn;
+    if (c->state != HC_SERVE)
+        return false;
+    evbuffer_add_printf(c->out, "HTTP/1.1 %d %s\r\n", status, reason);
+    http_put_headers(c->out, r->out_headers);
+    c->chunked = r->head.minor >= 1;
+    if (c->chunked)
+        evbuffer_add_printf(c->out, "Transfer-Encoding: chunked\r\n");
+    else
+        c->close_after = true; /* HTTP/1.0: the body ends with the connection */
+    if (c->close_after)
+        evbuffer_add_printf(c->out, "Connection: close\r\n");
+    evbuffer_add(c->out, "\r\n", 2);
+    c->state = HC_STREAM;
+    c->reply_pending = true;
+    conn_kick(c);
+    return true;
+}
+
+size_t http_req_stream_send(rs_http_req *r, struct evbuffer *data)
+{
+    if (r->h2 != NULL)
+        return h2_req_stream_send(r, data);
+    rs_http_conn *c = r->conn;
+    size_t n = evbuffer_get_length(data);
+    if (c->state != HC_STREAM) {
+        evbuffer_drain(data, n);
+        return 0;
+    }
+    if (n > 0) {
+        if (c->chunked)
+            evbuffer_add_printf(c->out, "%zx\r\n", n);
+        evbuffer_add_buffer(c->out, data);
+        if (c->chunked)
+            evbuffer_add(c->out, "\r\n", 2);
+        conn_kick(c);
+    }
+    return evbuffer_get_length(c->out);
+}
+
+void http_req_stream_end(rs_http_req *r)
+{
+    if (r->h2 != NULL) {
+        h2_req_stream_end(r);
+        return;
+    }
+    rs_http_conn *c = r->conn;
+    if (c->state != HC_STREAM)
+        return;
+    if (c->chunked)
+        evbuffer_add(c->out, "0\r\n\r\n", 5);
+    r->gone_fn = NULL;
+    c->state = HC_WRITE;
+    conn_kick(c);
 }

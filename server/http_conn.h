@@ -53,6 +53,7 @@ typedef struct rs_http_limits {
     uint32_t request_deadline_ms; /* one request's headers and body */
     uint32_t idle_timeout_ms;     /* idle between requests, or stalled writing */
     struct rs_tls *tls;           /* TLS on every connection (tls.h); NULL: plain */
+    uint32_t max_streams;         /* HTTP/2: concurrent streams per connection */
 } rs_http_limits;
 
 typedef struct rs_http_callbacks {
@@ -60,6 +61,10 @@ typedef struct rs_http_callbacks {
     void (*on_request)(void *arg, rs_http_req *req);
     /* A reply left (or its connection failed before it could). */
     void (*on_written)(void *arg);
+    /* HTTP/2: a request whose headers are in and whose body is still to
+     * come: true to have on_request now and the body through
+     * http_req_on_body (bidirectional streams). NULL: always whole. */
+    bool (*streams_body)(void *arg, rs_http_req *req);
     void *arg;
 } rs_http_callbacks;
 
@@ -72,6 +77,7 @@ typedef struct rs_http_conn_stats {
     uint64_t bad_requests;    /* closed after a 4xx/5xx from the parser */
     uint64_t accept_failures; /* accept() errors (EMFILE...) */
     uint64_t tls_errors;      /* closed on a TLS handshake or record error */
+    uint64_t http2;           /* connections that turned to HTTP/2 */
 } rs_http_conn_stats;
 
 typedef enum rs_http_method {
@@ -131,5 +137,37 @@ bool http_req_reply(rs_http_req *r, int status, const char *reason, struct evbuf
 /* The client left before the reply: fn(arg) runs once, and the request is
  * gone for the caller. Set NULL to cancel. */
 void http_req_on_gone(rs_http_req *r, void (*fn)(void *arg), void *arg);
+
+/* ---- streamed replies and request bodies ---------------------------------
+ *
+ * A reply may also go out in parts: http_req_stream_begin sends the status
+ * and the added headers, http_req_stream_send queues body bytes (chunked
+ * on HTTP/1.1, close-delimited on HTTP/1.0, DATA frames on HTTP/2), and
+ * http_req_stream_end ends it, with the added trailers on HTTP/2 (HTTP/1.x
+ * has none: protocols that need them there carry them in the body). Until
+ * the end the request stays the caller's, and the gone callback tells it
+ * when the client leaves (it is read for that while the reply streams).
+ * None of these write or close synchronously: the connection runs from
+ * the loop, so a caller may send from inside any callback.
+ */
+
+/* 1 for HTTP/1.x, 2 for HTTP/2. */
+int http_req_version(const rs_http_req *r);
+/* Add a trailer (HTTP/2; ignored on HTTP/1.x), before http_req_stream_end. */
+void http_req_add_trailer(rs_http_req *r, const char *name, const char *value);
+/* Send the status line and headers of a streamed reply. Returns false if
+ * the request was answered already. */
+bool http_req_stream_begin(rs_http_req *r, int status, const char *reason);
+/* Queue body bytes (moved out of data). Returns the bytes of this reply
+ * still waiting to be written (a slow reader makes it grow). */
+size_t http_req_stream_send(rs_http_req *r, struct evbuffer *data);
+/* End the streamed reply; the request is then gone for the caller. */
+void http_req_stream_end(rs_http_req *r);
+/* HTTP/2 requests delivered early (callbacks.streams_body): the body's
+ * bytes as they come, then fn(arg, NULL, 0, true) at its end. Set from
+ * on_request; bytes that came before are in http_req_body. */
+void http_req_on_body(rs_http_req *r,
+                      void (*fn)(void *arg, const uint8_t *data, size_t len, bool end),
+                      void *arg);
 
 #endif /* RS_HTTP_CONN_H */

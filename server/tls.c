@@ -36,6 +36,23 @@ const char *tls_error_string(char *buf, size_t len)
     return buf;
 }
 
+/* ALPN: h2 when the client offers it (the HTTP port then speaks HTTP/2,
+ * http_conn.c sees its preface), else http/1.1 when offered; a client that
+ * offers neither (the framed port's) gets no ALPN answer at all. */
+static int tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                           const unsigned char *in, unsigned int inlen, void *arg)
+{
+    (void)ssl;
+    (void)arg;
+    static const unsigned char ours[] = "\x02h2\x08http/1.1";
+    unsigned char *sel = NULL;
+    if (SSL_select_next_proto(&sel, outlen, ours, sizeof(ours) - 1, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_NOACK;
+    *out = sel;
+    return SSL_TLSEXT_ERR_OK;
+}
+
 static SSL_CTX *tls_ctx_build(const rs_tls_files *f, char *err, size_t errlen)
 {
     ERR_clear_error();
@@ -54,6 +71,7 @@ static SSL_CTX *tls_ctx_build(const rs_tls_files *f, char *err, size_t errlen)
      * client certificates OpenSSL refuses to resume without a context id. */
     static const unsigned char sid_ctx[] = "readstated";
     SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+    SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select, NULL);
     char ebuf[200];
     if (f->cert == NULL || f->cert[0] == '\0' ||
         SSL_CTX_use_certificate_chain_file(ctx, f->cert) != 1) {

@@ -38,8 +38,8 @@ typedef struct rs_tls_files {
     const char *client_ca; /* PEM CAs for client certificates; NULL or "": none */
 } rs_tls_files;
 
-/* Build a context from the files; ALPN offers `alpn` (a wire-format list,
- * NULL for none). Returns NULL with a reason in err. */
+/* Build a context from the files; ALPN answers h2 or http/1.1 when the
+ * client offers them. Returns NULL with a reason in err. */
 rs_tls *tls_new(const rs_tls_files *files, char *err, size_t errlen);
 
 /* Rebuild from the files (SIGHUP). On failure the old context stays and
