@@ -23,12 +23,14 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include "auth.h"
 #include "fleet.h"
 #include "http_rpc.h"
+#include "http_stream.h"
 #include "peer.h"
 #include "store_cluster.h"
 
@@ -225,36 +227,36 @@ static void http_dashboard(struct rs_http *h, rs_http_req *req, uint64_t start_n
         evbuffer_free(b);
 }
 
-/* On a Redis Cluster: 503 naming the slots without a reachable primary
- * (their users can be neither loaded nor flushed). Returns true when it
- * answered. */
-static bool http_cluster_unready(struct rs_http *h, rs_http_req *req, uint64_t start_ns)
+const char *http_unready(struct rs_http *h, char *buf, size_t len)
 {
-    const struct store_cluster *c = store_cluster_of(engine_store(h->s->loop.engine));
-    char slots[400], text[512];
-    if (c == NULL || store_cluster_unreachable(c, slots, sizeof(slots)) == 0)
-        return false;
-    snprintf(text, sizeof(text), "not ready: redis cluster slots unreachable: %s\n", slots);
-    http_send_string(h, req, 503, "Service Unavailable", text, start_ns);
-    return true;
+    rs_server *s = h->s;
+    if (s->proc.shutting_down)
+        return "shutting down";
+    if (s->loop.engine == NULL || !engine_ready(s->loop.engine))
+        return "redis unreachable";
+    /* On a Redis Cluster: the slots without a reachable primary (their
+     * users can be neither loaded nor flushed). */
+    const struct store_cluster *c = store_cluster_of(engine_store(s->loop.engine));
+    char slots[400];
+    if (c != NULL && store_cluster_unreachable(c, slots, sizeof(slots)) != 0) {
+        snprintf(buf, len, "redis cluster slots unreachable: %s", slots);
+        return buf;
+    }
+    if (s->loop.fleet != NULL && fleet_ring(s->loop.fleet) == NULL)
+        return "the fleet's ring has not been read yet";
+    return NULL;
 }
 
 static void http_readyz(struct rs_http *h, rs_http_req *req, uint64_t start_ns)
 {
-    rs_server *s = h->s;
-    if (s->proc.shutting_down)
-        http_send_string(h, req, 503, "Service Unavailable", "not ready: shutting down\n",
-                         start_ns);
-    else if (s->loop.engine == NULL || !engine_ready(s->loop.engine))
-        http_send_string(h, req, 503, "Service Unavailable", "not ready: redis unreachable\n",
-                         start_ns);
-    else if (http_cluster_unready(h, req, start_ns))
-        return;
-    else if (s->loop.fleet != NULL && fleet_ring(s->loop.fleet) == NULL)
-        http_send_string(h, req, 503, "Service Unavailable",
-                         "not ready: the fleet's ring has not been read yet\n", start_ns);
-    else
+    char why[512], text[600];
+    const char *r = http_unready(h, why, sizeof(why));
+    if (r == NULL) {
         http_send_string(h, req, 200, "OK", "ready\n", start_ns);
+        return;
+    }
+    snprintf(text, sizeof(text), "not ready: %s\n", r);
+    http_send_string(h, req, 503, "Service Unavailable", text, start_ns);
 }
 
 typedef enum http_route_id {
@@ -323,12 +325,93 @@ static void http_route_get(struct rs_http *h, rs_http_req *req, http_route_id r,
     }
 }
 
+/* --http-cors-origin: is origin one of the list ("*" takes any)? */
+static bool http_cors_allowed(const char *list, const char *origin)
+{
+    size_t olen = strlen(origin);
+    for (const char *p = list; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        while (n > 0 && (*p == ' ' || *p == '\t')) {
+            p++;
+            n--;
+        }
+        size_t m = n;
+        while (m > 0 && (p[m - 1] == ' ' || p[m - 1] == '\t' || p[m - 1] == '/'))
+            m--;
+        if ((m == 1 && p[0] == '*') || (m == olen && strncasecmp(p, origin, m) == 0))
+            return true;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return false;
+}
+
+/* CORS for the RPC paths: an allowed Origin gets Access-Control-* headers
+ * on its answers; a preflight (OPTIONS with an Origin) is answered here:
+ * 204 with what Connect, gRPC-Web and Twirp clients send and read, or 403
+ * for an origin not on the list (none is by default). Returns true when it
+ * answered. */
+static bool http_cors(struct rs_http *h, rs_http_req *req, uint64_t start_ns)
+{
+    const char *origin = http_req_header(req, "Origin");
+    if (origin == NULL)
+        return false; /* not a browser's cross-origin call */
+    bool allowed = http_cors_allowed(h->s->proc.cfg.http_cors_origin, origin);
+    bool preflight = http_req_method(req) == HTTP_M_OPTIONS;
+    if (!allowed) {
+        if (!preflight)
+            return false; /* answered without the headers: the browser refuses it */
+        h->stats.cors_refused++;
+        http_send_string(h, req, 403, "Forbidden",
+                         "origin not allowed: see --http-cors-origin\n", start_ns);
+        return true;
+    }
+    http_req_add_header(req, "Access-Control-Allow-Origin", origin);
+    http_req_add_header(req, "Vary", "Origin");
+    if (!preflight) {
+        http_req_add_header(req, "Access-Control-Expose-Headers",
+                            "Grpc-Status, Grpc-Message, Grpc-Status-Details-Bin, "
+                            "Grpc-Accept-Encoding, Connect-Content-Encoding, Content-Encoding");
+        return false;
+    }
+    const char *asked = http_req_header(req, "Access-Control-Request-Headers");
+    http_req_add_header(req, "Access-Control-Allow-Methods", "POST, OPTIONS");
+    http_req_add_header(
+        req, "Access-Control-Allow-Headers",
+        asked != NULL && asked[0] != '\0'
+            ? asked
+            : "Content-Type, Connect-Protocol-Version, Connect-Timeout-Ms, "
+              "Connect-Accept-Encoding, Connect-Content-Encoding, Grpc-Timeout, "
+              "X-Grpc-Web, X-User-Agent, Authorization");
+    http_req_add_header(req, "Access-Control-Max-Age", "7200");
+    h->stats.cors_preflights++;
+    http_finish(h, req, "cors_preflight", 204, start_ns, true);
+    http_reply(h, req, 204, "No Content", NULL);
+    return true;
+}
+
+static bool http_rpc_path(const char *path)
+{
+    return strncmp(path, HTTP_RPC_CONNECT_PREFIX, strlen(HTTP_RPC_CONNECT_PREFIX)) == 0 ||
+           strncmp(path, HTTP_RPC_TWIRP_PREFIX, strlen(HTTP_RPC_TWIRP_PREFIX)) == 0 ||
+           strncmp(path, "/grpc.", 6) == 0;
+}
+
 static void http_route(void *arg, rs_http_req *req)
 {
     struct rs_http *h = arg;
     uint64_t start_ns = rs_now_ns();
     const char *path = http_req_path(req);
     size_t nc = strlen(HTTP_RPC_CONNECT_PREFIX), nt = strlen(HTTP_RPC_TWIRP_PREFIX);
+    if (http_rpc_path(path) && http_cors(h, req, start_ns))
+        return;
+    bool json = false;
+    int proto = hs_proto_of(http_req_header(req, "Content-Type"), &json);
+    if (proto >= 0) { /* gRPC, gRPC-Web, Connect streaming: any path */
+        http_stream_handle(h, req, (hs_proto)proto, json, start_ns);
+        return;
+    }
     if (strncmp(path, HTTP_RPC_CONNECT_PREFIX, nc) == 0) {
         http_rpc_handle(h, req, HTTP_RPC_CONNECT, path + nc, start_ns);
         return;
@@ -357,6 +440,7 @@ static void http_tick(rs_server *s, void *arg)
         es = engine_stats(s->loop.engine);
     }
     metrics_tick(&s->proc.metrics, &h->ticker, (uint64_t)time(NULL), cs, es);
+    hs_std_tick(h);
 }
 
 /* The port is off: only keep the per-second histograms from saturating. */
@@ -413,8 +497,10 @@ struct rs_http *http_start(rs_server *s)
         .tls = s->proc.tls,
         .max_streams = s->proc.cfg.http2_max_streams,
     };
-    rs_http_callbacks cb = {
-        .on_request = http_route, .on_written = http_reply_written, .arg = h};
+    rs_http_callbacks cb = {.on_request = http_route,
+                            .on_written = http_reply_written,
+                            .streams_body = http_stream_wants_body,
+                            .arg = h};
     h->conns = http_conns_new(s->loop.base, &lim, &s->proc.log, &cb);
     if (http_listen(h) != 0) {
         http_conns_free(h->conns);
@@ -428,8 +514,10 @@ struct rs_http *http_start(rs_server *s)
 
 void http_maybe_free(struct rs_http *h)
 {
-    if (h->stopped && h->calls_live == 0)
+    if (h->stopped && h->calls_live == 0) {
+        hs_std_free(h);
         free(h);
+    }
 }
 
 void http_stop_accepting(struct rs_http *h)

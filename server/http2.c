@@ -376,11 +376,12 @@ static int stream_head(h2_stream *st)
     return 0;
 }
 
-static void stream_deliver(h2_stream *st)
+static void stream_deliver(h2_stream *st, bool early)
 {
     h2_session *s = st->s;
     recv_unlink(st);
     st->delivered = true;
+    st->req.early = early;
     s->host.cb->on_request(s->host.cb->arg, &st->req);
 }
 
@@ -395,7 +396,7 @@ static void stream_body_end(h2_stream *st)
         return;
     }
     if (!st->delivered) {
-        stream_deliver(st);
+        stream_deliver(st, false);
         return;
     }
     if (st->req.body_fn != NULL)
@@ -460,7 +461,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
         }
         if (!end && s->host.cb->streams_body != NULL &&
             s->host.cb->streams_body(s->host.cb->arg, &st->req)) {
-            stream_deliver(st);
+            stream_deliver(st, true);
             return 0;
         }
     }

@@ -846,6 +846,11 @@ const char *http_req_peer(const rs_http_req *r)
     return r->conn->peer;
 }
 
+bool http_req_body_streams(const rs_http_req *r)
+{
+    return r->early;
+}
+
 int http_req_version(const rs_http_req *r)
 {
     return r->h2 != NULL ? 2 : 1;

@@ -163,6 +163,9 @@ bool http_req_stream_begin(rs_http_req *r, int status, const char *reason);
 size_t http_req_stream_send(rs_http_req *r, struct evbuffer *data);
 /* End the streamed reply; the request is then gone for the caller. */
 void http_req_stream_end(rs_http_req *r);
+/* Delivered before its body ended (HTTP/2, callbacks.streams_body said
+ * so): the body comes through http_req_on_body. */
+bool http_req_body_streams(const rs_http_req *r);
 /* HTTP/2 requests delivered early (callbacks.streams_body): the body's
  * bytes as they come, then fn(arg, NULL, 0, true) at its end. Set from
  * on_request; bytes that came before are in http_req_body. */

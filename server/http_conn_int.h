@@ -33,6 +33,7 @@ struct rs_http_req {
     void *gone_arg;
     void (*body_fn)(void *arg, const uint8_t *data, size_t len, bool end);
     void *body_arg;
+    bool early; /* HTTP/2: delivered at its headers, the body comes through body_fn */
 };
 
 /* Walk "name\0value\0" pairs: returns false at the end. */

@@ -25,6 +25,7 @@ struct rs_http {
     bool stopped;             /* http_stop ran; freed when calls_live drops to 0 */
     rs_metrics_ticker ticker; /* per-second history deltas */
     rs_http_stats stats;      /* responses by handler and class */
+    struct hs_std *std;       /* http_grpc_std.c's state (health watchers); NULL: none yet */
 };
 
 /* The RPC path prefixes. */
@@ -52,6 +53,10 @@ void http_finish(struct rs_http *h, rs_http_req *req, const char *what, int http
  * connection reports it written. */
 void http_reply(struct rs_http *h, rs_http_req *req, int status, const char *reason,
                 struct evbuffer *body);
+
+/* Why the server is not ready (what /readyz says after "not ready: "),
+ * or NULL when it is. buf holds the text when it is built. */
+const char *http_unready(struct rs_http *h, char *buf, size_t len);
 
 /* Free h if http_stop ran and no call holds it any more. */
 void http_maybe_free(struct rs_http *h);

@@ -64,11 +64,19 @@ typedef enum rs_http_handler {
     RS_HTTP_HANDLER_MAX
 } rs_http_handler;
 
-#define RS_HTTP_CLASSES 5 /* 1xx .. 5xx */
+#define RS_HTTP_CLASSES       5 /* 1xx .. 5xx */
+#define RS_HTTP_STREAM_PROTOS 4 /* gRPC, gRPC-Web, gRPC-Web text, Connect streaming */
 
 typedef struct rs_http_stats {
     uint64_t requests[RS_HTTP_HANDLER_MAX][RS_HTTP_CLASSES];
     uint64_t clients_gone; /* calls whose connection closed before the reply */
+    /* the enveloped protocols (http_stream.h), by hs_proto: calls finished,
+     * those with a status other than OK, streamed answers open now */
+    uint64_t rpc_calls[RS_HTTP_STREAM_PROTOS];
+    uint64_t rpc_errors[RS_HTTP_STREAM_PROTOS];
+    uint64_t streams_open[RS_HTTP_STREAM_PROTOS];
+    uint64_t streams_slow_closed; /* ended RESOURCE_EXHAUSTED: the reader was too slow */
+    uint64_t cors_preflights, cors_refused; /* preflights answered 204, and 403 */
     /* the port's connections (http_conn.h), copied in before a render */
     uint64_t conns_open, conns_accepted, conns_rejected;
     uint64_t deadline_closed, idle_closed, bad_requests, accept_failures, tls_errors;
