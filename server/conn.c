@@ -358,8 +358,10 @@ static void conn_drive(rs_conn *c)
             conn_protocol_error(c, "bad_protobuf", len);
             break;
         }
-        if (c->authenticated || conn_auth(c, req, now) == DISPATCH_GATE_PASS)
+        if (c->authenticated || conn_auth(c, req, now) == DISPATCH_GATE_PASS) {
+            s->proc.metrics.tcp_calls++;
             dispatch_request(s, &c->sink, req, now);
+        }
         dispatch_arena_leave(s);
         w.done += FRAME_HEADER_LEN + len;
         budget--;

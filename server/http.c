@@ -89,8 +89,12 @@ void http_finish(struct rs_http *h, rs_http_req *req, const char *what, int http
     rs_server *s = h->s;
     const char *path = http_req_path(req);
     int cls = http_status / 100 - 1;
+    bool json;
+    rs_http_handler hd = hs_proto_of(http_req_header(req, "Content-Type"), &json) >= 0
+                             ? RS_HTTP_HANDLER_ENVELOPED
+                             : http_handler_of(path);
     if (cls >= 0 && cls < RS_HTTP_CLASSES)
-        h->stats.requests[http_handler_of(path)][cls]++;
+        h->stats.requests[hd][cls]++;
     if (!log)
         return;
     uint64_t ns = rs_now_ns() - start_ns;
@@ -168,6 +172,7 @@ static void http_view(struct rs_http *h, rs_metrics_view *v, rs_proc_stats *proc
     h->stats.bad_requests = cs->bad_requests;
     h->stats.accept_failures = cs->accept_failures;
     h->stats.tls_errors = cs->tls_errors;
+    h->stats.http2_conns = cs->http2;
     v->http = &h->stats;
     v->tcp_accept_failures = s->loop.accept_pause.failures;
 }

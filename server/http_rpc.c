@@ -339,6 +339,15 @@ static const rs_method_def *http_rpc_route(struct rs_http *h, rs_http_req *req,
     const rs_method_def *def = rs_method_find(method);
     if (def != NULL && (def->flags & RS_METHOD_F_HTTP) != 0)
         return def;
+    if (strcmp(method, "Watch") == 0 && proto == HTTP_RPC_CONNECT) {
+        /* Connect's unary Content-Types: Watch streams */
+        http_rpc_send_error(
+            h, req, proto, 415, "unknown",
+            "Watch is a server-streaming method: call it with Connect streaming "
+            "(application/connect+proto or +json), gRPC or gRPC-Web",
+            start_ns);
+        return NULL;
+    }
     char msg[160];
     snprintf(msg, sizeof(msg), "no method %.100s in readstates.v1.ReadStates", method);
     http_rpc_send_error(h, req, proto, 404,

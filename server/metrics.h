@@ -67,6 +67,7 @@ typedef struct rs_metrics {
      * every 401. */
     uint64_t auth_failures_tcp;
     uint64_t auth_failures_http;
+    uint64_t tcp_calls;   /* requests read on the framed TCP port (for the protocol split) */
     uint64_t auth_closed; /* TCP connections closed after too many failures */
     /* The current second, per method (for the history's percentiles). */
     rs_hist *second[RS_METHOD_MAX];

@@ -372,7 +372,7 @@ static void pm_alloc(pm_out *o, const rs_alloc_stats *a)
 const char *rs_http_handler_name(rs_http_handler hd)
 {
     static const char *const names[RS_HTTP_HANDLER_MAX] = {
-        "connect", "twirp",     "metrics",        "healthz",
+        "connect", "twirp",     "enveloped_rpc",  "metrics", "healthz",
         "readyz",  "dashboard", "dashboard_json", "other",
     };
     return (unsigned)hd < RS_HTTP_HANDLER_MAX ? names[hd] : "other";
@@ -406,6 +406,58 @@ static void pm_http(pm_out *o, const rs_http_stats *h)
            "HTTP requests refused by the parser (4xx/5xx, then closed).", h->bad_requests);
     pm_u64(o, "readstates_http_tls_errors_total", "counter",
            "HTTP connections closed on a TLS handshake or record error.", h->tls_errors);
+    pm_u64(o, "readstates_http2_connections_total", "counter",
+           "HTTP connections that spoke HTTP/2 (h2c prior knowledge, or h2 by ALPN).",
+           h->http2_conns);
+    static const char *const protos[RS_HTTP_STREAM_PROTOS] = {
+        "grpc", "grpc_web", "grpc_web_text", "connect_stream"};
+    pm_family(o, "readstates_http_streams_open", "gauge",
+              "Streamed answers open now (Watch, health Watch, reflection), by protocol.");
+    for (int i = 0; i < RS_HTTP_STREAM_PROTOS; i++)
+        pm_printf(o, "readstates_http_streams_open{protocol=\"%s\"} %" PRIu64 "\n", protos[i],
+                  h->streams_open[i]);
+    pm_family(o, "readstates_http_enveloped_errors_total", "counter",
+              "gRPC, gRPC-Web and Connect streaming calls that ended with a status other than "
+              "OK, by protocol.");
+    for (int i = 0; i < RS_HTTP_STREAM_PROTOS; i++)
+        pm_printf(o, "readstates_http_enveloped_errors_total{protocol=\"%s\"} %" PRIu64 "\n",
+                  protos[i], h->rpc_errors[i]);
+    pm_u64(o, "readstates_http_streams_slow_closed_total", "counter",
+           "Streams ended RESOURCE_EXHAUSTED: the reader fell --max-output bytes behind.",
+           h->streams_slow_closed);
+    pm_u64(o, "readstates_http_cors_preflights_total", "counter",
+           "CORS preflights answered for an allowed origin (--http-cors-origin).",
+           h->cors_preflights);
+    pm_u64(o, "readstates_http_cors_refused_total", "counter",
+           "CORS preflights refused (403): the origin is not allowed.", h->cors_refused);
+}
+
+/* Calls by protocol: the framed TCP port's, and the HTTP port's by how
+ * they came (Connect and Twirp unary, gRPC, gRPC-Web, Connect streaming). */
+static void pm_protocols(pm_out *o, const rs_metrics *m, const rs_http_stats *h)
+{
+    pm_family(o, "readstates_rpc_calls_total", "counter",
+              "RPC calls by protocol (framed TCP, Connect, Twirp, gRPC, gRPC-Web, gRPC-Web "
+              "text, Connect streaming).");
+    pm_printf(o, "readstates_rpc_calls_total{protocol=\"tcp\"} %" PRIu64 "\n", m->tcp_calls);
+    if (h == NULL)
+        return;
+    static const struct {
+        const char *name;
+        rs_http_handler hd;
+    } unary[] = {{"connect", RS_HTTP_HANDLER_CONNECT}, {"twirp", RS_HTTP_HANDLER_TWIRP}};
+    for (size_t i = 0; i < RS_ARRAY_LEN(unary); i++) {
+        uint64_t n = 0;
+        for (int c = 0; c < RS_HTTP_CLASSES; c++)
+            n += h->requests[unary[i].hd][c];
+        pm_printf(o, "readstates_rpc_calls_total{protocol=\"%s\"} %" PRIu64 "\n", unary[i].name,
+                  n);
+    }
+    static const char *const protos[RS_HTTP_STREAM_PROTOS] = {
+        "grpc", "grpc_web", "grpc_web_text", "connect_stream"};
+    for (int i = 0; i < RS_HTTP_STREAM_PROTOS; i++)
+        pm_printf(o, "readstates_rpc_calls_total{protocol=\"%s\"} %" PRIu64 "\n", protos[i],
+                  h->rpc_calls[i]);
 }
 
 int metrics_render_prometheus(struct evbuffer *out, const rs_metrics_view *v)
@@ -438,6 +490,7 @@ int metrics_render_prometheus(struct evbuffer *out, const rs_metrics_view *v)
         pm_fleet(&o, v);
     if (v->http != NULL)
         pm_http(&o, v->http);
+    pm_protocols(&o, v->m, v->http);
     if (v->alloc != NULL && v->alloc->available)
         pm_alloc(&o, v->alloc);
     if (v->proc != NULL && v->proc->ok)

@@ -53,8 +53,9 @@ void metrics_alloc_read(rs_alloc_stats *out);
 
 /* The HTTP port's own traffic, by handler and status class. */
 typedef enum rs_http_handler {
-    RS_HTTP_HANDLER_CONNECT, /* Connect RPC */
-    RS_HTTP_HANDLER_TWIRP,   /* Twirp RPC */
+    RS_HTTP_HANDLER_CONNECT,   /* Connect RPC */
+    RS_HTTP_HANDLER_TWIRP,     /* Twirp RPC */
+    RS_HTTP_HANDLER_ENVELOPED, /* gRPC, gRPC-Web, Connect streaming (any path) */
     RS_HTTP_HANDLER_METRICS,
     RS_HTTP_HANDLER_HEALTHZ,
     RS_HTTP_HANDLER_READYZ,
@@ -80,6 +81,7 @@ typedef struct rs_http_stats {
     /* the port's connections (http_conn.h), copied in before a render */
     uint64_t conns_open, conns_accepted, conns_rejected;
     uint64_t deadline_closed, idle_closed, bad_requests, accept_failures, tls_errors;
+    uint64_t http2_conns; /* connections that spoke HTTP/2 */
 } rs_http_stats;
 
 /* The handler's label value ("connect", "metrics", ...). */
