@@ -17,6 +17,12 @@
 #   node_browser_cors_allowed, node_browser_cors_refused
 #                         connect-web in headless Chromium from another
 #                         origin, with and without --http-cors-origin
+#   node_selftest_reference
+#                         all of the above against reference-server.mjs
+#                         (Connect-ES's own server with the service's rules
+#                         in memory) instead of readstated: they must pass
+#                         there, so their failures against readstated are
+#                         readstated's
 #
 # node, npm, protoc and chromium are found when the tests run; a missing one
 # fails the test naming the Debian package (nodejs, npm, protobuf-compiler,
@@ -51,3 +57,7 @@ foreach(mode allowed refused)
   set_tests_properties(node_browser_cors_${mode} PROPERTIES TIMEOUT 240 LABELS integration
                        FIXTURES_REQUIRED node_env RESOURCE_LOCK chromium)
 endforeach()
+
+add_test(NAME node_selftest_reference COMMAND ${RS_NODE_DRIVER} run ${RS_NODE_WORK} selftest.mjs)
+set_tests_properties(node_selftest_reference PROPERTIES TIMEOUT 600 LABELS integration
+                     FIXTURES_REQUIRED node_env RESOURCE_LOCK chromium)

@@ -90,7 +90,10 @@ export async function startServer(bin, extraArgs = []) {
   const httpFile = join(dir, "http.port");
   const args = ["--listen", "127.0.0.1:0", "--port-file", tcpFile, "--http", "127.0.0.1:0",
                 "--http-port-file", httpFile, ...extraArgs];
-  const child = track(spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] }));
+  // A .mjs "binary" is reference-server.mjs (selftest.mjs), run with this node.
+  const child = track(bin.endsWith(".mjs")
+    ? spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+    : spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] }));
   const lines = [];
   const keep = (buf) => {
     for (const l of buf.toString().split("\n")) if (l) lines.push(l);

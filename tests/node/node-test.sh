@@ -73,7 +73,7 @@ run)
     shift
     [ -f "$work/$script" ] && [ -d "$work/node_modules" ] ||
         die "$work/$script or its node_modules is missing: the node_setup test (fixture node_env) did not run"
-    [ "$script" != browser.mjs ] || need chromium chromium
+    case "$script" in browser.mjs | selftest.mjs) need chromium chromium ;; esac
     cd "$work"
     exec node "$script" "$@"
     ;;

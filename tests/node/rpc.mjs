@@ -360,6 +360,30 @@ await C.check("Watch: abort ends the stream (Canceled) and the server drops the 
   ok(p.serverVersion.length > 0, "Ping after the aborted watch");
 });
 
+await C.check("Watch: 20 streams at once, each gets its own user's events", async () => {
+  const ws = Array.from({ length: 20 }, (_, i) => ({ u: U(3000 + i), w: watch([U(3000 + i)]) }));
+  try {
+    const primed = [];
+    for (const { u, w } of ws) primed.push(await primeWatch(w, u, `Watch of user ${u}`));
+    const starts = ws.map(({ w }) => w.events.length);
+    const acks = await Promise.all(ws.map(({ u }) =>
+      client.ack({ userId: u, channelId: 42n, messageId: 4200n + u })));
+    for (const [i, { u, w }] of ws.entries()) {
+      await w.waitFor((evs) => evs.length >= starts[i] + 1, 5000);
+      const got = w.events.slice(starts[i]).map(evOf);
+      eq(got, [{ userId: u, deleted: false, userVersion: acks[i].userVersion, channelId: 42n,
+                 lastMessageId: 4200n + u, mentionCount: 0, flags: 0 }],
+         `stream ${i + 1} (user ${u}) after version ${primed[i]}`);
+    }
+  } finally {
+    for (const { w } of ws) w.abort();
+    await Promise.race([Promise.all(ws.map(({ w }) => w.done)), sleep(5000)]);
+  }
+  const closed = await until(async () => (await metric(srv.httpPort, "readstates_watches_open")) === 0,
+                             5000, 50);
+  ok(closed, "readstates_watches_open is not 0 5 s after the 20 streams were aborted");
+});
+
 await C.check("Watch: INVALID_ARGUMENT for a user id 0, naming user_ids", async () => {
   const w = watch([U(2201), 0n]);
   const d = await Promise.race([w.done, sleep(5000).then(() => null)]);
