@@ -529,8 +529,9 @@ void http_stop_accepting(struct rs_http *h)
 {
     if (h == NULL || h->stopped_accepting)
         return;
-    http_conns_stop_accepting(h->conns); /* closes the socket */
+    http_conns_stop_accepting(h->conns); /* closes the socket; HTTP/2 gets GOAWAY */
     h->stopped_accepting = true;
+    http_stream_shutdown(h);
     RS_LOG(&h->s->proc.log, RS_LOG_INFO, "http_stop_accepting", "port=%d", h->port);
 }
 

@@ -779,6 +779,9 @@ void http_conns_stop_accepting(rs_http_conns *hc)
     accept_pause_forget(&hc->pause);
     evconnlistener_free(hc->listener); /* closes the socket */
     hc->listener = NULL;
+    for (rs_http_conn *c = hc->conns; c != NULL; c = c->next)
+        if (c->state == HC_H2)
+            h2_session_shutdown(c->h2); /* GOAWAY: no new streams here */
 }
 
 void http_conns_free(rs_http_conns *hc)

@@ -26,6 +26,7 @@ struct rs_http {
     rs_metrics_ticker ticker; /* per-second history deltas */
     rs_http_stats stats;      /* responses by handler and class */
     struct hs_std *std;       /* http_grpc_std.c's state (health watchers); NULL: none yet */
+    struct hs_call *streams;  /* streamed answers open (http_stream.c), ended at shutdown */
 };
 
 /* The RPC path prefixes. */

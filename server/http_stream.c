@@ -42,6 +42,7 @@
 #include "http_rpc.h"
 #include "json_codec.h"
 #include "methods.h"
+#include "rs_list.h"
 #include "watch.h"
 
 #define HS_RS_PREFIX "/readstates.v1.ReadStates/"
@@ -64,6 +65,7 @@ struct hs_call {
     const rs_method_def *def; /* ReadStates methods */
     const ProtobufCFieldDescriptor *resp_field; /* their Response member */
     void *state;                                /* hs_state */
+    hs_call *prev, *next;                       /* h->streams, while begun and not done */
     uint64_t start_ns;
 };
 
@@ -142,8 +144,10 @@ static void hs_done(hs_call *c)
     c->req = NULL;
     if (c->deadline != NULL)
         event_del(c->deadline);
-    if (c->begun)
+    if (c->begun) {
         c->h->stats.streams_open[c->proto]--;
+        RS_DLIST_REMOVE(c->h->streams, c, prev, next);
+    }
     if (c->m != NULL && c->m->on_done != NULL)
         c->m->on_done(c);
     if (c->watch &&
@@ -210,6 +214,7 @@ static bool hs_begin(hs_call *c)
     }
     c->begun = true;
     h->stats.streams_open[c->proto]++;
+    RS_DLIST_PUSH(h->streams, c, prev, next);
     if (evbuffer_get_length(c->body) > 0)
         http_req_stream_send(c->req, c->body);
     return true;
@@ -320,7 +325,9 @@ void hs_finish(hs_call *c, rs_status st, const char *message)
         return;
     struct rs_http *h = c->h;
     rs_http_req *req = c->req;
-    http_finish(h, req, rs_status_rpc_name(st), 200, c->start_ns, st != RS_OK);
+    /* a stream's "latency" is its lifetime: only unary calls are logged slow */
+    http_finish(h, req, rs_status_rpc_name(st), 200, c->start_ns,
+                st != RS_OK && c->m->kind == HS_UNARY);
     h->stats.rpc_calls[c->proto]++;
     if (st != RS_OK)
         h->stats.rpc_errors[c->proto]++;
@@ -485,6 +492,12 @@ static const hs_method *hs_std_find(const char *path)
         if (strcmp(hs_std_methods[i].path, path) == 0)
             return &hs_std_methods[i];
     return NULL;
+}
+
+void http_stream_shutdown(struct rs_http *h)
+{
+    while (h->streams != NULL)
+        hs_finish(h->streams, RS_ERR_UNAVAILABLE, "server is shutting down");
 }
 
 bool http_stream_wants_body(void *arg, rs_http_req *req)

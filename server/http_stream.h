@@ -70,6 +70,10 @@ int hs_proto_of(const char *ctype, bool *json);
 void http_stream_handle(struct rs_http *h, rs_http_req *req, hs_proto proto, bool json,
                         uint64_t start_ns);
 
+/* Shutdown began: every streamed answer ends UNAVAILABLE (the clients
+ * go to another server), so the drain does not wait on them. */
+void http_stream_shutdown(struct rs_http *h);
+
 /* rs_http_callbacks.streams_body: an HTTP/2 request of a bidirectional
  * method takes its body as it comes. */
 bool http_stream_wants_body(void *arg, rs_http_req *req);
