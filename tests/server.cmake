@@ -66,3 +66,9 @@ else()
   target_include_directories(test_gc_none PRIVATE ${RS_SERVER_DIR})
   set_tests_properties(test_gc_none PROPERTIES LABELS "unit;spike")
 endif()
+
+# server/http_grpc_std.c (the gRPC health and reflection methods and their
+# descriptor walker), compiled into the test with stand-ins for
+# http_stream.c's calls: no readstated_lib, no sockets.
+rs_add_unit_test(test_grpc_std_descriptors ${RS_SERVER_TEST_DIR}/test_grpc_std_descriptors.c)
+target_include_directories(test_grpc_std_descriptors PRIVATE ${RS_SERVER_DIR})
