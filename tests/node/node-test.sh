@@ -56,7 +56,7 @@ setup)
     start=$(date +%s)
     # --ignore-scripts: nothing from the registry runs at install (esbuild
     # finds its platform package without its postinstall step).
-    (cd "$work" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) ||
+    (cd "$work" && npm ci --prefer-offline --ignore-scripts --no-audit --no-fund --loglevel=error) ||
         die "npm ci in $work failed (is the npm registry reachable?)"
     echo "node-test: npm ci took $(($(date +%s) - start)) s"
     [ -x "$work/node_modules/.bin/protoc-gen-es" ] || die "npm ci left no protoc-gen-es"
