@@ -72,3 +72,10 @@ endif()
 # http_stream.c's calls: no readstated_lib, no sockets.
 rs_add_unit_test(test_grpc_std_descriptors ${RS_SERVER_TEST_DIR}/test_grpc_std_descriptors.c)
 target_include_directories(test_grpc_std_descriptors PRIVATE ${RS_SERVER_DIR})
+
+# server/grpc_wire.c: envelopes, grpc-timeout, grpc-message and base64 of
+# the HTTP port's enveloped protocols.
+if(TARGET readstated_lib)
+  rs_add_unit_test(test_grpc_wire ${RS_SERVER_TEST_DIR}/test_grpc_wire.c)
+  target_link_libraries(test_grpc_wire PRIVATE readstated_lib)
+endif()
