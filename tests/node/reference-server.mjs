@@ -10,7 +10,8 @@
 // --http-cors-origin O (repeatable); --listen and --http are ignored
 // (127.0.0.1:0). HTTP/1.1 and HTTP/2 with prior knowledge share the port
 // (the client preface decides). /healthz and /metrics
-// (readstates_watches_open) as readstated has them. SIGTERM exits 0.
+// (readstates_watches_open) as readstated has them. SIGTERM ends open
+// Watch streams UNAVAILABLE and exits 0.
 import { writeFileSync } from "node:fs";
 import http from "node:http";
 import http2 from "node:http2";
@@ -113,12 +114,14 @@ const service = {
     nonZero(q.userIds.length, "watch.user_ids");
     q.userIds.forEach((id, i) => nonZero(id, `watch.user_ids[${i}]`));
     const queue = [];
-    let wake = null;
-    const w = { ids: new Set(q.userIds), push: (e) => { queue.push(e); wake?.(); } };
+    let wake = null, ended = null;
+    const w = { ids: new Set(q.userIds), push: (e) => { queue.push(e); wake?.(); },
+                end: (err) => { ended = err; wake?.(); } };
     watches.add(w);
     try {
       while (!ctx.signal.aborted) {
         while (queue.length) yield queue.shift();
+        if (ended) throw ended;
         await new Promise((r) => {
           wake = r;
           ctx.signal.addEventListener("abort", r, { once: true });
@@ -185,4 +188,8 @@ tcp.listen(0, "127.0.0.1", () => {
     writeFileSync(flag("--port-file"), String(tcp.address().port));
   });
 });
-process.on("SIGTERM", () => process.exit(0));
+// SIGTERM: open Watch streams end UNAVAILABLE, then exit 0.
+process.on("SIGTERM", () => {
+  for (const w of watches) w.end(new ConnectError("server shutting down", Code.Unavailable));
+  setTimeout(() => process.exit(0), 200);
+});

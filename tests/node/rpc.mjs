@@ -14,7 +14,9 @@
 // INVALID_ARGUMENT naming the field (unary and Watch); 64-bit ids round-trip;
 // concurrent calls; Watch: events of watched users arrive in version order
 // with the contents of the changes (none for no-ops or unwatched users),
-// and aborting the stream ends it (Canceled) and the server drops the watch.
+// 20 streams at once, aborting a stream ends it (Canceled) and the server
+// drops the watch; SIGTERM with a stream open ends it UNAVAILABLE and
+// readstated exits 0.
 // Each check reports ok/FAILED and the run goes on; exit 1 if any failed.
 import http2 from "node:http2";
 import { Code, createClient } from "@connectrpc/connect";
@@ -402,11 +404,31 @@ await C.check("the server still answers after the streams (Ping)", async () => {
   ok(p.serverVersion.length > 0, "Ping");
 });
 
-try {
-  await srv.stop();
-  C.results.push({ name: "readstated exits 0 on SIGTERM", ok: true });
-  console.log("ok     readstated exits 0 on SIGTERM");
-} catch (e) {
-  C.fail("readstated exits 0 on SIGTERM", describe(e));
+// Last: SIGTERM with a Watch open. The server ends the stream with
+// UNAVAILABLE (proto/readstates.proto) and exits 0 without waiting on it.
+let stopped = false;
+await C.check("SIGTERM with a Watch open: the stream ends UNAVAILABLE, readstated exits 0", async () => {
+  const u = U(2301);
+  const w = watch([u]);
+  await primeWatch(w, u, "Watch");
+  const t0 = Date.now();
+  const stop = srv.stop();
+  stopped = true;
+  const d = await Promise.race([w.done, sleep(10000).then(() => null)]);
+  if (d === null) w.abort();
+  await stop; // throws unless exit 0 within 15 s
+  ok(d !== null, "the stream was still open 10 s after SIGTERM");
+  ok(d.ended === "error" && d.err?.code === Code.Unavailable,
+     `the stream ended with ${d.ended === "error" ? describe(d.err) : "end of stream, no status"}, want Unavailable`);
+  console.log(`       stream ended ${Date.now() - t0} ms after SIGTERM`);
+});
+if (!stopped) {
+  try {
+    await srv.stop();
+    C.results.push({ name: "readstated exits 0 on SIGTERM", ok: true });
+    console.log("ok     readstated exits 0 on SIGTERM");
+  } catch (e) {
+    C.fail("readstated exits 0 on SIGTERM", describe(e));
+  }
 }
 C.finish();
