@@ -10,7 +10,13 @@ set -euo pipefail
 runtime=(cmake make gcc pkg-config protobuf-c-compiler libprotobuf-c-dev libevent-dev
          libhiredis-dev libgoogle-perftools-dev libjansson-dev libgc-dev libsystemd-dev
          redis-server curl libssl-dev libnghttp2-dev)
-testing=(libcmocka-dev zlib1g-dev openssl clang libclang-rt-14-dev clang-format prometheus chromium python3-yaml)
+testing=(libcmocka-dev zlib1g-dev openssl clang libclang-rt-14-dev clang-format prometheus chromium python3-yaml
+         python3-grpcio python3-protobuf protobuf-compiler nghttp2-client)
+# The Connect clients' tests (tests/node) need Node.js and npm: Debian's,
+# unless the machine already has them (a nodejs that bundles npm conflicts
+# with Debian's npm package).
+command -v node >/dev/null 2>&1 || testing+=(nodejs)
+command -v npm >/dev/null 2>&1 || testing+=(npm)
 
 pkgs=("${runtime[@]}")
 [ "${1:-}" = "--runtime" ] || pkgs+=("${testing[@]}")
