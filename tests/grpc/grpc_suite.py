@@ -36,8 +36,8 @@ remaining checks of the group still run. Every wait is bounded.
 import argparse
 import http.client
 import importlib.util
+import json
 import os
-import queue
 import shutil
 import signal
 import socket
@@ -208,6 +208,7 @@ class Server:
 
     def metrics(self):
         """/metrics over HTTP/1.1: {'name{labels}': value}."""
+        self.metrics_requests = getattr(self, "metrics_requests", 0) + 1
         conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=CALL_TIMEOUT)
         try:
             conn.request("GET", "/metrics")
@@ -604,12 +605,44 @@ def g_unary(ctx, run):
             eq(len(msgs), 1, "curl %s: messages in the response" % ct)
             a = pb.AckResponse.FromString(msgs[0])
             eq(a.state.last_message_id, 5, "curl %s Ack state" % ct)
+        code, hdrs, body, _ = curl_grpc(
+            ctx, srv, SVC + "Ack", b'{"userId":"161","channelId":"1","messageId":"6"}',
+            content_type="application/grpc+json")
+        eq((code, hdrs.get("grpc-status")), (200, "0"), "curl application/grpc+json Ack: "
+           "HTTP status, grpc-status")
+        msgs = grpc_frames(body)
+        eq(len(msgs), 1, "application/grpc+json: messages in the response")
+        try:
+            j = json.loads(msgs[0])
+        except ValueError:
+            raise Failure("application/grpc+json answer is not JSON: %r" % msgs[0])
+        eq((j.get("applied"), j.get("state", {}).get("lastMessageId")), (True, "6"),
+           "application/grpc+json Ack answer (applied, state.lastMessageId)")
         code, hdrs, body, _ = curl_grpc(ctx, srv, SVC + "Ack",
                                         pb.AckRequest(user_id=0).SerializeToString())
         eq((code, hdrs.get("grpc-status")), (200, "3"), "curl bad Ack: HTTP status, grpc-status")
         check("ack.user_id" in grpc_message_decode(hdrs.get("grpc-message", "")),
               "curl bad Ack grpc-message %r names ack.user_id" % hdrs.get("grpc-message"))
-    run("application/grpc+proto and application/grpc over curl (trailers)", grpc_proto_ct)
+    run("application/grpc+proto, application/grpc and +json over curl (trailers)", grpc_proto_ct)
+
+    def large():
+        # a request over one 16 KiB DATA frame, and answers over the 64 KiB
+        # initial flow-control window
+        L = 5001
+        big = 1 << 60
+        for k in range(10):
+            r = api.BulkAck(pb.BulkAckRequest(user_id=L, entries=[
+                pb.AckEntry(channel_id=big + k * 1000 + i, message_id=big + i)
+                for i in range(1000)]), timeout=CALL_TIMEOUT)
+            eq((r.applied, r.user_version), (1000, 1000 * (k + 1)), "BulkAck %d of 1000" % k)
+        r = api.GetReadStates(pb.GetReadStatesRequest(user_id=L), timeout=CALL_TIMEOUT)
+        check(r.ByteSize() > 200000, "GetReadStates answer is only %d bytes" % r.ByteSize())
+        eq(r.user_version, 10000, "GetReadStates of 10000 states: user_version")
+        eq([(s.channel_id, s.last_message_id) for s in r.states],
+           [(big + k * 1000 + i, big + i) for k in range(10) for i in range(1000)],
+           "GetReadStates of 10000 states: channels and last ids, sorted")
+    run("large messages: 1000-entry BulkAcks (%s), a 10000-state answer" % "~25 KiB",
+        large)
 
     def http1_still():
         conn = http.client.HTTPConnection("127.0.0.1", srv.http_port, timeout=CALL_TIMEOUT)
@@ -808,8 +841,8 @@ def g_watch(ctx, run):
         got = rd.wait_count(n + 1, 0)
         rd.stop()
         if rd.error is None or rd.error.code() != grpc.StatusCode.CANCELLED:
-            raise Failure("Watch ended with %r, expected CANCELLED after cancel" %
-                          (rd.error and (rd.error.code(), rd.error.details())))
+            raise Failure("Watch ended with %s, expected CANCELLED after cancel" %
+                          repr(rd.error and (rd.error.code(), rd.error.details())))
         pu = per_user(got)
         check(set(pu) <= {A, B}, "events of unwatched users: %r" % sorted(set(pu) - {A, B}))
         for u in (A, B):
@@ -918,9 +951,74 @@ def g_watch(ctx, run):
         eq(r.user_version, 1, "Ack after cancel")
     run("Watch: cancel (RST_STREAM) closes the watch on the server", cancel_closes)
 
+    def slow_reader():
+        # a second server whose --max-output is small: a Watch that is not
+        # read ends RESOURCE_EXHAUSTED, a reading one on another connection
+        # gets everything
+        s2 = Server(ctx, ["--max-frame", "16KiB", "--max-output", "64KiB"], name="slow")
+        # the slow client's stream window stays at 64 KiB (no BDP growth)
+        c_slow, c_fast = channel(s2, [("grpc.http2.bdp_probe", 0)]), channel(s2)
+        try:
+            a_slow, a_fast = Api(ctx, c_slow), Api(ctx, c_fast)
+            u = 601
+            slow = a_slow.Watch(pb.WatchRequest(user_ids=[u]), timeout=60)
+            slow.initial_metadata()
+            fast = EventReader(a_fast.Watch(pb.WatchRequest(user_ids=[u]), timeout=60))
+            calls, per = 30, 1000
+            for k in range(calls):
+                r = a_fast.BulkAck(pb.BulkAckRequest(user_id=u, entries=[
+                    pb.AckEntry(channel_id=i + 1, message_id=(1 << 40) + k)
+                    for i in range(per)]), timeout=T)
+                eq(r.applied, per, "BulkAck %d" % k)
+            total = calls * per
+            got = fast.wait_count(total, 30)
+            fast.stop()
+            eq([e.user_version for e in got], list(range(1, total + 1)),
+               "the reading watcher's versions")
+            n, err = 0, None
+            try:
+                for ev in slow:  # bounded by the call's 60 s deadline
+                    n += 1
+                    eq(ev.user_version, n, "the slow watcher's event %d version" % n)
+                    if n == total:
+                        break
+            except grpc.RpcError as e:
+                err = e
+            check(err is not None and err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED,
+                  "the unread Watch ended with %s after %d of %d events, expected "
+                  "RESOURCE_EXHAUSTED" % (repr(err and (err.code(), err.details())), n, total))
+            check(n < total, "the unread Watch got all %d events" % total)
+            eq(s2.metrics().get("readstates_http_streams_slow_closed_total"), 1,
+               "readstates_http_streams_slow_closed_total")
+            print("    unread Watch: %d of %d events, then %s %r" % (n, total, err.code().name,
+                                                                   err.details()))
+        finally:
+            c_slow.close()
+            c_fast.close()
+        s2.stop()
+    run("Watch not read (--max-output 64KiB): RESOURCE_EXHAUSTED for it alone", slow_reader)
+
+    def shutdown_ends_watch():
+        call = x_api.Watch(pb.WatchRequest(user_ids=[501]), timeout=60)
+        call.initial_metadata()
+        rd = EventReader(call)
+        w_api.Ack(pb.AckRequest(user_id=501, channel_id=1, message_id=1), timeout=T)
+        eq([ev_key(e) for e in rd.wait_count(1, 10)], [(501, 1, 1, False, (1, 0, 0, 1))],
+           "the event before SIGTERM")
+        srv.stop()
+        rd.thread.join(timeout=CALL_TIMEOUT)
+        check(not rd.thread.is_alive(), "Watch stream still open after readstated exited")
+        check(rd.error is not None and rd.error.code() == grpc.StatusCode.UNAVAILABLE,
+              "Watch at SIGTERM ended with %s, expected UNAVAILABLE" %
+              repr(rd.error and (rd.error.code(), rd.error.details())))
+        check(rd.error.details() not in ("", "Socket closed", "Connection reset by peer"),
+              "Watch at SIGTERM: UNAVAILABLE %r is the client's own (connection lost), not a "
+              "status from the server" % rd.error.details())
+        print("    Watch at shutdown: %s %r" % (rd.error.code().name, rd.error.details()))
+    run("SIGTERM with a Watch open: the stream ends UNAVAILABLE, readstated exits 0",
+        shutdown_ends_watch)
     ch_w.close()
     ch_x.close()
-    run("readstated stops with exit code 0", srv.stop)
 
 
 # ---- group: health -------------------------------------------------------------
@@ -1113,10 +1211,12 @@ def g_concurrency(ctx, run):
     srv = Server(ctx)
     N = 1000
 
-    def accepted():
-        return srv.metrics().get("readstates_http_connections_accepted_total", 0)
-
-    before = accepted()
+    GRPC_CALLS = 'readstates_rpc_calls_total{protocol="grpc"}'
+    H2 = "readstates_http2_connections_total"
+    STREAMS = 'readstates_http_streams_open{protocol="grpc"}'
+    m0 = srv.metrics()
+    before = m0.get("readstates_http_connections_accepted_total", 0)
+    before_requests = srv.metrics_requests
     ch = channel(srv)
     api = Api(ctx, ch)
 
@@ -1136,6 +1236,9 @@ def g_concurrency(ctx, run):
                     r.state.mention_count) != (True, 1, 1, i + 1, i % 7):
                 bad.append("Ack %d: %s" % (i, str(r).replace("\n", " ")))
         check(not bad, "%d of %d concurrent Acks wrong: %s" % (len(bad), N, bad[:5]))
+        m = srv.metrics()
+        eq(m.get(GRPC_CALLS, 0) - m0.get(GRPC_CALLS, 0), N, "%s after %d Acks" % (GRPC_CALLS, N))
+        eq(m.get(H2, 0) - m0.get(H2, 0), 1, "%s after %d Acks on one channel" % (H2, N))
         print("    %d concurrent Acks in %.2f s" % (N, time.monotonic() - t0))
     run("1000 concurrent Ack futures on one channel", acks)
 
@@ -1153,10 +1256,14 @@ def g_concurrency(ctx, run):
             m = srv.metrics()
             eq(m.get("readstates_watches_open"), N, "readstates_watches_open with %d gRPC "
                "Watch streams open" % N)
-            # one new connection since `before`: the channel's (and this /metrics request's)
-            eq(m.get("readstates_http_connections_accepted_total", 0) - before, 2,
-               "HTTP connections accepted since the first /metrics request: the channel's "
-               "one and this /metrics request's (1000 streams on ONE connection)")
+            eq(m.get(STREAMS), N, "%s with %d Watch streams open" % (STREAMS, N))
+            eq(m.get(H2, 0) - m0.get(H2, 0), 1, "%s with %d Watch streams open" % (H2, N))
+            # HTTP connections since m0: the channel's one, and one per /metrics
+            # request (HTTP/1.1, one connection each)
+            eq(m.get("readstates_http_connections_accepted_total", 0) - before,
+               1 + srv.metrics_requests - before_requests,
+               "HTTP connections accepted: the channel's one (1000 streams on ONE "
+               "connection) and one per /metrics request")
             futs = [api.Ack.future(pb.AckRequest(user_id=20000 + i, channel_id=2,
                                                  message_id=5 + i), timeout=60)
                     for i in range(N)]
@@ -1179,13 +1286,33 @@ def g_concurrency(ctx, run):
                 c.cancel()
         end = time.monotonic() + 10
         while time.monotonic() < end:
-            v = srv.metrics().get("readstates_watches_open")
-            if v == 0:
+            m = srv.metrics()
+            v = (m.get("readstates_watches_open"), m.get(STREAMS))
+            if v == (0, 0):
                 break
             time.sleep(0.1)
-        eq(v, 0, "readstates_watches_open after cancelling them all")
+        eq(v, (0, 0), "(readstates_watches_open, %s) after cancelling them all" % STREAMS)
         print("    %d Watch streams in %.2f s" % (N, time.monotonic() - t0))
     run("1000 open Watch streams on one channel, each gets its event", watches)
+    def default_limit():
+        calls = [api.Watch(pb.WatchRequest(user_ids=[40000 + i]), timeout=60)
+                 for i in range(1024)]
+        try:
+            for i, c in enumerate(calls):
+                try:
+                    c.initial_metadata()
+                except grpc.RpcError as e:
+                    raise Failure("Watch %d of 1024: %s %s" % (i, e.code(), e.details()))
+            eq(srv.metrics().get(STREAMS), 1024, "%s with 1024 Watch streams" % STREAMS)
+            expect_rpc_error(lambda: api.Ping(pb.PingRequest(), timeout=1.0),
+                             grpc.StatusCode.DEADLINE_EXCEEDED,
+                             "a 1025th stream with the default --http2-max-streams (1024)")
+            calls[0].cancel()
+            api.Ping(pb.PingRequest(), timeout=CALL_TIMEOUT)
+        finally:
+            for c in calls:
+                c.cancel()
+    run("default --http2-max-streams 1024: 1024 streams open, a 1025th waits", default_limit)
     ch.close()
     run("readstated stops with exit code 0", srv.stop)
 
@@ -1217,13 +1344,13 @@ def g_concurrency(ctx, run):
 
 # ---- group: deadline ---------------------------------------------------------------
 
-def start_redis(ctx):
+def start_redis(ctx, want_port=None):
     rs = ctx.args.redis_server
     if not rs or rs.endswith("NOTFOUND") or shutil.which(rs) is None:
         raise Failure("redis-server not found (%r): install Debian's redis-server" % rs)
     d = tempfile.mkdtemp(prefix="redis-", dir=ctx.tmp)
-    for attempt in range(5):
-        port = free_port()
+    for attempt in range(5 if want_port is None else 25):
+        port = want_port or free_port()
         p = ctx.start([rs, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                        "--appendonly", "no", "--dir", d, "--daemonize", "no",
                        "--protected-mode", "yes"], os.path.join(d, "redis.log"))
@@ -1240,6 +1367,8 @@ def start_redis(ctx):
         if p.poll() is None:
             p.kill()
             p.wait(timeout=10)
+        elif want_port:
+            time.sleep(0.2)  # the port may still be held for a moment
     raise Failure("redis-server did not start:\n%s" % log_tail(os.path.join(d, "redis.log")))
 
 
@@ -1314,10 +1443,40 @@ def g_deadline(ctx, run):
         check(r.user_version >= 1, "user 1's version after Redis resumed")
     run("calls succeed once Redis resumes", after)
 
+    watch_m = ch.unary_stream("/grpc.health.v1.Health/Watch",
+                              request_serializer=h.HealthCheckRequest.SerializeToString,
+                              response_deserializer=h.HealthCheckResponse.FromString)
+    S, NS = h.HealthCheckResponse.SERVING, h.HealthCheckResponse.NOT_SERVING
+    cur = {"redis": redis}
+
+    def readiness():
+        rd = EventReader(watch_m(h.HealthCheckRequest(service=""), timeout=90))
+        try:
+            eq([e.status for e in rd.wait_count(1, 5)], [S], "Health/Watch first status")
+            r = cur["redis"]
+            os.kill(r.pid, signal.SIGTERM)
+            r.wait(timeout=STOP_TIMEOUT)
+            got = [e.status for e in rd.wait_count(2, 15)]
+            eq(got, [S, NS], "Health/Watch statuses after redis-server stopped")
+            for name in ("", "readstates.v1.ReadStates"):
+                eq(check_m(h.HealthCheckRequest(service=name), timeout=CALL_TIMEOUT).status, NS,
+                   "Health/Check(%r) with Redis down" % name)
+            cur["redis"], _ = start_redis(ctx, want_port=rport)
+            got = [e.status for e in rd.wait_count(3, 30)]
+            eq(got, [S, NS, S], "Health/Watch statuses after redis-server is back")
+            eq(check_m(h.HealthCheckRequest(), timeout=CALL_TIMEOUT).status, S,
+               "Health/Check with Redis back")
+        finally:
+            rd.stop()
+    run("health follows readiness: NOT_SERVING with Redis down (Check, Watch update), "
+        "SERVING again when it is back", readiness)
+
     ch.close()
     run("readstated stops with exit code 0", srv.stop)
-    os.kill(redis.pid, signal.SIGTERM)
-    redis.wait(timeout=STOP_TIMEOUT)
+    r = cur["redis"]
+    if r.poll() is None:
+        os.kill(r.pid, signal.SIGTERM)
+        r.wait(timeout=STOP_TIMEOUT)
 
 
 GROUPS = {"unary": g_unary, "watch": g_watch, "health": g_health, "reflection": g_reflection,
