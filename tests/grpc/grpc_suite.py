@@ -14,21 +14,28 @@ Groups (--group, one ctest each; tests/grpc.cmake):
   unary        every unary method's answers and values, the same state seen
                over gRPC, the framed TCP protocol and Connect on HTTP/1.1,
                INVALID_ARGUMENT with the framed protocol's exact messages,
-               UNIMPLEMENTED for unknown methods and services,
-               application/grpc+proto (curl), HTTP/1.1 still served
+               UNIMPLEMENTED (a gRPC status, not an HTTP error) for unknown
+               methods and services, application/grpc+proto and +json
+               (curl, trailers), a request over one DATA frame and a
+               10000-state answer, HTTP/1.1 still served on the port
   watch        server-streaming Watch: headers once registered, one event per
                applied change made over gRPC, framed TCP and Connect, in each
                user's version order, no events for no-ops or unwatched users;
-               three concurrent writers against a gRPC and a framed watcher;
-               cancel closes the watch on the server
+               four concurrent writers against a gRPC and a framed watcher;
+               cancel closes the watch on the server; an unread Watch
+               (--max-output 64KiB) ends RESOURCE_EXHAUSTED while a reading
+               one gets everything; SIGTERM ends a Watch UNAVAILABLE
   health       grpc.health.v1 Check and Watch
   reflection   grpc.reflection.v1 and v1alpha ServerReflectionInfo, and a
                call made with the message classes built from its answer
   concurrency  1000 concurrent Acks and 1000 open Watch streams on ONE
-               channel (one HTTP/2 connection); --http2-max-streams enforced
-  deadline     grpc-timeout against a stalled Redis (SIGSTOP): the client and
-               the server (curl, raw trailers) see DEADLINE_EXCEEDED in about
-               300 ms, other streams of the connection are served meanwhile
+               channel (one HTTP/2 connection, by the metrics); the default
+               limit of 1024 streams and --http2-max-streams 8 enforced
+  deadline     (with a redis-server, write-through) grpc-timeout against a
+               stalled Redis (SIGSTOP): the client and the server (curl, raw
+               trailers) see DEADLINE_EXCEEDED in about 300 ms, other
+               streams of the connection are served meanwhile; health
+               follows readiness when Redis stops and comes back
 
 A check that fails prints FAIL with the reason and the group exits 1; the
 remaining checks of the group still run. Every wait is bounded.
