@@ -482,6 +482,13 @@ static int http_listen(struct rs_http *h)
     return 0;
 }
 
+static void http_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    http_stream_reap(arg);
+}
+
 struct rs_http *http_start(rs_server *s)
 {
     if (strcmp(s->proc.cfg.http, "off") == 0 || s->proc.cfg.http[0] == '\0') {
@@ -507,8 +514,10 @@ struct rs_http *http_start(rs_server *s)
                             .streams_body = http_stream_wants_body,
                             .arg = h};
     h->conns = http_conns_new(s->loop.base, &lim, &s->proc.log, &cb);
+    h->reap_ev = rs_xcheck(event_new(s->loop.base, -1, 0, http_reap_cb, h), "event");
     if (http_listen(h) != 0) {
         http_conns_free(h->conns);
+        event_free(h->reap_ev);
         free(h);
         return NULL;
     }
@@ -521,6 +530,7 @@ void http_maybe_free(struct rs_http *h)
 {
     if (h->stopped && h->calls_live == 0) {
         hs_std_free(h);
+        event_free(h->reap_ev);
         free(h);
     }
 }
@@ -548,6 +558,8 @@ void http_stop(struct rs_http *h)
      * drop their replies; the struct lives until the last call lets go. */
     http_conns_free(h->conns);
     h->conns = NULL;
+    http_stream_reap(h); /* the watches of the streams just closed */
+    event_del(h->reap_ev);
     h->stopped = true;
     http_maybe_free(h);
 }

@@ -27,6 +27,8 @@ struct rs_http {
     rs_http_stats stats;      /* responses by handler and class */
     struct hs_std *std;       /* http_grpc_std.c's state (health watchers); NULL: none yet */
     struct hs_call *streams;  /* streamed answers open (http_stream.c), ended at shutdown */
+    struct hs_call *reap;     /* Watch calls over, to leave the registry from the loop */
+    struct event *reap_ev;    /* runs http_stream_reap */
 };
 
 /* The RPC path prefixes. */

@@ -65,7 +65,7 @@ struct hs_call {
     const rs_method_def *def; /* ReadStates methods */
     const ProtobufCFieldDescriptor *resp_field; /* their Response member */
     void *state;                                /* hs_state */
-    hs_call *prev, *next;                       /* h->streams, while begun and not done */
+    hs_call *prev, *next; /* on h->streams while begun and not done; then maybe h->reap */
     uint64_t start_ns;
 };
 
@@ -122,15 +122,16 @@ bool hs_over(const hs_call *c)
 
 /* ---- the end of a call ---------------------------------------------------- */
 
-static void hs_cleanup_cb(evutil_socket_t fd, short what, void *arg)
+void http_stream_reap(struct rs_http *h)
 {
-    (void)fd;
-    (void)what;
-    hs_call *c = arg;
-    rs_server *s = c->h->s;
-    watch_remove_sink(s, &c->sink);
-    dispatch_fleet_sink_gone(s, &c->sink);
-    rs_sink_unref(&c->sink);
+    rs_server *s = h->s;
+    while (h->reap != NULL) {
+        hs_call *c = h->reap;
+        RS_DLIST_REMOVE(h->reap, c, prev, next);
+        watch_remove_sink(s, &c->sink);
+        dispatch_fleet_sink_gone(s, &c->sink);
+        rs_sink_unref(&c->sink);
+    }
 }
 
 /* The call is over: stop the timer, let the method go, give the request's
@@ -139,23 +140,22 @@ static void hs_done(hs_call *c)
 {
     if (c->released)
         return;
+    struct rs_http *h = c->h;
     c->released = true;
     c->over = true;
     c->req = NULL;
     if (c->deadline != NULL)
         event_del(c->deadline);
     if (c->begun) {
-        c->h->stats.streams_open[c->proto]--;
-        RS_DLIST_REMOVE(c->h->streams, c, prev, next);
+        h->stats.streams_open[c->proto]--;
+        RS_DLIST_REMOVE(h->streams, c, prev, next);
     }
     if (c->m != NULL && c->m->on_done != NULL)
         c->m->on_done(c);
-    if (c->watch &&
-        event_base_once(c->h->s->loop.base, -1, EV_TIMEOUT, hs_cleanup_cb, c, NULL) == 0)
+    if (c->watch) {
+        RS_DLIST_PUSH(h->reap, c, prev, next);
+        event_active(h->reap_ev, EV_TIMEOUT, 0);
         return;
-    if (c->watch) { /* out of memory for the event: leave now, carefully */
-        watch_remove_sink(c->h->s, &c->sink);
-        dispatch_fleet_sink_gone(c->h->s, &c->sink);
     }
     rs_sink_unref(&c->sink);
 }

@@ -74,6 +74,10 @@ void http_stream_handle(struct rs_http *h, rs_http_req *req, hs_proto proto, boo
  * go to another server), so the drain does not wait on them. */
 void http_stream_shutdown(struct rs_http *h);
 
+/* Let the Watch calls that are over leave the watch registry and give
+ * their reference back (from h->reap_ev, and at http_stop). */
+void http_stream_reap(struct rs_http *h);
+
 /* rs_http_callbacks.streams_body: an HTTP/2 request of a bidirectional
  * method takes its body as it comes. */
 bool http_stream_wants_body(void *arg, rs_http_req *req);
