@@ -44,3 +44,12 @@ rs_add_fuzzer(NAME fuzz_json_codec CORPUS ${RS_FUZZ_DIR}/corpus_json
                       ${RS_HTTP_GEN_DIR}/codec_types.pb-c.c
               LIBS readstates_core PkgConfig::RS_TEST_JANSSON
               INCLUDES ${CMAKE_SOURCE_DIR}/server SYSTEM_INCLUDES ${RS_HTTP_GEN_DIR})
+
+# fuzz_http2: HTTP/2 through the HTTP port (the preface, nghttp2 and
+# http2.c, the routes, gRPC / gRPC-Web / Connect streaming in
+# http_stream.c); raw frames or structured records HPACK-encoded by the
+# harness (corpus written by gen_corpus_http2.py).
+if(TARGET readstated_lib)
+  rs_add_fuzzer(NAME fuzz_http2 CORPUS ${RS_FUZZ_DIR}/corpus_http2
+                SOURCES ${RS_FUZZ_DIR}/fuzz_http2.c LIBS readstated_lib)
+endif()
