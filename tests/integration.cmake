@@ -229,3 +229,12 @@ if(NOT READSTATES_GC STREQUAL "boehm")
   set_tests_properties(spike_smoke PROPERTIES TIMEOUT 300 LABELS spike
                        FIXTURES_REQUIRED spike_gc)
 endif()
+
+# HTTP/2 on the HTTP port with a C client on nghttp2's client API (h2c with
+# prior knowledge, h2 by ALPN over TLS) and a hand-written frame client for
+# --http2-max-streams: gRPC calls, the HTTP/2 limits and deadline, malformed
+# gRPC requests, a slow Watch reader, a cancelled Watch.
+pkg_check_modules(RS_IT_NGHTTP2 REQUIRED IMPORTED_TARGET libnghttp2)
+rs_add_integration_test(it_http2 ${RS_IT_DIR}/it_http2.c)
+target_link_libraries(it_http2 PRIVATE rs_http_test_client PkgConfig::RS_IT_NGHTTP2
+                      OpenSSL::SSL OpenSSL::Crypto)
