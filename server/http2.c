@@ -59,6 +59,8 @@ struct h2_stream {
     bool deferred;            /* the data source waits for bytes */
     bool reply_pending;       /* answered: on_written is owed */
     bool discard;             /* drop the rest of the request's body */
+    bool grpc;                /* its content-type is application/grpc* (seen even
+                                 in headers refused as too large) */
 };
 
 struct h2_session {
@@ -316,11 +318,10 @@ static void stream_refuse(h2_stream *st, int status, const char *text)
     if (st->answered)
         return;
     rs_http_req *r = &st->req;
-    const char *ctype = http_head_get(&r->head, "content-type");
-    if (ctype != NULL && strncasecmp(ctype, "application/grpc", 16) == 0) {
+    if (st->grpc) {
         /* gRPC reads the outcome from grpc-status, not from :status */
-        http_req_add_header(r, "content-type", ctype);
-        http_req_add_header(r, "grpc-status", status == 413 ? "8" : "13");
+        http_req_add_header(r, "content-type", "application/grpc");
+        http_req_add_header(r, "grpc-status", status == 413 || status == 431 ? "8" : "13");
         http_req_add_header(r, "grpc-message", text);
         h2_req_reply(r, 200, NULL);
     } else {
@@ -332,6 +333,8 @@ static void stream_refuse(h2_stream *st, int status, const char *text)
         if (b != NULL)
             evbuffer_free(b);
     }
+    /* answered here, not through the owner (http_reply): no on_written is owed */
+    st->reply_pending = false;
     st->s->host.st->bad_requests++;
 }
 
@@ -425,8 +428,13 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
     (void)flags;
     h2_session *s = user_data;
     h2_stream *st = stream_of(s, frame->hd.stream_id);
-    if (st == NULL || st->delivered || st->status != 0)
-        return 0; /* trailers of a delivered request, or one refused: ignored */
+    if (st == NULL || st->delivered)
+        return 0; /* trailers of a delivered request: ignored */
+    if (namelen == 12 && memcmp(name, "content-type", 12) == 0 && valuelen >= 16 &&
+        strncasecmp((const char *)value, "application/grpc", 16) == 0)
+        st->grpc = true;
+    if (st->status != 0)
+        return 0; /* refused already: the rest is only looked at for the above */
     st->hdr_bytes += namelen + valuelen + 32;
     if (st->hdr_bytes > s->host.lim->max_headers || ++st->nhdrs > HTTP_MAX_HEADER_FIELDS + 4 ||
         memchr(name, '\0', namelen) != NULL || memchr(value, '\0', valuelen) != NULL) {

@@ -593,8 +593,13 @@ static int hs_drain_envelopes(hs_call *c, uint32_t *count)
         }
         if (used == 0)
             return 0;
-        if (c->m->kind != HS_BIDI && ++*count > 1) {
-            hs_finish(c, RS_ERR_INVALID, "a unary or server-streaming call takes one message");
+        ++*count;
+        if (c->m->kind != HS_BIDI && (size_t)used != have) {
+            /* the body is whole here: the one message must be all of it */
+            hs_finish(c, RS_ERR_INVALID,
+                      have - (size_t)used >= GRPC_ENV_HEADER
+                          ? "a unary or server-streaming call takes one message"
+                          : "the request ends inside a message envelope");
             return -1;
         }
         hs_message(c, flags, msg, len);
