@@ -607,6 +607,7 @@ typedef struct raw_h2 {
     uint8_t block[1 << 16]; /* a header block being gathered */
     size_t blen;
     bool eof;
+    bool write_failed;
     bool settings;
     uint32_t max_streams;
     bool goaway;
@@ -624,15 +625,33 @@ static int raw_slot(uint32_t sid)
     return (int)(sid / 2);
 }
 
-static void raw_frame(raw_h2 *r, uint8_t type, uint8_t flags, uint32_t sid, const uint8_t *p,
-                      size_t n)
+/* One frame header and payload into out (at least 9 + n bytes). */
+static size_t raw_pack(uint8_t *out, uint8_t type, uint8_t flags, uint32_t sid,
+                       const uint8_t *p, size_t n)
 {
     uint8_t hd[9] = {
         (uint8_t)(n >> 16),   (uint8_t)(n >> 8),    (uint8_t)n,          type,        flags,
         (uint8_t)(sid >> 24), (uint8_t)(sid >> 16), (uint8_t)(sid >> 8), (uint8_t)sid};
-    assert_int_equal(rs_fd_write_all(r->fd, hd, sizeof(hd), IO_TIMEOUT_MS), 0);
+    memcpy(out, hd, sizeof(hd));
     if (n > 0)
-        assert_int_equal(rs_fd_write_all(r->fd, p, n, IO_TIMEOUT_MS), 0);
+        memcpy(out + sizeof(hd), p, n);
+    return sizeof(hd) + n;
+}
+
+/* A write the server may no longer read (it closed after a GOAWAY) is
+ * noted, not fatal: what it sent before is still read. */
+static void raw_write(raw_h2 *r, const uint8_t *p, size_t n)
+{
+    if (!r->write_failed && rs_fd_write_all(r->fd, p, n, IO_TIMEOUT_MS) != 0)
+        r->write_failed = true;
+}
+
+static void raw_frame(raw_h2 *r, uint8_t type, uint8_t flags, uint32_t sid, const uint8_t *p,
+                      size_t n)
+{
+    uint8_t buf[9 + 1024];
+    assert_true(n <= 1024);
+    raw_write(r, buf, raw_pack(buf, type, flags, sid, p, n));
 }
 
 static raw_h2 *raw_connect(int port, bool ack_settings)
@@ -683,8 +702,12 @@ static void raw_grpc(raw_h2 *r, uint32_t sid, const char *method, const uint8_t 
     uint8_t block[1024];
     ssize_t bl = nghttp2_hd_deflate_hd(r->dfl, block, sizeof(block), nv, 6);
     assert_true(bl > 0);
-    raw_frame(r, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, sid, block, (size_t)bl);
-    raw_frame(r, NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, sid, body, len);
+    /* HEADERS and DATA in one write */
+    uint8_t out[2 * 9 + 1024 + 512];
+    assert_true(len <= 512);
+    size_t n = raw_pack(out, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, sid, block, (size_t)bl);
+    n += raw_pack(out + n, NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, sid, body, len);
+    raw_write(r, out, n);
 }
 
 static void raw_header_block(raw_h2 *r, uint32_t sid)
@@ -821,6 +844,12 @@ static bool raw_run(raw_h2 *r, int ms, raw_cond cond, void *arg)
     }
 }
 
+static bool raw_cond_eof(raw_h2 *r, void *arg)
+{
+    (void)arg;
+    return r->eof;
+}
+
 static bool raw_cond_settings(raw_h2 *r, void *arg)
 {
     (void)arg;
@@ -864,7 +893,8 @@ static bool raw_cond_ended(raw_h2 *r, void *arg)
 
 /* 8 Watch streams (users base..base+7) on stream ids 1..15, then an Ack on
  * stream 17: it must be refused alone. */
-static void open_watches_then_one_more(raw_h2 *r, uint64_t base, bool wait_between)
+static bool open_watches_then_one_more(raw_h2 *r, uint64_t base, bool wait_between,
+                                       bool allow_goaway)
 {
     uint32_t sids[8];
     for (uint32_t i = 0; i < 8; i++) {
@@ -887,11 +917,20 @@ static void open_watches_then_one_more(raw_h2 *r, uint64_t base, bool wait_betwe
     free(env);
     if (!raw_run(r, IO_TIMEOUT_MS, raw_cond_answered, &ninth))
         fail_msg("the stream past --http2-max-streams got no answer");
-    if (r->goaway)
-        fail_msg("a stream past SETTINGS_MAX_CONCURRENT_STREAMS (settings %s) ended the whole "
-                 "connection: GOAWAY error code %u, where RFC 9113 5.1.2 asks for a stream "
-                 "error (RST_STREAM PROTOCOL_ERROR or REFUSED_STREAM)",
-                 r->ack_settings ? "acknowledged" : "not yet acknowledged", r->goaway_code);
+    if (r->goaway) {
+        raw_run(r, 1000, raw_cond_eof, NULL);
+        if (!allow_goaway)
+            fail_msg("a stream past SETTINGS_MAX_CONCURRENT_STREAMS (settings %s) ended the "
+                     "whole connection: GOAWAY error code %u%s, where RFC 9113 5.1.2 asks for "
+                     "a stream error (RST_STREAM PROTOCOL_ERROR or REFUSED_STREAM)",
+                     r->ack_settings ? "acknowledged" : "not yet acknowledged", r->goaway_code,
+                     r->eof ? ", and closed it (the 8 Watch streams with it)" : "");
+        /* a connection error: allowed (RFC 9113 5.4.1), but then for breaking
+         * the rules, with the stream unserved */
+        assert_int_equal(r->goaway_code, NGHTTP2_PROTOCOL_ERROR);
+        assert_int_equal(r->status[raw_slot(ninth)], 0);
+        return false;
+    }
     uint32_t code = r->rst[raw_slot(ninth)];
     if (code == 0)
         fail_msg("the stream past --http2-max-streams was served (:status %d)",
@@ -907,6 +946,7 @@ static void open_watches_then_one_more(raw_h2 *r, uint64_t base, bool wait_betwe
     }
     for (int i = 0; i < 8; i++)
         assert_int_equal(r->rst[i], 0);
+    return true;
 }
 
 /* Every one of the 8 Watch streams gets the event of an Ack for its user. */
@@ -937,13 +977,23 @@ static void test_max_streams_before_ack(void **state)
     start_server(&srv, args);
     /* everything at once, before the server's SETTINGS are even read */
     raw_h2 *r = raw_connect(srv.http_port, false);
-    open_watches_then_one_more(r, 300, false);
+    assert_true(open_watches_then_one_more(r, 300, false, false));
     assert_true(r->settings);
     assert_int_equal(r->max_streams, 8);
     watches_keep_working(r, srv.http_port, 300);
     raw_free(r);
     stop_server(&srv);
     rs_test_server_cleanup(&srv);
+}
+
+static bool cond_all_events(h2_client *c, void *arg)
+{
+    (void)c;
+    h2_rec **w = arg;
+    for (int i = 1; i < 8; i++)
+        if (w[i]->len == 0)
+            return false;
+    return true;
 }
 
 static void test_max_streams(void **state)
@@ -953,33 +1003,71 @@ static void test_max_streams(void **state)
     const char *args[] = {"--http2-max-streams", "8", NULL};
     start_server(&srv, args);
     int port = srv.http_port;
-    /* a well-behaved client: it reads and acknowledges the SETTINGS first */
-    raw_h2 *r = raw_connect(port, true);
-    assert_true(raw_run(r, IO_TIMEOUT_MS, raw_cond_settings, NULL));
-    assert_int_equal(r->max_streams, 8);
-    /* nghttp2's client reads the same number */
+
+    /* nghttp2's client reads the limit, and holds a 9th stream back until
+     * one of 8 open Watch streams ends */
     h2_client *c = h2_connect(port, NULL, 0);
     assert_true(h2_run(c, IO_TIMEOUT_MS, cond_settings, NULL));
     assert_int_equal(
         nghttp2_session_get_remote_settings(c->ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS), 8);
+    h2_rec *w[8];
+    size_t len;
+    for (int i = 0; i < 8; i++) {
+        uint8_t *env = watch_envelope(320 + (uint64_t)i, &len);
+        w[i] = h2_open(c, "POST", RS_PATH "Watch", "application/grpc", env, len, NULL, 0);
+        free(env);
+    }
+    for (int i = 0; i < 8; i++) {
+        assert_true(h2_run(c, IO_TIMEOUT_MS, cond_headers, w[i]));
+        assert_int_equal(w[i]->status, 200);
+    }
+    uint8_t *env = ack_envelope(320, 1, 1, &len);
+    h2_rec *ninth = h2_open(c, "POST", RS_PATH "Ack", "application/grpc", env, len, NULL, 0);
+    free(env);
+    h2_run(c, 300, cond_closed, ninth);
+    assert_false(ninth->closed);
+    assert_int_equal(ninth->status, 0);
+    assert_int_equal(
+        nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, w[0]->id, NGHTTP2_CANCEL), 0);
+    assert_true(h2_run(c, IO_TIMEOUT_MS, cond_closed, ninth));
+    assert_int_equal(ninth->status, 200);
+    assert_int_equal(ninth->grpc_status, 0);
+    /* the other seven still get their events */
+    h2_client *m = h2_connect(port, NULL, 0);
+    for (uint64_t i = 1; i < 8; i++)
+        grpc_ack_ok(m, 320 + i, 2, 50);
+    h2_close(m);
+    assert_true(h2_run(c, IO_TIMEOUT_MS, cond_all_events, w));
+    for (int i = 1; i < 8; i++)
+        assert_false(w[i]->closed);
+    assert_false(c->goaway);
     h2_close(c);
 
-    open_watches_then_one_more(r, 310, true);
-    watches_keep_working(r, port, 310);
-
-    /* one Watch cancelled: a new stream fits again */
-    static const uint8_t cancel[4] = {0, 0, 0, NGHTTP2_CANCEL};
-    raw_frame(r, NGHTTP2_RST_STREAM, 0, 1, cancel, sizeof(cancel));
-    size_t len;
-    uint8_t *env = ack_envelope(319, 1, 1, &len);
-    uint32_t sid = 19;
-    raw_grpc(r, sid, "Ack", env, len);
-    free(env);
-    assert_true(raw_run(r, IO_TIMEOUT_MS, raw_cond_ended, &sid));
-    assert_false(r->goaway);
-    assert_int_equal(r->rst[raw_slot(sid)], 0);
-    assert_int_equal(r->status[raw_slot(sid)], 200);
-    assert_int_equal(r->grpc_status[raw_slot(sid)], 0);
+    /* a client that acknowledges the SETTINGS and opens a 9th stream
+     * anyway: refused alone (then the 8 go on, and a slot freed by a
+     * cancel takes a new stream), or the connection ends with GOAWAY
+     * PROTOCOL_ERROR (nghttp2's choice for a client that breaks a limit it
+     * acknowledged; RFC 9113 5.4.1 allows it) */
+    raw_h2 *r = raw_connect(port, true);
+    assert_true(raw_run(r, IO_TIMEOUT_MS, raw_cond_settings, NULL));
+    assert_int_equal(r->max_streams, 8);
+    if (!open_watches_then_one_more(r, 310, true, true)) {
+        print_message("a stream past the acknowledged limit: GOAWAY PROTOCOL_ERROR%s\n",
+                      r->eof ? ", connection closed" : "");
+    } else {
+        watches_keep_working(r, port, 310);
+        static const uint8_t cancel[4] = {0, 0, 0, NGHTTP2_CANCEL};
+        raw_frame(r, NGHTTP2_RST_STREAM, 0, 1, cancel, sizeof(cancel));
+        env = ack_envelope(319, 1, 1, &len);
+        uint32_t sid = 19;
+        raw_grpc(r, sid, "Ack", env, len);
+        free(env);
+        assert_true(raw_run(r, IO_TIMEOUT_MS, raw_cond_ended, &sid));
+        assert_false(r->goaway);
+        assert_int_equal(r->rst[raw_slot(sid)], 0);
+        assert_int_equal(r->status[raw_slot(sid)], 200);
+        assert_int_equal(r->grpc_status[raw_slot(sid)], 0);
+    }
     raw_free(r);
     stop_server(&srv);
     rs_test_server_cleanup(&srv);
