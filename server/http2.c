@@ -69,7 +69,10 @@ struct h2_session {
     h2_stream *streams;
     h2_stream *recv_head, *recv_tail;
     size_t nstreams;
-    size_t buffered; /* request body bytes held by streams still receiving */
+    size_t buffered;      /* request body bytes held by streams still receiving */
+    size_t queued;        /* answer bytes in the streams' buffers, not framed yet */
+    uint64_t progress_ns; /* when answer bytes last left a stream's buffer */
+    uint32_t owed;        /* answers framed whose on_written waits for the socket */
 };
 
 /* ---- streams ------------------------------------------------------------ */
@@ -139,8 +142,9 @@ static void stream_free(h2_stream *st)
         st->req.gone_fn = NULL;
         fn(st->req.gone_arg);
     }
-    if (st->reply_pending && s->host.cb->on_written != NULL)
-        s->host.cb->on_written(s->host.cb->arg);
+    if (st->reply_pending)
+        s->owed++; /* its frames may still wait in the connection's output */
+    s->queued -= RS_MIN(s->queued, evbuffer_get_length(st->out));
     RS_DLIST_REMOVE(s->streams, st, prev, next);
     s->nstreams--;
     if (s->ng != NULL)
@@ -169,6 +173,10 @@ static ssize_t data_read_cb(nghttp2_session *ng, int32_t stream_id, uint8_t *buf
     int n = evbuffer_remove(st->out, buf, length);
     if (n < 0)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (n > 0) {
+        st->s->queued -= RS_MIN(st->s->queued, (size_t)n);
+        st->s->progress_ns = rs_now_ns();
+    }
     if (evbuffer_get_length(st->out) > 0)
         return n;
     if (!st->ended) {
@@ -254,12 +262,15 @@ bool h2_req_reply(rs_http_req *r, int status, struct evbuffer *body)
     bool head = r->head.method != NULL && strcmp(r->head.method, "HEAD") == 0;
     bool no_body = status == 204 || status == 304 || head;
     if (body != NULL) {
-        if (!no_body)
+        if (!no_body) {
             evbuffer_add_buffer(st->out, body);
-        else
+            st->s->queued += blen;
+        } else {
             evbuffer_drain(body, blen);
+        }
     }
     st->ended = true;
+    st->discard = true; /* a body still coming is not kept: it was answered */
     r->gone_fn = NULL;
     r->body_fn = NULL;
     if (!h2_submit(st, status, no_body ? -1 : (long)blen, !no_body && blen > 0))
@@ -286,13 +297,19 @@ size_t h2_req_stream_send(rs_http_req *r, struct evbuffer *data)
         evbuffer_drain(data, evbuffer_get_length(data));
         return 0;
     }
+    size_t n = evbuffer_get_length(data);
+    if (st->s->queued == 0)
+        st->s->progress_ns = rs_now_ns(); /* the stall clock starts with a backlog */
     evbuffer_add_buffer(st->out, data);
+    st->s->queued += n;
     if (st->deferred) {
         st->deferred = false;
         nghttp2_session_resume_data(st->s->ng, st->id);
     }
     st->s->host.kick(st->s->host.conn);
-    return evbuffer_get_length(st->out);
+    /* one reader's backlog: the whole connection's, as --max-output is per
+     * connection on the framed port too */
+    return st->s->queued;
 }
 
 bool h2_req_stream_end(rs_http_req *r)
@@ -301,6 +318,7 @@ bool h2_req_stream_end(rs_http_req *r)
     if (!st->answered || st->ended)
         return false;
     st->ended = true;
+    st->discard = true;
     r->gone_fn = NULL;
     r->body_fn = NULL;
     if (st->deferred) {
@@ -321,7 +339,10 @@ static void stream_refuse(h2_stream *st, int status, const char *text)
     if (st->grpc) {
         /* gRPC reads the outcome from grpc-status, not from :status */
         http_req_add_header(r, "content-type", "application/grpc");
-        http_req_add_header(r, "grpc-status", status == 413 || status == 431 ? "8" : "13");
+        http_req_add_header(r, "grpc-status",
+                            status == 413 || status == 431 ? "8"
+                            : status == 400                ? "3"
+                                                           : "14");
         http_req_add_header(r, "grpc-message", text);
         h2_req_reply(r, 200, NULL);
     } else {
@@ -463,7 +484,10 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
             st->status = stream_head(st);
         if (st->status != 0) {
             st->discard = true;
-            stream_refuse(st, st->status, "request header fields too large");
+            stream_refuse(st, st->status,
+                          st->status == 431   ? "request header fields too large"
+                          : st->status == 400 ? "malformed request (no :method or :path)"
+                                              : "out of memory");
             recv_unlink(st);
             return 0;
         }
@@ -566,8 +590,25 @@ void h2_session_free(h2_session *s)
         return;
     while (s->streams != NULL)
         stream_free(s->streams);
+    h2_session_written(s); /* the answers owed are lost with the connection */
     nghttp2_session_del(s->ng);
     free(s);
+}
+
+void h2_session_written(h2_session *s)
+{
+    while (s->owed > 0) {
+        s->owed--;
+        if (s->host.cb->on_written != NULL)
+            s->host.cb->on_written(s->host.cb->arg);
+    }
+}
+
+uint64_t h2_session_stall_ns(const h2_session *s)
+{
+    if (s->queued == 0)
+        return 0;
+    return s->progress_ns + (uint64_t)s->host.lim->idle_timeout_ms * 1000000u;
 }
 
 int h2_session_recv(h2_session *s, struct evbuffer *in)

@@ -72,6 +72,13 @@ int h2_session_recv(h2_session *s, struct evbuffer *in);
 int h2_session_fill(h2_session *s, struct evbuffer *out, size_t room);
 /* Nothing more to read or write: the connection may close. */
 bool h2_session_finished(h2_session *s);
+/* The connection's output is all on the socket: answers framed before it
+ * are written (on_written for each). Also run by h2_session_free. */
+void h2_session_written(h2_session *s);
+/* Answer bytes wait in streams' buffers (a reader that does not open its
+ * window): when that stall passes lim->idle_timeout_ms, as a time; 0 when
+ * nothing waits. */
+uint64_t h2_session_stall_ns(const h2_session *s);
 /* Frames wait to be sent (h2_session_fill would add some). */
 bool h2_session_want_write(h2_session *s);
 /* No stream is open. */

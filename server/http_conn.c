@@ -219,9 +219,13 @@ static void conn_update_events(rs_http_conn *c)
     }
     uint64_t ms = 0;
     uint64_t end = 0;
-    if (c->state == HC_H2)
+    if (c->state == HC_H2) {
+        /* the oldest stream still receiving, or a reader that stalls */
         end = h2_session_deadline_ns(c->h2);
-    else if (reading_state(c) && c->req_start_ns != 0)
+        uint64_t stall = h2_session_stall_ns(c->h2);
+        if (stall != 0 && (end == 0 || stall < end))
+            end = stall;
+    } else if (reading_state(c) && c->req_start_ns != 0)
         end = c->req_start_ns + (uint64_t)lim->request_deadline_ms * 1000000u;
     if (end != 0) {
         uint64_t now = rs_now_ns();
@@ -450,6 +454,7 @@ static step_result step_h2(rs_http_conn *c)
     }
     if (evbuffer_get_length(c->out) > 0)
         return STEP_WAIT;
+    h2_session_written(c->h2); /* what was framed is on the socket now */
     if (h2_session_want_write(c->h2))
         return STEP_AGAIN;
     if (c->close_after || h2_session_finished(c->h2)) {
@@ -588,13 +593,22 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     rs_http_conn *c = arg;
     if (c->state == HC_H2) {
-        uint64_t due = h2_session_deadline_ns(c->h2), now = rs_now_ns();
+        uint64_t now = rs_now_ns();
+        uint64_t due = h2_session_deadline_ns(c->h2), stall = h2_session_stall_ns(c->h2);
+        if (stall != 0 && stall <= now) {
+            /* answers wait and the reader took none of them for the idle
+             * timeout: the connection goes, as a stalled HTTP/1.1 one does */
+            c->hc->st.idle_closed++;
+            conn_free(c, "write_stalled");
+            return;
+        }
         if (due != 0 && due <= now) {
             h2_session_expire(c->h2, now);
             conn_advance(c);
             return;
         }
-        if (due != 0 || (!h2_session_idle(c->h2) && evbuffer_get_length(c->out) == 0)) {
+        if (due != 0 || stall != 0 ||
+            (!h2_session_idle(c->h2) && evbuffer_get_length(c->out) == 0)) {
             conn_update_events(c);
             return;
         }
@@ -667,6 +681,8 @@ static int http_conn_add(rs_http_conns *hc, evutil_socket_t fd, const char *peer
         evutil_closesocket(fd);
         return -1;
     }
+    if (ssl != NULL)
+        SSL_set_app_data(ssl, hc); /* ALPN may choose h2 or http/1.1 (tls.c) */
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     rs_http_conn *c = rs_xcalloc(1, sizeof(*c), "http connection");

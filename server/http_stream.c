@@ -46,6 +46,9 @@
 #include "watch.h"
 
 #define HS_RS_PREFIX "/readstates.v1.ReadStates/"
+/* A request message of a bidirectional method (reflection's are tens of
+ * bytes): what one open stream may hold of a message not yet whole. */
+#define HS_BIDI_MAX_MESSAGE 65536
 
 struct hs_call {
     rs_sink sink; /* first: the sink pointer is the call pointer */
@@ -59,6 +62,7 @@ struct hs_call {
     bool over;                /* finished or the client left */
     bool released;            /* the request's reference is given back */
     bool watch;               /* a ReadStates Watch: leaves the registry from the loop */
+    bool encoded;             /* gRPC: a grpc-encoding this server does not take was named */
     struct evbuffer *body;    /* a unary answer, until hs_finish */
     struct evbuffer *in;      /* a streamed request body not yet whole */
     struct event *deadline;   /* grpc-timeout / connect-timeout-ms, or NULL */
@@ -549,8 +553,14 @@ static int hs_arm_deadline(hs_call *c, rs_http_req *req)
 static void hs_message(hs_call *c, uint8_t flags, const uint8_t *msg, size_t len)
 {
     if ((flags & GRPC_FLAG_COMPRESSED) != 0) {
-        hs_finish(c, c->proto == HS_GRPC ? RS_ERR_INTERNAL : RS_ERR_UNIMPLEMENTED,
-                  "compressed message, but no grpc-encoding this server takes (identity only)");
+        /* gRPC: an encoding we do not take is UNIMPLEMENTED (the answer's
+         * grpc-accept-encoding says identity); the flag with no encoding
+         * named is the client's error: INTERNAL, as grpc-go answers */
+        if (c->proto == HS_GRPC && !c->encoded)
+            hs_finish(c, RS_ERR_INTERNAL, "compressed flag set without a grpc-encoding");
+        else
+            hs_finish(c, RS_ERR_UNIMPLEMENTED,
+                      "compressed messages are not supported (identity only)");
         return;
     }
     if (flags != 0) {
@@ -580,6 +590,8 @@ static void hs_message(hs_call *c, uint8_t flags, const uint8_t *msg, size_t len
 static int hs_drain_envelopes(hs_call *c, uint32_t *count)
 {
     size_t max = c->h->s->proc.cfg.http_max_body;
+    if (c->m->kind == HS_BIDI) /* its stream stays open: one message held is small */
+        max = RS_MIN(max, (size_t)HS_BIDI_MAX_MESSAGE);
     while (!c->over && evbuffer_get_length(c->in) > 0) {
         size_t have = evbuffer_get_length(c->in);
         const uint8_t *data = evbuffer_pullup(c->in, -1);
@@ -733,9 +745,13 @@ static bool hs_admit(hs_call *c, rs_http_req *req)
     }
     const char *enc = http_req_header(
         req, c->proto == HS_CONNECT_STREAM ? "connect-content-encoding" : "grpc-encoding");
-    if (enc != NULL && strcasecmp(enc, "identity") != 0 && c->proto != HS_GRPC) {
-        hs_finish(c, RS_ERR_UNIMPLEMENTED, "compressed messages are not supported");
-        return false;
+    if (enc != NULL && strcasecmp(enc, "identity") != 0) {
+        if (c->proto == HS_GRPC) {
+            c->encoded = true; /* refused only if a message comes compressed */
+        } else {
+            hs_finish(c, RS_ERR_UNIMPLEMENTED, "compressed messages are not supported");
+            return false;
+        }
     }
     if (hs_arm_deadline(c, req) != 0) {
         hs_finish(c, RS_ERR_INVALID, "malformed grpc-timeout or connect-timeout-ms");

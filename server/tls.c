@@ -42,8 +42,9 @@ const char *tls_error_string(char *buf, size_t len)
 static int tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                            const unsigned char *in, unsigned int inlen, void *arg)
 {
-    (void)ssl;
     (void)arg;
+    if (SSL_get_app_data(ssl) == NULL)
+        return SSL_TLSEXT_ERR_NOACK; /* the framed port: no HTTP protocol to choose */
     static const unsigned char ours[] = "\x02h2\x08http/1.1";
     unsigned char *sel = NULL;
     if (SSL_select_next_proto(&sel, outlen, ours, sizeof(ours) - 1, in, inlen) !=

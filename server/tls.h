@@ -39,7 +39,8 @@ typedef struct rs_tls_files {
 } rs_tls_files;
 
 /* Build a context from the files; ALPN answers h2 or http/1.1 when the
- * client offers them. Returns NULL with a reason in err. */
+ * client offers them, on connections whose SSL carries app data (the HTTP
+ * port sets it: SSL_set_app_data). Returns NULL with a reason in err. */
 rs_tls *tls_new(const rs_tls_files *files, char *err, size_t errlen);
 
 /* Rebuild from the files (SIGHUP). On failure the old context stays and
