@@ -300,7 +300,7 @@ size_t h2_req_stream_send(rs_http_req *r, struct evbuffer *data)
     size_t n = evbuffer_get_length(data);
     if (st->s->queued == 0)
         st->s->progress_ns = rs_now_ns(); /* the stall clock starts with a backlog */
-    evbuffer_add_buffer(st->out, data);
+    http_buffer_append(st->out, data);
     st->s->queued += n;
     if (st->deferred) {
         st->deferred = false;

@@ -870,6 +870,19 @@ bool http_req_body_streams(const rs_http_req *r)
     return r->early;
 }
 
+void http_buffer_append(struct evbuffer *dst, struct evbuffer *src)
+{
+    size_t n = evbuffer_get_length(src);
+    if (n >= HTTP_APPEND_MOVE) {
+        evbuffer_add_buffer(dst, src);
+        return;
+    }
+    /* copied into dst's last chain: moving a small chain would keep a
+     * whole chain (about 1 KiB) per small message queued for a slow reader */
+    evbuffer_add(dst, evbuffer_pullup(src, -1), n);
+    evbuffer_drain(src, n);
+}
+
 int http_req_version(const rs_http_req *r)
 {
     return r->h2 != NULL ? 2 : 1;
@@ -988,7 +1001,7 @@ size_t http_req_stream_send(rs_http_req *r, struct evbuffer *data)
     if (n > 0) {
         if (c->chunked)
             evbuffer_add_printf(c->out, "%zx\r\n", n);
-        evbuffer_add_buffer(c->out, data);
+        http_buffer_append(c->out, data);
         if (c->chunked)
             evbuffer_add(c->out, "\r\n", 2);
         conn_kick(c);

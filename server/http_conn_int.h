@@ -36,6 +36,12 @@ struct rs_http_req {
     bool early; /* HTTP/2: delivered at its headers, the body comes through body_fn */
 };
 
+/* Append src to dst (src ends empty): small amounts are copied into dst's
+ * last chain, large ones moved, so a backlog of small messages costs its
+ * bytes, not a buffer chain each. */
+#define HTTP_APPEND_MOVE 4096
+void http_buffer_append(struct evbuffer *dst, struct evbuffer *src);
+
 /* Walk "name\0value\0" pairs: returns false at the end. */
 static inline bool http_pairs_next(const char **p, const char *end, const char **name,
                                    const char **value)

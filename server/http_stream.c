@@ -600,7 +600,11 @@ static int hs_drain_envelopes(hs_call *c, uint32_t *count)
         size_t len = 0;
         long used = grpc_env_next(data, have, max, &flags, &msg, &len);
         if (used < 0) {
-            hs_finish(c, RS_ERR_EXHAUSTED, "request message over --http-max-body");
+            char text[96];
+            snprintf(text, sizeof(text), "request message over %zu bytes (%s)", max,
+                     c->m->kind == HS_BIDI ? "a bidirectional stream's limit"
+                                           : "--http-max-body");
+            hs_finish(c, RS_ERR_EXHAUSTED, text);
             return -1;
         }
         if (used == 0)
