@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2034 # the per-size columns are read indirectly by row()
 # bench-capacity.sh: how readstated behaves as its cache grows. One fresh
 # readstated per size, filled to N read states (users x 20 channels,
 # snowflake-style ids), then the same fixed-rate mix for the same time; the
@@ -23,9 +24,11 @@
 #                   1.5); the estimate uses the bytes per state measured at
 #                   the smaller sizes of the same run (48 B for readstated
 #                   and 100 B for Redis before any is measured)
-#   --perf          perf record -g on readstated for 10 s in the middle of
-#                   each fixed-rate phase (perf-<size>.txt: the top of the
-#                   report); if perf cannot attach, 5 gdb backtraces
+#   --perf          perf record -g on readstated for up to 10 s in the
+#                   middle of each fixed-rate phase (<mode>-<states>/perf.txt
+#                   and perf-flat.txt, reported after the phase so perf
+#                   report takes no CPU from it); if perf cannot attach, 5
+#                   gdb backtraces (each stops the server for a moment)
 #   --no-build      use the programs already in $RS_BUILD (default
 #                   build-release; any build with tcmalloc will do)
 #
@@ -54,12 +57,12 @@
 # stopped by PID on exit.
 #
 # Output in out/capacity/ (or --out): table.md, results.tsv, report.html
+# (a run of one mode keeps the other mode's rows already in results.tsv)
 # (the table, the chart of latency against size, bytes per state and fill
 # rate, and each size's per-second p99 and max), and per size
 # <mode>-<states>/ with the load generator's JSON/CSV/HTML, the server's
 # log and the fill's memory samples.
 set -euo pipefail
-# shellcheck disable=SC2034 # the per-size columns are read indirectly by row()
 . "$(dirname "$0")/bench-lib.sh"
 
 sizes="1000000 10000000 50000000 100000000"
@@ -128,13 +131,17 @@ untrack() {
     for p in $EXTRA_PIDS; do [ "$p" = "$1" ] || n="$n $p"; done
     EXTRA_PIDS=$n
 }
+# rs_stop_pid's own `wait` returns the stopped process's status, and under
+# set -e a non-zero one (a load generator stopped by TERM) would end the
+# shell there: every call here is made where errexit does not apply.
 cap_cleanup() {
     local rc=$? p
+    set +e
     for p in $EXTRA_PIDS; do rs_stop_pid "$p" 5; done
     EXTRA_PIDS=""
     # readstated first (in redis mode it flushes into redis-server), both
     # by PID; a big cache takes a few seconds to free.
-    rs_stop_pid "$RS_SERVER_PID" 120
+    rs_stop_pid "$RS_SERVER_PID" 120 || true
     RS_SERVER_PID=""
     (exit $rc)
     rs_cleanup
@@ -149,9 +156,11 @@ memavail_kib() { awk '/^MemAvailable:/ { print $2; exit }' /proc/meminfo; }
 cpu_ticks() { awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i;
     print $9, t - $5 - $6, t; exit }' /proc/stat; }
 lg_field() { "$RS_LOADGEN" field "$1" "$2" 2>/dev/null || echo "-"; }
-metric() { # http_port name: one unlabelled value from /metrics
-    curl -sf --max-time 5 "http://127.0.0.1:$1/metrics" 2>/dev/null |
-        awk -v n="$2" '$1 == n { print $2; found = 1; exit } END { if (!found) print "-" }'
+metric() { # http_port name: one unlabelled value from /metrics ("-" if none)
+    # (awk reads to the end: an early exit would fail curl's write, and the
+    # pipeline, under pipefail)
+    { curl -sf --max-time 5 "http://127.0.0.1:$1/metrics" 2>/dev/null || true; } |
+        awk -v n="$2" '$1 == n && !found { v = $2; found = 1 } END { print (found ? v : "-") }'
 }
 redis_info() { # field of INFO memory
     redis-cli -h 127.0.0.1 -p "$RS_REDIS_PORT" info memory 2>/dev/null | tr -d '\r' |
@@ -228,7 +237,18 @@ dash_stat() {
 # ---- one size --------------------------------------------------------------
 RESULTS=$out/results.tsv
 COLS="mode states users status note fill_s fill_rate drain_s rss_before_mib rss_after_mib bps_rss bps_acct fill_peak_rss_mib redis_bps redis_rss_bps p50_ms p99_ms p999_ms max_ms ps_p99_min_ms ps_p99_med_ms ps_p99_max_ms ps_max_max_ms srv_p99_us srv_ps_p99_med_us srv_ps_p99_max_us srv_ps_max_us fill_srv_max_us answered errors srv_us_req steal_pct others_cores load1 hic_p999_ms hic_max_ms"
+# Rows of the other mode from an earlier run into the same directory are
+# kept (run memory and redis separately, get one table); this run's mode
+# replaces its own rows.
+kept=""
+if [ -f "$RESULTS" ] && [ "$(head -1 "$RESULTS")" = "$(printf '%s\n' "$COLS" | tr ' ' '\t')" ]; then
+    kept=$(awk -F'\t' -v ms=" $modes " 'NR > 1 && index(ms, " " $1 " ") == 0' "$RESULTS")
+fi
 printf '%s\n' "$COLS" | tr ' ' '\t' >"$RESULTS"
+if [ -n "$kept" ]; then
+    printf '%s\n' "$kept" >>"$RESULTS"
+    rs_log "kept $(printf '%s\n' "$kept" | wc -l) row(s) of the other mode from $RESULTS"
+fi
 SKIPPED=""
 
 row() { # the columns of $COLS, from variables of the same names ("-" if unset)
@@ -283,7 +303,7 @@ start_redis() { # dir: a private redis-server, no persistence
             kill -0 "$RS_REDIS_PID" 2>/dev/null || break
             sleep 0.1
         done
-        rs_stop_pid "$RS_REDIS_PID" 5
+        rs_stop_pid "$RS_REDIS_PID" 5 || true
         RS_REDIS_PID=""
     done
     cat "$dir/redis.log" >&2
@@ -291,7 +311,7 @@ start_redis() { # dir: a private redis-server, no persistence
 }
 
 # The fill's watchdog: every second, "t_ms rss_kib redis_rss_kib
-# memavail_kib" into $1; stops PID $2 (the fill) when the machine's
+# memavail_kib cache_users" into $1; stops PID $2 (the fill) when the machine's
 # available memory falls under the reserve, and says so in $3.
 watchdog() {
     local file=$1 victim=$2 flag=$3 ma r rr
@@ -300,7 +320,7 @@ watchdog() {
         r=$(rss_kib "$RS_SERVER_PID")
         rr=0
         [ -n "$RS_REDIS_PID" ] && rr=$(rss_kib "$RS_REDIS_PID")
-        echo "$(now_ms) $r $rr $ma" >>"$file"
+        echo "$(now_ms) $r $rr $ma $(metric "$HTTP_PORT" readstates_cache_users)" >>"$file"
         if [ "$ma" -lt "$reserve_kib" ]; then
             echo "available memory ${ma} KiB < reserve ${reserve_kib} KiB" >"$flag"
             kill -TERM "$victim" 2>/dev/null || true
@@ -396,9 +416,9 @@ run_size() { # mode states
         rs_log "[$m $(human "$states")] FAILED: $note"
         tail -5 "$dir/fill.txt" >&2 || true
         SKIPPED+="$m $(human "$states"): $note"$'\n'
-        rs_stop_pid "$RS_SERVER_PID" 120
+        rs_stop_pid "$RS_SERVER_PID" 120 || true
         RS_SERVER_PID=""
-        [ "$m" = redis ] && { rs_stop_pid "$RS_REDIS_PID" 30; RS_REDIS_PID=""; }
+        [ "$m" = redis ] && { rs_stop_pid "$RS_REDIS_PID" 30 || true; RS_REDIS_PID=""; }
         row
         return 0
     fi
@@ -452,7 +472,13 @@ run_size() { # mode states
     read -r fn fmed fmax ft < <(dash_stat "$dir/dashboard-fill.json" BulkAck max \
         $((t0 / 1000)) $((t1 / 1000 + 1)) 2>/dev/null || echo "0 - - -") || true
     fill_srv_max_us=$fmax
-    [ "$fn" != 0 ] && echo "fill: $fn seconds, per-second BulkAck max (read to reply) median ${fmed} us, highest ${fmax} us at unix second $ft ($((ft - t0 / 1000)) s into the fill)" >"$dir/fill-server.txt"
+    if [ "$fn" != 0 ]; then
+        # the users in the cache around that second (the watchdog's samples)
+        local fu
+        fu=$(awk -v t="$ft" 'int($1 / 1000) <= t + 1 && int($1 / 1000) >= t - 1 { s = s " " $5 } END { print s }' \
+            "$dir/fill-memory.txt" 2>/dev/null || true)
+        echo "fill: $fn seconds, per-second BulkAck max (read to reply) median ${fmed} us, highest ${fmax} us at unix second $ft ($((ft - t0 / 1000)) s into the fill; cache users sampled around it:${fu})" >"$dir/fill-server.txt"
+    fi
 
     # -- the fixed-rate phase
     local ticks0 ticks1 cpu0 cpu1 rcpu0=0 rcpu1=0 w0 w1 lg_s pp=""
@@ -481,11 +507,7 @@ run_size() { # mode states
             rs_log "[$m $(human "$states")] perf record -g on pid $RS_SERVER_PID for $pdur s"
             if timeout -k 5 $((pdur + 20)) perf record -q -F 999 -g -p "$RS_SERVER_PID" -o "$dir/perf.data" \
                 -- sleep "$pdur" >"$dir/perf-record.txt" 2>&1; then
-                perf report -i "$dir/perf.data" --no-children --stdio --percent-limit 0.5 \
-                    2>/dev/null | grep -v '^$' | head -400 >"$dir/perf.txt" || true
-                perf report -i "$dir/perf.data" --no-children --stdio -g none --percent-limit 0.3 \
-                    2>/dev/null | grep -v '^#' | grep -v '^$' | head -60 >"$dir/perf-flat.txt" || true
-                pp=perf
+                pp=perf # reported once the load generator is done: perf report takes a CPU
             else
                 rs_log "[$m $(human "$states")] perf could not record ($(tail -1 "$dir/perf-record.txt")); 5 gdb backtraces instead (each stops the server for a moment)"
                 local g
@@ -506,6 +528,12 @@ run_size() { # mode states
     [ "$m" = redis ] && rcpu1=$(rs_cpu_s "$RS_REDIS_PID")
     curl -sf --max-time 10 "http://127.0.0.1:$HTTP_PORT/metrics" >"$dir/metrics-after.prom" || true
     curl -sf --max-time 10 "http://127.0.0.1:$HTTP_PORT/dashboard.json" >"$dir/dashboard.json" || true
+    if [ "$pp" = perf ]; then
+        timeout 120 perf report -i "$dir/perf.data" --no-children --stdio --percent-limit 0.5 \
+            2>/dev/null | grep -v '^$' | head -400 >"$dir/perf.txt" || true
+        timeout 120 perf report -i "$dir/perf.data" --no-children --stdio -g none --percent-limit 0.3 \
+            2>/dev/null | grep -v '^#' | grep -v '^$' | head -60 >"$dir/perf-flat.txt" || true
+    fi
     if [ "$rc" != 0 ]; then
         status=failed
         note="fixed-rate run failed (exit $rc)"
@@ -555,10 +583,10 @@ run_size() { # mode states
     rs_log "[$m $(human "$states")] p50 $p50_ms p99 $p99_ms p99.9 $p999_ms max $max_ms ms; per-second p99 $ps_p99_min_ms..$ps_p99_max_ms (median $ps_p99_med_ms) ms; server p99 ${srv_p99_us} us (buckets), per-second Ack p99 median $srv_ps_p99_med_us us; steal $steal_pct%, others $others_cores cores${pp:+; $pp samples in $dir}"
 
     # -- stop (readstated first: in redis mode it flushes the phase's acks)
-    rs_stop_pid "$RS_SERVER_PID" 120
+    rs_stop_pid "$RS_SERVER_PID" 120 || true
     RS_SERVER_PID=""
     if [ "$m" = redis ]; then
-        rs_stop_pid "$RS_REDIS_PID" 30
+        rs_stop_pid "$RS_REDIS_PID" 30 || true
         RS_REDIS_PID=""
         RS_REDIS_PORT=""
     fi
