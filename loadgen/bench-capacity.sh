@@ -92,7 +92,7 @@ while [ $# -gt 0 ]; do
     --perf) perf=1; shift ;;
     --out) out=$2; shift 2 ;;
     --no-build) build_arg=--no-build; shift ;;
-    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '3,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; exit 0 ;;
     *) rs_die "unknown argument $1 (see --help)" ;;
     esac
 done
