@@ -16,6 +16,12 @@ typedef struct rs_allocator {
     void *(*calloc)(size_t nmemb, size_t n);
     void *(*realloc)(void *p, size_t n);
     void (*free)(void *p);
+    /* Optional: a large zeroed array whose pages the kernel zeroes as they
+     * are first touched (anonymous mmap), so getting it costs no memset of
+     * its whole size up front; freed with free_pages(p, bytes). NULL: use
+     * calloc/free (the collector's allocator must see every pointer). */
+    void *(*calloc_pages)(size_t bytes);
+    void (*free_pages)(void *p, size_t bytes);
 } rs_allocator;
 
 /* The C library's (or tcmalloc's, when linked) malloc family. */
