@@ -371,6 +371,62 @@ static void ca_free(void *p)
 
 static const rs_allocator counting = {"counting", ca_malloc, ca_calloc, ca_realloc, ca_free};
 
+/* Bucket arrays of 1 MiB and more come from the allocator's lazily zeroed
+ * pages when it has them (no memset of the whole array at a doubling);
+ * smaller ones from calloc. Every array taken is given back the same way. */
+static struct {
+    int pages_live, pages_taken;
+    size_t pages_bytes;
+} pg;
+
+static void *pg_calloc_pages(size_t bytes)
+{
+    assert_true(bytes >= ((size_t)1 << 20));
+    pg.pages_live++;
+    pg.pages_taken++;
+    pg.pages_bytes += bytes;
+    return rs_allocator_default()->calloc_pages(bytes);
+}
+
+static void pg_free_pages(void *p, size_t bytes)
+{
+    pg.pages_live--;
+    pg.pages_bytes -= bytes;
+    rs_allocator_default()->free_pages(p, bytes);
+}
+
+static void test_table_large_arrays_from_pages(void **state)
+{
+    (void)state;
+    rs_allocator paged = *rs_allocator_default();
+    paged.calloc_pages = pg_calloc_pages;
+    paged.free_pages = pg_free_pages;
+    memset(&pg, 0, sizeof(pg));
+    uint64_t bytes = 0;
+    const uint64_t seed[2] = {3, 4};
+    cache_ht ht;
+    assert_true(cache_ht_init(&ht, seed, &paged, &bytes));
+    rs_user *users = calloc(TABLE_USERS, sizeof(*users));
+    assert_non_null(users);
+    for (uint32_t i = 0; i < TABLE_USERS; i++) {
+        users[i].user_id = uid(i);
+        cache_ht_add(&ht, &users[i]);
+    }
+    for (int guard = 0; cache_ht_rehash(&ht, 100); guard++)
+        assert_true(guard < 100000);
+    /* 131072 buckets (1 MiB) and 262144: both from pages; the first is
+     * given back when the rehash into the second ends */
+    assert_int_equal(pg.pages_taken, 2);
+    assert_int_equal(pg.pages_live, 1);
+    assert_int_equal(pg.pages_bytes, ht.t[0].size * sizeof(rs_user *));
+    for (uint32_t i = 0; i < TABLE_USERS; i++)
+        assert_ptr_equal(cache_ht_find(&ht, uid(i), false), &users[i]);
+    cache_ht_destroy(&ht);
+    assert_int_equal(pg.pages_live, 0);
+    assert_int_equal(bytes, 0);
+    free(users);
+}
+
 static void test_allocator_and_bytes(void **state)
 {
     (void)state;
@@ -540,6 +596,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_siphash_vectors),
         cmocka_unit_test(test_table_rehash_200k),
+        cmocka_unit_test(test_table_large_arrays_from_pages),
         cmocka_unit_test(test_cache_insert_lookup_remove),
         cmocka_unit_test(test_lru_order_and_tick),
         cmocka_unit_test(test_evict_budget),
