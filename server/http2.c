@@ -224,7 +224,9 @@ static bool h2_submit(h2_stream *st, int status, long content_length, bool with_
     nv[nnv++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status_text, 7,
                              strlen(status_text), NGHTTP2_NV_FLAG_NONE};
     size_t hlen = evbuffer_get_length(st->req.out_headers);
-    const char *p = (const char *)evbuffer_pullup(st->req.out_headers, -1);
+    static const char none[] = "";
+    /* an empty buffer pulls up to NULL: walk an empty string instead */
+    const char *p = hlen > 0 ? (const char *)evbuffer_pullup(st->req.out_headers, -1) : none;
     const char *end = p + hlen, *name, *value;
     while (nnv < H2_MAX_NV - 1 && http_pairs_next(&p, end, &name, &value)) {
         size_t n = strlen(name);

@@ -921,6 +921,8 @@ void http_req_on_body(rs_http_req *r,
 static void http_put_headers(struct evbuffer *out, struct evbuffer *pairs)
 {
     size_t len = evbuffer_get_length(pairs);
+    if (len == 0)
+        return; /* (an empty buffer pulls up to NULL) */
     const char *p = (const char *)evbuffer_pullup(pairs, -1), *end = p + len, *name, *value;
     while (http_pairs_next(&p, end, &name, &value))
         evbuffer_add_printf(out, "%s: %s\r\n", name, value);
