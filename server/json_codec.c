@@ -37,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grpc_wire.h"
+
 #define JC_NAME_MAX 128
 
 typedef struct jc_err {
@@ -84,26 +86,14 @@ int json_codec_field_name(const char *proto_name, char *out, size_t outlen)
 
 /* ---- base64 ------------------------------------------------------------ */
 
-static const char jc_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
+/* Encoding is the standard padded alphabet the gRPC-Web text body uses
+ * too: one implementation, grpc_wire.c's. Decoding stays here: proto3 JSON
+ * also takes the URL-safe alphabet and missing padding. */
 static char *jc_b64_encode(const uint8_t *d, size_t n)
 {
     char *out = malloc((n + 2) / 3 * 4 + 1);
-    if (out == NULL)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)d[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)d[i + 1] << 8;
-        if (i + 2 < n)
-            v |= d[i + 2];
-        out[o++] = jc_b64[(v >> 18) & 63];
-        out[o++] = jc_b64[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? jc_b64[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? jc_b64[v & 63] : '=';
-    }
-    out[o] = '\0';
+    if (out != NULL)
+        grpc_base64_encode(d, n, out);
     return out;
 }
 

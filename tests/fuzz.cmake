@@ -41,6 +41,7 @@ rs_add_fuzzer(NAME fuzz_stored_value CORPUS ${RS_FUZZ_DIR}/corpus_stored_value
 # included before this fragment.
 rs_add_fuzzer(NAME fuzz_json_codec CORPUS ${RS_FUZZ_DIR}/corpus_json
               SOURCES ${RS_FUZZ_DIR}/fuzz_json_codec.c ${CMAKE_SOURCE_DIR}/server/json_codec.c
+                      ${CMAKE_SOURCE_DIR}/server/grpc_wire.c
                       ${RS_HTTP_GEN_DIR}/codec_types.pb-c.c
               LIBS readstates_core PkgConfig::RS_TEST_JANSSON
               INCLUDES ${CMAKE_SOURCE_DIR}/server SYSTEM_INCLUDES ${RS_HTTP_GEN_DIR})

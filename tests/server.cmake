@@ -37,7 +37,8 @@ add_custom_command(
 set_source_files_properties(${RS_HTTP_GEN_DIR}/codec_types.pb-c.c PROPERTIES COMPILE_OPTIONS -w)
 
 rs_add_unit_test(test_json_codec ${RS_SERVER_TEST_DIR}/test_json_codec.c
-                 ${RS_SERVER_DIR}/json_codec.c ${RS_HTTP_GEN_DIR}/codec_types.pb-c.c)
+                 ${RS_SERVER_DIR}/json_codec.c ${RS_SERVER_DIR}/grpc_wire.c
+                 ${RS_HTTP_GEN_DIR}/codec_types.pb-c.c)
 target_include_directories(test_json_codec PRIVATE ${RS_SERVER_DIR})
 target_include_directories(test_json_codec SYSTEM PRIVATE ${RS_HTTP_GEN_DIR})
 target_link_libraries(test_json_codec PRIVATE PkgConfig::RS_TEST_JANSSON)
