@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fuzz_http_server.h"
 #include "grpc_wire.h"
 #include "http.h"
 #include "http2.h"
@@ -66,29 +67,18 @@ static void fz_fail(const char *what)
     abort();
 }
 
+/* Small HTTP/2 limits, so inputs reach the stream cap, the frame limit and
+ * the slow-reader end. */
+static void fz_tune(rs_config *cfg)
+{
+    cfg->http2_max_streams = 8;
+    cfg->max_frame = 1024;
+    cfg->max_output = 4096; /* Watch streams of a reader with a closed window end */
+}
+
 static rs_server *fz_get_server(void)
 {
-    if (fz_server != NULL)
-        return fz_server;
-    rs_config cfg;
-    config_defaults(&cfg);
-    strcpy(cfg.http, "127.0.0.1:0"); /* bound on loopback, never connected to */
-    cfg.log_level = RS_LOG_OFF;
-    cfg.max_list = 50;
-    cfg.max_states_per_user = 100;
-    cfg.max_memory = 1u << 20;
-    cfg.http_max_body = 8192;
-    cfg.http_max_headers = 2048;
-    cfg.http2_max_streams = 8;
-    cfg.max_frame = 1024;
-    cfg.max_output = 4096; /* Watch streams of a reader with a closed window end */
-    fz_server = malloc(sizeof(*fz_server));
-    if (fz_server == NULL || server_init(fz_server, &cfg) != 0)
-        fz_fail("server_init");
-    fz_server->loop.http = http_start(fz_server);
-    if (fz_server->loop.http == NULL)
-        fz_fail("http_start");
-    return fz_server;
+    return fz_http_server(&fz_server, "fuzz_http2", fz_tune);
 }
 
 /* ---- the structured input -------------------------------------------------- */

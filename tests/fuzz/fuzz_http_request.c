@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fuzz_http_server.h"
 #include "http.h"
 #include "http_rpc.h"
 #include "server.h"
@@ -37,24 +38,7 @@ static void fz_fail(const char *what)
 
 static rs_server *fz_get_server(void)
 {
-    if (fz_server != NULL)
-        return fz_server;
-    rs_config cfg;
-    config_defaults(&cfg);
-    strcpy(cfg.http, "127.0.0.1:0"); /* bound on loopback, never connected to */
-    cfg.log_level = RS_LOG_OFF;
-    cfg.max_list = 50;
-    cfg.max_states_per_user = 100;
-    cfg.max_memory = 1u << 20;
-    cfg.http_max_body = 8192;
-    cfg.http_max_headers = 2048;
-    fz_server = malloc(sizeof(*fz_server));
-    if (fz_server == NULL || server_init(fz_server, &cfg) != 0)
-        fz_fail("server_init");
-    fz_server->loop.http = http_start(fz_server);
-    if (fz_server->loop.http == NULL)
-        fz_fail("http_start");
-    return fz_server;
+    return fz_http_server(&fz_server, "fuzz_http_request", NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
