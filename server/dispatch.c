@@ -351,9 +351,10 @@ static void reply_get(op *o)
     size_t n = 0;
     if (o->nids == 0) {
         for (uint32_t i = 0; i < u->nslots && n < cap; i++) {
-            if (!rs_state_live(&u->states[i]))
+            rs_state st;
+            if (!engine_slot(u, i, &st))
                 continue;
-            dispatch_pb_state(&pbs[n], &u->states[i]);
+            dispatch_pb_state(&pbs[n], &st);
             ptrs[n] = &pbs[n];
             n++;
         }
@@ -365,10 +366,10 @@ static void reply_get(op *o)
         for (size_t i = 0; i < o->nids; i++) {
             if (i > 0 && ids[i] == ids[i - 1])
                 continue;
-            const rs_state *st = engine_state(u, ids[i]);
-            if (st == NULL)
+            rs_state st;
+            if (!engine_state(u, ids[i], &st))
                 continue;
-            dispatch_pb_state(&pbs[n], st);
+            dispatch_pb_state(&pbs[n], &st);
             ptrs[n] = &pbs[n];
             n++;
         }
@@ -452,11 +453,12 @@ static void reply_delete(op *o)
 static bool ack_is_noop(const rs_user *u, uint64_t channel_id, uint64_t message_id,
                         rs_state *out)
 {
-    const rs_state *cur = engine_state(u, channel_id);
-    if (message_id > (cur != NULL ? cur->last_message_id : 0))
+    rs_state cur;
+    bool found = engine_state(u, channel_id, &cur);
+    if (message_id > (found ? cur.last_message_id : 0))
         return false;
-    if (cur != NULL) {
-        *out = *cur;
+    if (found) {
+        *out = cur;
     } else {
         memset(out, 0, sizeof(*out));
         out->channel_id = channel_id;
@@ -485,10 +487,10 @@ static rs_status apply_set(op *o, rs_user *u, rs_status allowed)
     if (allowed == RS_OK)
         return engine_set(o->s->loop.engine, u, o->channel_id, o->message_id, o->mention_count,
                           &o->state, &o->applied);
-    const rs_state *cur = engine_state(u, o->channel_id);
-    if (cur != NULL && cur->last_message_id == o->message_id &&
-        cur->mention_count == o->mention_count && (cur->flags & RS_STATE_MANUAL)) {
-        o->state = *cur;
+    rs_state cur;
+    if (engine_state(u, o->channel_id, &cur) && cur.last_message_id == o->message_id &&
+        cur.mention_count == o->mention_count && (cur.flags & RS_STATE_MANUAL)) {
+        o->state = cur;
         return RS_OK;
     }
     return allowed;
@@ -523,8 +525,9 @@ static rs_status apply_delete(op *o, rs_user *u, rs_status allowed)
         o->napplied = engine_delete(o->s->loop.engine, u, o->ids, o->nids, o->all);
     } else {
         bool any = o->all ? u->nstates > 0 : false;
+        rs_state cur;
         for (size_t i = 0; !any && i < o->nids; i++)
-            any = engine_state(u, o->ids[i]) != NULL;
+            any = engine_state(u, o->ids[i], &cur);
         if (!any)
             st = RS_OK;
     }

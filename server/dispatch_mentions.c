@@ -228,9 +228,10 @@ static void am_apply(am_sub *sub, rs_user *u)
         st = engine_add_mentions(e, u, o->channel_id, o->message_id, o->count, &cnt, &applied);
     } else {
         /* A mention in a message already read changes nothing: answer it. */
-        const rs_state *cur = engine_state(u, o->channel_id);
-        if (o->message_id <= (cur != NULL ? cur->last_message_id : 0)) {
-            cnt = cur != NULL ? cur->mention_count : 0;
+        rs_state cur;
+        bool found = engine_state(u, o->channel_id, &cur);
+        if (o->message_id <= (found ? cur.last_message_id : 0)) {
+            cnt = found ? cur.mention_count : 0;
             st = RS_OK;
         }
     }

@@ -8,36 +8,38 @@
  *     v                                                  v
  *   [user 7] <-> [user 3] <-> ... <-> [user 42 pinned] <-> [user 9]
  *     |                                                  ^ cache_evict
- *     +-> states: [ch 10 | ch 12 | ch 40 (tombstone) | ch 99 ]   starts here
- *                  sorted by channel_id, cap >= nslots
+ *     +-> slots: [ch 10 | ch 12 | ch 40 (tombstone) | ch 99 ]    starts here
+ *                 sorted by channel_id, cap >= nslots, 24 bytes each
+ *                 (rs_slot; 32 in the rare wide form, see cache.h)
  *
  * Invariants (see also cache.h)
  * - Every user is in the table and on the LRU list exactly while it exists.
- * - stats.bytes == sum(sizeof(rs_user) + cap * sizeof(rs_state)) + bucket
- *   arrays; stats.users and stats.states count users and live states.
+ * - stats.bytes == sum(sizeof(rs_user) + cap * slot size) + bucket arrays;
+ *   stats.users and stats.states count users and live states.
  * - Every applied change bumps u->version once per state (once per call for
  *   deletes) and calls the change hook after the change, with a copy.
  * - A change that would create a live state past max_states_per_user, or
  *   take the user's version past 2^64-1, returns RS_ERR_EXHAUSTED before
  *   touching anything (versions never wrap).
+ * - A compact user's slots are all less than 2^30 versions old (cache.h):
+ *   version_advance checks at every 2^29-th version, cache_load on arrival.
  * - A tombstone exists only when keep_tombstones is set, and only until the
  *   store acknowledges its version (cache_flushed).
  * - All per-call work is bounded by the user's slot count (the per-user
  *   limit), by the caller's list, or by max_scan; never by the cache size.
  *
- * Memory per state (published bar: 48 bytes of RSS per state with 1,000,000
- * states over 100,000 users, 10 per user, created one by one by acks):
- * - rs_user is 80 bytes, a tcmalloc size class of its own: 8 bytes/state.
- * - State arrays grow by one slot up to 8, then by a quarter, so ten acks
- *   leave cap 10 (8 -> 10): 320 bytes, also an exact tcmalloc class:
- *   32 bytes/state.
- * - The table: 100,000 users at load factor <= 1 need 131,072 buckets of 8
- *   bytes (1 MiB): about 1 byte/state.
- * Accounted total: 80 + 320 + ~10.5 = ~410 bytes per user, ~41 bytes per
- * state; the rest of the 48-byte bar is allocator overhead. Measured with
- * tests/storage/bench_cache_memory under tcmalloc: 41.05 accounted, RSS growth
- * 44.9 bytes/state when acks round-robin over users, 42.7 user by user.
- * State arrays are resized by malloc + copy + free, never realloc (below).
+ * Memory per state (the capacity benchmark: users x 20 channels, each user
+ * filled by one BulkAck):
+ * - A slot is 24 bytes: the version's low 30 bits share a word with the
+ *   two flags (cache.h). 20 slots are 480 bytes, an exact tcmalloc class.
+ * - Growth: one slot at a time up to 32, then by a quarter; a growth of
+ *   several slots at once (BulkAck, load) takes exactly what it needs.
+ * - rs_user is 80 bytes, a tcmalloc size class of its own: 4 bytes/state.
+ * - The table: about 0.6 bytes/state at load factor <= 1.
+ * Accounted about 28.6 bytes per state; the rest of RSS is allocator and
+ * page overhead (README, "Capacity"). With acks one by one over 10 channels
+ * (tests/storage/bench_cache_memory), arrays end at cap 10: 240 bytes.
+ * Slot arrays are resized by malloc + copy + free, never realloc (below).
  */
 #include "cache.h"
 
@@ -80,77 +82,148 @@ static void *cache_xmalloc(rs_cache *c, size_t n)
 
 size_t cache_user_bytes(const rs_user *u)
 {
-    return sizeof(rs_user) + (size_t)u->cap * sizeof(rs_state);
+    return sizeof(rs_user) + (size_t)u->cap * cache_slot_size(u);
 }
 
-/* Frugal growth: one slot at a time while small (most users hold a few
- * states), then by a quarter so large users still grow geometrically. */
-static uint32_t states_next_cap(uint32_t cap)
+static rs_slot *slot_at(rs_user *u, uint32_t i)
 {
-    if (cap < 8)
+    return (rs_slot *)(void *)(u->slots + (size_t)i * cache_slot_size(u));
+}
+
+/* Write st into slot p of u. A compact slot keeps the version's low bits:
+ * st->version must be within 2^30 of u->version (cache.h). */
+static void slot_put(const rs_user *u, rs_slot *p, const rs_state *st)
+{
+    p->channel_id = st->channel_id;
+    p->last_message_id = st->last_message_id;
+    p->mention_count = st->mention_count;
+    p->vword = ((uint32_t)st->version & RS_SLOT_VMASK) |
+               ((st->flags & RS_STATE_MANUAL) ? RS_SLOT_MANUAL : 0u) |
+               ((st->flags & RS_STATE_TOMBSTONE) ? RS_SLOT_TOMBSTONE : 0u);
+    if (u->bits & RS_USER_WIDE)
+        ((rs_wide_slot *)(void *)p)->version = st->version;
+}
+
+/* Growth: one slot at a time up to 32 (most users hold a few states, and a
+ * copy of at most 31 slots is cheap), then by a quarter so large users
+ * still grow geometrically. */
+static uint32_t slots_next_cap(uint32_t cap)
+{
+    if (cap < 32)
         return cap + 1;
     return cap <= UINT32_MAX - cap / 4 ? cap + cap / 4 : UINT32_MAX;
 }
 
-/* Resize u's state array to exactly `cap` entries (>= nslots). Not through
- * realloc: tcmalloc's realloc pads a small growth to +25% of the old block
- * (ten acks would end in a 384-byte block instead of 320), which breaks the
- * memory bar. A fresh exact block plus a bounded copy costs the same. */
-static void states_resize(rs_cache *c, rs_user *u, uint32_t cap)
+/* Resize u's slot array to exactly `cap` entries (>= nslots) of `size`
+ * bytes each (the size changes only when a user turns wide). Not through
+ * realloc: tcmalloc's realloc pads a small growth to +25% of the old block,
+ * which breaks the memory bar. A fresh exact block plus a bounded copy
+ * costs the same. */
+static void slots_realloc(rs_cache *c, rs_user *u, uint32_t cap, size_t size)
 {
     assert(cap >= u->nslots);
-    if (cap == u->cap)
-        return;
-    rs_state *fresh = NULL;
+    size_t old = cache_slot_size(u);
+    unsigned char *fresh = NULL;
     if (cap > 0) {
-        fresh = cache_xmalloc(c, (size_t)cap * sizeof(rs_state));
-        if (u->nslots > 0)
-            memcpy(fresh, u->states, (size_t)u->nslots * sizeof(rs_state));
+        fresh = cache_xmalloc(c, (size_t)cap * size);
+        if (u->nslots > 0 && size == old)
+            memcpy(fresh, u->slots, (size_t)u->nslots * size);
     }
-    if (u->states != NULL)
-        c->alloc->free(u->states);
-    u->states = fresh;
-    c->stats.bytes -= (uint64_t)u->cap * sizeof(rs_state);
-    c->stats.bytes += (uint64_t)cap * sizeof(rs_state);
+    if (size != old) { /* compact -> wide: each slot gains its full version */
+        assert(size == sizeof(rs_wide_slot));
+        rs_wide_slot *w = (rs_wide_slot *)(void *)fresh;
+        for (uint32_t i = 0; i < u->nslots; i++) {
+            const rs_slot *p = cache_slot_at(u, i);
+            w[i].s = *p;
+            w[i].version = cache_slot_version(u, p);
+        }
+    }
+    if (u->slots != NULL)
+        c->alloc->free(u->slots);
+    u->slots = fresh;
+    c->stats.bytes -= (uint64_t)u->cap * old;
+    c->stats.bytes += (uint64_t)cap * size;
     u->cap = cap;
 }
 
-/* Make room for `need` slots. */
-static void states_reserve(rs_cache *c, rs_user *u, uint32_t need)
+static void slots_resize(rs_cache *c, rs_user *u, uint32_t cap)
+{
+    if (cap != u->cap)
+        slots_realloc(c, u, cap, cache_slot_size(u));
+}
+
+/* Make room for `need` slots: the next step of the growth, or exactly
+ * `need` when that is more (a batch of new channels gets no slack). */
+static void slots_reserve(rs_cache *c, rs_user *u, uint32_t need)
 {
     if (need <= u->cap)
         return;
-    uint32_t cap = u->cap;
-    while (cap < need)
-        cap = states_next_cap(cap);
-    states_resize(c, u, cap);
+    slots_resize(c, u, RS_MAX(need, slots_next_cap(u->cap)));
 }
 
 /* Give memory back after removals when less than half the array is used. */
-static void states_maybe_shrink(rs_cache *c, rs_user *u)
+static void slots_maybe_shrink(rs_cache *c, rs_user *u)
 {
     if (u->nslots == 0)
-        states_resize(c, u, 0);
+        slots_resize(c, u, 0);
     else if (u->cap > 8 && u->nslots < u->cap / 2)
-        states_resize(c, u, u->nslots + u->nslots / 4 + 1);
+        slots_resize(c, u, u->nslots + u->nslots / 4 + 1);
 }
 
 /* Drop tombstones whose version is <= max_version, keeping the order.
  * Returns how many were dropped. */
-static uint32_t states_compact(rs_user *u, uint64_t max_version)
+static uint32_t slots_compact(rs_user *u, uint64_t max_version)
 {
+    size_t size = cache_slot_size(u);
     uint32_t w = 0;
     for (uint32_t r = 0; r < u->nslots; r++) {
-        const rs_state *st = &u->states[r];
-        if (!rs_state_live(st) && st->version <= max_version)
+        const rs_slot *p = cache_slot_at(u, r);
+        if (!rs_slot_live(p) && cache_slot_version(u, p) <= max_version)
             continue;
         if (w != r)
-            u->states[w] = *st;
+            memcpy(u->slots + (size_t)w * size, p, size);
         w++;
     }
     uint32_t dropped = u->nslots - w;
     u->nslots = w;
     return dropped;
+}
+
+/* The period (and the age limit) of the compact form's check: 2^29 unless a
+ * test asked for less. */
+static uint64_t age_period(const rs_cache *c)
+{
+    return (uint64_t)1 << c->cfg.age_check_bits;
+}
+
+/* True when some slot of u would be `period` or more versions old at
+ * version `at`. */
+static bool slots_too_old(const rs_user *u, uint64_t at, uint64_t period)
+{
+    for (uint32_t i = 0; i < u->nslots; i++)
+        if (at - cache_slot_version(u, cache_slot_at(u, i)) >= period)
+            return true;
+    return false;
+}
+
+static void user_widen(rs_cache *c, rs_user *u)
+{
+    slots_realloc(c, u, u->cap, sizeof(rs_wide_slot));
+    u->bits |= RS_USER_WIDE;
+    c->stats.widened++;
+}
+
+/* u->version + 1, keeping the compact form's promise: at every period-th
+ * version, a user with a slot a period old turns wide (O(slots), once per
+ * 2^29 changes of one user at most). The caller checked that the version
+ * does not wrap. */
+static void version_advance(rs_cache *c, rs_user *u)
+{
+    uint64_t next = u->version + 1, period = age_period(c);
+    if (!(u->bits & RS_USER_WIDE) && (next & (period - 1)) == 0 &&
+        slots_too_old(u, next, period))
+        user_widen(c, u);
+    u->version = next;
 }
 
 /* ---- LRU --------------------------------------------------------------- */
@@ -191,6 +264,8 @@ rs_cache *cache_new(const rs_cache_config *cfg)
     c->cfg.alloc = alloc;
     if (c->cfg.max_states_per_user == 0)
         c->cfg.max_states_per_user = CACHE_DEFAULT_STATES_PER_USER;
+    if (c->cfg.age_check_bits == 0 || c->cfg.age_check_bits > RS_SLOT_VBITS - 1)
+        c->cfg.age_check_bits = RS_SLOT_VBITS - 1;
     c->alloc = alloc;
     if (!cache_ht_init(&c->ht, c->cfg.seed, alloc, &c->stats.bytes)) {
         alloc->free(c);
@@ -205,8 +280,8 @@ static void user_release(rs_cache *c, rs_user *u)
     c->stats.bytes -= cache_user_bytes(u);
     c->stats.users--;
     c->stats.states -= u->nstates;
-    if (u->states != NULL)
-        c->alloc->free(u->states);
+    if (u->slots != NULL)
+        c->alloc->free(u->slots);
     c->alloc->free(u);
 }
 
@@ -338,12 +413,15 @@ bool cache_rehash_step(rs_cache *c, int steps)
 /* ---- per-user states --------------------------------------------------- */
 
 /* Index of the first slot whose channel_id is >= channel_id. */
-static uint32_t states_lower_bound(const rs_user *u, uint64_t channel_id)
+static uint32_t slots_lower_bound(const rs_user *u, uint64_t channel_id)
 {
+    const unsigned char *base = u->slots;
+    size_t size = cache_slot_size(u);
     uint32_t lo = 0, hi = u->nslots;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (u->states[mid].channel_id < channel_id)
+        if (((const rs_slot *)(const void *)(base + (size_t)mid * size))->channel_id <
+            channel_id)
             lo = mid + 1;
         else
             hi = mid;
@@ -351,12 +429,29 @@ static uint32_t states_lower_bound(const rs_user *u, uint64_t channel_id)
     return lo;
 }
 
-const rs_state *cache_state(const rs_user *u, uint64_t channel_id)
+/* The live slot for channel_id, or NULL. */
+static const rs_slot *slot_find_live(const rs_user *u, uint64_t channel_id)
 {
-    uint32_t i = states_lower_bound(u, channel_id);
-    if (i < u->nslots && u->states[i].channel_id == channel_id && rs_state_live(&u->states[i]))
-        return &u->states[i];
+    uint32_t i = slots_lower_bound(u, channel_id);
+    if (i < u->nslots) {
+        const rs_slot *p = cache_slot_at(u, i);
+        if (p->channel_id == channel_id && rs_slot_live(p))
+            return p;
+    }
     return NULL;
+}
+
+bool cache_state(const rs_user *u, uint64_t channel_id, rs_state *out)
+{
+    uint32_t i = slots_lower_bound(u, channel_id);
+    if (i < u->nslots) {
+        const rs_slot *p = cache_slot_at(u, i);
+        if (p->channel_id == channel_id && rs_slot_live(p)) {
+            cache_slot(u, i, out);
+            return true;
+        }
+    }
+    return false;
 }
 
 /* One channel as a change sees it before it applies. */
@@ -369,54 +464,50 @@ typedef struct state_ref {
 
 static void state_ref_find(const rs_user *u, uint64_t channel_id, state_ref *r)
 {
-    r->idx = states_lower_bound(u, channel_id);
-    r->slot = r->idx < u->nslots && u->states[r->idx].channel_id == channel_id;
-    r->live = r->slot && rs_state_live(&u->states[r->idx]);
+    r->idx = slots_lower_bound(u, channel_id);
+    r->slot = r->idx < u->nslots && cache_slot_at(u, r->idx)->channel_id == channel_id;
+    r->live = r->slot && rs_slot_live(cache_slot_at(u, r->idx));
     if (r->live) {
-        r->cur = u->states[r->idx];
+        cache_slot(u, r->idx, &r->cur);
     } else {
         memset(&r->cur, 0, sizeof(r->cur));
         r->cur.channel_id = channel_id;
     }
 }
 
-/* The live slot for r: existing, revived from a tombstone (as a zero state)
- * or inserted. RS_ERR_EXHAUSTED, with nothing changed, if that would create a
- * live state past the per-user limit, or if the change it is made for would
- * take the user's version past 2^64-1. */
-static rs_status state_make_live(rs_cache *c, rs_user *u, const state_ref *r, rs_state **out)
+/* Apply a change to r's channel: *nv is the new state (channel, message,
+ * count, MANUAL). RS_ERR_EXHAUSTED, with nothing changed, if it would take
+ * the user's version past 2^64-1, or create a live state past the per-user
+ * limit. Otherwise: a new version, the slot written (existing, revived from
+ * a tombstone or inserted), *out (if not NULL) and the hook get a copy. */
+static rs_status state_apply(rs_cache *c, rs_user *u, const state_ref *r, rs_state *nv,
+                             rs_state *out)
 {
     if (cache_version_full(u, 1))
         return RS_ERR_EXHAUSTED; /* the change would wrap the version */
-    if (r->live) {
-        *out = &u->states[r->idx];
-        return RS_OK;
-    }
-    if (u->nstates >= c->cfg.max_states_per_user)
+    if (!r->live && u->nstates >= c->cfg.max_states_per_user)
         return RS_ERR_EXHAUSTED;
-    if (!r->slot) {
-        states_reserve(c, u, u->nslots + 1);
-        memmove(&u->states[r->idx + 1], &u->states[r->idx],
-                (size_t)(u->nslots - r->idx) * sizeof(rs_state));
-        u->nslots++;
+    version_advance(c, u); /* may turn u wide; r->idx stays valid */
+    if (!r->live) {
+        if (!r->slot) {
+            slots_reserve(c, u, u->nslots + 1);
+            size_t size = cache_slot_size(u);
+            memmove(u->slots + (size_t)(r->idx + 1) * size, u->slots + (size_t)r->idx * size,
+                    (size_t)(u->nslots - r->idx) * size);
+            u->nslots++;
+        }
+        u->nstates++;
+        c->stats.states++;
     }
-    rs_state *st = &u->states[r->idx];
-    *st = r->cur; /* zeroed, channel_id set */
-    u->nstates++;
-    c->stats.states++;
-    *out = st;
-    return RS_OK;
-}
-
-/* Finish an applied change: new version, copy out, tell the hook. */
-static void state_commit(rs_cache *c, rs_user *u, rs_state *st, rs_state *out)
-{
-    st->version = ++u->version;
-    rs_state copy = *st;
+    nv->version = u->version;
+    nv->flags &= RS_STATE_MANUAL;
+    slot_put(u, slot_at(u, r->idx), nv);
+    rs_state copy = *nv;
     if (out != NULL)
         *out = copy;
     if (c->hook != NULL)
         c->hook(c->hook_ctx, u, &copy, false);
+    return RS_OK;
 }
 
 rs_status cache_ack(rs_cache *c, rs_user *u, uint64_t channel_id, uint64_t message_id,
@@ -429,16 +520,13 @@ rs_status cache_ack(rs_cache *c, rs_user *u, uint64_t channel_id, uint64_t messa
     *applied = false;
     if (message_id <= r.cur.last_message_id)
         return RS_OK;
-    rs_state *st;
-    rs_status s = state_make_live(c, u, &r, &st);
-    if (s != RS_OK)
-        return s;
-    st->last_message_id = message_id;
-    st->mention_count = mention_count;
-    st->flags &= ~RS_STATE_MANUAL;
-    state_commit(c, u, st, out);
-    *applied = true;
-    return RS_OK;
+    rs_state nv = r.cur;
+    nv.last_message_id = message_id;
+    nv.mention_count = mention_count;
+    nv.flags &= ~RS_STATE_MANUAL;
+    rs_status s = state_apply(c, u, &r, &nv, out);
+    *applied = s == RS_OK;
+    return s;
 }
 
 rs_status cache_set(rs_cache *c, rs_user *u, uint64_t channel_id, uint64_t message_id,
@@ -452,16 +540,13 @@ rs_status cache_set(rs_cache *c, rs_user *u, uint64_t channel_id, uint64_t messa
     if (r.live && r.cur.last_message_id == message_id && r.cur.mention_count == mention_count &&
         (r.cur.flags & RS_STATE_MANUAL) != 0)
         return RS_OK;
-    rs_state *st;
-    rs_status s = state_make_live(c, u, &r, &st);
-    if (s != RS_OK)
-        return s;
-    st->last_message_id = message_id;
-    st->mention_count = mention_count;
-    st->flags |= RS_STATE_MANUAL;
-    state_commit(c, u, st, out);
-    *applied = true;
-    return RS_OK;
+    rs_state nv = r.cur;
+    nv.last_message_id = message_id;
+    nv.mention_count = mention_count;
+    nv.flags |= RS_STATE_MANUAL;
+    rs_status s = state_apply(c, u, &r, &nv, out);
+    *applied = s == RS_OK;
+    return s;
 }
 
 static int u64_cmp(const void *a, const void *b)
@@ -473,31 +558,35 @@ static int u64_cmp(const void *a, const void *b)
 #define BULK_STACK_IDS 64 /* candidate ids kept on the stack */
 #define BULK_MERGE_MIN 8  /* from this many new slots, insert them in one merge */
 
-/* Insert zero live states for the sorted, distinct ids that have no slot
- * (tombstones are revived in place later) with one backwards merge: O(slots
- * + ids) instead of one memmove per id. Each of them is then applied by the
- * first entry that names it, since its message id is past 0. */
+/* Insert slots for the sorted, distinct ids that have none, with one
+ * backwards merge: O(slots + ids) instead of one memmove per id. They go in
+ * as tombstones at the user's current version, so that until the first
+ * entry naming each revives it (its message id is past 0, so it applies)
+ * they read as absent, and an age check between sees nothing old in them.
+ * Existing tombstones are revived the same way. */
 static void bulk_insert_slots(rs_cache *c, rs_user *u, uint64_t *ids, size_t k)
 {
     size_t m = 0;
     for (size_t i = 0; i < k; i++) {
-        uint32_t j = states_lower_bound(u, ids[i]);
-        if (j == u->nslots || u->states[j].channel_id != ids[i])
+        uint32_t j = slots_lower_bound(u, ids[i]);
+        if (j == u->nslots || cache_slot_at(u, j)->channel_id != ids[i])
             ids[m++] = ids[i];
     }
     if (m == 0)
         return;
-    states_reserve(c, u, u->nslots + (uint32_t)m);
+    slots_reserve(c, u, u->nslots + (uint32_t)m);
+    size_t size = cache_slot_size(u);
     size_t r = u->nslots, w = u->nslots + m;
     while (m > 0) {
-        if (r > 0 && u->states[r - 1].channel_id > ids[m - 1]) {
-            u->states[--w] = u->states[--r];
+        if (r > 0 && cache_slot_at(u, (uint32_t)(r - 1))->channel_id > ids[m - 1]) {
+            --w;
+            --r;
+            memcpy(u->slots + w * size, u->slots + r * size, size);
         } else {
-            memset(&u->states[--w], 0, sizeof(rs_state));
-            u->states[w].channel_id = ids[--m];
+            rs_state hole = {
+                .channel_id = ids[--m], .version = u->version, .flags = RS_STATE_TOMBSTONE};
+            slot_put(u, slot_at(u, (uint32_t)--w), &hole);
             u->nslots++;
-            u->nstates++;
-            c->stats.states++;
         }
     }
 }
@@ -512,10 +601,10 @@ rs_status cache_bulk_ack(rs_cache *c, rs_user *u, const rs_ack_entry *entries, s
     uint64_t stack_ids[BULK_STACK_IDS];
     size_t cand = 0, k = 0;
     for (size_t i = 0; i < n; i++)
-        cand += entries[i].message_id > 0 && cache_state(u, entries[i].channel_id) == NULL;
+        cand += entries[i].message_id > 0 && slot_find_live(u, entries[i].channel_id) == NULL;
     uint64_t *ids = cand <= BULK_STACK_IDS ? stack_ids : cache_xmalloc(c, cand * sizeof(*ids));
     for (size_t i = 0; i < n; i++)
-        if (entries[i].message_id > 0 && cache_state(u, entries[i].channel_id) == NULL)
+        if (entries[i].message_id > 0 && slot_find_live(u, entries[i].channel_id) == NULL)
             ids[k++] = entries[i].channel_id;
     qsort(ids, k, sizeof(*ids), u64_cmp);
     size_t distinct = 0;
@@ -526,7 +615,7 @@ rs_status cache_bulk_ack(rs_cache *c, rs_user *u, const rs_ack_entry *entries, s
     /* Entries that may apply (each bumps the version once): none may wrap. */
     uint64_t may_apply = 0;
     for (size_t i = 0; i < n; i++) {
-        const rs_state *cur = cache_state(u, entries[i].channel_id);
+        const rs_slot *cur = slot_find_live(u, entries[i].channel_id);
         may_apply += entries[i].message_id > (cur != NULL ? cur->last_message_id : 0);
     }
     rs_status st = RS_OK;
@@ -565,26 +654,24 @@ rs_status cache_add_mentions(rs_cache *c, rs_user *u, uint64_t channel_id, uint6
     *applied = false;
     if (message_id <= r.cur.last_message_id)
         return RS_OK;
-    rs_state *st;
-    rs_status s = state_make_live(c, u, &r, &st);
+    rs_state nv = r.cur;
+    nv.mention_count =
+        count > UINT32_MAX - nv.mention_count ? UINT32_MAX : nv.mention_count + count;
+    rs_status s = state_apply(c, u, &r, &nv, NULL);
     if (s != RS_OK)
         return s;
-    st->mention_count =
-        count > UINT32_MAX - st->mention_count ? UINT32_MAX : st->mention_count + count;
-    state_commit(c, u, st, NULL);
-    *mention_count = st->mention_count;
+    *mention_count = nv.mention_count;
     *applied = true;
     return RS_OK;
 }
 
-/* Mark one live slot deleted at version v and keep a copy for the hook. */
-static void delete_mark(rs_state *st, uint64_t v, rs_state *removed, uint32_t *nremoved)
+/* Mark slot i of u deleted (its version is set once the version has
+ * advanced) and remember it. A marked slot is no longer live, so a channel
+ * listed twice is removed once. */
+static void delete_mark(rs_user *u, uint32_t i, uint32_t *idx, uint32_t *nremoved)
 {
-    rs_state copy = *st;
-    copy.version = v;
-    removed[(*nremoved)++] = copy;
-    st->flags |= RS_STATE_TOMBSTONE;
-    st->version = v;
+    slot_at(u, i)->vword |= RS_SLOT_TOMBSTONE;
+    idx[(*nremoved)++] = i;
 }
 
 uint32_t cache_delete(rs_cache *c, rs_user *u, const uint64_t *channel_ids, size_t n, bool all)
@@ -595,33 +682,45 @@ uint32_t cache_delete(rs_cache *c, rs_user *u, const uint64_t *channel_ids, size
     size_t room = all ? u->nstates : RS_MIN(n, (size_t)u->nstates);
     if (room == 0)
         return 0;
-    rs_state *removed = cache_xmalloc(c, room * sizeof(*removed));
+    uint32_t *idx = cache_xmalloc(c, room * sizeof(*idx));
     uint32_t nremoved = 0;
-    uint64_t v = u->version + 1;
     if (all) {
         for (uint32_t i = 0; i < u->nslots; i++)
-            if (rs_state_live(&u->states[i]))
-                delete_mark(&u->states[i], v, removed, &nremoved);
+            if (rs_slot_live(cache_slot_at(u, i)))
+                delete_mark(u, i, idx, &nremoved);
     } else {
         for (size_t i = 0; i < n && nremoved < room; i++) {
-            uint32_t j = states_lower_bound(u, channel_ids[i]);
-            if (j < u->nslots && u->states[j].channel_id == channel_ids[i] &&
-                rs_state_live(&u->states[j]))
-                delete_mark(&u->states[j], v, removed, &nremoved);
+            uint32_t j = slots_lower_bound(u, channel_ids[i]);
+            if (j < u->nslots && cache_slot_at(u, j)->channel_id == channel_ids[i] &&
+                rs_slot_live(cache_slot_at(u, j)))
+                delete_mark(u, j, idx, &nremoved);
         }
     }
+    rs_state *removed = NULL;
     if (nremoved > 0) {
-        u->version = v;
+        version_advance(c, u); /* the marked slots keep their old versions until here */
+        removed = cache_xmalloc(c, nremoved * sizeof(*removed));
+        for (uint32_t i = 0; i < nremoved; i++) {
+            rs_slot *p = slot_at(u, idx[i]);
+            cache_slot(u, idx[i], &removed[i]);
+            removed[i].version = u->version;
+            removed[i].flags &= RS_STATE_PROTO_FLAGS; /* the state as it was */
+            rs_state tomb = removed[i];
+            tomb.flags |= RS_STATE_TOMBSTONE;
+            slot_put(u, p, &tomb);
+        }
         u->nstates -= nremoved;
         c->stats.states -= nremoved;
         if (!c->cfg.keep_tombstones) {
-            states_compact(u, UINT64_MAX);
-            states_maybe_shrink(c, u);
+            slots_compact(u, UINT64_MAX);
+            slots_maybe_shrink(c, u);
         }
         for (uint32_t i = 0; i < nremoved && c->hook != NULL; i++)
             c->hook(c->hook_ctx, u, &removed[i], true);
     }
-    c->alloc->free(removed);
+    c->alloc->free(idx);
+    if (removed != NULL)
+        c->alloc->free(removed);
     return nremoved;
 }
 
@@ -659,33 +758,42 @@ rs_status cache_load(rs_cache *c, rs_user *u, const rs_state *states, size_t n,
         version = RS_MAX(version, arr[w].version);
         w++;
     }
-    /* Duplicates gone: trade the array for an exact one if memory allows
-     * (not realloc, which may keep the larger block). */
-    uint32_t cap = (uint32_t)n;
-    if (w == 0 && arr != NULL) {
-        c->alloc->free(arr);
-        arr = NULL;
-        cap = 0;
-    } else if (w < n) {
-        rs_state *exact = c->alloc->malloc((size_t)w * sizeof(*arr));
-        if (exact != NULL) {
-            memcpy(exact, arr, (size_t)w * sizeof(*arr));
+    version = RS_MAX(u->version, version);
+    /* Compact unless a state is already a period old (cache.h): from here
+     * to the next check every slot then stays under 2^30 versions old. */
+    uint64_t period = age_period(c);
+    bool wide = false;
+    for (uint32_t i = 0; i < w && !wide; i++)
+        wide = version - arr[i].version >= period;
+    size_t size = wide ? sizeof(rs_wide_slot) : sizeof(rs_slot);
+    unsigned char *slots = NULL;
+    if (w > 0) {
+        slots = c->alloc->malloc((size_t)w * size);
+        if (slots == NULL) {
             c->alloc->free(arr);
-            arr = exact;
-            cap = w;
+            return RS_ERR_INTERNAL;
         }
     }
-    /* Drop whatever the user held (normally nothing) and adopt arr. */
+    /* Drop whatever the user held (normally nothing) and adopt slots. */
     c->stats.states -= u->nstates;
-    c->stats.bytes -= (uint64_t)u->cap * sizeof(rs_state);
-    if (u->states != NULL)
-        c->alloc->free(u->states);
-    u->states = arr;
-    u->cap = cap;
-    u->nslots = u->nstates = w;
-    c->stats.bytes += (uint64_t)cap * sizeof(rs_state);
+    c->stats.bytes -= (uint64_t)u->cap * cache_slot_size(u);
+    if (u->slots != NULL)
+        c->alloc->free(u->slots);
+    u->slots = slots;
+    u->cap = u->nslots = u->nstates = w;
+    u->version = version;
+    if (wide) {
+        u->bits |= RS_USER_WIDE;
+        c->stats.widened++;
+    } else {
+        u->bits &= (uint8_t)~RS_USER_WIDE;
+    }
+    for (uint32_t i = 0; i < w; i++)
+        slot_put(u, slot_at(u, i), &arr[i]);
+    if (arr != NULL)
+        c->alloc->free(arr);
+    c->stats.bytes += (uint64_t)w * size;
     c->stats.states += w;
-    u->version = RS_MAX(u->version, version);
     u->flushed_version = u->version;
     u->status = RS_USER_READY;
     return RS_OK;
@@ -698,6 +806,6 @@ void cache_flushed(rs_cache *c, rs_user *u, uint64_t version)
     version = RS_MIN(version, u->version);
     if (version > u->flushed_version)
         u->flushed_version = version;
-    if (u->nslots > u->nstates && states_compact(u, u->flushed_version) > 0)
-        states_maybe_shrink(c, u);
+    if (u->nslots > u->nstates && slots_compact(u, u->flushed_version) > 0)
+        slots_maybe_shrink(c, u);
 }

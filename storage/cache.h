@@ -4,8 +4,8 @@
  * and the server drive it.
  *
  *   hash table (two tables during an incremental rehash, seeded SipHash)
- *   +--------+          rs_user (one allocation)          states (one allocation)
- *   | bucket |-> [user_id | hnext | lru links | ...] ---> [rs_state x cap], sorted
+ *   +--------+          rs_user (one allocation)          slots (one allocation)
+ *   | bucket |-> [user_id | hnext | lru links | ...] ---> [rs_slot x cap], sorted
  *   | bucket |        |                                     by channel_id
  *   +--------+        v hnext
  *                   [user] ...
@@ -14,7 +14,7 @@
  *
  * Invariants
  * - A user is in the table and in the LRU list exactly while it exists.
- * - u->states[0 .. u->nslots) is sorted by channel_id with no duplicates; it
+ * - u->slots[0 .. u->nslots) is sorted by channel_id with no duplicates; it
  *   holds live states and, when the cache keeps tombstones (a store is
  *   attached), deleted states waiting to be flushed (RS_STATE_TOMBSTONE).
  *   u->nstates counts the live ones; the per-user limit applies to them.
@@ -55,6 +55,41 @@ typedef struct rs_state {
 
 static_assert(sizeof(rs_state) == 32, "rs_state must stay 32 bytes");
 
+/*
+ * A state as the cache keeps it: 24 bytes instead of rs_state's 32. The
+ * version is kept as its low 30 bits; with the user's version it names the
+ * full one while the state is less than 2^30 changes old:
+ *
+ *   version = u->version - ((u->version - low30) mod 2^30)
+ *
+ * cache.c keeps that true: at every 2^29-th version of a user (and when a
+ * user is loaded) it checks the oldest slot, and a user with a slot 2^29 or
+ * more changes behind switches to the wide form for as long as it stays
+ * cached: RS_USER_WIDE, each slot followed by its full 64-bit version (32
+ * bytes, rs_wide_slot). Between two checks a slot ages by less than 2^29,
+ * so no compact slot is ever 2^30 behind. Only cache.c writes slots; read
+ * them with cache_slot() or cache_slot_version().
+ */
+typedef struct rs_slot {
+    uint64_t channel_id;
+    uint64_t last_message_id;
+    uint32_t mention_count;
+    uint32_t vword; /* low 30 bits of the version | RS_SLOT_MANUAL | RS_SLOT_TOMBSTONE */
+} rs_slot;
+
+typedef struct rs_wide_slot {
+    rs_slot s;        /* vword's low bits hold the version's low bits here too */
+    uint64_t version; /* the full version */
+} rs_wide_slot;
+
+#define RS_SLOT_VBITS     30
+#define RS_SLOT_VMASK     ((1u << RS_SLOT_VBITS) - 1u)
+#define RS_SLOT_MANUAL    (1u << 30)
+#define RS_SLOT_TOMBSTONE (1u << 31)
+
+static_assert(sizeof(rs_slot) == 24, "rs_slot must stay 24 bytes");
+static_assert(sizeof(rs_wide_slot) == 32, "rs_wide_slot must stay 32 bytes");
+
 typedef enum rs_user_status {
     RS_USER_READY,   /* states are valid */
     RS_USER_LOADING, /* a load from the store is in flight; do not touch states */
@@ -68,15 +103,16 @@ typedef enum rs_user_status {
 #define RS_USER_STORED_BAD   0x8u  /* engine: its Redis hash failed the stored-value check */
 #define RS_USER_REMERGE      0x10u /* engine: send every state again once its flush is done */
 #define RS_USER_LEAVING                                                                        \
-    0x20u /* engine: its slot moved to another fleet node: drop it                             \
-             once clean */
+    0x20u                  /* engine: its slot moved to another fleet node: drop it            \
+                              once clean */
+#define RS_USER_WIDE 0x40u /* cache: slots are rs_wide_slot (full versions) */
 
 typedef struct rs_user {
     uint64_t user_id;
     struct rs_user *hnext;    /* hash chain */
     struct rs_user *lru_prev; /* towards the head (more recent) */
     struct rs_user *lru_next; /* towards the tail (older) */
-    rs_state *states;         /* sorted by channel_id; cap entries allocated */
+    unsigned char *slots;     /* rs_slot (or rs_wide_slot) x cap, sorted by channel_id */
     uint64_t version;         /* user_version */
     uint64_t flushed_version; /* highest version the store acknowledged */
     uint32_t nslots;          /* entries used in states (live + tombstones) */
@@ -99,6 +135,8 @@ typedef struct rs_cache_config {
     uint64_t seed[2];             /* SipHash key; callers pass random bytes */
     bool keep_tombstones;         /* a store is attached and must see deletes */
     const rs_allocator *alloc;    /* NULL means rs_allocator_default() */
+    uint8_t age_check_bits;       /* tests only: check slot ages every 2^bits versions and
+                                     widen past 2^bits (1..29); 0 means 29 */
 } rs_cache_config;
 
 typedef struct rs_cache_stats {
@@ -110,6 +148,7 @@ typedef struct rs_cache_stats {
     uint64_t evictions;      /* users evicted */
     uint64_t evicted_states; /* states dropped with them */
     uint64_t evict_skipped;  /* tail candidates passed over (pinned, loading, dirty) */
+    uint64_t widened;        /* users switched to wide slots (a state 2^29 changes old) */
 } rs_cache_stats;
 
 /*
@@ -153,8 +192,9 @@ bool cache_rehash_step(rs_cache *c, int steps);
 
 /* ---- semantics, on a READY user ------------------------------------ */
 
-/* Live state for a channel, or NULL. */
-const rs_state *cache_state(const rs_user *u, uint64_t channel_id);
+/* The live state for a channel into *out; false (and *out untouched) if
+ * there is none. */
+bool cache_state(const rs_user *u, uint64_t channel_id, rs_state *out);
 
 /* Ack: forward-only (see the contract). *out receives the current state
  * (zeroed with channel_id set if none exists and the ack was a no-op),
@@ -209,8 +249,46 @@ rs_status cache_load(rs_cache *c, rs_user *u, const rs_state *states, size_t n,
  * and drop tombstones whose version is <= it. */
 void cache_flushed(rs_cache *c, rs_user *u, uint64_t version);
 
-/* Bytes accounted to one user (struct + state array). */
+/* Bytes accounted to one user (struct + slot array). */
 size_t cache_user_bytes(const rs_user *u);
+
+/* ---- reading slots ---------------------------------------------------- */
+
+static inline size_t cache_slot_size(const rs_user *u)
+{
+    return (u->bits & RS_USER_WIDE) ? sizeof(rs_wide_slot) : sizeof(rs_slot);
+}
+
+/* Slot i (< u->nslots): live or tombstone. */
+static inline const rs_slot *cache_slot_at(const rs_user *u, uint32_t i)
+{
+    return (const rs_slot *)(const void *)(u->slots + (size_t)i * cache_slot_size(u));
+}
+
+static inline bool rs_slot_live(const rs_slot *s)
+{
+    return (s->vword & RS_SLOT_TOMBSTONE) == 0;
+}
+
+/* The full version of one of u's slots. */
+static inline uint64_t cache_slot_version(const rs_user *u, const rs_slot *s)
+{
+    if (u->bits & RS_USER_WIDE)
+        return ((const rs_wide_slot *)(const void *)s)->version;
+    return u->version - (((uint32_t)u->version - s->vword) & RS_SLOT_VMASK);
+}
+
+/* Slot i as an rs_state (flags RS_STATE_MANUAL and RS_STATE_TOMBSTONE). */
+static inline void cache_slot(const rs_user *u, uint32_t i, rs_state *out)
+{
+    const rs_slot *s = cache_slot_at(u, i);
+    out->channel_id = s->channel_id;
+    out->last_message_id = s->last_message_id;
+    out->mention_count = s->mention_count;
+    out->flags = ((s->vword & RS_SLOT_MANUAL) ? RS_STATE_MANUAL : 0u) |
+                 ((s->vword & RS_SLOT_TOMBSTONE) ? RS_STATE_TOMBSTONE : 0u);
+    out->version = cache_slot_version(u, s);
+}
 
 /* True when n more version bumps would take u's version past 2^64-1 (the
  * change is then refused, never wrapped). */

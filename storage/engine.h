@@ -184,9 +184,18 @@ bool engine_ready(const rs_engine *e);
  * engine so that no part of the server touches the cache itself; inline,
  * so the hot path pays nothing for the door. */
 
-static inline const rs_state *engine_state(const rs_user *u, uint64_t channel_id)
+/* The live state for a channel into *out; false if there is none. */
+static inline bool engine_state(const rs_user *u, uint64_t channel_id, rs_state *out)
 {
-    return cache_state(u, channel_id);
+    return cache_state(u, channel_id, out);
+}
+
+/* Slot i of u (i < u->nslots, in channel order) into *out; false when it is
+ * a deleted state waiting for its flush (a tombstone). */
+static inline bool engine_slot(const rs_user *u, uint32_t i, rs_state *out)
+{
+    cache_slot(u, i, out);
+    return rs_state_live(out);
 }
 
 /* A change of n more versions would pass 2^64-1 (refused, never wrapped). */

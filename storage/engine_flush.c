@@ -338,7 +338,7 @@ static uint32_t unflushed_count(const rs_user *u)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < u->nslots; i++)
-        if (u->states[i].version > u->flushed_version)
+        if (cache_slot_version(u, cache_slot_at(u, i)) > u->flushed_version)
             n++;
     return n;
 }
@@ -727,7 +727,7 @@ static uint64_t unflushed_states(rs_engine *e, uint64_t user_id)
         return 0;
     uint64_t n = 0;
     for (uint32_t i = 0; i < u->nslots; i++)
-        if (u->states[i].version > u->flushed_version)
+        if (cache_slot_version(u, cache_slot_at(u, i)) > u->flushed_version)
             n++;
     return n > 0 ? n : 1;
 }

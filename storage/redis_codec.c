@@ -285,11 +285,12 @@ int redis_codec_merge_args(redis_codec *s, const char *sha, const rs_store_user 
         STORE_ARG(end);
         STORE_ARG(put_u64(p, users[i].nstates));
         for (uint32_t j = 0; j < u->nslots; j++) {
-            const rs_state *st = &u->states[j];
-            if (st->version <= u->flushed_version)
+            if (cache_slot_version(u, cache_slot_at(u, j)) <= u->flushed_version)
                 continue;
-            STORE_ARG(put_u64(p, st->channel_id));
-            STORE_ARG(put_value(p, st));
+            rs_state st;
+            cache_slot(u, j, &st);
+            STORE_ARG(put_u64(p, st.channel_id));
+            STORE_ARG(put_value(p, &st));
         }
     }
 #undef STORE_ARG

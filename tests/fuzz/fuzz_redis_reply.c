@@ -76,15 +76,18 @@ static void rr_check_loaded(const rs_user *u)
     if (rs_user_dirty(u))
         rr_fail("loaded user dirty", u->user_id);
     uint32_t live = 0;
+    uint64_t prev_channel = 0;
     for (uint32_t i = 0; i < u->nslots; i++) {
-        const rs_state *st = &u->states[i];
-        if (i > 0 && u->states[i - 1].channel_id >= st->channel_id)
+        rs_state st;
+        cache_slot(u, i, &st);
+        if (i > 0 && prev_channel >= st.channel_id)
             rr_fail("states not sorted by channel, or a channel twice", u->user_id);
-        if (st->channel_id == 0)
+        prev_channel = st.channel_id;
+        if (st.channel_id == 0)
             rr_fail("state for channel 0", u->user_id);
-        if (st->version > u->version)
+        if (st.version > u->version)
             rr_fail("state newer than its user", u->user_id);
-        live += rs_state_live(st) ? 1 : 0;
+        live += rs_state_live(&st) ? 1 : 0;
     }
     if (live != u->nstates)
         rr_fail("live state count differs from nstates", u->user_id);

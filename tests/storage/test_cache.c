@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "cache.h"
+#include "cache_view.h"
 
 #define MAX_EVENTS 4096
 
@@ -99,8 +100,8 @@ static void assert_sorted(const rs_user *u)
     uint32_t live = 0;
     for (uint32_t i = 0; i < u->nslots; i++) {
         if (i > 0)
-            assert_true(u->states[i - 1].channel_id < u->states[i].channel_id);
-        live += rs_state_live(&u->states[i]);
+            assert_true(tslot(u, i - 1)->channel_id < tslot(u, i)->channel_id);
+        live += rs_state_live(tslot(u, i));
     }
     assert_int_equal(live, u->nstates);
 }
@@ -137,7 +138,7 @@ static void test_ack_forward_only(void **state)
     assert_int_equal(f->ev[0].user_id, 7);
     assert_false(f->ev[0].deleted);
     assert_state(&f->ev[0].st, 5, 10, 2, 0, 1);
-    assert_state(cache_state(u, 5), 5, 10, 2, 0, 1);
+    assert_state(tstate(u, 5), 5, 10, 2, 0, 1);
 
     /* Equal and older acks: no change, no version, no hook, current state. */
     assert_false(ack(f, u, 5, 10, 9, &out));
@@ -156,7 +157,7 @@ static void test_ack_forward_only(void **state)
      * zeroed state with the channel set, and creates nothing. */
     assert_false(ack(f, u, 6, 0, 4, &out));
     assert_state(&out, 6, 0, 0, 0, 0);
-    assert_null(cache_state(u, 6));
+    assert_null(tstate(u, 6));
     assert_int_equal(u->nstates, 1);
     assert_int_equal(f->nev, 2);
     assert_int_equal(cache_stats(f->c)->states, 1);
@@ -178,8 +179,8 @@ static void test_versions_per_user(void **state)
     assert_int_equal(a->version, 3);
     assert_int_equal(b->version, 1);
     /* Each state keeps the version of its last change. */
-    assert_int_equal(cache_state(a, 2)->version, 2);
-    assert_int_equal(cache_state(a, 1)->version, 3);
+    assert_int_equal(tstate(a, 2)->version, 2);
+    assert_int_equal(tstate(a, 1)->version, 3);
 }
 
 static void test_sorted_channels(void **state)
@@ -194,14 +195,14 @@ static void test_sorted_channels(void **state)
         x ^= x >> 7;
         x ^= x << 17;
         ids[i] = (x % 1000000) + 1;
-        bool fresh = cache_state(u, ids[i]) == NULL;
+        bool fresh = tstate(u, ids[i]) == NULL;
         assert_true(ack(f, u, ids[i], 100 + i, 0, &out) || !fresh);
         assert_sorted(u);
     }
     for (int i = 0; i < 600; i++)
-        assert_non_null(cache_state(u, ids[i]));
-    assert_null(cache_state(u, 0));
-    assert_null(cache_state(u, 1000001));
+        assert_non_null(tstate(u, ids[i]));
+    assert_null(tstate(u, 0));
+    assert_null(tstate(u, 1000001));
 }
 
 /* ---- SetReadState ------------------------------------------------------ */
@@ -296,8 +297,8 @@ static void test_bulk_ack_limit_all_or_nothing(void **state)
     assert_int_equal(applied, 0);
     assert_int_equal(u->version, 3);
     assert_int_equal(u->nstates, 3);
-    assert_int_equal(cache_state(u, 1)->last_message_id, 10);
-    assert_null(cache_state(u, 10));
+    assert_int_equal(tstate(u, 1)->last_message_id, 10);
+    assert_null(tstate(u, 10));
     assert_int_equal(f->nev, nev);
 
     /* Duplicates count once, and entries that would not create (message 0)
@@ -306,9 +307,9 @@ static void test_bulk_ack_limit_all_or_nothing(void **state)
     assert_int_equal(cache_bulk_ack(f->c, u, fits, 7, out, &applied), RS_OK);
     assert_int_equal(applied, 6);
     assert_int_equal(u->nstates, 5);
-    assert_state(cache_state(u, 10), 10, 3, 0, 0, 9);
-    assert_state(cache_state(u, 11), 11, 5, 0, 0, 7);
-    assert_null(cache_state(u, 12));
+    assert_state(tstate(u, 10), 10, 3, 0, 0, 9);
+    assert_state(tstate(u, 11), 11, 5, 0, 0, 7);
+    assert_null(tstate(u, 12));
     assert_int_equal(f->nev, nev + 6);
 
     /* At the limit, existing states stay writable in bulk. */
@@ -317,7 +318,7 @@ static void test_bulk_ack_limit_all_or_nothing(void **state)
     assert_int_equal(applied, 2);
     const rs_ack_entry one_new[] = {{1, 40}, {99, 1}};
     assert_int_equal(cache_bulk_ack(f->c, u, one_new, 2, out, &applied), RS_ERR_EXHAUSTED);
-    assert_int_equal(cache_state(u, 1)->last_message_id, 30);
+    assert_int_equal(tstate(u, 1)->last_message_id, 30);
 }
 
 /* Many new channels in one batch (the merge path), mixed with existing
@@ -361,7 +362,8 @@ static void run_bulk_many(bool tombstones)
     assert_int_equal(u->version, v->version);
     assert_int_equal(u->nstates, v->nstates);
     assert_int_equal(u->nslots, v->nslots);
-    assert_memory_equal(u->states, v->states, u->nslots * sizeof(rs_state));
+    for (uint32_t i = 0; i < u->nslots; i++)
+        assert_memory_equal(tslot(u, i), tslot(v, i), sizeof(rs_state));
     assert_sorted(u);
     assert_int_equal(cache_stats(f->c)->states, u->nstates);
     assert_int_equal(f->nev, ref->nev);
@@ -405,7 +407,7 @@ static void test_limit(void **state)
     assert_int_equal(u->version, 5);
     assert_int_equal(f->nev, nev);
     assert_int_equal(cache_stats(f->c)->bytes, bytes);
-    assert_null(cache_state(u, 6));
+    assert_null(tstate(u, 6));
 
     /* No-ops on a new channel are not refused: they create nothing. */
     assert_int_equal(cache_ack(f->c, u, 6, 0, 0, &out, &applied), RS_OK);
@@ -441,7 +443,7 @@ static void test_mentions(void **state)
     assert_int_equal(cache_add_mentions(f->c, u, 5, 100, 2, &mc, &applied), RS_OK);
     assert_true(applied);
     assert_int_equal(mc, 2);
-    assert_state(cache_state(u, 5), 5, 0, 2, 0, 1);
+    assert_state(tstate(u, 5), 5, 0, 2, 0, 1);
     assert_int_equal(f->nev, 1);
     assert_state(&f->ev[0].st, 5, 0, 2, 0, 1);
 
@@ -461,7 +463,7 @@ static void test_mentions(void **state)
     assert_int_equal(mc, 3);
     assert_int_equal(cache_add_mentions(f->c, u, 5, 102, 4, &mc, &applied), RS_OK);
     assert_int_equal(mc, 7);
-    assert_state(cache_state(u, 5), 5, 100, 7, 0, 4);
+    assert_state(tstate(u, 5), 5, 100, 7, 0, 4);
 
     /* Saturation at 2^32-1; MANUAL is kept. */
     assert_true(set(f, u, 5, 100, UINT32_MAX - 1, &out));
@@ -470,13 +472,13 @@ static void test_mentions(void **state)
     assert_int_equal(mc, UINT32_MAX);
     assert_int_equal(cache_add_mentions(f->c, u, 5, 101, UINT32_MAX, &mc, &applied), RS_OK);
     assert_int_equal(mc, UINT32_MAX);
-    assert_state(cache_state(u, 5), 5, 100, UINT32_MAX, RS_STATE_MANUAL, 7);
+    assert_state(tstate(u, 5), 5, 100, UINT32_MAX, RS_STATE_MANUAL, 7);
 
     /* message 0 never applies, so it creates nothing. */
     assert_int_equal(cache_add_mentions(f->c, u, 6, 0, 1, &mc, &applied), RS_OK);
     assert_false(applied);
     assert_int_equal(mc, 0);
-    assert_null(cache_state(u, 6));
+    assert_null(tstate(u, 6));
 }
 
 /* ---- DeleteReadStates -------------------------------------------------- */
@@ -495,8 +497,8 @@ static void test_delete(void **state)
     assert_int_equal(u->version, 6); /* once for the call */
     assert_int_equal(u->nstates, 3);
     assert_int_equal(u->nslots, 3);
-    assert_null(cache_state(u, 2));
-    assert_null(cache_state(u, 4));
+    assert_null(tstate(u, 2));
+    assert_null(tstate(u, 4));
     assert_int_equal(cache_stats(f->c)->states, 3);
     assert_int_equal(f->nev, 2);
     assert_true(f->ev[0].deleted && f->ev[1].deleted);
@@ -541,7 +543,7 @@ static void test_delete_shrinks(void **state)
     assert_int_equal(u->nstates, 10);
     assert_sorted(u);
     assert_int_equal(cache_stats(f->c)->bytes - cache_user_bytes(u),
-                     cache_stats(f->c)->bytes - sizeof(rs_user) - u->cap * sizeof(rs_state));
+                     cache_stats(f->c)->bytes - sizeof(rs_user) - u->cap * sizeof(rs_slot));
 }
 
 /* ---- tombstones -------------------------------------------------------- */
@@ -563,9 +565,9 @@ static void test_tombstones(void **state)
     assert_int_equal(u->nstates, 2);
     assert_int_equal(u->nslots, 3); /* the tombstone waits for the flush */
     assert_true(rs_user_dirty(u));
-    assert_null(cache_state(u, 2));
-    assert_false(rs_state_live(&u->states[1]));
-    assert_int_equal(u->states[1].version, 4);
+    assert_null(tstate(u, 2));
+    assert_false(rs_state_live(tslot(u, 1)));
+    assert_int_equal(tslot(u, 1)->version, 4);
     assert_int_equal(cache_stats(f->c)->states, 2);
     /* Deleting a tombstone again is nothing. */
     assert_int_equal(cache_delete(f->c, u, &two, 1, false), 0);
@@ -601,14 +603,14 @@ static void test_tombstones(void **state)
     uint32_t mc;
     assert_int_equal(cache_add_mentions(f->c, u, 3, 1, 2, &mc, &applied), RS_OK);
     assert_true(applied);
-    assert_state(cache_state(u, 3), 3, 0, 2, 0, v + 2);
+    assert_state(tstate(u, 3), 3, 0, 2, 0, v + 2);
 
     /* delete all leaves tombstones for every live state. */
     assert_int_equal(cache_delete(f->c, u, NULL, 0, true), 3);
     assert_int_equal(u->nstates, 0);
     assert_int_equal(u->nslots, 3);
     for (uint32_t i = 0; i < u->nslots; i++)
-        assert_int_equal(u->states[i].version, u->version);
+        assert_int_equal(tslot(u, i)->version, u->version);
     /* A flush past the current version is clamped to it. */
     cache_flushed(f->c, u, u->version + 100);
     assert_int_equal(u->flushed_version, u->version);
@@ -638,12 +640,12 @@ static void test_load(void **state)
     assert_false(rs_user_dirty(u));
     assert_int_equal(u->nstates, 3);
     assert_sorted(u);
-    assert_state(cache_state(u, 1), 1, 10, 1, 0, 1);
-    assert_state(cache_state(u, 3), 3, 9, 0, RS_STATE_MANUAL, 4);
-    assert_state(cache_state(u, 5), 5, 70, 2, 0, 7);
+    assert_state(tstate(u, 1), 1, 10, 1, 0, 1);
+    assert_state(tstate(u, 3), 3, 9, 0, RS_STATE_MANUAL, 4);
+    assert_state(tstate(u, 5), 5, 70, 2, 0, 7);
     assert_int_equal(f->nev, 0); /* a load is not a change */
     assert_int_equal(cache_stats(f->c)->states, 3);
-    assert_int_equal(cache_user_bytes(u), sizeof(rs_user) + 3 * sizeof(rs_state));
+    assert_int_equal(cache_user_bytes(u), sizeof(rs_user) + 3 * sizeof(rs_slot));
 
     /* Changes continue from the loaded version. */
     rs_state out;
@@ -690,6 +692,85 @@ static void test_flushed(void **state)
     assert_false(rs_user_dirty(u));
 }
 
+/* The compact slots keep 30 bits of each version (cache.h). A user loaded
+ * with a state 2^29 or more versions old starts wide, with exact versions. */
+static void test_load_wide(void **state)
+{
+    fixture *f = *state;
+    const uint64_t p = (uint64_t)1 << 29;
+    rs_user *u = cache_insert(f->c, 30);
+    u->status = RS_USER_LOADING;
+    const rs_state in[] = {
+        {.channel_id = 1, .last_message_id = 10, .version = 1},
+        {.channel_id = 2, .last_message_id = 20, .mention_count = 4, .version = p + 1},
+    };
+    assert_int_equal(cache_load(f->c, u, in, 2, p + 1), RS_OK);
+    assert_true(u->bits & RS_USER_WIDE);
+    assert_int_equal(cache_stats(f->c)->widened, 1);
+    assert_int_equal(cache_user_bytes(u), sizeof(rs_user) + 2 * sizeof(rs_wide_slot));
+    assert_state(tstate(u, 1), 1, 10, 0, 0, 1);
+    assert_state(tstate(u, 2), 2, 20, 4, 0, p + 1);
+    rs_state out;
+    assert_true(ack(f, u, 3, 30, 0, &out));
+    assert_state(tstate(u, 3), 3, 30, 0, 0, p + 2);
+    assert_state(tstate(u, 1), 1, 10, 0, 0, 1);
+    uint64_t gone = 2;
+    assert_int_equal(cache_delete(f->c, u, &gone, 1, false), 1);
+    assert_int_equal(u->version, p + 3);
+    assert_null(tstate(u, 2));
+    assert_state(tstate(u, 1), 1, 10, 0, 0, 1);
+
+    /* One state short of that age: compact. */
+    rs_user *v = cache_insert(f->c, 31);
+    v->status = RS_USER_LOADING;
+    const rs_state in2[] = {{.channel_id = 1, .last_message_id = 10, .version = 2}};
+    assert_int_equal(cache_load(f->c, v, in2, 1, p + 1), RS_OK);
+    assert_false(v->bits & RS_USER_WIDE);
+    assert_int_equal(cache_user_bytes(v), sizeof(rs_user) + sizeof(rs_slot));
+    assert_state(tstate(v, 1), 1, 10, 0, 0, 2);
+}
+
+/* A compact user across 2^30, where the stored 30 bits wrap: versions stay
+ * exact. At 2^30 (a multiple of 2^29) the ages are checked, and a state
+ * 2^29 behind turns the user wide, still exact. */
+static void test_version_wrap_and_widen(void **state)
+{
+    fixture *f = *state;
+    const uint64_t p = (uint64_t)1 << 29, start = 2 * p - 5;
+    rs_user *u = cache_insert(f->c, 32);
+    u->status = RS_USER_LOADING;
+    const rs_state in[] = {
+        {.channel_id = 1, .last_message_id = 10, .version = start - 1},
+        {.channel_id = 2, .last_message_id = 20, .version = p - 4}, /* p - 1 old */
+    };
+    assert_int_equal(cache_load(f->c, u, in, 2, start), RS_OK);
+    assert_false(u->bits & RS_USER_WIDE);
+    rs_state out;
+    for (uint64_t m = 100; m < 104; m++) /* up to 2^30 - 1 */
+        assert_true(ack(f, u, 3, m, 0, &out));
+    assert_int_equal(u->version, 2 * p - 1);
+    assert_false(u->bits & RS_USER_WIDE);
+    assert_state(tstate(u, 2), 2, 20, 0, 0, p - 4);
+    assert_true(ack(f, u, 3, 104, 0, &out)); /* version 2^30: channel 2 is p + 4 old */
+    assert_true(u->bits & RS_USER_WIDE);
+    assert_int_equal(cache_stats(f->c)->widened, 1);
+    assert_int_equal(cache_user_bytes(u), sizeof(rs_user) + u->cap * sizeof(rs_wide_slot));
+    assert_state(tstate(u, 1), 1, 10, 0, 0, start - 1);
+    assert_state(tstate(u, 2), 2, 20, 0, 0, p - 4);
+    assert_state(tstate(u, 3), 3, 104, 0, 0, 2 * p);
+
+    /* Without the old state, the same crossing keeps the user compact. */
+    rs_user *v = cache_insert(f->c, 33);
+    v->status = RS_USER_LOADING;
+    assert_int_equal(cache_load(f->c, v, in, 1, start), RS_OK);
+    for (uint64_t m = 100; m < 110; m++)
+        assert_true(ack(f, v, 3, m, 0, &out));
+    assert_false(v->bits & RS_USER_WIDE);
+    assert_state(tstate(v, 1), 1, 10, 0, 0, start - 1);
+    assert_state(tstate(v, 3), 3, 109, 0, 0, start + 10);
+    assert_int_equal(cache_stats(f->c)->widened, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -708,6 +789,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tombstones, setup_tombstones, teardown),
         cmocka_unit_test_setup_teardown(test_load, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_flushed, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_load_wide, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_version_wrap_and_widen, setup_plain, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,10 @@
  * test_cache_model.c: random operations on the cache checked step by step
  * against a plain reference model of DESIGN.md's semantics (one slot per
  * channel in a small fixed set), with and without tombstones, under a
- * per-user limit small enough to be hit often.
+ * per-user limit small enough to be hit often. Further runs start the user
+ * just below a multiple of 2^30 (the compact slots keep 30 bits of each
+ * version, cache.h) and check ages every 2^5 versions instead of 2^29, so
+ * that users turn wide mid-run and both forms are checked.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +17,7 @@
 #include <cmocka.h>
 
 #include "cache.h"
+#include "cache_view.h"
 
 #define M_CHANNELS 40
 #define M_LIMIT    20
@@ -90,7 +94,7 @@ static void check_same(run *r)
     assert_int_equal(r->u->nstates, r->m.live);
     assert_int_equal(r->hooks, r->m.hooks);
     for (uint64_t ch = 1; ch <= M_CHANNELS; ch++) {
-        const rs_state *st = cache_state(r->u, ch);
+        const rs_state *st = tstate(r->u, ch);
         assert_int_equal(st != NULL, r->m.ch[ch].live);
         if (st != NULL) {
             rs_state want = model_view(&r->m, ch);
@@ -98,7 +102,7 @@ static void check_same(run *r)
         }
     }
     for (uint32_t i = 1; i < r->u->nslots; i++)
-        assert_true(r->u->states[i - 1].channel_id < r->u->states[i].channel_id);
+        assert_true(tslot(r->u, i - 1)->channel_id < tslot(r->u, i)->channel_id);
 }
 
 static void op_ack_or_set(run *r, bool is_set)
@@ -225,7 +229,10 @@ static void op_delete(run *r)
     }
 }
 
-static void run_model(bool tombstones, uint64_t seed)
+/* One run of `ops` random operations from user version `start`; returns
+ * how many times the user turned wide (0 or 1). */
+static uint64_t run_model_from(bool tombstones, uint64_t seed, uint8_t age_bits, uint64_t start,
+                               int ops)
 {
     run r = {0};
     r.rng = seed;
@@ -233,11 +240,17 @@ static void run_model(bool tombstones, uint64_t seed)
     cfg.max_states_per_user = M_LIMIT;
     cfg.keep_tombstones = tombstones;
     cfg.seed[0] = seed;
+    cfg.age_check_bits = age_bits;
     r.c = cache_new(&cfg);
     assert_non_null(r.c);
     cache_set_change_hook(r.c, on_change, &r);
     r.u = cache_insert(r.c, 77);
-    for (int i = 0; i < M_OPS; i++) {
+    if (start > 0) { /* an empty user whose deletions left it at `start` */
+        r.u->status = RS_USER_LOADING;
+        assert_int_equal(cache_load(r.c, r.u, NULL, 0, start), RS_OK);
+        r.m.version = start;
+    }
+    for (int i = 0; i < ops; i++) {
         switch (rnd(&r, 7)) {
         case 0: op_ack_or_set(&r, false); break;
         case 1: op_ack_or_set(&r, false); break;
@@ -250,19 +263,33 @@ static void run_model(bool tombstones, uint64_t seed)
              * it go, live states are untouched. */
             cache_flushed(r.c, r.u, r.u->version - rnd(&r, 3) * (r.u->version > 3));
             for (uint32_t k = 0; k < r.u->nslots; k++)
-                assert_true(rs_state_live(&r.u->states[k]) ||
-                            r.u->states[k].version > r.u->flushed_version);
+                assert_true(rs_state_live(tslot(r.u, k)) ||
+                            tslot(r.u, k)->version > r.u->flushed_version);
             break;
         }
         check_same(&r);
+        /* The compact form's promise (cache.h): no slot twice the check's
+         * period old, so its 30 bits always name the version. */
+        uint64_t period = (uint64_t)1 << (age_bits ? age_bits : 29);
+        for (uint32_t k = 0; k < r.u->nslots && !(r.u->bits & RS_USER_WIDE); k++)
+            assert_true(r.u->version - tslot(r.u, k)->version < 2 * period);
         if (!tombstones)
             assert_int_equal(r.u->nslots, r.u->nstates);
         assert_int_equal(cache_stats(r.c)->states, r.u->nstates);
         assert_int_equal(cache_stats(r.c)->bytes - cache_user_bytes(r.u),
                          cache_stats(r.c)->bytes - sizeof(rs_user) -
-                             (uint64_t)r.u->cap * sizeof(rs_state));
+                             (uint64_t)r.u->cap * cache_slot_size(r.u));
     }
+    uint64_t widened = cache_stats(r.c)->widened;
+    assert_int_equal(widened, (r.u->bits & RS_USER_WIDE) ? 1 : 0);
     cache_free(r.c);
+    return widened;
+}
+
+static void run_model(bool tombstones, uint64_t seed)
+{
+    /* 20,000 changes at most: never 2^29 old, so the user stays compact. */
+    assert_int_equal(run_model_from(tombstones, seed, 0, 0, M_OPS), 0);
 }
 
 static void test_model_plain(void **state)
@@ -279,11 +306,40 @@ static void test_model_tombstones(void **state)
     run_model(true, 0xfeedface);
 }
 
+/* Across 2^30 and 2^31 (the compact slots' 30 bits wrap): still exact, and
+ * still compact, since nothing gets 2^29 old. */
+static void test_model_version_wrap(void **state)
+{
+    (void)state;
+    uint64_t starts[] = {((uint64_t)1 << 30) - 3000, ((uint64_t)1 << 31) - 7000,
+                         ((uint64_t)5 << 40) - 100};
+    for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
+        assert_int_equal(run_model_from(false, 0x5eed + i, 0, starts[i], M_OPS), 0);
+        assert_int_equal(run_model_from(true, 0xbeef + i, 0, starts[i], M_OPS), 0);
+    }
+}
+
+/* Ages checked every 32 versions: a channel left alone for 32 changes turns
+ * the user wide, mid-run, and every step is still checked against the
+ * model before and after. */
+static void test_model_widening(void **state)
+{
+    (void)state;
+    uint64_t widened = 0;
+    for (uint64_t i = 0; i < 40; i++) {
+        uint64_t start = (i % 2) ? ((uint64_t)1 << 30) - 600 : 0;
+        widened += run_model_from(i % 4 < 2, 0xa11ce + i, 5, start, 2000);
+    }
+    assert_true(widened >= 30); /* most runs turn wide; each was checked both ways */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_plain),
         cmocka_unit_test(test_model_tombstones),
+        cmocka_unit_test(test_model_version_wrap),
+        cmocka_unit_test(test_model_widening),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

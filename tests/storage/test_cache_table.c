@@ -243,7 +243,7 @@ static void test_evict_budget(void **state)
         cache_flushed(c, u, u->version); /* clean */
     }
     size_t per_user = cache_user_bytes(cache_peek(c, 1));
-    assert_int_equal(per_user, sizeof(rs_user) + 4 * sizeof(rs_state));
+    assert_int_equal(per_user, sizeof(rs_user) + 4 * sizeof(rs_slot));
     uint64_t full = cache_stats(c)->bytes;
     assert_false(cache_over_budget(c));
     assert_int_equal(cache_evict(c, 1000), 0); /* no budget: nothing */
@@ -587,7 +587,7 @@ static void test_growth_frugal(void **state)
     assert_int_equal(caps[7], 8);
     assert_int_equal(caps[9], 10);
     assert_int_equal(caps[11], 12);
-    assert_int_equal(cache_user_bytes(u), sizeof(rs_user) + 12 * sizeof(rs_state));
+    assert_int_equal(cache_user_bytes(u), sizeof(rs_user) + 12 * sizeof(rs_slot));
     cache_free(c);
 }
 

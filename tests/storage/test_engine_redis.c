@@ -218,13 +218,13 @@ static void test_load_on_miss_coalesces(void **state)
     assert_int_equal(u->pins, 3);
     assert_int_equal(u->version, 12);
     assert_int_equal(u->flushed_version, 12);
-    const rs_state *st = cache_state(u, 5);
-    assert_non_null(st);
-    assert_int_equal(st->last_message_id, 500);
-    assert_int_equal(st->mention_count, 3);
-    assert_int_equal(st->flags, 1);
-    assert_int_equal(st->version, 12);
-    assert_non_null(cache_state(u, 9));
+    rs_state st;
+    assert_true(cache_state(u, 5, &st));
+    assert_int_equal(st.last_message_id, 500);
+    assert_int_equal(st.mention_count, 3);
+    assert_int_equal(st.flags, 1);
+    assert_int_equal(st.version, 12);
+    assert_true(cache_state(u, 9, &st));
     assert_int_equal(engine_stats(f->e)->loads, 2); /* user 1000 and user 7 */
     for (int i = 0; i < 3; i++)
         engine_release(f->e, u);

@@ -588,10 +588,10 @@ static void test_round_trip_three_primaries(void **state)
     for (int i = 0; i < NODES; i++) {
         t[i].u.flushed_version = 3;
         t[i].u.version = 5;
-        t[i].states[0].last_message_id = 1500 + (uint64_t)i;
-        t[i].states[0].version = 4;
-        t[i].states[2].version = 5;
-        t[i].states[2].flags = RS_STATE_TOMBSTONE;
+        tuser_message(&t[i], 0, 1500 + (uint64_t)i);
+        tuser_version(&t[i], 0, 4);
+        tuser_version(&t[i], 2, 5);
+        tuser_tombstone(&t[i], 2);
         su[i].nstates = unflushed(&t[i]);
         assert_int_equal(su[i].nstates, 2);
     }
@@ -662,8 +662,10 @@ static void test_merge_groups_by_slot(void **state)
 
     /* 3 users in 2 slots: 2 EVALSHAs, one of them with 2 users. */
     rs_store_user two[3] = {su[2], su[1], su[0]}; /* b, c, a */
-    for (int i = 0; i < 3; i++)
-        t[i].u.version = t[i].states[0].version = 8;
+    for (int i = 0; i < 3; i++) {
+        t[i].u.version = 8;
+        tuser_version(&t[i], 0, 8);
+    }
     merge(f, two, 3, &m);
     for (int i = 0; i < 3; i++)
         assert_int_equal(m.out[i].result, RS_STORE_OK);
@@ -763,8 +765,10 @@ static void test_noscript_reloaded(void **state)
     assert_true(store_up(f->s)); /* a NOSCRIPT is not an outage */
 
     /* Loaded again: the next merge goes through at once. */
-    for (int i = 0; i < N; i++)
-        t[i].u.version = t[i].states[0].version = 2;
+    for (int i = 0; i < N; i++) {
+        t[i].u.version = 2;
+        tuser_version(&t[i], 0, 2);
+    }
     merge(f, su, N, &m);
     for (int i = 0; i < N; i++)
         assert_int_equal(m.out[i].result, RS_STORE_OK);
@@ -867,8 +871,9 @@ static void test_moved(void **state)
     assert_int_equal(s1.slots, s0.slots - 1);
 
     t.u.flushed_version = 4;
-    t.u.version = t.states[0].version = 6;
-    t.states[0].last_message_id = 600;
+    t.u.version = 6;
+    tuser_version(&t, 0, 6);
+    tuser_message(&t, 0, 600);
     su.nstates = unflushed(&t);
     uint64_t moved = st1.moved;
     merge(f, &su, 1, &m);

@@ -272,10 +272,10 @@ static void test_merge_then_load(void **state)
     /* A later change and a delete: only states newer than flushed go. */
     a.u.flushed_version = 3;
     a.u.version = 5;
-    a.states[0].last_message_id = 1500;
-    a.states[0].version = 4;
-    a.states[2].version = 5;
-    a.states[2].flags = RS_STATE_TOMBSTONE;
+    tuser_message(&a, 0, 1500);
+    tuser_version(&a, 0, 4);
+    tuser_version(&a, 2, 5);
+    tuser_tombstone(&a, 2);
     su.nstates = unflushed(&a);
     assert_int_equal(su.nstates, 2);
     merge(f, &su, 1, &m);
