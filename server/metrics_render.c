@@ -199,6 +199,10 @@ static void pm_engine(pm_out *o, const rs_engine_stats *e)
     pm_u64(o, "readstates_fleet_ring_dropped_total", "counter",
            "Cached users let go because their slot changed owner in the ring.",
            e->ring_dropped);
+    pm_u64(o, "readstates_fleet_ring_sweeps_finished_early_total", "counter",
+           "Ring changes that came while the walk after the previous one still ran, which then "
+           "finished at once on the loop.",
+           e->ring_sweeps_finished_early);
     pm_u64(o, "readstates_fleet_fenced_states_total", "counter",
            "Unflushed states dropped with those users (writes that did not land).",
            e->fenced_states);

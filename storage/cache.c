@@ -61,6 +61,11 @@ struct rs_cache {
     rs_change_fn hook;
     void *hook_ctx;
     rs_cache_stats stats;
+    /* the walk (cache_walk_*) */
+    uint8_t epoch;      /* RS_USER_EPOCH of users in the current epoch, or 0 */
+    bool walking;       /* a walk is active */
+    rs_user *walk_next; /* the next user the walk looks at (towards the head) */
+    uint64_t walk_left; /* users still pending */
 };
 
 /* ---- memory ------------------------------------------------------------ */
@@ -241,6 +246,9 @@ static void lru_link_head(rs_cache *c, rs_user *u)
 
 static void lru_unlink(rs_cache *c, rs_user *u)
 {
+    if (c->walk_next == u)
+        c->walk_next =
+            u->lru_prev; /* still ahead of it: the list only moves users to the head */
     if (u->lru_prev != NULL)
         u->lru_prev->lru_next = u->lru_next;
     else
@@ -277,6 +285,8 @@ rs_cache *cache_new(const rs_cache_config *cfg)
 /* Free a user's memory and its share of the stats (already unlinked). */
 static void user_release(rs_cache *c, rs_user *u)
 {
+    if (cache_walk_pending(c, u))
+        c->walk_left--;
     c->stats.bytes -= cache_user_bytes(u);
     c->stats.users--;
     c->stats.states -= u->nstates;
@@ -350,6 +360,7 @@ rs_user *cache_insert(rs_cache *c, uint64_t user_id)
     memset(u, 0, sizeof(*u));
     u->user_id = user_id;
     u->status = RS_USER_READY;
+    u->bits = c->epoch;
     u->lru_clock = c->clock;
     lru_link_head(c, u);
     cache_ht_add(&c->ht, u);
@@ -403,6 +414,62 @@ size_t cache_evict(rs_cache *c, size_t max_scan)
         u = prev;
     }
     return evicted;
+}
+
+bool cache_walk_pending(const rs_cache *c, const rs_user *u)
+{
+    return c->walking && (u->bits & RS_USER_EPOCH) != c->epoch;
+}
+
+bool cache_walk_active(const rs_cache *c)
+{
+    return c->walking;
+}
+
+void cache_walk_begin(rs_cache *c)
+{
+    assert(!c->walking);
+    c->epoch ^= RS_USER_EPOCH;
+    c->walking = c->stats.users > 0;
+    c->walk_next = c->lru_tail;
+    c->walk_left = c->stats.users;
+}
+
+static void walk_visit(rs_cache *c, rs_user *u, rs_walk_fn fn, void *ctx)
+{
+    u->bits = (uint8_t)((u->bits & ~RS_USER_EPOCH) | c->epoch);
+    c->walk_left--;
+    fn(ctx, u); /* may remove u */
+}
+
+void cache_walk_visit(rs_cache *c, rs_user *u, rs_walk_fn fn, void *ctx)
+{
+    if (cache_walk_pending(c, u))
+        walk_visit(c, u, fn, ctx);
+    if (c->walking && c->walk_left == 0) {
+        c->walking = false;
+        c->walk_next = NULL;
+    }
+}
+
+bool cache_walk_step(rs_cache *c, size_t max, rs_walk_fn fn, void *ctx)
+{
+    size_t looked = 0;
+    while (c->walking && c->walk_left > 0 && c->walk_next != NULL && looked < max) {
+        rs_user *u = c->walk_next;
+        c->walk_next = u->lru_prev;
+        looked++;
+        if (cache_walk_pending(c, u))
+            walk_visit(c, u, fn, ctx);
+    }
+    /* Every pending user is at or ahead of the cursor, so the two end
+     * together; walk_left is what ends it early. */
+    assert(!c->walking || c->walk_left == 0 || c->walk_next != NULL);
+    if (c->walking && (c->walk_left == 0 || c->walk_next == NULL)) {
+        c->walking = false;
+        c->walk_next = NULL;
+    }
+    return !c->walking;
 }
 
 bool cache_rehash_step(rs_cache *c, int steps)

@@ -103,9 +103,10 @@ typedef enum rs_user_status {
 #define RS_USER_STORED_BAD   0x8u  /* engine: its Redis hash failed the stored-value check */
 #define RS_USER_REMERGE      0x10u /* engine: send every state again once its flush is done */
 #define RS_USER_LEAVING                                                                        \
-    0x20u                  /* engine: its slot moved to another fleet node: drop it            \
-                              once clean */
-#define RS_USER_WIDE 0x40u /* cache: slots are rs_wide_slot (full versions) */
+    0x20u                   /* engine: its slot moved to another fleet node: drop it           \
+                               once clean */
+#define RS_USER_WIDE  0x40u /* cache: slots are rs_wide_slot (full versions) */
+#define RS_USER_EPOCH 0x80u /* cache: the walk epoch the user belongs to (cache_walk_*) */
 
 typedef struct rs_user {
     uint64_t user_id;
@@ -186,6 +187,29 @@ bool cache_over_budget(const rs_cache *c);
 /* Evict clean, unpinned, ready users from the LRU tail while over budget,
  * looking at no more than max_scan tail candidates. Returns users evicted. */
 size_t cache_evict(rs_cache *c, size_t max_scan);
+/*
+ * A walk over every cached user, a few at a time, so that work on all of
+ * them never holds the loop. cache_walk_begin starts a new epoch: users
+ * inserted from then on belong to it, and every user already cached is
+ * pending until the walk has visited it (or it is removed). A step visits
+ * up to max pending users from the LRU tail towards the head, calling fn
+ * for each; fn may cache_remove the user it is given and nothing else. A
+ * visited user joins the epoch. LRU bumps and removals during the walk are
+ * safe (the cursor moves with them; a bumped user is still ahead of it).
+ * One walk at a time: begin again only once no walk is active (finish one
+ * with cache_walk_step(c, SIZE_MAX, ...)).
+ */
+typedef void (*rs_walk_fn)(void *ctx, rs_user *u);
+void cache_walk_begin(rs_cache *c);
+/* Visit up to max pending users; true when none is left (the walk ends). */
+bool cache_walk_step(rs_cache *c, size_t max, rs_walk_fn fn, void *ctx);
+bool cache_walk_active(const rs_cache *c);
+/* True while a walk is active and has not visited u yet. */
+bool cache_walk_pending(const rs_cache *c, const rs_user *u);
+/* Visit u now, out of turn, if it is pending (its user is about to use
+ * it): fn as a step would call it, and u joins the epoch. */
+void cache_walk_visit(rs_cache *c, rs_user *u, rs_walk_fn fn, void *ctx);
+
 /* Do up to `steps` buckets of incremental rehash work (also done, one step,
  * by every lookup and insert). Returns true while a rehash is in progress. */
 bool cache_rehash_step(rs_cache *c, int steps);

@@ -164,6 +164,8 @@ void engine_free(rs_engine *e)
     store_free(e->store);
     e->store = NULL;
     engine_flush_fini(e);
+    if (e->sweep_ev != NULL)
+        event_free(e->sweep_ev);
     eng_slots_free(&e->slots);
     free(e->slot_gen);
     free(e->slot_owned);
@@ -363,22 +365,36 @@ static void engine_load_done(void *arg, const rs_store_loaded *reply)
  * ones once their flush is answered (under the generation they were
  * written in: landed, or FENCED when the new owner claimed them), so a slot
  * owned again later is loaded afresh, never served from a stale copy. */
-static void engine_drop_moved(rs_engine *e)
+/* One user of the walk that follows a ring change: a user of a slot that
+ * changed hands goes now if nothing holds it, or once its flush is
+ * answered (RS_USER_LEAVING, engine_flush.c). A user still loading is
+ * left to its load. */
+static void engine_drop_moved(void *ctx, rs_user *u)
 {
-    rs_user *u = cache_lru_head(e->cache);
-    while (u != NULL) {
-        rs_user *next = u->lru_next;
-        if (e->slot_moved[rs_user_slot(u->user_id)] && u->status == RS_USER_READY) {
-            if (u->pins == 0 && !rs_user_dirty(u) &&
-                (u->bits & (RS_USER_DIRTY_QUEUED | RS_USER_FLUSHING)) == 0) {
-                cache_remove(e->cache, u);
-                e->stats.ring_dropped++;
-            } else {
-                u->bits |= RS_USER_LEAVING;
-            }
-        }
-        u = next;
+    rs_engine *e = ctx;
+    if (!e->slot_moved[rs_user_slot(u->user_id)] || u->status != RS_USER_READY)
+        return;
+    if (u->pins == 0 && !rs_user_dirty(u) &&
+        (u->bits & (RS_USER_DIRTY_QUEUED | RS_USER_FLUSHING)) == 0) {
+        cache_remove(e->cache, u);
+        e->stats.ring_dropped++;
+    } else {
+        u->bits |= RS_USER_LEAVING;
     }
+}
+
+bool engine_sweep(rs_engine *e, size_t max)
+{
+    return cache_walk_step(e->cache, max, engine_drop_moved, e);
+}
+
+static void engine_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rs_engine *e = arg;
+    if (!engine_sweep(e, ENGINE_SWEEP_STEP) && !e->closing)
+        event_active(e->sweep_ev, EV_TIMEOUT, 0); /* after the loop's next poll */
 }
 
 void engine_set_ownership(rs_engine *e, uint64_t gen, const bool *owned)
@@ -400,19 +416,34 @@ void engine_set_ownership(rs_engine *e, uint64_t gen, const bool *owned)
      * under the newest generation). Not owned: keeps the generation it was
      * last owned under, for what is still cached of it. A slot that changed
      * hands (lost, or owned again after a break) has users cached here that
-     * another node may have changed since: they go (below). */
+     * another node may have changed since: they go (the walk below). A walk
+     * still running for an earlier change finishes first, at once: its
+     * pending users are checked against that change's slots. */
     bool changed = false;
+    for (uint32_t sl = 0; sl < RS_SLOTS && !first && !changed; sl++)
+        changed = e->slot_owned[sl] != owned[sl];
+    if (changed) {
+        if (cache_walk_active(e->cache)) {
+            e->stats.ring_sweeps_finished_early++;
+            engine_sweep(e, SIZE_MAX);
+        }
+        for (uint32_t sl = 0; sl < RS_SLOTS; sl++)
+            e->slot_moved[sl] = e->slot_owned[sl] != owned[sl];
+    }
     for (uint32_t sl = 0; sl < RS_SLOTS; sl++) {
-        bool was = e->slot_owned[sl];
         e->slot_owned[sl] = owned[sl];
-        e->slot_moved[sl] = !first && was != owned[sl];
-        changed |= e->slot_moved[sl];
         if (owned[sl])
             e->slot_gen[sl] = gen;
     }
     e->stats.owner_gen = gen;
-    if (changed)
-        engine_drop_moved(e);
+    if (changed) {
+        cache_walk_begin(e->cache);
+        if (e->sweep_ev == NULL)
+            e->sweep_ev = event_new(e->base, -1, 0, engine_sweep_cb, e);
+        if (e->sweep_ev == NULL)
+            rs_oom("engine sweep event");
+        event_active(e->sweep_ev, EV_TIMEOUT, 0);
+    }
 }
 
 void engine_set_fence_hook(rs_engine *e, void (*fn)(void *ctx), void *ctx)
@@ -479,6 +510,11 @@ bool engine_load_inject_begin(rs_engine *e, uint64_t user_id, rs_store_load_fn *
 rs_status engine_acquire(rs_engine *e, uint64_t user_id, rs_waiter *w, rs_user **out)
 {
     rs_user *u = cache_lookup(e->cache, user_id);
+    if (u != NULL && cache_walk_pending(e->cache, u)) {
+        /* A ring change's walk has not reached it yet: check it now. */
+        cache_walk_visit(e->cache, u, engine_drop_moved, e);
+        u = cache_peek(e->cache, user_id);
+    }
     if (!store_persistent(e->store)) {
         if (u == NULL)
             u = cache_insert(e->cache, user_id);

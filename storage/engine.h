@@ -103,6 +103,8 @@ typedef struct rs_engine_stats {
     uint64_t fenced_states;  /* fleet: unflushed states dropped with them */
     uint64_t owner_gen;      /* fleet: the ring generation this node owns its slots under */
     uint64_t ring_dropped;   /* fleet: cached users let go when their slot changed owner */
+    uint64_t ring_sweeps_finished_early; /* fleet: a ring change came while the walk after the
+                                            last one ran, which then finished at once */
     bool redis_configured;
     bool redis_up;
 } rs_engine_stats;
@@ -122,6 +124,14 @@ rs_engine *engine_new(struct event_base *base, const rs_engine_config *cfg);
  * newer owner claims those users (dropped, counted, logged). gen 0 and
  * owned NULL: not in a fleet (no claims). */
 void engine_set_ownership(rs_engine *e, uint64_t gen, const bool *owned);
+/* The users a ring change took away are let go by a walk over the cache in
+ * steps of ENGINE_SWEEP_STEP users, one per turn of the loop, so that a
+ * change never holds the loop for the whole cache; a user the walk has not
+ * reached yet is checked when a call acquires it. One step of at most max
+ * users; true when the walk is done (or none is active). Tests call it
+ * directly; the loop calls it through a timer. */
+#define ENGINE_SWEEP_STEP 4096
+bool engine_sweep(rs_engine *e, size_t max);
 
 /* Read the fleet's ring from the store (store.h ring_get). Returns 0 when
  * asked (fn runs once, later) or -1 (no store that holds one, or down). */

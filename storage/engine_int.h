@@ -126,6 +126,8 @@ struct rs_engine {
                                       under (0: never); NULL: not in a fleet */
     bool *slot_owned;              /* fleet: per slot, owned in the ring in use */
     bool slot_moved[RS_SLOTS];     /* fleet: changed hands in the last ring change */
+    struct event *sweep_ev;        /* fleet: the next step of the walk over the cache that
+                                      drops users of moved slots (engine_sweep) */
     void (*fence_hook)(void *ctx); /* fleet: a FENCED answer (engine_set_fence_hook) */
     void *fence_ctx;
     bool closing; /* engine_free: complete nothing to callers */

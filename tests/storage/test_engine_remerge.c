@@ -253,7 +253,13 @@ static void test_moved_slot_users_leave(void **state)
     owned[rs_user_slot(a)] = false;
     owned[rs_user_slot(b)] = false;
     engine_set_ownership(f->e, 2, owned);
-    assert_null(cache_peek(engine_cache(f->e), a)); /* clean: gone at once */
+    /* The users go in a walk over the cache, a step per turn of the loop. */
+    assert_non_null(cache_peek(engine_cache(f->e), a));
+    size_t steps = 1;
+    while (!engine_sweep(f->e, 1))
+        steps++;
+    assert_int_equal(steps, 3); /* one user per step; the last step ends it */
+    assert_null(cache_peek(engine_cache(f->e), a)); /* clean: gone */
     assert_non_null(cache_peek(engine_cache(f->e), b));
     assert_true(ub->bits & RS_USER_LEAVING);
     assert_non_null(cache_peek(engine_cache(f->e), other));
@@ -279,6 +285,56 @@ static void test_moved_slot_users_leave(void **state)
     engine_set_ownership(f->e, 0, NULL);
 }
 
+/* A call for a user the walk has not reached is not served from the copy
+ * of a slot that changed hands: the user is checked as it is acquired. A
+ * second change while a walk runs finishes that walk at once. */
+static void test_moved_slot_checked_on_acquire(void **state)
+{
+    fixture *f = *state;
+    static bool owned[RS_SLOTS];
+    for (uint32_t i = 0; i < RS_SLOTS; i++)
+        owned[i] = true;
+    engine_set_ownership(f->e, 1, owned);
+    uint64_t a = 31, b = 32;
+    while (rs_user_slot(b) == rs_user_slot(a))
+        b++;
+    loaded_with_acks(f, a, 1);
+    loaded_with_acks(f, b, 1);
+    uint32_t states = 0;
+    assert_int_equal(flush_ok(f, &states, true, NULL, NULL), 2); /* both clean */
+
+    owned[rs_user_slot(a)] = false;
+    engine_set_ownership(f->e, 2, owned);
+    rs_cache *c = engine_cache(f->e);
+    assert_true(cache_walk_active(c));
+    assert_non_null(cache_peek(c, a));
+    rs_waiter w;
+    memset(&w, 0, sizeof(w));
+    rs_user *u = NULL;
+    rs_status st = engine_acquire(f->e, a, &w, &u);
+    assert_int_not_equal(st, RS_OK); /* a load from the store, not the old copy */
+    assert_true(st == RS_PENDING || st == RS_ERR_UNAVAILABLE);
+    assert_int_equal(engine_stats(f->e)->ring_dropped, 1);
+    rs_user *ub = NULL;
+    assert_int_equal(engine_acquire(f->e, b, &w, &ub), RS_OK); /* its slot stayed */
+    assert_int_equal(ub->user_id, b);
+    engine_release(f->e, ub);
+    assert_false(cache_walk_active(c)); /* both visited: the walk is over */
+
+    /* b's slot moves; before its walk runs, a's slot moves back. */
+    owned[rs_user_slot(b)] = false;
+    engine_set_ownership(f->e, 3, owned);
+    assert_true(cache_walk_active(c));
+    owned[rs_user_slot(a)] = true;
+    engine_set_ownership(f->e, 4, owned);
+    assert_int_equal(engine_stats(f->e)->ring_sweeps_finished_early, 1);
+    assert_null(cache_peek(c, b)); /* the first walk finished at once */
+    assert_int_equal(engine_stats(f->e)->ring_dropped, 2);
+    while (!engine_sweep(f->e, ENGINE_SWEEP_STEP))
+        ;
+    engine_set_ownership(f->e, 0, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +342,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_remerge_while_flushing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fenced_merge_drops_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_moved_slot_users_leave, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_moved_slot_checked_on_acquire, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
