@@ -591,6 +591,84 @@ static void test_growth_frugal(void **state)
     cache_free(c);
 }
 
+/* ---- the walk ----------------------------------------------------------- */
+
+typedef struct walk_rec {
+    rs_cache *c;
+    uint8_t seen[2001];    /* visits per user id */
+    uint64_t remove_every; /* remove every n-th visited user from inside fn */
+    uint64_t visits;
+} walk_rec;
+
+static void walk_fn(void *ctx, rs_user *u)
+{
+    walk_rec *w = ctx;
+    assert_true(u->user_id < 2001);
+    w->seen[u->user_id]++;
+    w->visits++;
+    if (w->remove_every != 0 && w->visits % w->remove_every == 0)
+        cache_remove(w->c, u);
+}
+
+/* Every user cached when the walk begins is visited exactly once, unless
+ * removed first, however the LRU moves between steps: bumps of users ahead
+ * of and behind the cursor, removals (the cursor's own user among them),
+ * removals from inside fn, and inserts, which belong to the new epoch and
+ * are never visited. */
+static void test_walk(void **state)
+{
+    (void)state;
+    rs_cache *c = new_cache(0);
+    const uint64_t n = 1000;
+    for (uint64_t id = 1; id <= n; id++)
+        cache_insert(c, id);
+    walk_rec w = {.c = c, .remove_every = 7};
+    cache_walk_begin(c);
+    assert_true(cache_walk_active(c));
+    bool removed[2001] = {false};
+    uint64_t rng = 42, steps = 0, clock = 1;
+    while (!cache_walk_step(c, 10, walk_fn, &w)) {
+        steps++;
+        assert_true(steps < 1000);
+        for (int k = 0; k < 5; k++) { /* bump five random old users */
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            uint64_t id = 1 + (rng >> 33) % n;
+            cache_set_clock(c, (uint32_t)clock++);
+            cache_lookup(c, id);
+        }
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t id = 1 + (rng >> 33) % n; /* remove one, if still there */
+        rs_user *u = cache_peek(c, id);
+        if (u != NULL && cache_walk_pending(c, u)) {
+            cache_remove(c, u);
+            removed[id] = true;
+        }
+        rs_user *tail = cache_lru_head(c); /* and the user the cursor may be on */
+        while (tail != NULL && tail->lru_next != NULL)
+            tail = tail->lru_next;
+        if (tail != NULL && tail->user_id <= n && cache_walk_pending(c, tail)) {
+            removed[tail->user_id] = true;
+            cache_remove(c, tail);
+        }
+        cache_insert(c, n + steps); /* new: never visited */
+    }
+    assert_false(cache_walk_active(c));
+    for (uint64_t id = 1; id <= n; id++)
+        assert_int_equal(w.seen[id], removed[id] ? 0 : 1);
+    for (uint64_t id = n + 1; id <= n + steps; id++)
+        assert_int_equal(w.seen[id], 0);
+    /* A second walk visits the survivors, new ones included, once each. */
+    memset(w.seen, 0, sizeof(w.seen));
+    w.remove_every = 0;
+    uint64_t users = cache_stats(c)->users;
+    w.visits = 0;
+    cache_walk_begin(c);
+    while (!cache_walk_step(c, 3, walk_fn, &w))
+        ;
+    assert_int_equal(w.visits, users);
+    cache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -605,6 +683,7 @@ int main(void)
         cmocka_unit_test(test_oom_aborts),
         cmocka_unit_test(test_evict_frees),
         cmocka_unit_test(test_growth_frugal),
+        cmocka_unit_test(test_walk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
