@@ -246,9 +246,10 @@ static void lru_link_head(rs_cache *c, rs_user *u)
 
 static void lru_unlink(rs_cache *c, rs_user *u)
 {
+    /* The walk's cursor moves to the next user towards the head: the list
+     * only ever moves users to the head, so every pending user stays ahead. */
     if (c->walk_next == u)
-        c->walk_next =
-            u->lru_prev; /* still ahead of it: the list only moves users to the head */
+        c->walk_next = u->lru_prev;
     if (u->lru_prev != NULL)
         u->lru_prev->lru_next = u->lru_next;
     else
