@@ -66,6 +66,7 @@ struct rs_cache {
     bool walking;       /* a walk is active */
     rs_user *walk_next; /* the next user the walk looks at (towards the head) */
     uint64_t walk_left; /* users still pending */
+    uint64_t age_mask;  /* 2^cfg.age_check_bits - 1 (version_advance) */
 };
 
 /* ---- memory ------------------------------------------------------------ */
@@ -102,9 +103,8 @@ static void slot_put(const rs_user *u, rs_slot *p, const rs_state *st)
     p->channel_id = st->channel_id;
     p->last_message_id = st->last_message_id;
     p->mention_count = st->mention_count;
-    p->vword = ((uint32_t)st->version & RS_SLOT_VMASK) |
-               ((st->flags & RS_STATE_MANUAL) ? RS_SLOT_MANUAL : 0u) |
-               ((st->flags & RS_STATE_TOMBSTONE) ? RS_SLOT_TOMBSTONE : 0u);
+    p->vword = ((uint32_t)st->version & RS_SLOT_VMASK) | (st->flags & RS_SLOT_TOMBSTONE) |
+               ((st->flags & RS_STATE_MANUAL) << 30);
     if (u->bits & RS_USER_WIDE)
         ((rs_wide_slot *)(void *)p)->version = st->version;
 }
@@ -198,7 +198,7 @@ static uint32_t slots_compact(rs_user *u, uint64_t max_version)
  * test asked for less. */
 static uint64_t age_period(const rs_cache *c)
 {
-    return (uint64_t)1 << c->cfg.age_check_bits;
+    return c->age_mask + 1;
 }
 
 /* True when some slot of u would be `period` or more versions old at
@@ -222,12 +222,17 @@ static void user_widen(rs_cache *c, rs_user *u)
  * version, a user with a slot a period old turns wide (O(slots), once per
  * 2^29 changes of one user at most). The caller checked that the version
  * does not wrap. */
-static void version_advance(rs_cache *c, rs_user *u)
+static __attribute__((noinline)) void version_check_ages(rs_cache *c, rs_user *u, uint64_t next)
 {
-    uint64_t next = u->version + 1, period = age_period(c);
-    if (!(u->bits & RS_USER_WIDE) && (next & (period - 1)) == 0 &&
-        slots_too_old(u, next, period))
+    if (!(u->bits & RS_USER_WIDE) && slots_too_old(u, next, age_period(c)))
         user_widen(c, u);
+}
+
+static inline void version_advance(rs_cache *c, rs_user *u)
+{
+    uint64_t next = u->version + 1;
+    if (__builtin_expect((next & c->age_mask) == 0, 0))
+        version_check_ages(c, u, next);
     u->version = next;
 }
 
@@ -275,6 +280,7 @@ rs_cache *cache_new(const rs_cache_config *cfg)
         c->cfg.max_states_per_user = CACHE_DEFAULT_STATES_PER_USER;
     if (c->cfg.age_check_bits == 0 || c->cfg.age_check_bits > RS_SLOT_VBITS - 1)
         c->cfg.age_check_bits = RS_SLOT_VBITS - 1;
+    c->age_mask = ((uint64_t)1 << c->cfg.age_check_bits) - 1;
     c->alloc = alloc;
     if (!cache_ht_init(&c->ht, c->cfg.seed, alloc, &c->stats.bytes)) {
         alloc->free(c);
@@ -480,19 +486,29 @@ bool cache_rehash_step(rs_cache *c, int steps)
 
 /* ---- per-user states --------------------------------------------------- */
 
-/* Index of the first slot whose channel_id is >= channel_id. */
+/* Index of the first slot whose channel_id is >= channel_id. One loop per
+ * form, so the common (compact) one strides by a constant. */
 static uint32_t slots_lower_bound(const rs_user *u, uint64_t channel_id)
 {
-    const unsigned char *base = u->slots;
-    size_t size = cache_slot_size(u);
     uint32_t lo = 0, hi = u->nslots;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (((const rs_slot *)(const void *)(base + (size_t)mid * size))->channel_id <
-            channel_id)
-            lo = mid + 1;
-        else
-            hi = mid;
+    if (!(u->bits & RS_USER_WIDE)) {
+        const rs_slot *a = (const rs_slot *)(const void *)u->slots;
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            if (a[mid].channel_id < channel_id)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+    } else {
+        const rs_wide_slot *a = (const rs_wide_slot *)(const void *)u->slots;
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            if (a[mid].s.channel_id < channel_id)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
     }
     return lo;
 }
@@ -533,10 +549,11 @@ typedef struct state_ref {
 static void state_ref_find(const rs_user *u, uint64_t channel_id, state_ref *r)
 {
     r->idx = slots_lower_bound(u, channel_id);
-    r->slot = r->idx < u->nslots && cache_slot_at(u, r->idx)->channel_id == channel_id;
-    r->live = r->slot && rs_slot_live(cache_slot_at(u, r->idx));
+    const rs_slot *p = r->idx < u->nslots ? cache_slot_at(u, r->idx) : NULL;
+    r->slot = p != NULL && p->channel_id == channel_id;
+    r->live = r->slot && rs_slot_live(p);
     if (r->live) {
-        cache_slot(u, r->idx, &r->cur);
+        cache_slot_read(u, p, &r->cur);
     } else {
         memset(&r->cur, 0, sizeof(r->cur));
         r->cur.channel_id = channel_id;

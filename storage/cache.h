@@ -84,8 +84,11 @@ typedef struct rs_wide_slot {
 
 #define RS_SLOT_VBITS     30
 #define RS_SLOT_VMASK     ((1u << RS_SLOT_VBITS) - 1u)
-#define RS_SLOT_MANUAL    (1u << 30)
-#define RS_SLOT_TOMBSTONE (1u << 31)
+#define RS_SLOT_MANUAL    (RS_STATE_MANUAL << 30) /* shifted from the state's flag */
+#define RS_SLOT_TOMBSTONE RS_STATE_TOMBSTONE      /* the same bit as the state's flag */
+
+static_assert(RS_STATE_MANUAL == 1u && RS_STATE_TOMBSTONE == 1u << 31,
+              "rs_slot's vword maps the state flags with one shift");
 
 static_assert(sizeof(rs_slot) == 24, "rs_slot must stay 24 bytes");
 static_assert(sizeof(rs_wide_slot) == 32, "rs_wide_slot must stay 32 bytes");
@@ -302,16 +305,20 @@ static inline uint64_t cache_slot_version(const rs_user *u, const rs_slot *s)
     return u->version - (((uint32_t)u->version - s->vword) & RS_SLOT_VMASK);
 }
 
-/* Slot i as an rs_state (flags RS_STATE_MANUAL and RS_STATE_TOMBSTONE). */
-static inline void cache_slot(const rs_user *u, uint32_t i, rs_state *out)
+/* Slot s of u as an rs_state (flags RS_STATE_MANUAL, RS_STATE_TOMBSTONE). */
+static inline void cache_slot_read(const rs_user *u, const rs_slot *s, rs_state *out)
 {
-    const rs_slot *s = cache_slot_at(u, i);
     out->channel_id = s->channel_id;
     out->last_message_id = s->last_message_id;
     out->mention_count = s->mention_count;
-    out->flags = ((s->vword & RS_SLOT_MANUAL) ? RS_STATE_MANUAL : 0u) |
-                 ((s->vword & RS_SLOT_TOMBSTONE) ? RS_STATE_TOMBSTONE : 0u);
+    out->flags = (s->vword & RS_SLOT_TOMBSTONE) | ((s->vword >> 30) & RS_STATE_MANUAL);
     out->version = cache_slot_version(u, s);
+}
+
+/* Slot i as an rs_state. */
+static inline void cache_slot(const rs_user *u, uint32_t i, rs_state *out)
+{
+    cache_slot_read(u, cache_slot_at(u, i), out);
 }
 
 /* True when n more version bumps would take u's version past 2^64-1 (the

@@ -385,7 +385,9 @@ static void engine_drop_moved(void *ctx, rs_user *u)
 
 bool engine_sweep(rs_engine *e, size_t max)
 {
-    return cache_walk_step(e->cache, max, engine_drop_moved, e);
+    bool done = cache_walk_step(e->cache, max, engine_drop_moved, e);
+    e->sweeping = !done;
+    return done;
 }
 
 static void engine_sweep_cb(evutil_socket_t fd, short what, void *arg)
@@ -438,6 +440,7 @@ void engine_set_ownership(rs_engine *e, uint64_t gen, const bool *owned)
     e->stats.owner_gen = gen;
     if (changed) {
         cache_walk_begin(e->cache);
+        e->sweeping = cache_walk_active(e->cache);
         if (e->sweep_ev == NULL)
             e->sweep_ev = event_new(e->base, -1, 0, engine_sweep_cb, e);
         if (e->sweep_ev == NULL)
@@ -510,9 +513,10 @@ bool engine_load_inject_begin(rs_engine *e, uint64_t user_id, rs_store_load_fn *
 rs_status engine_acquire(rs_engine *e, uint64_t user_id, rs_waiter *w, rs_user **out)
 {
     rs_user *u = cache_lookup(e->cache, user_id);
-    if (u != NULL && cache_walk_pending(e->cache, u)) {
+    if (e->sweeping && u != NULL && cache_walk_pending(e->cache, u)) {
         /* A ring change's walk has not reached it yet: check it now. */
         cache_walk_visit(e->cache, u, engine_drop_moved, e);
+        e->sweeping = cache_walk_active(e->cache);
         u = cache_peek(e->cache, user_id);
     }
     if (!store_persistent(e->store)) {

@@ -128,6 +128,7 @@ struct rs_engine {
     bool slot_moved[RS_SLOTS];     /* fleet: changed hands in the last ring change */
     struct event *sweep_ev;        /* fleet: the next step of the walk over the cache that
                                       drops users of moved slots (engine_sweep) */
+    bool sweeping;                 /* that walk is active (saves a call per acquire) */
     void (*fence_hook)(void *ctx); /* fleet: a FENCED answer (engine_set_fence_hook) */
     void *fence_ctx;
     bool closing; /* engine_free: complete nothing to callers */
