@@ -315,6 +315,26 @@ static inline void cache_slot_read(const rs_user *u, const rs_slot *s, rs_state 
     out->version = cache_slot_version(u, s);
 }
 
+/* True when slot s of u changed after the store's last acknowledgement
+ * (its version is above u->flushed_version). For a compact slot that is an
+ * age below the user's unflushed span, with no version to rebuild. */
+static inline bool cache_slot_unflushed(const rs_user *u, const rs_slot *s)
+{
+    if (u->bits & RS_USER_WIDE)
+        return ((const rs_wide_slot *)(const void *)s)->version > u->flushed_version;
+    uint64_t age = ((uint32_t)u->version - s->vword) & RS_SLOT_VMASK;
+    return age < u->version - u->flushed_version;
+}
+
+/* How many of u's slots changed after the store's last acknowledgement. */
+static inline uint32_t cache_unflushed(const rs_user *u)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < u->nslots; i++)
+        n += cache_slot_unflushed(u, cache_slot_at(u, i));
+    return n;
+}
+
 /* Slot i as an rs_state. */
 static inline void cache_slot(const rs_user *u, uint32_t i, rs_state *out)
 {

@@ -336,11 +336,7 @@ static void flush_done(void *arg, const rs_store_outcome *out, uint32_t n);
 /* States of u a merge must carry: those newer than what the store has. */
 static uint32_t unflushed_count(const rs_user *u)
 {
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < u->nslots; i++)
-        if (cache_slot_version(u, cache_slot_at(u, i)) > u->flushed_version)
-            n++;
-    return n;
+    return cache_unflushed(u);
 }
 
 /* Send batch entries [first, first + n) (users e->call_users[0..n)) as one
@@ -725,10 +721,7 @@ static uint64_t unflushed_states(rs_engine *e, uint64_t user_id)
     rs_user *u = cache_peek(e->cache, user_id);
     if (u == NULL || !rs_user_dirty(u))
         return 0;
-    uint64_t n = 0;
-    for (uint32_t i = 0; i < u->nslots; i++)
-        if (cache_slot_version(u, cache_slot_at(u, i)) > u->flushed_version)
-            n++;
+    uint64_t n = cache_unflushed(u);
     return n > 0 ? n : 1;
 }
 

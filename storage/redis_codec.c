@@ -285,10 +285,11 @@ int redis_codec_merge_args(redis_codec *s, const char *sha, const rs_store_user 
         STORE_ARG(end);
         STORE_ARG(put_u64(p, users[i].nstates));
         for (uint32_t j = 0; j < u->nslots; j++) {
-            if (cache_slot_version(u, cache_slot_at(u, j)) <= u->flushed_version)
+            const rs_slot *slot = cache_slot_at(u, j);
+            if (!cache_slot_unflushed(u, slot))
                 continue;
             rs_state st;
-            cache_slot(u, j, &st);
+            cache_slot_read(u, slot, &st);
             STORE_ARG(put_u64(p, st.channel_id));
             STORE_ARG(put_value(p, &st));
         }

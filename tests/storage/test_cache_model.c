@@ -273,6 +273,14 @@ static uint64_t run_model_from(bool tombstones, uint64_t seed, uint8_t age_bits,
         uint64_t period = (uint64_t)1 << (age_bits ? age_bits : 29);
         for (uint32_t k = 0; k < r.u->nslots && !(r.u->bits & RS_USER_WIDE); k++)
             assert_true(r.u->version - tslot(r.u, k)->version < 2 * period);
+        /* What the flusher counts matches the versions, in both forms. */
+        uint32_t unflushed = 0;
+        for (uint32_t k = 0; k < r.u->nslots; k++) {
+            bool want = tslot(r.u, k)->version > r.u->flushed_version;
+            assert_int_equal(cache_slot_unflushed(r.u, cache_slot_at(r.u, k)), want);
+            unflushed += want;
+        }
+        assert_int_equal(cache_unflushed(r.u), unflushed);
         if (!tombstones)
             assert_int_equal(r.u->nslots, r.u->nstates);
         assert_int_equal(cache_stats(r.c)->states, r.u->nstates);
