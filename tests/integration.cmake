@@ -230,6 +230,19 @@ if(NOT READSTATES_GC STREQUAL "boehm")
                        FIXTURES_REQUIRED spike_gc)
 endif()
 
+# ---- the capacity and eviction benchmarks in miniature (label `bench`; a
+# tcmalloc build, which the scripts expect): loadgen/bench-capacity.sh on
+# 100,000 states and loadgen/bench-eviction.sh on 200,000 with half of
+# their need as the cache, a few seconds each; checks that they ran, lost
+# nothing, evicted and loaded, and that the cache took at most 30 accounted
+# bytes per state (tests/integration/bench_smoke.sh).
+if(READSTATES_TCMALLOC)
+  add_test(NAME bench_smoke
+           COMMAND sh ${RS_IT_DIR}/bench_smoke.sh ${CMAKE_SOURCE_DIR}/loadgen ${CMAKE_BINARY_DIR}
+                   ${CMAKE_BINARY_DIR}/bench-smoke)
+  set_tests_properties(bench_smoke PROPERTIES TIMEOUT 300 LABELS bench)
+endif()
+
 # HTTP/2 on the HTTP port with a C client on nghttp2's client API (h2c with
 # prior knowledge, h2 by ALPN over TLS) and a hand-written frame client for
 # --http2-max-streams: gRPC calls, the HTTP/2 limits and deadline, malformed
