@@ -390,13 +390,23 @@ bool engine_sweep(rs_engine *e, size_t max)
     return done;
 }
 
+/* The next step on the loop's next turn: a zero timer runs after the poll
+ * for I/O. (event_active would not do: libevent runs an event activated
+ * from inside its own callback in the same turn, so the walk would again
+ * hold the loop from start to end.) */
+static void engine_sweep_later(rs_engine *e)
+{
+    static const struct timeval zero = {0, 0};
+    evtimer_add(e->sweep_ev, &zero);
+}
+
 static void engine_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     rs_engine *e = arg;
     if (!engine_sweep(e, ENGINE_SWEEP_STEP) && !e->closing)
-        event_active(e->sweep_ev, EV_TIMEOUT, 0); /* after the loop's next poll */
+        engine_sweep_later(e);
 }
 
 void engine_set_ownership(rs_engine *e, uint64_t gen, const bool *owned)
@@ -442,10 +452,10 @@ void engine_set_ownership(rs_engine *e, uint64_t gen, const bool *owned)
         cache_walk_begin(e->cache);
         e->sweeping = cache_walk_active(e->cache);
         if (e->sweep_ev == NULL)
-            e->sweep_ev = event_new(e->base, -1, 0, engine_sweep_cb, e);
+            e->sweep_ev = evtimer_new(e->base, engine_sweep_cb, e);
         if (e->sweep_ev == NULL)
             rs_oom("engine sweep event");
-        event_active(e->sweep_ev, EV_TIMEOUT, 0);
+        engine_sweep_later(e);
     }
 }
 

@@ -335,6 +335,50 @@ static void test_moved_slot_checked_on_acquire(void **state)
     engine_set_ownership(f->e, 0, NULL);
 }
 
+/* On the loop, the walk after a ring change takes one step of
+ * ENGINE_SWEEP_STEP users per turn, so I/O gets in between: one turn of
+ * the loop must not finish a walk over five steps' worth of users. */
+static void test_moved_slot_walk_spans_turns(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    assert_non_null(base);
+    rs_engine_config cfg;
+    engine_config_defaults(&cfg); /* memory only: acquire inserts */
+    rs_engine *e = engine_new(base, &cfg);
+    assert_non_null(e);
+    static bool owned[RS_SLOTS];
+    for (uint32_t i = 0; i < RS_SLOTS; i++)
+        owned[i] = true;
+    engine_set_ownership(e, 1, owned);
+    const uint64_t users = 5 * ENGINE_SWEEP_STEP;
+    for (uint64_t id = 1; id <= users; id++) {
+        rs_waiter w;
+        memset(&w, 0, sizeof(w));
+        rs_user *u = NULL;
+        assert_int_equal(engine_acquire(e, id, &w, &u), RS_OK);
+        engine_release(e, u);
+    }
+    for (uint32_t i = 0; i < RS_SLOTS; i += 2)
+        owned[i] = false; /* about half the users go */
+    engine_set_ownership(e, 2, owned);
+    rs_cache *c = engine_cache(e);
+    assert_true(cache_walk_active(c));
+    int turns = 0;
+    while (cache_walk_active(c)) {
+        assert_int_equal(event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), 0);
+        turns++;
+        assert_true(turns <= 100);
+    }
+    assert_true(turns >= 5); /* one step per turn, not the whole walk in one */
+    uint64_t dropped = engine_stats(e)->ring_dropped;
+    assert_true(dropped > users / 3 && dropped < 2 * users / 3);
+    assert_int_equal(cache_stats(c)->users, users - dropped);
+    engine_set_ownership(e, 0, NULL);
+    engine_free(e);
+    event_base_free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +387,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fenced_merge_drops_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_moved_slot_users_leave, setup, teardown),
         cmocka_unit_test_setup_teardown(test_moved_slot_checked_on_acquire, setup, teardown),
+        cmocka_unit_test(test_moved_slot_walk_spans_turns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
