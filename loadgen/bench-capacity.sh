@@ -266,50 +266,6 @@ est_rs_bps=48
 est_redis_bps=100
 redis_measured=0
 
-start_server() { # dir [extra flags]
-    local dir=$1 i
-    shift
-    rm -f "$dir/port" "$dir/http_port"
-    "$RS_READSTATED" --listen 127.0.0.1:0 --port-file "$dir/port" --http 127.0.0.1:0 \
-        --http-port-file "$dir/http_port" --max-memory 0 --log-level warn "$@" \
-        >"$dir/readstated.log" 2>&1 &
-    RS_SERVER_PID=$!
-    for ((i = 0; i < 150; i++)); do
-        if [ -s "$dir/port" ] && [ -s "$dir/http_port" ]; then
-            RS_SERVER_PORT=$(cat "$dir/port")
-            HTTP_PORT=$(cat "$dir/http_port")
-            return 0
-        fi
-        kill -0 "$RS_SERVER_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    cat "$dir/readstated.log" >&2
-    rs_die "readstated did not start"
-}
-
-start_redis() { # dir: a private redis-server, no persistence
-    local dir=$1 try port i
-    for ((try = 0; try < 5; try++)); do
-        port=$(rs_pick_port) || rs_die "no free port"
-        mkdir -p "$dir/redis"
-        redis-server --bind 127.0.0.1 --port "$port" --dir "$dir/redis" --save "" \
-            --appendonly no --daemonize no >"$dir/redis.log" 2>&1 &
-        RS_REDIS_PID=$!
-        for ((i = 0; i < 100; i++)); do
-            if redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; then
-                RS_REDIS_PORT=$port
-                return 0
-            fi
-            kill -0 "$RS_REDIS_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        rs_stop_pid "$RS_REDIS_PID" 5 || true
-        RS_REDIS_PID=""
-    done
-    cat "$dir/redis.log" >&2
-    rs_die "redis-server did not start"
-}
-
 # The fill's watchdog: every second, "t_ms rss_kib redis_rss_kib
 # memavail_kib cache_users" into $1; stops PID $2 (the fill) when the machine's
 # available memory falls under the reserve, and says so in $3.
@@ -366,15 +322,15 @@ run_size() { # mode states
 
     # -- start
     if [ "$m" = redis ]; then
-        start_redis "$dir"
+        rs_start_redis_in "$dir" --appendonly no
         rs_log "[$m $(human "$states")] redis-server pid $RS_REDIS_PID on 127.0.0.1:$RS_REDIS_PORT (no AOF, no RDB)"
         # Write-behind; the fill outruns the flush, so the dirty budget must
         # hold the whole cache or the fill's writes would be refused.
-        start_server "$dir" --redis "127.0.0.1:$RS_REDIS_PORT" --durability write-behind \
-            --dirty-budget 1TiB
+        rs_start_server_in "$dir" --max-memory 0 --redis "127.0.0.1:$RS_REDIS_PORT" \
+            --durability write-behind --dirty-budget 1TiB
     else
         RS_REDIS_PORT=""
-        start_server "$dir"
+        rs_start_server_in "$dir" --max-memory 0
     fi
     rs_log "[$m $(human "$states")] readstated pid $RS_SERVER_PID on 127.0.0.1:$RS_SERVER_PORT (http $HTTP_PORT); $users users x $channels channels, estimated $((est_kib / 1024)) MiB"
     sleep 0.5

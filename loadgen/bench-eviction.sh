@@ -246,50 +246,6 @@ spread() {
         printf "%d " f " " f " " f "\n", n, x[1], m, x[n] }'
 }
 
-start_server() { # dir [extra flags]
-    local dir=$1 i
-    shift
-    rm -f "$dir/port" "$dir/http_port"
-    "$RS_READSTATED" --listen 127.0.0.1:0 --port-file "$dir/port" --http 127.0.0.1:0 \
-        --http-port-file "$dir/http_port" --log-level warn "$@" \
-        >"$dir/readstated.log" 2>&1 &
-    RS_SERVER_PID=$!
-    for ((i = 0; i < 150; i++)); do
-        if [ -s "$dir/port" ] && [ -s "$dir/http_port" ]; then
-            RS_SERVER_PORT=$(cat "$dir/port")
-            HTTP_PORT=$(cat "$dir/http_port")
-            return 0
-        fi
-        kill -0 "$RS_SERVER_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    cat "$dir/readstated.log" >&2
-    rs_die "readstated did not start"
-}
-
-start_redis() { # dir: a private redis-server, no persistence
-    local dir=$1 try port i
-    for ((try = 0; try < 5; try++)); do
-        port=$(rs_pick_port) || rs_die "no free port"
-        mkdir -p "$dir/redis"
-        redis-server --bind 127.0.0.1 --port "$port" --dir "$dir/redis" --save "" \
-            --appendonly no --daemonize no >"$dir/redis.log" 2>&1 &
-        RS_REDIS_PID=$!
-        for ((i = 0; i < 100; i++)); do
-            if redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; then
-                RS_REDIS_PORT=$port
-                return 0
-            fi
-            kill -0 "$RS_REDIS_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        rs_stop_pid "$RS_REDIS_PID" 5 || true
-        RS_REDIS_PID=""
-    done
-    cat "$dir/redis.log" >&2
-    rs_die "redis-server did not start"
-}
-
 # One sample, one line: t_ms, the server's counters and gauges, its RSS,
 # Redis's counters, used_memory, CPU and RSS, the machine's available memory.
 SAMPLE_COLS="t_ms loads evictions misses hits cache_bytes cache_users dirty_users load_errors flush_users flush_batches flush_s alloc_bytes heap_bytes rs_rss_kib r_hgetall r_cmds r_kshits r_ksmisses r_used r_cpu_s r_rss_kib rs_run_ns rs_wait_ns r_wait_ns memavail_kib"
@@ -414,7 +370,7 @@ if [ -n "$bps_given" ]; then
 else
     check_memory 48 "(assumed before the sample)"
     mkdir -p "$out/sample"
-    start_server "$out/sample" --max-memory 0
+    rs_start_server_in "$out/sample" --max-memory 0
     rs_log "sample: memory-only readstated pid $RS_SERVER_PID; filling $(human "$sample_states") states ($sample_users users)"
     rc=0
     timeout -k 10 $((sample_states / 100000 + 60)) "$RS_LOADGEN" --target "rs://127.0.0.1:$RS_SERVER_PORT" \
@@ -446,9 +402,9 @@ put max_memory "$max_memory"
 put estimate_kib "$EST_KIB"
 
 # ---- 3: Redis and readstated -------------------------------------------------
-start_redis "$out"
+rs_start_redis_in "$out" --appendonly no
 rs_log "redis-server pid $RS_REDIS_PID on 127.0.0.1:$RS_REDIS_PORT (no AOF, no RDB)"
-start_server "$out" --redis "127.0.0.1:$RS_REDIS_PORT" --durability write-behind \
+rs_start_server_in "$out" --redis "127.0.0.1:$RS_REDIS_PORT" --durability write-behind \
     --max-memory "$max_memory" --dirty-budget 1TiB
 rs_log "readstated pid $RS_SERVER_PID on 127.0.0.1:$RS_SERVER_PORT (http $HTTP_PORT), write-behind, --max-memory $max_memory"
 sleep 0.5

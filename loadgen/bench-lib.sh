@@ -100,29 +100,39 @@ rs_cpu_s() {
     awk -v t="$tck" '{ sub(/.*\) /, ""); print ($12 + $13) / t }' "/proc/$1/stat"
 }
 
-rs_start_redis() {
-    local try port i
+# rs_start_redis_in DIR [redis-server flags...]: a private redis-server on a
+# free 127.0.0.1 port, its data in DIR/redis and its log in DIR/redis.log
+# (no RDB snapshots; persistence as the flags say); sets RS_REDIS_PID and
+# RS_REDIS_PORT.
+rs_start_redis_in() {
+    local dir=$1 try port i
+    shift
     for ((try = 0; try < 5; try++)); do
         port=$(rs_pick_port) || rs_die "no free port"
-        mkdir -p "$RS_TMP/redis"
-        redis-server --bind 127.0.0.1 --port "$port" --dir "$RS_TMP/redis" --save "" \
-            --appendonly yes --appendfsync everysec --daemonize no \
-            >"$RS_TMP/redis.log" 2>&1 &
+        mkdir -p "$dir/redis"
+        redis-server --bind 127.0.0.1 --port "$port" --dir "$dir/redis" --save "" \
+            "$@" --daemonize no >"$dir/redis.log" 2>&1 &
         RS_REDIS_PID=$!
         for ((i = 0; i < 100; i++)); do
             if redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; then
                 RS_REDIS_PORT=$port
-                rs_log "redis-server pid $RS_REDIS_PID on 127.0.0.1:$port (appendonly, everysec)"
                 return 0
             fi
             kill -0 "$RS_REDIS_PID" 2>/dev/null || break
             sleep 0.1
         done
-        rs_stop_pid "$RS_REDIS_PID" 5
+        rs_stop_pid "$RS_REDIS_PID" 5 || true
         RS_REDIS_PID=""
     done
-    cat "$RS_TMP/redis.log" >&2
+    cat "$dir/redis.log" >&2
     rs_die "redis-server did not start"
+}
+
+# rs_start_redis: the private redis-server in $RS_TMP, with appendonly
+# everysec (production's persistence).
+rs_start_redis() {
+    rs_start_redis_in "$RS_TMP" --appendonly yes --appendfsync everysec
+    rs_log "redis-server pid $RS_REDIS_PID on 127.0.0.1:$RS_REDIS_PORT (appendonly, everysec)"
 }
 
 # rs_start_cluster PRIMARIES REPLICAS: a private Redis Cluster in
@@ -159,6 +169,31 @@ rs_stop_cluster() {
         fi
     fi
     RS_CLUSTER_DIR=""
+}
+
+# rs_start_server_in DIR [readstated flags...]: readstated with the framed
+# port and the HTTP port (for /metrics) on free loopback ports, their numbers
+# and its log in DIR; sets RS_SERVER_PID, RS_SERVER_PORT and HTTP_PORT.
+HTTP_PORT=""
+rs_start_server_in() {
+    local dir=$1 i
+    shift
+    rm -f "$dir/port" "$dir/http_port"
+    "$RS_READSTATED" --listen 127.0.0.1:0 --port-file "$dir/port" --http 127.0.0.1:0 \
+        --http-port-file "$dir/http_port" --log-level warn "$@" \
+        >"$dir/readstated.log" 2>&1 &
+    RS_SERVER_PID=$!
+    for ((i = 0; i < 150; i++)); do
+        if [ -s "$dir/port" ] && [ -s "$dir/http_port" ]; then
+            RS_SERVER_PORT=$(cat "$dir/port")
+            HTTP_PORT=$(cat "$dir/http_port")
+            return 0
+        fi
+        kill -0 "$RS_SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$dir/readstated.log" >&2
+    rs_die "readstated did not start"
 }
 
 # rs_start_server [extra readstated flags...]: against the private Redis when
