@@ -27,17 +27,7 @@ RS_BUILD=$build bash "$lg/bench-eviction.sh" --no-build --states 200000 --durati
     --out "$out/eviction" >"$out/eviction.log" 2>&1 ||
     { cat "$out/eviction.log" >&2; echo "FAILED: bench-eviction.sh" >&2; exit 1; }
 
-fails=0
-check() { # description command...
-    d=$1
-    shift
-    if "$@" >/dev/null 2>&1; then
-        echo "ok: $d"
-    else
-        echo "FAILED: $d" >&2
-        fails=$((fails + 1))
-    fi
-}
+. "$(dirname "$0")/smoke_checks.sh"
 
 # A column of the capacity table's row for `mode`, by its header's text.
 cap_col() { # mode header-prefix
@@ -72,8 +62,4 @@ check "eviction: evictions in the measured phase ($ev/s)" gt0 "$ev"
 ld=$(sed -n 's/^| readstated loads\/s[^|]*| \([0-9.]*\);.*/\1/p' "$e")
 check "eviction: loads from Redis in the measured phase ($ld/s)" gt0 "$ld"
 
-if [ $fails -ne 0 ]; then
-    echo "$fails check(s) failed; files in $out" >&2
-    exit 1
-fi
-echo "bench smoke: all checks passed"
+checks_done "bench smoke" "$out"

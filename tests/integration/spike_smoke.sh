@@ -15,17 +15,7 @@ rm -rf "$out"
 sh "$replay" --smoke --no-build --nogc-bin "$nogc_bin" --gc-bin "$gc_bin" \
     --loadgen "$loadgen" --out "$out"
 
-fails=0
-check() { # description command...
-    d=$1
-    shift
-    if "$@" >/dev/null 2>&1; then
-        echo "ok: $d"
-    else
-        echo "FAILED: $d" >&2
-        fails=$((fails + 1))
-    fi
-}
+. "$(dirname "$0")/smoke_checks.sh"
 count() { grep -c -- "$1" "$2" 2>/dev/null || true; }
 at_least() { [ "$(count "$1" "$2")" -ge "$3" ]; }
 
@@ -48,8 +38,4 @@ check "the no-GC build forced none" sh -c "! grep -q 'event=gc_forced' '$out/nog
 check "the GC build used the collector's allocator" grep -q 'allocator=boehm-gc' "$out/gc/server.log"
 check "summary has the GC ratio" grep -q 'GC build ratio (collection second max' "$out/summary.txt"
 check "summary has our ratio" grep -q 'no-GC build ratio (highest per-second p99' "$out/summary.txt"
-if [ $fails -ne 0 ]; then
-    echo "$fails check(s) failed; files in $out" >&2
-    exit 1
-fi
-echo "spike smoke: all checks passed"
+checks_done "spike smoke" "$out"
