@@ -527,15 +527,10 @@ static const rs_slot *slot_find_live(const rs_user *u, uint64_t channel_id)
 
 bool cache_state(const rs_user *u, uint64_t channel_id, rs_state *out)
 {
-    uint32_t i = slots_lower_bound(u, channel_id);
-    if (i < u->nslots) {
-        const rs_slot *p = cache_slot_at(u, i);
-        if (p->channel_id == channel_id && rs_slot_live(p)) {
-            cache_slot(u, i, out);
-            return true;
-        }
-    }
-    return false;
+    const rs_slot *p = slot_find_live(u, channel_id);
+    if (p != NULL)
+        cache_slot_read(u, p, out);
+    return p != NULL;
 }
 
 /* One channel as a change sees it before it applies. */
